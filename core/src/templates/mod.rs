@@ -28,3 +28,7 @@ pub fn source(id: &str) -> Option<&'static str> {
 pub fn load(id: &str) -> Option<Result<Arc<CheckedForm>, FormError>> {
     source(id).map(|json| CheckedForm::from_json(json).map(Arc::new))
 }
+
+/// Realistic household answer sets for the household screening, used by `safehome demo` and
+/// the tests: a JSON array of `{"label", "answers", "expected_level"}`.
+pub const EXAMPLE_HOUSEHOLDS: &str = include_str!("examples/households.json");

@@ -1,0 +1,214 @@
+//! `safehome form ...`: list, show, validate and fill forms.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use clap::Subcommand;
+use safehome_core::clock::{SystemClock, SystemEntropy};
+use safehome_core::form::check::{CheckedForm, FieldId};
+use safehome_core::form::model::pick_text;
+use safehome_core::form::session::Session;
+use safehome_core::risk;
+use safehome_core::templates;
+
+use crate::report;
+use crate::source;
+use crate::Outcome;
+
+#[derive(Subcommand)]
+pub enum FormCommand {
+    /// List the built-in forms.
+    List,
+    /// Show a form's questions (or its JSON).
+    Show {
+        /// `builtin:ID` or a form JSON file.
+        form: String,
+        #[arg(long)]
+        json: bool,
+        #[arg(long)]
+        lang: Option<String>,
+    },
+    /// Check a form definition: exit 0 if valid, 1 with one `path: message` line per problem.
+    Validate { file: PathBuf },
+    /// Fill a form from an answers file and print the validation report and risk assessment:
+    /// exit 0 complete and valid, 1 violations, 2 unusable input.
+    Fill {
+        form: String,
+        #[arg(long)]
+        answers: PathBuf,
+        #[arg(long)]
+        json: bool,
+        #[arg(long)]
+        lang: Option<String>,
+    },
+}
+
+pub fn run(cmd: FormCommand) -> Outcome {
+    match cmd {
+        FormCommand::List => list(),
+        FormCommand::Show { form, json, lang } => show(&form, json, lang.as_deref()),
+        FormCommand::Validate { file } => validate(&file),
+        FormCommand::Fill { form, answers, json, lang } => {
+            fill(&form, &answers, json, lang.as_deref())
+        }
+    }
+}
+
+fn list() -> Outcome {
+    for t in templates::TEMPLATES {
+        match templates::load(t.id) {
+            Some(Ok(f)) => {
+                let title = pick_text(&f.form.title, "vi", None).unwrap_or("");
+                let en = pick_text(&f.form.title, "en", None).unwrap_or("");
+                println!(
+                    "builtin:{:<22} v{:<8} {:>3} fields  {title} / {en}",
+                    t.id,
+                    f.form.version,
+                    f.fields.len()
+                );
+            }
+            Some(Err(e)) => println!("builtin:{:<22} BROKEN: {e}", t.id),
+            None => {}
+        }
+    }
+    Outcome::Ok
+}
+
+fn fail(outcome: Outcome, lines: &[String]) -> Outcome {
+    for l in lines {
+        eprintln!("{l}");
+    }
+    outcome
+}
+
+fn show(spec: &str, json: bool, lang: Option<&str>) -> Outcome {
+    let form = match source::checked_form(spec) {
+        Ok(f) => f,
+        Err((o, lines)) => return fail(o, &lines),
+    };
+    if json {
+        println!("{}", form.form.to_json_pretty());
+        return Outcome::Ok;
+    }
+    let lang = lang.unwrap_or(form.default_language());
+    if !form.form.languages.iter().any(|l| l == lang) {
+        return fail(Outcome::Unusable, &[format!("language `{lang}` is not one of the form's")]);
+    }
+    let title = form.form.text(&form.form.title, lang).unwrap_or("");
+    println!("{title}  [{} v{}; languages {}]", form.form.id, form.form.version, form.form.languages.join(", "));
+    for &f in &form.roots {
+        show_field(&form, f, 1, lang);
+    }
+    if let Some(r) = &form.form.risk {
+        println!(
+            "\nrisk: {} rules; medium >= {}, high >= {} points; any urgent rule -> urgent",
+            r.rules.len(),
+            r.thresholds.medium,
+            r.thresholds.high
+        );
+        for rule in &r.rules {
+            let scope = rule.repeat.as_deref().map(|s| format!(" per {s}")).unwrap_or_default();
+            let pts = if rule.urgent { "URGENT".to_string() } else { format!("+{}", rule.points) };
+            let reason = form.form.text(&rule.reason, lang).unwrap_or("");
+            println!("  {:<8} {:<22} {}{scope}: {reason}", pts, rule.category.as_str(), rule.id);
+        }
+    }
+    Outcome::Ok
+}
+
+fn show_field(form: &CheckedForm, f: FieldId, depth: usize, lang: &str) {
+    let info = form.field(f);
+    let d = &info.def;
+    let label = form.form.text(&d.label, lang).unwrap_or("");
+    let mut extras = Vec::new();
+    if d.required != Default::default() {
+        extras.push("required".to_string());
+    }
+    if let Some(r) = &d.relevant {
+        extras.push(format!("if {r}"));
+    }
+    if let Some(c) = &d.calculation {
+        extras.push(format!("= {c}"));
+    }
+    if let Some(c) = &d.repeat_count {
+        extras.push(format!("count {c}"));
+    }
+    let extras = if extras.is_empty() { String::new() } else { format!("  [{}]", extras.join("; ")) };
+    println!("{}{} ({}) {label}{extras}", "  ".repeat(depth), d.name, d.kind.as_str());
+    if let Some(list) = d.choices.as_ref().and_then(|l| form.form.choices.get(l)) {
+        let names: Vec<String> = list
+            .iter()
+            .map(|c| format!("{}={}", c.name, form.form.text(&c.label, lang).unwrap_or("")))
+            .collect();
+        println!("{}  choices: {}", "  ".repeat(depth), names.join(" | "));
+    }
+    for &c in &info.children {
+        show_field(form, c, depth + 1, lang);
+    }
+}
+
+fn validate(file: &std::path::Path) -> Outcome {
+    let json = match source::read(file) {
+        Ok(j) => j,
+        Err(e) => return fail(Outcome::Unusable, &[e]),
+    };
+    match CheckedForm::from_json(&json) {
+        Ok(f) => {
+            println!("valid: {} v{} ({} fields)", f.form.id, f.form.version, f.fields.len());
+            Outcome::Ok
+        }
+        Err(safehome_core::form::check::FormError::Parse(p)) => {
+            println!("form: {p}");
+            Outcome::Refused
+        }
+        Err(safehome_core::form::check::FormError::Definition(errs)) => {
+            for e in errs {
+                println!("{e}");
+            }
+            Outcome::Refused
+        }
+    }
+}
+
+fn fill(spec: &str, answers: &std::path::Path, json: bool, lang: Option<&str>) -> Outcome {
+    let form = match source::checked_form(spec) {
+        Ok(f) => f,
+        // A broken form makes the answers unusable, whatever they are.
+        Err((_, lines)) => return fail(Outcome::Unusable, &lines),
+    };
+    let answers = match source::json_file(answers) {
+        Ok(a) => a,
+        Err(e) => return fail(Outcome::Unusable, &[e]),
+    };
+    let mut session =
+        Session::new(Arc::clone(&form), Arc::new(SystemClock::default()), Arc::new(SystemEntropy::default()));
+    if let Some(l) = lang {
+        if let Err(e) = session.set_language(l) {
+            return fail(Outcome::Unusable, &[e.to_string()]);
+        }
+    }
+    if let Err(errs) = session.load_answers(&answers) {
+        let lines: Vec<String> = errs.iter().map(ToString::to_string).collect();
+        return fail(Outcome::Unusable, &lines);
+    }
+    let validation = session.validate();
+    let assessment = risk::assess(&session);
+    if json {
+        let out = serde_json::json!({
+            "form": {"id": form.form.id, "version": form.form.version},
+            "instance_name": session.instance_name(),
+            "valid": validation.is_valid(),
+            "violations": validation.violations,
+            "progress": session.progress(),
+            "assessment": assessment,
+            "data": session.output(),
+        });
+        println!("{}", serde_json::to_string_pretty(&out).unwrap_or_default());
+    } else {
+        report::print_validation(&session, &validation);
+        if let Some(a) = &assessment {
+            report::print_assessment(a, session.language());
+        }
+    }
+    if validation.is_valid() { Outcome::Ok } else { Outcome::Refused }
+}

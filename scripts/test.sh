@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# Every test of the project, on a fresh machine: formatting, lints, the Rust test suites
+# (unit, integration, property, end-to-end) and the benchmarks compiled and run once as tests.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+if ! command -v cargo >/dev/null 2>&1; then
+  echo "cargo is required (https://rustup.rs)" >&2
+  exit 2
+fi
+
+echo "== cargo fmt --check"
+cargo fmt --all -- --check
+
+echo "== cargo clippy"
+cargo clippy --workspace --all-targets --locked -- -D warnings
+
+echo "== cargo test"
+cargo test --workspace --all-targets --locked
+
+echo "== doc tests"
+cargo test --workspace --doc --locked
