@@ -642,12 +642,10 @@ impl Session {
         };
         let mut resized = false;
         if info.kind() == FieldKind::Repeat {
-            if let Some(e) = &info.repeat_count {
-                let n = if relevant {
-                    self.eval_logged(e, f, addr, "repeat_count").map_or(0.0, |v| v.to_num())
-                } else {
-                    0.0
-                };
+            // A hidden repeat keeps its instances: the count it reads is blank while hidden,
+            // and dropping the instances would lose answers the volunteer may come back to.
+            if let (Some(e), true) = (&info.repeat_count, relevant) {
+                let n = self.eval_logged(e, f, addr, "repeat_count").map_or(0.0, |v| v.to_num());
                 let n = if n.is_finite() && n > 0.0 {
                     (n.trunc() as usize).min(MAX_REPEAT_INSTANCES)
                 } else {
@@ -717,11 +715,27 @@ impl Session {
     /// Returns whether the field's constraint (if any) holds for the new value.
     pub fn set_answer(&mut self, path: &str, input: &Json) -> Result<bool, SessionError> {
         let (f, addr) = self.resolve(path)?;
+        self.put(f, &addr, path, input, true)
+    }
+
+    /// Store `input` at `f`/`addr`. Loading saved or imported answers (`respect_read_only`
+    /// false) may fill read-only questions, which hold defaults or prefilled data.
+    fn put(
+        &mut self,
+        f: FieldId,
+        addr: &[usize],
+        path: &str,
+        input: &Json,
+        respect_read_only: bool,
+    ) -> Result<bool, SessionError> {
+        let addr = addr.to_vec();
+        self.check_answerable(f, &addr, path, respect_read_only)?;
         if input.is_null() {
-            self.clear_at(f, &addr, path)?;
+            self.store_answer(f, &addr, Value::empty());
+            self.confirmed.remove(&self.path_of(f, &addr));
+            self.event(path, TimingKind::Cleared);
             return Ok(true);
         }
-        self.check_answerable(f, &addr, path)?;
         let form = Arc::clone(&self.form);
         let info = form.field(f);
         let choices = info.def.choices.as_ref().and_then(|l| form.form.choices.get(l));
@@ -744,19 +758,16 @@ impl Session {
 
     /// Clear the answer at `path`.
     pub fn clear_answer(&mut self, path: &str) -> Result<(), SessionError> {
-        let (f, addr) = self.resolve(path)?;
-        self.clear_at(f, &addr, path)
+        self.set_answer(path, &Json::Null).map(|_| ())
     }
 
-    fn clear_at(&mut self, f: FieldId, addr: &[usize], path: &str) -> Result<(), SessionError> {
-        self.check_answerable(f, addr, path)?;
-        self.store_answer(f, addr, Value::empty());
-        self.confirmed.remove(&self.path_of(f, addr));
-        self.event(path, TimingKind::Cleared);
-        Ok(())
-    }
-
-    fn check_answerable(&self, f: FieldId, addr: &[usize], path: &str) -> Result<(), SessionError> {
+    fn check_answerable(
+        &self,
+        f: FieldId,
+        addr: &[usize],
+        path: &str,
+        respect_read_only: bool,
+    ) -> Result<(), SessionError> {
         let info = self.form.field(f);
         if !info.kind().is_question() {
             return Err(SessionError::Answer {
@@ -770,7 +781,8 @@ impl Session {
                 reason: "a question, not a repeat instance".into(),
             });
         }
-        if info.is_computed() || self.slot(f, addr).is_some_and(|s| s.read_only) {
+        let read_only = respect_read_only && self.slot(f, addr).is_some_and(|s| s.read_only);
+        if info.is_computed() || read_only {
             return Err(SessionError::ReadOnly { path: path.into() });
         }
         Ok(())
@@ -908,7 +920,7 @@ impl Session {
                     };
                     for (i, item) in items.iter().enumerate() {
                         if self.instance_count(f, addr) <= i {
-                            if let Err(e) = self.add_repeat(&path) {
+                            if let Err(e) = self.grow_for_load(f, addr, i + 1, &path) {
                                 errors.push(e);
                                 break;
                             }
@@ -937,12 +949,36 @@ impl Session {
                     let Some((key, v)) = obj.get_key_value(info.name()) else { continue };
                     known.insert(key.as_str());
                     let path = self.path_of(f, addr);
-                    if let Err(e) = self.set_answer(&path, v) {
+                    if let Err(e) = self.put(f, addr, &path, v, false) {
                         errors.push(e);
                     }
                 }
             }
         }
+    }
+
+    /// Make room for `n` instances while loading answers. An open-ended repeat grows as the
+    /// volunteer would; a counted one only while hidden (its instances are kept hidden data),
+    /// since a visible counted repeat has exactly the instances its count gives.
+    fn grow_for_load(&mut self, r: FieldId, addr: &[usize], n: usize, path: &str) -> Result<(), SessionError> {
+        if self.form.field(r).repeat_count.is_none() {
+            return self.add_repeat(path).map(|_| ());
+        }
+        if self.is_relevant(r, addr) {
+            return Err(SessionError::BadPath {
+                path: path.into(),
+                reason: format!(
+                    "{n} instances given, but the repeat's count gives {}",
+                    self.instance_count(r, addr)
+                ),
+            });
+        }
+        if n > MAX_REPEAT_INSTANCES {
+            return Err(SessionError::TooManyInstances { path: path.into(), max: MAX_REPEAT_INSTANCES });
+        }
+        self.resize_repeat(r, addr, n);
+        self.recompute_from(r, addr);
+        Ok(())
     }
 
     // ----- output -----------------------------------------------------------------------------
