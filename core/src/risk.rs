@@ -220,6 +220,9 @@ pub fn compile(spec: &RiskSpec, form: &CheckedForm) -> Result<CompiledRisk, Vec<
         }
         match expr::parse(&r.when) {
             Ok(e) => {
+                for (name, col) in e.columns() {
+                    err(path.clone(), format!("when, column {col}: bare name `{name}`; write ${{{name}}}"));
+                }
                 for (name, col) in e.references() {
                     if form.id_of(name).is_none() {
                         err(path.clone(), format!("when, column {col}: unknown field ${{{name}}}"));

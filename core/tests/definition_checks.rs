@@ -66,7 +66,7 @@ fn unknown_field_reference_with_column() {
     assert_eq!(e.path, "b");
     match e.kind {
         DefinitionErrorKind::UnknownField { attribute, name, col } => {
-            assert_eq!((attribute, name.as_str(), col), ("relevant", "zz", 20));
+            assert_eq!((attribute, name.as_str(), col), ("relevant", "zz", 16));
         }
         other => panic!("{other:?}"),
     }
@@ -230,4 +230,15 @@ fn risk_section_checks() {
     assert_eq!(paths.iter().filter(|p| **p == "risk/x").count(), 2, "{e:?}");
     assert!(paths.contains(&"risk/y"));
     assert!(paths.contains(&"risk/z"));
+}
+
+#[test]
+fn bare_names_only_in_choice_filters() {
+    let e = one(json!([{"name": "a", "type": "integer"}, {"name": "b", "type": "text", "relevant": "a > 1"}]));
+    assert!(matches!(e.kind, DefinitionErrorKind::BareName { attribute: "relevant", col: 1, .. }), "{e}");
+    let ok = form_with(
+        json!([{"name": "s", "type": "select_one", "choices": "yn", "choice_filter": "name != 'no'"}]),
+        json!({}),
+    );
+    assert!(CheckedForm::from_json(&ok).is_ok());
 }

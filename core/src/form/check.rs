@@ -97,6 +97,11 @@ pub enum DefinitionErrorKind {
     DuplicateName { name: String, first: String },
     #[error("{attribute} column {col}: reference to unknown field ${{{name}}}")]
     UnknownField { attribute: &'static str, name: String, col: usize },
+    #[error(
+        "{attribute} column {col}: bare name `{name}` (write ${{{name}}} for a field; bare names \
+         are choice columns, allowed only in choice_filter)"
+    )]
+    BareName { attribute: &'static str, name: String, col: usize },
     #[error("{attribute} {error}")]
     Expression { attribute: &'static str, error: ExprError },
     #[error("choice list `{0}` does not exist")]
@@ -436,6 +441,12 @@ impl Checker {
     /// Check that every `${name}` resolves to a field, and return the ids referenced.
     fn resolve_refs(&mut self, path: &str, attribute: &'static str, e: &Expr) -> Vec<FieldId> {
         let mut ids = Vec::new();
+        if attribute != "choice_filter" {
+            for (name, col) in e.columns() {
+                let name = name.to_string();
+                self.err(path, DefinitionErrorKind::BareName { attribute, name, col });
+            }
+        }
         for (name, col) in e.references() {
             match self.by_name.get(name) {
                 Some(&id) => ids.push(id),

@@ -22,6 +22,12 @@ pub enum ExprKind {
     Current,
     /// `..`: the parent group or repeat instance (used as `position(..)`).
     Parent,
+    /// A bare name (an XPath child step). Inside a `choice_filter` it is a column of the
+    /// candidate choice (`name`, or one of its filter columns), read through [`Env::column`];
+    /// elsewhere it selects nothing.
+    ///
+    /// [`Env::column`]: super::Env::column
+    Column(String),
     /// Unary minus.
     Neg(Box<Expr>),
     Binary(BinOp, Box<Expr>, Box<Expr>),
@@ -112,16 +118,31 @@ impl Expr {
         self.visit(&mut |e| match &e.kind {
             ExprKind::Ref(name) => out.push((name.as_str(), e.col)),
             ExprKind::Call(Func::ChoiceName, args) => {
-                if let Some(Expr { kind: ExprKind::String(s), col }) = args.get(1) {
-                    if let Some(name) = s.strip_prefix("${").and_then(|n| n.strip_suffix('}')) {
-                        out.push((name, col + 1));
-                    }
-                }
+                let field = match args.get(1) {
+                    Some(Expr { kind: ExprKind::String(s), col }) => s
+                        .strip_prefix("${")
+                        .and_then(|n| n.strip_suffix('}'))
+                        .map(|name| (name, col + 1)),
+                    _ => None,
+                };
+                out.extend(field);
             }
             _ => {}
         });
         // The choice-name field is pushed before the arguments are visited; restore source order.
         out.sort_by_key(|&(_, col)| col);
+        out
+    }
+
+    /// Every bare name (choice column) with its column, in source order. Outside a
+    /// `choice_filter` a bare name is almost certainly a field written without `${}`.
+    pub fn columns(&self) -> Vec<(&str, usize)> {
+        let mut out = Vec::new();
+        self.visit(&mut |e| {
+            if let ExprKind::Column(name) = &e.kind {
+                out.push((name.as_str(), e.col));
+            }
+        });
         out
     }
 
@@ -169,7 +190,7 @@ impl Expr {
             (K::String(_) | K::Regex(_), K::String(_) | K::Regex(_)) => {
                 self.literal_text() == other.literal_text()
             }
-            (K::Ref(a), K::Ref(b)) => a == b,
+            (K::Ref(a), K::Ref(b)) | (K::Column(a), K::Column(b)) => a == b,
             (K::Current, K::Current) | (K::Parent, K::Parent) => true,
             (K::Neg(a), K::Neg(b)) => a.same_shape(b),
             (K::Binary(op1, a1, b1), K::Binary(op2, a2, b2)) => {
@@ -266,6 +287,7 @@ impl fmt::Display for Expr {
             ExprKind::String(s) => write_string(f, s),
             ExprKind::Regex(r) => write_string(f, r.source()),
             ExprKind::Ref(name) => write!(f, "${{{name}}}"),
+            ExprKind::Column(name) => f.write_str(name),
             ExprKind::Current => f.write_str("."),
             ExprKind::Parent => f.write_str(".."),
             ExprKind::Neg(x) => {

@@ -160,7 +160,12 @@ fn time_part(c: &mut Cursor<'_>) -> Option<i64> {
     if h > 23 || min > 59 || sec > 59 {
         return None;
     }
-    Some(i64::from(h) * MS_PER_HOUR + i64::from(min) * MS_PER_MINUTE + i64::from(sec) * 1000 + i64::from(ms))
+    Some(
+        i64::from(h) * MS_PER_HOUR
+            + i64::from(min) * MS_PER_MINUTE
+            + i64::from(sec) * 1000
+            + i64::from(ms),
+    )
 }
 
 /// `Z`, `±HH`, `±HHMM` or `±HH:MM` as minutes east of UTC; `Ok(None)` when absent.
@@ -390,15 +395,25 @@ mod tests {
         assert_eq!(days_from_civil(1970, 1, 1), 0);
         assert_eq!(days_from_civil(2000, 3, 1), 11_017);
         assert_eq!(civil_from_days(-1), (1969, 12, 31));
-        assert_eq!(civil_from_days(i32::MAX).1 >= 1, true);
-        assert_eq!(civil_from_days(i32::MIN).1 >= 1, true);
+        assert!(civil_from_days(i32::MAX).1 >= 1);
+        assert!(civil_from_days(i32::MIN).1 >= 1);
     }
 
     #[test]
     fn parse_date_validates_the_calendar() {
         assert_eq!(parse_date("2024-02-29"), Some(days_from_civil(2024, 2, 29)));
         assert_eq!(parse_date(" 2026-11-29 "), Some(days_from_civil(2026, 11, 29)));
-        for bad in ["2023-02-29", "2023-13-01", "2023-00-10", "2023-04-31", "2023-4-1", "20230401", "", "2023-04-01x", "1900-02-29"] {
+        for bad in [
+            "2023-02-29",
+            "2023-13-01",
+            "2023-00-10",
+            "2023-04-31",
+            "2023-4-1",
+            "20230401",
+            "",
+            "2023-04-01x",
+            "1900-02-29",
+        ] {
             assert_eq!(parse_date(bad), None, "{bad}");
         }
         assert_eq!(parse_date("2000-02-29"), Some(days_from_civil(2000, 2, 29)));
@@ -423,7 +438,10 @@ mod tests {
     #[test]
     fn time_parsing_and_formatting() {
         assert_eq!(parse_time("12:30"), Some(12 * MS_PER_HOUR + 30 * MS_PER_MINUTE));
-        assert_eq!(parse_time_with_offset("06:00:00.000-07:00"), Some((6 * MS_PER_HOUR, Some(-420))));
+        assert_eq!(
+            parse_time_with_offset("06:00:00.000-07:00"),
+            Some((6 * MS_PER_HOUR, Some(-420)))
+        );
         assert_eq!(parse_time("25:00"), None);
         assert_eq!(format_iso_time(6 * MS_PER_HOUR + 5, 420), "06:00:00.005+07:00");
         assert_eq!(format_iso_datetime(0, 0), "1970-01-01T00:00:00.000Z");
@@ -432,7 +450,10 @@ mod tests {
 
     #[test]
     fn format_codes() {
-        let local = i64::from(days_from_civil(2026, 3, 5)) * MS_PER_DAY + 7 * MS_PER_HOUR + 8 * MS_PER_MINUTE + 9_012;
+        let local = i64::from(days_from_civil(2026, 3, 5)) * MS_PER_DAY
+            + 7 * MS_PER_HOUR
+            + 8 * MS_PER_MINUTE
+            + 9_012;
         assert_eq!(
             format_date(local, "%Y %y %m %n %b %d %e %a %H %h %M %S %3 %% %q %"),
             "2026 26 03 3 Mar 05 5 Thu 07 7 08 09 012 % %q %"

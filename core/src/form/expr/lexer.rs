@@ -1,8 +1,8 @@
 //! Tokens of the expression language, with 1-based character columns.
 //!
 //! As in XPath 1.0, whether a word is an operator (`and`, `or`, `div`, `mod`) depends on the
-//! token before it: after an operand (a literal, a reference, `.`, `..` or `)`) a word is read as
-//! an operator name, anywhere else as a function name. Operator words are read as letters only,
+//! token before it: after an operand (a literal, a reference, a name, `.`, `..` or `)`) a word is
+//! read as an operator name, anywhere else as a function or bare name. Operator words are read as letters only,
 //! so `3 div-1` works, while function names may contain `-`, `_`, `.`, digits and a `jr:` style
 //! prefix.
 
@@ -27,7 +27,7 @@ pub(crate) enum Tok {
     Le,
     Gt,
     Ge,
-    /// A word in operand position: a function name (or a stray name the parser refuses).
+    /// A word in operand position: a function name, or a bare name (a choice column).
     Name(String),
     /// A word in operator position: `and`, `or`, `div`, `mod`, or something the parser refuses.
     OpName(String),
@@ -64,7 +64,13 @@ impl Tok {
     fn ends_operand(&self) -> bool {
         matches!(
             self,
-            Tok::Number(_) | Tok::Str(_) | Tok::Ref(_) | Tok::Dot | Tok::DotDot | Tok::RParen
+            Tok::Number(_)
+                | Tok::Str(_)
+                | Tok::Ref(_)
+                | Tok::Dot
+                | Tok::DotDot
+                | Tok::RParen
+                | Tok::Name(_)
         )
     }
 }
@@ -115,7 +121,7 @@ pub(crate) fn tokenize(src: &str) -> Result<Vec<Token>, ExprError> {
             '+' => (Tok::Plus, 1),
             '-' => (Tok::Minus, 1),
             '*' => (Tok::Star, 1),
-            '=' => (Tok::Eq, if next == Some('=') { 2 } else { 1 }),
+            '=' => (Tok::Eq, 1),
             '!' if next == Some('=') => (Tok::Ne, 2),
             '<' if next == Some('=') => (Tok::Le, 2),
             '<' => (Tok::Lt, 1),
@@ -131,7 +137,10 @@ pub(crate) fn tokenize(src: &str) -> Result<Vec<Token>, ExprError> {
             }
             '$' => {
                 if next != Some('{') {
-                    return Err(syntax(col, "expected '{' after '$' (references are written ${name})"));
+                    return Err(syntax(
+                        col,
+                        "expected '{' after '$' (references are written ${name})",
+                    ));
                 }
                 let rest = chars.get(i + 2..).unwrap_or(&[]);
                 let Some(end) = rest.iter().position(|&q| q == '}') else {
@@ -214,13 +223,23 @@ mod tests {
     fn operator_words_depend_on_position() {
         assert_eq!(
             toks("3 div-1"),
-            vec![Tok::Number(3.0), Tok::OpName("div".into()), Tok::Minus, Tok::Number(1.0), Tok::Eof]
+            vec![
+                Tok::Number(3.0),
+                Tok::OpName("div".into()),
+                Tok::Minus,
+                Tok::Number(1.0),
+                Tok::Eof
+            ]
         );
         assert_eq!(
             toks("count-selected(.)"),
             vec![Tok::Name("count-selected".into()), Tok::LParen, Tok::Dot, Tok::RParen, Tok::Eof]
         );
         assert_eq!(toks("div(1)").first(), Some(&Tok::Name("div".into())));
+        assert_eq!(
+            toks("a or b"),
+            vec![Tok::Name("a".into()), Tok::OpName("or".into()), Tok::Name("b".into()), Tok::Eof]
+        );
     }
 
     #[test]
@@ -231,7 +250,10 @@ mod tests {
 
     #[test]
     fn literals() {
-        assert_eq!(toks(".5 5. .. ."), vec![Tok::Number(0.5), Tok::Number(5.0), Tok::DotDot, Tok::Dot, Tok::Eof]);
+        assert_eq!(
+            toks(".5 5. .. ."),
+            vec![Tok::Number(0.5), Tok::Number(5.0), Tok::DotDot, Tok::Dot, Tok::Eof]
+        );
         assert_eq!(toks("\"it's\""), vec![Tok::Str("it's".into()), Tok::Eof]);
         assert_eq!(toks("${a.b-c_1}"), vec![Tok::Ref("a.b-c_1".into()), Tok::Eof]);
         assert!(tokenize("${1a}").is_err());

@@ -11,11 +11,19 @@ mod dates;
 mod eval;
 mod functions;
 mod lexer;
+mod map_env;
 mod parser;
+mod pattern;
 mod value;
 
-pub use ast::{BinOp, Expr, ExprKind, Func};
-pub use dates::{civil_from_days, days_from_civil, format_date, parse_date, parse_datetime, parse_time};
-pub use eval::{eval, Env, EvalError};
-pub use parser::{parse, ExprError, ExprErrorKind};
+pub use ast::{BinOp, Expr, ExprKind, Func, RegexLiteral};
+pub use dates::{
+    MS_PER_DAY, civil_from_days, days_from_civil, days_in_month, format_date, format_iso_date,
+    format_iso_datetime, format_iso_time, is_leap_year, local_day, parse_date, parse_datetime,
+    parse_time, parse_time_with_offset,
+};
+pub use eval::{Env, EvalError, eval, eval_bool};
+pub use functions::MAX_UUID_LEN;
+pub use map_env::MapEnv;
+pub use parser::{ExprError, ExprErrorKind, MAX_DEPTH, MAX_NESTING, parse};
 pub use value::Value;

@@ -65,7 +65,9 @@ pub fn parse(src: &str) -> Result<Expr, ExprError> {
     let t = p.peek();
     match &t.tok {
         Tok::Eof => Ok(e),
-        Tok::OpName(w) if ["and", "or", "div", "mod"].contains(&w.to_ascii_lowercase().as_str()) => {
+        Tok::OpName(w)
+            if ["and", "or", "div", "mod"].contains(&w.to_ascii_lowercase().as_str()) =>
+        {
             Err(syntax(t.col, format!("unknown operator '{w}' (operators are lower case)")))
         }
         Tok::OpName(w) => Err(syntax(t.col, format!("expected an operator, found '{w}'"))),
@@ -124,7 +126,9 @@ impl Parser {
         if self.nesting > MAX_NESTING {
             return Err(syntax(
                 col,
-                format!("expression is nested too deeply (more than {MAX_NESTING} levels of parentheses)"),
+                format!(
+                    "expression is nested too deeply (more than {MAX_NESTING} levels of parentheses)"
+                ),
             ));
         }
         Ok(())
@@ -191,10 +195,8 @@ impl Parser {
                 } else if name == "true" || name == "false" {
                     Err(syntax(col, format!("'{name}' needs parentheses: {name}()")))
                 } else {
-                    Err(syntax(
-                        col,
-                        format!("unexpected name '{name}' (a field is referenced as ${{{name}}})"),
-                    ))
+                    // A choice column in a choice filter; elsewhere the definition check refuses it.
+                    leaf(ExprKind::Column(name))
                 }
             }
             Tok::Eof => Err(syntax(col, "unexpected end of expression")),
@@ -210,7 +212,10 @@ impl Parser {
         } else {
             Err(syntax(
                 t.col,
-                format!("expected ')' to close '(' at column {open_col}, found {}", t.tok.describe()),
+                format!(
+                    "expected ')' to close '(' at column {open_col}, found {}",
+                    t.tok.describe()
+                ),
             ))
         }
     }
@@ -269,17 +274,15 @@ impl Parser {
 fn check_call(func: Func, args: &mut [Expr]) -> Result<(), ExprError> {
     match func {
         Func::Regex => {
-            if let Some(pattern) = args.get_mut(1) {
-                if let ExprKind::String(s) = &pattern.kind {
-                    match RegexLiteral::new(s) {
-                        Ok(lit) => pattern.kind = ExprKind::Regex(lit),
-                        Err(message) => {
-                            return Err(ExprError {
-                                col: pattern.col,
-                                kind: ExprErrorKind::BadRegex { pattern: s.clone(), message },
-                            });
-                        }
-                    }
+            let Some(pattern) = args.get_mut(1) else { return Ok(()) };
+            let ExprKind::String(s) = &pattern.kind else { return Ok(()) };
+            match RegexLiteral::new(s) {
+                Ok(lit) => pattern.kind = ExprKind::Regex(lit),
+                Err(message) => {
+                    return Err(ExprError {
+                        col: pattern.col,
+                        kind: ExprErrorKind::BadRegex { pattern: s.clone(), message },
+                    });
                 }
             }
         }
@@ -296,7 +299,10 @@ fn check_call(func: Func, args: &mut [Expr]) -> Result<(), ExprError> {
                 if names_a_field && !matches!(a.kind, ExprKind::Ref(_)) {
                     return Err(syntax(
                         a.col,
-                        format!("argument {} of indexed-repeat() must be a ${{name}} reference", i + 1),
+                        format!(
+                            "argument {} of indexed-repeat() must be a ${{name}} reference",
+                            i + 1
+                        ),
                     ));
                 }
             }

@@ -80,7 +80,7 @@ thread_local! {
 
 /// Whether all of `s` matches the computed `pattern`, compiling through the per-thread cache.
 pub(crate) fn matches_dynamic(pattern: &str, s: &str) -> Result<bool, String> {
-    CACHE.with(|cell| {
+    let cached = CACHE.try_with(|cell| {
         let Ok(mut cache) = cell.try_borrow_mut() else {
             return compile(pattern).map(|re| re.is_match(s));
         };
@@ -93,7 +93,9 @@ pub(crate) fn matches_dynamic(pattern: &str, s: &str) -> Result<bool, String> {
         cache.insert(0, entry);
         cache.truncate(CACHE_SIZE);
         result
-    })
+    });
+    // Without the cache (only while the thread is being torn down), compile afresh.
+    cached.unwrap_or_else(|_| compile(pattern).map(|re| re.is_match(s)))
 }
 
 #[cfg(test)]

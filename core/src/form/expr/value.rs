@@ -15,7 +15,10 @@ pub enum Value {
     Date(i32),
     /// An instant: milliseconds since the Unix epoch (UTC), and the local offset from UTC in
     /// minutes that it is rendered with.
-    DateTime { ms: i64, offset_min: i32 },
+    DateTime {
+        ms: i64,
+        offset_min: i32,
+    },
     /// Milliseconds since local midnight.
     Time(i64),
     /// The values of a field that repeats relative to the evaluation context, in instance order.
@@ -190,6 +193,13 @@ impl Value {
     }
 }
 
+impl Default for Value {
+    /// The blank value.
+    fn default() -> Self {
+        Value::empty()
+    }
+}
+
 impl From<&str> for Value {
     fn from(s: &str) -> Self {
         Value::Str(s.to_owned())
@@ -254,7 +264,9 @@ mod tests {
         assert_eq!(Value::str_to_num("5."), 5.0);
         assert_eq!(Value::str_to_num("3,25"), 3.25);
         assert_eq!(Value::str_to_num("1970-01-11"), 10.0);
-        for nan in ["", " ", "-", ".", "1e5", "+5", "Infinity", "NaN", "1.2.3", "--1", "abc", "0x10"] {
+        for nan in
+            ["", " ", "-", ".", "1e5", "+5", "Infinity", "NaN", "1.2.3", "--1", "abc", "0x10"]
+        {
             assert!(Value::str_to_num(nan).is_nan(), "{nan:?}");
         }
     }
