@@ -2,6 +2,7 @@
 
 use std::path::Path;
 
+use safehome_core::clock::{Clock, SystemClock};
 use safehome_core::form::expr::{self, MapEnv};
 
 use crate::source;
@@ -22,8 +23,9 @@ pub fn run(src: &str, vars: Option<&Path>) -> Outcome {
             return Outcome::Unusable;
         }
     };
+    // today() and now() use this machine's clock in Vietnam's time zone (UTC+7).
     let env = match MapEnv::from_json(&vars) {
-        Ok(env) => env,
+        Ok(env) => env.with_now_ms(SystemClock::default().now_ms()).with_offset_minutes(7 * 60),
         Err(e) => {
             eprintln!("--vars: {e}");
             return Outcome::Unusable;

@@ -6,6 +6,13 @@ use super::eval::{Env, EvalError};
 use super::value::Value;
 use crate::clock::{Entropy, SeededEntropy};
 
+/// Why JSON variables were refused.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum MapEnvError {
+    #[error("variables must be a JSON object of field names to values")]
+    NotAnObject,
+}
+
 /// Field values by name, with a fixed clock and seeded randomness.
 ///
 /// Defaults: time 0 (1970-01-01T00:00Z), offset 0, blank current value, no repeat position,
@@ -43,15 +50,14 @@ impl MapEnv {
     }
 
     /// Variables from a JSON object (`{"age": 4, "pets": "cat dog", "kids": [3, 5]}`), each
-    /// converted with [`Value::from_json`]. Anything but an object gives no variables.
-    pub fn from_json(json: &serde_json::Value) -> MapEnv {
-        let vars = match json {
+    /// converted with [`Value::from_json`] (an array is a node-set, as a field in a repeat).
+    pub fn from_json(json: &serde_json::Value) -> Result<MapEnv, MapEnvError> {
+        match json {
             serde_json::Value::Object(map) => {
-                map.iter().map(|(k, v)| (k.clone(), Value::from_json(v))).collect()
+                Ok(MapEnv::new(map.iter().map(|(k, v)| (k.clone(), Value::from_json(v))).collect()))
             }
-            _ => BTreeMap::new(),
-        };
-        MapEnv::new(vars)
+            _ => Err(MapEnvError::NotAnObject),
+        }
     }
 
     /// Set (or replace) a variable.

@@ -24,6 +24,6 @@ pub use dates::{
 };
 pub use eval::{Env, EvalError, eval, eval_bool};
 pub use functions::MAX_UUID_LEN;
-pub use map_env::MapEnv;
+pub use map_env::{MapEnv, MapEnvError};
 pub use parser::{ExprError, ExprErrorKind, MAX_DEPTH, MAX_NESTING, parse};
 pub use value::Value;
