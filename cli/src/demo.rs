@@ -9,8 +9,8 @@ use safehome_core::form::session::Session;
 use safehome_core::risk;
 use safehome_core::templates;
 
-use crate::report;
 use crate::Outcome;
+use crate::report;
 
 pub fn run(lang: &str) -> Outcome {
     let form = match templates::load("household_screening") {
@@ -24,7 +24,8 @@ pub fn run(lang: &str) -> Outcome {
             return Outcome::Unusable;
         }
     };
-    let examples: Vec<serde_json::Value> = match serde_json::from_str(templates::EXAMPLE_HOUSEHOLDS) {
+    let examples: Vec<serde_json::Value> = match serde_json::from_str(templates::EXAMPLE_HOUSEHOLDS)
+    {
         Ok(v) => v,
         Err(e) => {
             eprintln!("example households are unreadable: {e}");
@@ -34,7 +35,12 @@ pub fn run(lang: &str) -> Outcome {
     // Vietnam is UTC+7; the phone passes its own offset in the app.
     let clock = Arc::new(SystemClock { offset_minutes: 7 * 60 });
     let title = form.form.text(&form.form.title, lang).unwrap_or("");
-    println!("SafeHome demo — {title} ({} v{}), {} households\n", form.form.id, form.form.version, examples.len());
+    println!(
+        "SafeHome demo — {title} ({} v{}), {} households\n",
+        form.form.id,
+        form.form.version,
+        examples.len()
+    );
     let mut outcome = Outcome::Ok;
     for (i, ex) in examples.iter().enumerate() {
         let label = ex.get("label").and_then(|l| l.as_str()).unwrap_or("household");

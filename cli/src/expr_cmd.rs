@@ -5,8 +5,8 @@ use std::path::Path;
 use safehome_core::clock::{Clock, SystemClock};
 use safehome_core::form::expr::{self, MapEnv};
 
-use crate::source;
 use crate::Outcome;
+use crate::source;
 
 pub fn run(src: &str, vars: Option<&Path>) -> Outcome {
     let parsed = match expr::parse(src) {

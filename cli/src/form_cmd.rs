@@ -11,9 +11,9 @@ use safehome_core::form::session::Session;
 use safehome_core::risk;
 use safehome_core::templates;
 
+use crate::Outcome;
 use crate::report;
 use crate::source;
-use crate::Outcome;
 
 #[derive(Subcommand)]
 pub enum FormCommand {
@@ -95,7 +95,12 @@ fn show(spec: &str, json: bool, lang: Option<&str>) -> Outcome {
         return fail(Outcome::Unusable, &[format!("language `{lang}` is not one of the form's")]);
     }
     let title = form.form.text(&form.form.title, lang).unwrap_or("");
-    println!("{title}  [{} v{}; languages {}]", form.form.id, form.form.version, form.form.languages.join(", "));
+    println!(
+        "{title}  [{} v{}; languages {}]",
+        form.form.id,
+        form.form.version,
+        form.form.languages.join(", ")
+    );
     for &f in &form.roots {
         show_field(&form, f, 1, lang);
     }
@@ -133,7 +138,8 @@ fn show_field(form: &CheckedForm, f: FieldId, depth: usize, lang: &str) {
     if let Some(c) = &d.repeat_count {
         extras.push(format!("count {c}"));
     }
-    let extras = if extras.is_empty() { String::new() } else { format!("  [{}]", extras.join("; ")) };
+    let extras =
+        if extras.is_empty() { String::new() } else { format!("  [{}]", extras.join("; ")) };
     println!("{}{} ({}) {label}{extras}", "  ".repeat(depth), d.name, d.kind.as_str());
     if let Some(list) = d.choices.as_ref().and_then(|l| form.form.choices.get(l)) {
         let names: Vec<String> = list
@@ -180,8 +186,11 @@ fn fill(spec: &str, answers: &std::path::Path, json: bool, lang: Option<&str>) -
         Ok(a) => a,
         Err(e) => return fail(Outcome::Unusable, &[e]),
     };
-    let mut session =
-        Session::new(Arc::clone(&form), Arc::new(SystemClock::default()), Arc::new(SystemEntropy::default()));
+    let mut session = Session::new(
+        Arc::clone(&form),
+        Arc::new(SystemClock::default()),
+        Arc::new(SystemEntropy::default()),
+    );
     if let Some(l) = lang {
         if let Err(e) = session.set_language(l) {
             return fail(Outcome::Unusable, &[e.to_string()]);

@@ -24,7 +24,8 @@ pub fn print_assessment(a: &Assessment, lang: &str) {
         Some(h) => format!("; act within {h} hours"),
         None => String::new(),
     };
-    let (pts, word) = if lang == "vi" { ("điểm", "Mức nguy cơ") } else { ("points", "Risk level") };
+    let (pts, word) =
+        if lang == "vi" { ("điểm", "Mức nguy cơ") } else { ("points", "Risk level") };
     println!(
         "{word}: {level} ({} {pts}; medium >= {}, high >= {}){deadline}",
         a.total_points, a.thresholds.medium, a.thresholds.high

@@ -1,4 +1,5 @@
 //! The `safehome` command as a user runs it: output and exit codes.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::path::PathBuf;
 use std::process::{Command, Output};
@@ -72,7 +73,8 @@ fn form_fill_reports_violations_and_risk() {
             "children":[{"child_name":"Lò Thị Hoa","age":4},{"child_name":"Lò Văn Minh","age":10,"in_school":"no"}],
             "hazards":["pond"],"pond_fenced":"no"}"#,
     );
-    let o = safehome(&["form", "fill", &data("roster.json"), "--answers", &answers, "--lang", "en"]);
+    let o =
+        safehome(&["form", "fill", &data("roster.json"), "--answers", &answers, "--lang", "en"]);
     assert_eq!(code(&o), 0, "{}{}", stdout(&o), stderr(&o));
     let out = stdout(&o);
     assert!(out.contains("Risk level: high (6 points"), "{out}");

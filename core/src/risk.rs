@@ -183,9 +183,10 @@ pub fn compile(spec: &RiskSpec, form: &CheckedForm) -> Result<CompiledRisk, Vec<
     };
     let t = spec.thresholds;
     if t.medium == 0 || t.high <= t.medium {
-        err("risk/thresholds".into(), format!(
-            "need 0 < medium ({}) < high ({})", t.medium, t.high
-        ));
+        err(
+            "risk/thresholds".into(),
+            format!("need 0 < medium ({}) < high ({})", t.medium, t.high),
+        );
     }
     let mut ids = BTreeSet::new();
     let mut rules = Vec::new();
@@ -203,7 +204,10 @@ pub fn compile(spec: &RiskSpec, form: &CheckedForm) -> Result<CompiledRisk, Vec<
             }
         }
         if r.points == 0 && !r.urgent {
-            err(path.clone(), "a rule with no points must be urgent (otherwise it has no effect)".into());
+            err(
+                path.clone(),
+                "a rule with no points must be urgent (otherwise it has no effect)".into(),
+            );
         }
         let repeat = match &r.repeat {
             Some(name) => match form.id_of(name) {
@@ -221,7 +225,10 @@ pub fn compile(spec: &RiskSpec, form: &CheckedForm) -> Result<CompiledRisk, Vec<
         match expr::parse(&r.when) {
             Ok(e) => {
                 for (name, col) in e.columns() {
-                    err(path.clone(), format!("when, column {col}: bare name `{name}`; write ${{{name}}}"));
+                    err(
+                        path.clone(),
+                        format!("when, column {col}: bare name `{name}`; write ${{{name}}}"),
+                    );
                 }
                 for (name, col) in e.references() {
                     if form.id_of(name).is_none() {

@@ -1,8 +1,9 @@
 //! Each definition check, triggered on its own, reported with the field path.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use safehome_core::form::check::{CheckedForm, DefinitionError, DefinitionErrorKind, FormError};
 use safehome_core::form::expr::ExprErrorKind;
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 
 fn form_with(fields: Value, extra: Value) -> String {
     let mut f = json!({
@@ -40,7 +41,10 @@ fn text(name: &str) -> Value {
 
 #[test]
 fn a_valid_form_passes() {
-    let ok = form_with(json!([text("a"), {"name": "b", "type": "integer", "relevant": "${a} != ''"}]), json!({}));
+    let ok = form_with(
+        json!([text("a"), {"name": "b", "type": "integer", "relevant": "${a} != ''"}]),
+        json!({}),
+    );
     let f = CheckedForm::from_json(&ok).unwrap();
     assert_eq!(f.fields.len(), 2);
 }
@@ -62,7 +66,9 @@ fn invalid_names() {
 
 #[test]
 fn unknown_field_reference_with_column() {
-    let e = one(json!([text("a"), {"name": "b", "type": "text", "relevant": "${a} = 'x' and ${zz} = 1"}]));
+    let e = one(
+        json!([text("a"), {"name": "b", "type": "text", "relevant": "${a} = 'x' and ${zz} = 1"}]),
+    );
     assert_eq!(e.path, "b");
     match e.kind {
         DefinitionErrorKind::UnknownField { attribute, name, col } => {
@@ -90,10 +96,13 @@ fn unknown_function_and_arity_and_syntax() {
         DefinitionErrorKind::Expression { ref error, .. } if matches!(error.kind, ExprErrorKind::Arity { .. })
     ));
     let e = one(json!([{"name": "c", "type": "calculate", "calculation": "1 + * 2"}]));
-    assert!(matches!(
-        e.kind,
-        DefinitionErrorKind::Expression { ref error, .. } if error.col == 5
-    ), "{e}");
+    assert!(
+        matches!(
+            e.kind,
+            DefinitionErrorKind::Expression { ref error, .. } if error.col == 5
+        ),
+        "{e}"
+    );
 }
 
 #[test]
@@ -157,25 +166,40 @@ fn cycles_are_named_along_the_cycle() {
 fn repeat_misuse() {
     let e = one(json!([{"name": "r", "type": "repeat", "children": []}]));
     assert!(matches!(e.kind, DefinitionErrorKind::RepeatMisuse(_)));
-    let e = one(json!([{"name": "r", "type": "repeat", "min_repeats": 3, "max_repeats": 1, "children": [text("a")]}]));
+    let e = one(
+        json!([{"name": "r", "type": "repeat", "min_repeats": 3, "max_repeats": 1, "children": [text("a")]}]),
+    );
     assert!(matches!(e.kind, DefinitionErrorKind::RepeatMisuse(_)));
-    let e = one(json!([text("n"), {"name": "r", "type": "repeat", "repeat_count": "${n}", "max_repeats": 4, "children": [text("a")]}]));
+    let e = one(
+        json!([text("n"), {"name": "r", "type": "repeat", "repeat_count": "${n}", "max_repeats": 4, "children": [text("a")]}]),
+    );
     assert!(matches!(e.kind, DefinitionErrorKind::RepeatMisuse(_)));
-    let e = errors(json!([{"name": "r", "type": "repeat", "repeat_count": "${a}", "children": [{"name": "a", "type": "integer"}]}]));
-    assert!(e.iter().any(|e| e.path == "r" && matches!(e.kind, DefinitionErrorKind::RepeatMisuse(_))), "{e:?}");
+    let e = errors(
+        json!([{"name": "r", "type": "repeat", "repeat_count": "${a}", "children": [{"name": "a", "type": "integer"}]}]),
+    );
+    assert!(
+        e.iter().any(|e| e.path == "r" && matches!(e.kind, DefinitionErrorKind::RepeatMisuse(_))),
+        "{e:?}"
+    );
 }
 
 #[test]
 fn attributes_that_do_not_apply() {
-    let e = one(json!([{"name": "n", "type": "note", "constraint": ". > 1", "label": {"en": "x"}}]));
-    assert!(matches!(e.kind, DefinitionErrorKind::NotApplicable { attribute: "constraint", kind: "note" }));
+    let e =
+        one(json!([{"name": "n", "type": "note", "constraint": ". > 1", "label": {"en": "x"}}]));
+    assert!(matches!(
+        e.kind,
+        DefinitionErrorKind::NotApplicable { attribute: "constraint", kind: "note" }
+    ));
     let e = one(json!([{"name": "t", "type": "text", "choices": "yn"}]));
     assert!(matches!(e.kind, DefinitionErrorKind::NotApplicable { attribute: "choices", .. }));
     let e = one(json!([{"name": "t", "type": "text", "children": [text("u")]}]));
     assert!(matches!(e.kind, DefinitionErrorKind::NotApplicable { attribute: "children", .. }));
     let e = one(json!([{"name": "c", "type": "calculate"}]));
     assert!(matches!(e.kind, DefinitionErrorKind::BadValue(_)));
-    let e = one(json!([{"name": "p", "type": "geopoint", "capture_accuracy": 50, "warning_accuracy": 10}]));
+    let e = one(
+        json!([{"name": "p", "type": "geopoint", "capture_accuracy": 50, "warning_accuracy": 10}]),
+    );
     assert!(matches!(e.kind, DefinitionErrorKind::BadValue(_)));
 }
 
@@ -187,7 +211,9 @@ fn labels_in_undeclared_languages() {
 
 #[test]
 fn empty_form_and_no_languages() {
-    match CheckedForm::from_json(r#"{"id":"t","version":"1","title":{},"languages":[],"fields":[]}"#) {
+    match CheckedForm::from_json(
+        r#"{"id":"t","version":"1","title":{},"languages":[],"fields":[]}"#,
+    ) {
         Err(FormError::Definition(e)) => {
             assert!(e.iter().any(|e| e.kind == DefinitionErrorKind::NoFields));
             assert!(e.iter().any(|e| e.kind == DefinitionErrorKind::NoLanguages));
@@ -198,7 +224,9 @@ fn empty_form_and_no_languages() {
 
 #[test]
 fn every_problem_is_reported_not_just_the_first() {
-    let e = errors(json!([text("a"), text("a"), {"name": "b", "type": "text", "relevant": "${q}"}, {"name": "s", "type": "select_one"}]));
+    let e = errors(
+        json!([text("a"), text("a"), {"name": "b", "type": "text", "relevant": "${q}"}, {"name": "s", "type": "select_one"}]),
+    );
     assert_eq!(e.len(), 3, "{e:?}");
 }
 
@@ -234,8 +262,13 @@ fn risk_section_checks() {
 
 #[test]
 fn bare_names_only_in_choice_filters() {
-    let e = one(json!([{"name": "a", "type": "integer"}, {"name": "b", "type": "text", "relevant": "a > 1"}]));
-    assert!(matches!(e.kind, DefinitionErrorKind::BareName { attribute: "relevant", col: 1, .. }), "{e}");
+    let e = one(
+        json!([{"name": "a", "type": "integer"}, {"name": "b", "type": "text", "relevant": "a > 1"}]),
+    );
+    assert!(
+        matches!(e.kind, DefinitionErrorKind::BareName { attribute: "relevant", col: 1, .. }),
+        "{e}"
+    );
     let ok = form_with(
         json!([{"name": "s", "type": "select_one", "choices": "yn", "choice_filter": "name != 'no'"}]),
         json!({}),

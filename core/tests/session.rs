@@ -1,6 +1,7 @@
 //! Form session behaviour on a small form that exercises every mechanism: relevance through a
 //! group, a repeat sized by an answer, a nested open-ended repeat, calculations across repeat
 //! levels, a choice filter, constraints, defaults, navigation, save/restore and timings.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::sync::Arc;
 
@@ -126,7 +127,10 @@ fn typed_errors_name_the_path() {
     assert!(matches!(s.set_answer("nope", &json!(3)), Err(SessionError::UnknownField { .. })));
     assert!(matches!(s.set_answer("children/age", &json!(3)), Err(SessionError::BadPath { .. })));
     assert!(matches!(s.set_answer("young", &json!(3)), Err(SessionError::Answer { .. })));
-    assert!(matches!(s.set_answer("children[0]/age", &json!(3)), Err(SessionError::BadPath { .. })));
+    assert!(matches!(
+        s.set_answer("children[0]/age", &json!(3)),
+        Err(SessionError::BadPath { .. })
+    ));
     assert!(matches!(
         s.set_answer("visit_date", &json!("2026-02-30")),
         Err(SessionError::Answer { error: AnswerError::TypeMismatch { .. }, .. })
@@ -191,7 +195,10 @@ fn risk_assessment_explains_points_and_caps_repeat_rules() {
     household(&mut s);
     let a = risk::assess(&s).unwrap();
     let ids: Vec<_> = a.triggered.iter().map(|t| (t.rule_id.as_str(), t.points)).collect();
-    assert_eq!(ids, [("pond_unfenced", 4), ("well", 1), ("out_of_school", 2), ("out_of_school", 1)]);
+    assert_eq!(
+        ids,
+        [("pond_unfenced", 4), ("well", 1), ("out_of_school", 2), ("out_of_school", 1)]
+    );
     assert_eq!(a.total_points, 8);
     assert_eq!(a.level, Level::High);
     assert_eq!(a.response_hours, Some(168));
@@ -356,4 +363,25 @@ proptest! {
             prop_assert_eq!(fresh.visible_prompts(), s.visible_prompts());
         }
     }
+}
+
+#[test]
+fn aggregates_follow_instances_that_come_and_go() {
+    let mut s = session();
+    household(&mut s);
+    assert_eq!(s.output()["young"], json!(1));
+    s.set_answer("num_children", &json!(0)).unwrap();
+    assert_eq!(s.output()["young"], json!(0), "no child left, no child under 6");
+    assert_eq!(s.output()["child_count"], json!(0));
+    s.set_answer("num_children", &json!(2)).unwrap();
+    s.set_answer("children[2]/age", &json!(2)).unwrap();
+    for (child, kind) in [(1, "ngã"), (2, "bỏng"), (2, "đuối nước")] {
+        let p = s.add_repeat(&format!("children[{child}]/injuries")).unwrap();
+        s.set_answer(&format!("{p}/injury_kind"), &json!(kind)).unwrap();
+    }
+    assert_eq!(s.output()["injury_kinds"], json!("ngã,bỏng,đuối nước"));
+    // Removing from the middle shifts later instances; aggregates must not keep stale values.
+    s.remove_repeat("children[2]/injuries[1]").unwrap();
+    assert_eq!(s.output()["injury_kinds"], json!("ngã,đuối nước"));
+    assert_eq!(s.output()["injury_count"], json!(2));
 }

@@ -96,13 +96,16 @@ pub fn coerce(
         },
         FieldKind::Integer => {
             let n = match input {
-                Json::Number(n) => n.as_i64().map(|i| i as f64).or_else(|| {
-                    n.as_f64().filter(|f| f.fract() == 0.0 && f.abs() < 9.0e15)
-                }),
+                Json::Number(n) => n
+                    .as_i64()
+                    .map(|i| i as f64)
+                    .or_else(|| n.as_f64().filter(|f| f.fract() == 0.0 && f.abs() < 9.0e15)),
                 Json::String(s) => s.trim().parse::<i64>().ok().map(|i| i as f64),
                 _ => None,
             };
-            n.filter(|f| f.abs() < 9.0e15).map(Value::Num).ok_or_else(|| mismatch("a whole number", input))
+            n.filter(|f| f.abs() < 9.0e15)
+                .map(Value::Num)
+                .ok_or_else(|| mismatch("a whole number", input))
         }
         FieldKind::Decimal => {
             let n = match input {

@@ -91,7 +91,9 @@ pub enum DefinitionErrorKind {
     NoLanguages,
     #[error("label language `{0}` is not one of the form's languages")]
     UnknownLanguage(String),
-    #[error("`{0}` is not a valid name (letters, digits, `_`, `-`, `.`; not starting with a digit)")]
+    #[error(
+        "`{0}` is not a valid name (letters, digits, `_`, `-`, `.`; not starting with a digit)"
+    )]
     InvalidName(String),
     #[error("duplicate name `{name}` (also at {first})")]
     DuplicateName { name: String, first: String },
@@ -182,9 +184,10 @@ pub fn check(form: Form) -> Result<CheckedForm, Vec<DefinitionError>> {
         let id = cx.flatten(f, None, "", &[], &form);
         roots.push(id);
     }
-    let instance_name = form.instance_name.as_deref().and_then(|src| {
-        cx.parse_expr("form/instance_name", "instance_name", src)
-    });
+    let instance_name = form
+        .instance_name
+        .as_deref()
+        .and_then(|src| cx.parse_expr("form/instance_name", "instance_name", src));
     if let Some(e) = &instance_name {
         cx.resolve_refs("form/instance_name", "instance_name", e);
     }
@@ -288,8 +291,11 @@ impl Checker {
         repeats: &[FieldId],
         form: &Form,
     ) -> FieldId {
-        let path =
-            if parent_path.is_empty() { f.name.clone() } else { format!("{parent_path}/{}", f.name) };
+        let path = if parent_path.is_empty() {
+            f.name.clone()
+        } else {
+            format!("{parent_path}/{}", f.name)
+        };
         let id = self.fields.len();
         if !is_valid_name(&f.name) {
             self.err(&path, DefinitionErrorKind::InvalidName(f.name.clone()));
@@ -375,7 +381,10 @@ impl Checker {
         na(self, "default", valueless && f.default.is_some());
         na(self, "required", valueless && f.required != Condition::Always(false));
         if k == FieldKind::Calculate && f.calculation.is_none() {
-            self.err(path, DefinitionErrorKind::BadValue("a calculate field needs a calculation".into()));
+            self.err(
+                path,
+                DefinitionErrorKind::BadValue("a calculate field needs a calculation".into()),
+            );
         }
         if k.is_container() && f.children.is_empty() {
             let what = if k == FieldKind::Repeat { "repeat" } else { "group" };
@@ -426,10 +435,15 @@ impl Checker {
                 );
             }
         }
-        for (attr, v) in [("capture_accuracy", f.capture_accuracy), ("warning_accuracy", f.warning_accuracy)] {
+        for (attr, v) in
+            [("capture_accuracy", f.capture_accuracy), ("warning_accuracy", f.warning_accuracy)]
+        {
             if let Some(v) = v {
                 if !(v.is_finite() && v > 0.0) {
-                    self.err(path, DefinitionErrorKind::BadValue(format!("{attr} must be a positive number")));
+                    self.err(
+                        path,
+                        DefinitionErrorKind::BadValue(format!("{attr} must be a positive number")),
+                    );
                 }
             }
         }

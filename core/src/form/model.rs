@@ -72,7 +72,10 @@ pub enum FieldKind {
 impl FieldKind {
     /// Fields that hold an answer the volunteer gives (not notes, groups or calculations).
     pub fn is_question(self) -> bool {
-        !matches!(self, FieldKind::Note | FieldKind::Calculate | FieldKind::Group | FieldKind::Repeat)
+        !matches!(
+            self,
+            FieldKind::Note | FieldKind::Calculate | FieldKind::Group | FieldKind::Repeat
+        )
     }
     /// Fields that contain other fields.
     pub fn is_container(self) -> bool {

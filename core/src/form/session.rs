@@ -19,7 +19,7 @@ use serde_json::Value as Json;
 use super::answers::{self, AnswerError, GeoPoint};
 use super::check::{CheckedForm, Cond, FieldId, FieldInfo};
 use super::expr::{self, Env, EvalError, Expr, Value};
-use super::model::{pick_text, Choice, FieldKind, Text};
+use super::model::{Choice, FieldKind, Text, pick_text};
 use crate::clock::{Clock, Entropy};
 
 /// Most instances any repeat can have, whatever `repeat_count` or the volunteer asks for: a
@@ -258,6 +258,9 @@ pub struct Session {
     started_at_ms: i64,
     /// Expression failures from the last computation of each (field path, attribute).
     eval_errors: BTreeMap<(String, &'static str), EvalError>,
+    /// Repeats whose instance lists `compute` resized, with the scope address: scratch for
+    /// `recompute_from`, which must revisit everything inside them.
+    resized: Vec<(FieldId, Addr)>,
 }
 
 impl std::fmt::Debug for Session {
@@ -268,7 +271,11 @@ impl std::fmt::Debug for Session {
 
 impl Session {
     /// Start a new filling: defaults are applied and everything is computed once.
-    pub fn new(form: Arc<CheckedForm>, clock: Arc<dyn Clock>, entropy: Arc<dyn Entropy>) -> Session {
+    pub fn new(
+        form: Arc<CheckedForm>,
+        clock: Arc<dyn Clock>,
+        entropy: Arc<dyn Entropy>,
+    ) -> Session {
         let layout = Layout::new(&form);
         let root = layout.new_inst(0);
         let language = form.default_language().to_string();
@@ -285,6 +292,7 @@ impl Session {
             events: Vec::new(),
             started_at_ms,
             eval_errors: BTreeMap::new(),
+            resized: Vec::new(),
         };
         s.recompute_all();
         s
@@ -567,14 +575,22 @@ impl Session {
                 self.compute(f, &addr);
             }
         }
+        self.resized.clear();
     }
 
     /// Recompute what depends on `changed` at `addr`. Each dependent is recomputed in the
     /// instances reachable from the instances where one of its direct dependencies changed.
+    /// Fields inside a repeat whose instances were added or removed count as changed wherever
+    /// the change happened, even with no instance left: what aggregates them must follow.
     fn recompute_from(&mut self, changed: FieldId, addr: &[usize]) {
         let form = Arc::clone(&self.form);
         let mut dirty: BTreeMap<FieldId, Vec<Addr>> = BTreeMap::new();
         dirty.insert(changed, vec![addr.to_vec()]);
+        let mut structural: Vec<(FieldId, Addr)> = Vec::new();
+        if form.field(changed).kind() == FieldKind::Repeat {
+            structural.push((changed, addr.to_vec()));
+        }
+        self.resized.clear();
         for &d in &form.dependents[changed] {
             let dinfo = form.field(d);
             let mut prefixes: Vec<Addr> = Vec::new();
@@ -585,11 +601,8 @@ impl Session {
                 if dep_info.kind() == FieldKind::Repeat {
                     dep_chain.push(*dep);
                 }
-                let common = dep_chain
-                    .iter()
-                    .zip(dinfo.repeats.iter())
-                    .take_while(|(a, b)| a == b)
-                    .count();
+                let common =
+                    dep_chain.iter().zip(dinfo.repeats.iter()).take_while(|(a, b)| a == b).count();
                 for a in changed_at {
                     prefixes.push(a[..common.min(a.len())].to_vec());
                 }
@@ -605,6 +618,12 @@ impl Session {
                     if self.compute(d, &a) {
                         hit.push(a);
                     }
+                }
+            }
+            structural.append(&mut self.resized);
+            for (r, p) in &structural {
+                if dinfo.repeats.contains(r) {
+                    hit.push(p.clone());
                 }
             }
             if !hit.is_empty() {
@@ -653,6 +672,9 @@ impl Session {
                 };
                 resized = self.resize_repeat(f, addr, n);
             }
+        }
+        if resized {
+            self.resized.push((f, addr.to_vec()));
         }
         let changed = resized
             || old.relevant != relevant
@@ -749,7 +771,11 @@ impl Session {
 
     /// Set a geopoint answer whose accuracy is worse than the warning threshold, with the
     /// volunteer's explicit confirmation.
-    pub fn set_geopoint_confirmed(&mut self, path: &str, input: &Json) -> Result<bool, SessionError> {
+    pub fn set_geopoint_confirmed(
+        &mut self,
+        path: &str,
+        input: &Json,
+    ) -> Result<bool, SessionError> {
         let ok = self.set_answer(path, input)?;
         let (f, addr) = self.resolve(path)?;
         self.confirmed.insert(self.path_of(f, &addr));
@@ -822,9 +848,10 @@ impl Session {
         if info.repeat_count.is_some() {
             return Err(SessionError::FixedRepeat { path: path.into() });
         }
-        let max = info.def.max_repeats.map_or(MAX_REPEAT_INSTANCES, |m| {
-            (m as usize).min(MAX_REPEAT_INSTANCES)
-        });
+        let max = info
+            .def
+            .max_repeats
+            .map_or(MAX_REPEAT_INSTANCES, |m| (m as usize).min(MAX_REPEAT_INSTANCES));
         let n = self.instance_count(r, &addr);
         if n >= max {
             return Err(SessionError::TooManyInstances { path: path.into(), max });
@@ -960,7 +987,13 @@ impl Session {
     /// Make room for `n` instances while loading answers. An open-ended repeat grows as the
     /// volunteer would; a counted one only while hidden (its instances are kept hidden data),
     /// since a visible counted repeat has exactly the instances its count gives.
-    fn grow_for_load(&mut self, r: FieldId, addr: &[usize], n: usize, path: &str) -> Result<(), SessionError> {
+    fn grow_for_load(
+        &mut self,
+        r: FieldId,
+        addr: &[usize],
+        n: usize,
+        path: &str,
+    ) -> Result<(), SessionError> {
         if self.form.field(r).repeat_count.is_none() {
             return self.add_repeat(path).map(|_| ());
         }
@@ -974,7 +1007,10 @@ impl Session {
             });
         }
         if n > MAX_REPEAT_INSTANCES {
-            return Err(SessionError::TooManyInstances { path: path.into(), max: MAX_REPEAT_INSTANCES });
+            return Err(SessionError::TooManyInstances {
+                path: path.into(),
+                max: MAX_REPEAT_INSTANCES,
+            });
         }
         self.resize_repeat(r, addr, n);
         self.recompute_from(r, addr);
@@ -1127,7 +1163,9 @@ impl Session {
             }
         }
         if info.kind() == FieldKind::Geopoint {
-            if let (Some(w), Some(p)) = (info.def.warning_accuracy, GeoPoint::parse(&v.to_xpath_string())) {
+            if let (Some(w), Some(p)) =
+                (info.def.warning_accuracy, GeoPoint::parse(&v.to_xpath_string()))
+            {
                 if p.accuracy > w && !self.confirmed.contains(&path) {
                     out.push(Violation {
                         path,
@@ -1172,7 +1210,13 @@ impl Session {
         out
     }
 
-    fn walk(&self, fields: &[FieldId], addr: &[usize], visible: bool, out: &mut Vec<(FieldId, Addr, bool)>) {
+    fn walk(
+        &self,
+        fields: &[FieldId],
+        addr: &[usize],
+        visible: bool,
+        out: &mut Vec<(FieldId, Addr, bool)>,
+    ) {
         for &f in fields {
             let info = self.form.field(f);
             let vis = visible && self.is_relevant(f, addr);
@@ -1227,7 +1271,8 @@ impl Session {
     /// The choices a select offers at `addr`, after its choice filter.
     fn choices_for(&self, f: FieldId, addr: &[usize]) -> Vec<ChoiceOption> {
         let info = self.form.field(f);
-        let Some(list) = info.def.choices.as_ref().and_then(|l| self.form.form.choices.get(l)) else {
+        let Some(list) = info.def.choices.as_ref().and_then(|l| self.form.form.choices.get(l))
+        else {
             return Vec::new();
         };
         list.iter()
@@ -1457,8 +1502,7 @@ fn typed(kind: FieldKind, v: Value) -> Value {
         (FieldKind::Integer | FieldKind::Decimal, _) => Value::Num(v.to_num()),
         _ => {
             let s = v.to_xpath_string();
-            answers::coerce(kind, None, &Json::String(s.clone()), 0)
-                .unwrap_or(Value::Str(s))
+            answers::coerce(kind, None, &Json::String(s.clone()), 0).unwrap_or(Value::Str(s))
         }
     }
 }
@@ -1539,7 +1583,8 @@ impl Env for Ctx<'_> {
 
     fn indexed_repeat(&self, field: &str, repeats: &[(&str, usize)]) -> Result<Value, EvalError> {
         let s = self.s;
-        let g = s.form.id_of(field).ok_or_else(|| EvalError::UnknownField { name: field.into() })?;
+        let g =
+            s.form.id_of(field).ok_or_else(|| EvalError::UnknownField { name: field.into() })?;
         let ginfo = s.form.field(g);
         let mut addr = Vec::with_capacity(ginfo.repeats.len());
         for (level, &r) in ginfo.repeats.iter().enumerate() {
