@@ -3,6 +3,7 @@
 //! - `fill_12_children`: a new session answering every question (each answer recomputes);
 //! - `one_answer/*`: one answer on a filled session, with incremental recompute;
 //! - `assess`: the risk assessment of the filled session.
+//!
 //! Targets (issue 2): one answer <= 50 µs median, load <= 2 ms.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 

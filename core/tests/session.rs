@@ -224,13 +224,13 @@ fn labels_fill_in_references() {
 #[test]
 fn navigation_skips_hidden_questions_and_progress_counts() {
     let mut s = session();
-    assert_eq!(s.next().unwrap().path, "consent");
-    assert!(s.next().is_none(), "nothing else is visible before consent");
+    assert_eq!(s.next_prompt().unwrap().path, "consent");
+    assert!(s.next_prompt().is_none(), "nothing else is visible before consent");
     s.set_answer("consent", &json!("yes")).unwrap();
-    let order: Vec<String> = std::iter::from_fn(|| s.next().map(|p| p.path)).collect();
+    let order: Vec<String> = std::iter::from_fn(|| s.next_prompt().map(|p| p.path)).collect();
     assert_eq!(order[..3], ["commune", "village", "head"]);
     assert!(!order.iter().any(|p| p == "pond_fenced"));
-    assert_eq!(s.previous().unwrap().path, order[order.len() - 2]);
+    assert_eq!(s.previous_prompt().unwrap().path, order[order.len() - 2]);
     let p = s.progress();
     assert_eq!((p.answered, p.required_missing), (2, 3)); // consent + default date; commune, head, num_children
     household(&mut s);
@@ -286,11 +286,11 @@ fn restore_refuses_another_form_version() {
 fn timings_measure_dwell_per_question() {
     let clock = Arc::new(FixedClock::new(NOW, 420));
     let mut s = session_with(clock.clone());
-    s.next().unwrap(); // consent shown
+    s.next_prompt().unwrap(); // consent shown
     clock.advance(4_000);
     s.set_answer("consent", &json!("yes")).unwrap();
     clock.advance(1_000);
-    s.next().unwrap(); // commune
+    s.next_prompt().unwrap(); // commune
     clock.advance(10_000);
     s.set_answer("commune", &json!("05569")).unwrap();
     clock.advance(2_000);

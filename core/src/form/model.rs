@@ -49,9 +49,10 @@ pub struct Choice {
 }
 
 /// The type of a field: XLSForm's `type` column.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum FieldKind {
+    #[default]
     Text,
     Integer,
     Decimal,
@@ -191,12 +192,6 @@ pub struct Field {
     /// Group / repeat contents.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub children: Vec<Field>,
-}
-
-impl Default for FieldKind {
-    fn default() -> Self {
-        FieldKind::Text
-    }
 }
 
 impl Form {

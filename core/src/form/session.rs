@@ -1299,7 +1299,7 @@ impl Session {
     }
 
     /// Move to the next visible prompt; `None` at the end (the cursor stays).
-    pub fn next(&mut self) -> Option<Prompt> {
+    pub fn next_prompt(&mut self) -> Option<Prompt> {
         let all = self.all_prompts();
         let start = match &self.cursor {
             None => 0,
@@ -1310,7 +1310,7 @@ impl Session {
     }
 
     /// Move to the previous visible prompt; `None` at the start (the cursor stays).
-    pub fn previous(&mut self) -> Option<Prompt> {
+    pub fn previous_prompt(&mut self) -> Option<Prompt> {
         let all = self.all_prompts();
         let end = match &self.cursor {
             None => return None,
