@@ -44,6 +44,7 @@ fn twelve_children() -> Value {
         })
         .collect();
     answers["num_children"] = json!(12);
+    answers["play_area"] = json!("yes");
     answers["children"] = Value::Array(kids);
     answers
 }
