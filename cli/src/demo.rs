@@ -10,6 +10,7 @@ use safehome_core::risk;
 use safehome_core::templates;
 
 use crate::Outcome;
+use crate::outln;
 use crate::report;
 
 pub fn run(lang: &str) -> Outcome {
@@ -35,8 +36,9 @@ pub fn run(lang: &str) -> Outcome {
     // Vietnam is UTC+7; the phone passes its own offset in the app.
     let clock = Arc::new(SystemClock { offset_minutes: 7 * 60 });
     let title = form.form.text(&form.form.title, lang).unwrap_or("");
-    println!(
-        "SafeHome demo — {title} ({} v{}), {} households\n",
+    let households = if lang == "vi" { "hộ gia đình" } else { "households" };
+    outln!(
+        "SafeHome demo — {title} ({} v{}), {} {households}\n",
         form.form.id,
         form.form.version,
         examples.len()
@@ -44,7 +46,7 @@ pub fn run(lang: &str) -> Outcome {
     let mut outcome = Outcome::Ok;
     for (i, ex) in examples.iter().enumerate() {
         let label = ex.get("label").and_then(|l| l.as_str()).unwrap_or("household");
-        println!("== {}. {label}", i + 1);
+        outln!("== {}. {label}", i + 1);
         let mut session =
             Session::new(Arc::clone(&form), clock.clone(), Arc::new(SystemEntropy::default()));
         if let Err(e) = session.set_language(lang) {
@@ -62,9 +64,9 @@ pub fn run(lang: &str) -> Outcome {
         report::print_validation(&session, &session.validate());
         match risk::assess(&session) {
             Some(a) => report::print_assessment(&a, lang),
-            None => println!("  (this form has no risk rules)"),
+            None => outln!("  (this form has no risk rules)"),
         }
-        println!();
+        outln!();
     }
     outcome
 }

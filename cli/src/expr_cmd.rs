@@ -6,6 +6,7 @@ use safehome_core::clock::{Clock, SystemClock};
 use safehome_core::form::expr::{self, MapEnv};
 
 use crate::Outcome;
+use crate::outln;
 use crate::source;
 
 pub fn run(src: &str, vars: Option<&Path>) -> Outcome {
@@ -33,7 +34,7 @@ pub fn run(src: &str, vars: Option<&Path>) -> Outcome {
     };
     match expr::eval(&parsed, &env) {
         Ok(v) => {
-            println!("{}", v.to_json());
+            outln!("{}", v.to_json());
             Outcome::Ok
         }
         Err(e) => {

@@ -12,6 +12,7 @@ use safehome_core::risk;
 use safehome_core::templates;
 
 use crate::Outcome;
+use crate::outln;
 use crate::report;
 use crate::source;
 
@@ -60,14 +61,14 @@ fn list() -> Outcome {
             Some(Ok(f)) => {
                 let title = pick_text(&f.form.title, "vi", None).unwrap_or("");
                 let en = pick_text(&f.form.title, "en", None).unwrap_or("");
-                println!(
+                outln!(
                     "builtin:{:<22} v{:<8} {:>3} fields  {title} / {en}",
                     t.id,
                     f.form.version,
                     f.fields.len()
                 );
             }
-            Some(Err(e)) => println!("builtin:{:<22} BROKEN: {e}", t.id),
+            Some(Err(e)) => outln!("builtin:{:<22} BROKEN: {e}", t.id),
             None => {}
         }
     }
@@ -87,7 +88,7 @@ fn show(spec: &str, json: bool, lang: Option<&str>) -> Outcome {
         Err((o, lines)) => return fail(o, &lines),
     };
     if json {
-        println!("{}", form.form.to_json_pretty());
+        outln!("{}", form.form.to_json_pretty());
         return Outcome::Ok;
     }
     let lang = lang.unwrap_or(form.default_language());
@@ -95,7 +96,7 @@ fn show(spec: &str, json: bool, lang: Option<&str>) -> Outcome {
         return fail(Outcome::Unusable, &[format!("language `{lang}` is not one of the form's")]);
     }
     let title = form.form.text(&form.form.title, lang).unwrap_or("");
-    println!(
+    outln!(
         "{title}  [{} v{}; languages {}]",
         form.form.id,
         form.form.version,
@@ -105,7 +106,7 @@ fn show(spec: &str, json: bool, lang: Option<&str>) -> Outcome {
         show_field(&form, f, 1, lang);
     }
     if let Some(r) = &form.form.risk {
-        println!(
+        outln!(
             "\nrisk: {} rules; medium >= {}, high >= {} points; any urgent rule -> urgent",
             r.rules.len(),
             r.thresholds.medium,
@@ -115,7 +116,7 @@ fn show(spec: &str, json: bool, lang: Option<&str>) -> Outcome {
             let scope = rule.repeat.as_deref().map(|s| format!(" per {s}")).unwrap_or_default();
             let pts = if rule.urgent { "URGENT".to_string() } else { format!("+{}", rule.points) };
             let reason = form.form.text(&rule.reason, lang).unwrap_or("");
-            println!("  {:<8} {:<22} {}{scope}: {reason}", pts, rule.category.as_str(), rule.id);
+            outln!("  {:<8} {:<22} {}{scope}: {reason}", pts, rule.category.as_str(), rule.id);
         }
     }
     Outcome::Ok
@@ -140,13 +141,13 @@ fn show_field(form: &CheckedForm, f: FieldId, depth: usize, lang: &str) {
     }
     let extras =
         if extras.is_empty() { String::new() } else { format!("  [{}]", extras.join("; ")) };
-    println!("{}{} ({}) {label}{extras}", "  ".repeat(depth), d.name, d.kind.as_str());
+    outln!("{}{} ({}) {label}{extras}", "  ".repeat(depth), d.name, d.kind.as_str());
     if let Some(list) = d.choices.as_ref().and_then(|l| form.form.choices.get(l)) {
         let names: Vec<String> = list
             .iter()
             .map(|c| format!("{}={}", c.name, form.form.text(&c.label, lang).unwrap_or("")))
             .collect();
-        println!("{}  choices: {}", "  ".repeat(depth), names.join(" | "));
+        outln!("{}  choices: {}", "  ".repeat(depth), names.join(" | "));
     }
     for &c in &info.children {
         show_field(form, c, depth + 1, lang);
@@ -160,16 +161,16 @@ fn validate(file: &std::path::Path) -> Outcome {
     };
     match CheckedForm::from_json(&json) {
         Ok(f) => {
-            println!("valid: {} v{} ({} fields)", f.form.id, f.form.version, f.fields.len());
+            outln!("valid: {} v{} ({} fields)", f.form.id, f.form.version, f.fields.len());
             Outcome::Ok
         }
         Err(safehome_core::form::check::FormError::Parse(p)) => {
-            println!("form: {p}");
+            outln!("form: {p}");
             Outcome::Refused
         }
         Err(safehome_core::form::check::FormError::Definition(errs)) => {
             for e in errs {
-                println!("{e}");
+                outln!("{e}");
             }
             Outcome::Refused
         }
@@ -212,7 +213,7 @@ fn fill(spec: &str, answers: &std::path::Path, json: bool, lang: Option<&str>) -
             "assessment": assessment,
             "data": session.output(),
         });
-        println!("{}", serde_json::to_string_pretty(&out).unwrap_or_default());
+        outln!("{}", serde_json::to_string_pretty(&out).unwrap_or_default());
     } else {
         report::print_validation(&session, &validation);
         if let Some(a) = &assessment {

@@ -7,6 +7,7 @@
 mod demo;
 mod expr_cmd;
 mod form_cmd;
+mod out;
 mod report;
 mod source;
 

@@ -77,7 +77,7 @@ fn form_fill_reports_violations_and_risk() {
         safehome(&["form", "fill", &data("roster.json"), "--answers", &answers, "--lang", "en"]);
     assert_eq!(code(&o), 0, "{}{}", stdout(&o), stderr(&o));
     let out = stdout(&o);
-    assert!(out.contains("Risk level: high (6 points"), "{out}");
+    assert!(out.contains("Risk level: high (6 points;"), "{out}");
     assert!(out.contains("Lò Văn Minh is not in school"), "{out}");
 
     let o = safehome(&["form", "fill", &data("roster.json"), "--answers", &answers, "--json"]);

@@ -110,6 +110,27 @@ pub enum Category {
 }
 
 impl Category {
+    /// Vietnamese name, for reports read by commune officers.
+    pub fn label_vi(self) -> &'static str {
+        match self {
+            Category::Drowning => "Đuối nước",
+            Category::Burns => "Bỏng",
+            Category::Poisoning => "Ngộ độc",
+            Category::Falls => "Ngã",
+            Category::Electrical => "Điện giật",
+            Category::Road => "Giao thông",
+            Category::AnimalBites => "Động vật cắn",
+            Category::Cuts => "Vật sắc nhọn",
+            Category::Suffocation => "Ngạt thở, hóc",
+            Category::ViolenceAbuse => "Bạo lực, xâm hại",
+            Category::Neglect => "Bỏ mặc, sao nhãng",
+            Category::Exploitation => "Bóc lột",
+            Category::SpecialCircumstances => "Hoàn cảnh đặc biệt",
+            Category::Health => "Sức khỏe",
+            Category::Other => "Khác",
+        }
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             Category::Drowning => "drowning",
