@@ -275,3 +275,30 @@ fn bare_names_only_in_choice_filters() {
     );
     assert!(CheckedForm::from_json(&ok).is_ok());
 }
+
+#[test]
+fn repeat_functions_need_their_repeats() {
+    let e = one(json!([{"name": "p", "type": "calculate", "calculation": "position(..)"}]));
+    assert!(
+        matches!(e.kind, DefinitionErrorKind::RepeatMisuse(ref m) if m.contains("position")),
+        "{e}"
+    );
+    let e = one(json!([
+        {"name": "r", "type": "repeat", "children": [{"name": "a", "type": "integer"}]},
+        {"name": "other", "type": "repeat", "children": [text("b")]},
+        {"name": "x", "type": "calculate", "calculation": "indexed-repeat(${a}, ${other}, 1)"}
+    ]));
+    assert!(
+        matches!(e.kind, DefinitionErrorKind::RepeatMisuse(ref m) if m.contains("other")),
+        "{e}"
+    );
+    let ok = form_with(
+        json!([
+            {"name": "r", "type": "repeat", "children": [{"name": "a", "type": "integer"},
+                {"name": "pos", "type": "calculate", "calculation": "position(..)"}]},
+            {"name": "x", "type": "calculate", "calculation": "indexed-repeat(${a}, ${r}, 1)"}
+        ]),
+        json!({}),
+    );
+    assert!(CheckedForm::from_json(&ok).is_ok());
+}

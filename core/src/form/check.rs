@@ -4,7 +4,7 @@
 
 use std::collections::{BTreeSet, HashMap};
 
-use super::expr::{self, Expr, ExprError};
+use super::expr::{self, Expr, ExprError, ExprKind, Func};
 use super::model::{Condition, Field, FieldKind, Form, FormParseError};
 use crate::risk::{self, CompiledRisk};
 
@@ -486,7 +486,9 @@ impl Checker {
                 ("choice_filter", f.choice_filter.as_ref()),
                 ("required", cond_expr(&f.required)),
             ];
-            for (attr, e) in computed.into_iter().chain([("read_only", cond_expr(&f.read_only))]) {
+            for (attr, e) in
+                computed.iter().copied().chain([("read_only", cond_expr(&f.read_only))])
+            {
                 if let Some(e) = e {
                     for dep in self.resolve_refs(&f.path, attr, e) {
                         deps.insert(dep);
@@ -495,6 +497,15 @@ impl Checker {
             }
             if let Some(e) = &f.constraint {
                 self.resolve_refs(&f.path, "constraint", e);
+            }
+            let all = computed.iter().map(|(a, e)| (*a, *e)).chain([
+                ("read_only", cond_expr(&f.read_only)),
+                ("constraint", f.constraint.as_ref()),
+            ]);
+            for (attr, e) in all {
+                if let Some(e) = e {
+                    self.check_repeat_functions(&f, attr, e);
+                }
             }
             if let Some(rc) = &f.repeat_count {
                 // A repeat's count cannot depend on what is inside the repeat.
@@ -516,6 +527,56 @@ impl Checker {
             }
             deps.remove(&id);
             self.fields[id].deps = deps.into_iter().collect();
+        }
+    }
+
+    /// `position(..)` needs an enclosing repeat; `indexed-repeat(${f}, ${r}, i, ...)` needs each
+    /// `${r}` to be a repeat that encloses `${f}`.
+    fn check_repeat_functions(&mut self, f: &FieldInfo, attribute: &'static str, e: &Expr) {
+        let mut problems = Vec::new();
+        e.visit(&mut |node| {
+            let ExprKind::Call(func, args) = &node.kind else { return };
+            match func {
+                Func::Position if f.repeats.is_empty() && f.kind() != FieldKind::Repeat => {
+                    problems.push(format!(
+                        "{attribute} column {}: position(..) outside any repeat",
+                        node.col
+                    ));
+                }
+                Func::IndexedRepeat => {
+                    let target = match args.first().map(|a| &a.kind) {
+                        Some(ExprKind::Ref(name)) => self.by_name.get(name).copied(),
+                        _ => {
+                            problems.push(format!(
+                                "{attribute} column {}: indexed-repeat needs ${{field}} first",
+                                node.col
+                            ));
+                            None
+                        }
+                    };
+                    for pair in args.get(1..).unwrap_or(&[]).chunks(2) {
+                        let Some(ExprKind::Ref(rname)) = pair.first().map(|a| &a.kind) else {
+                            problems.push(format!(
+                                "{attribute} column {}: indexed-repeat takes ${{repeat}}, index pairs",
+                                node.col
+                            ));
+                            continue;
+                        };
+                        let Some(r) = self.by_name.get(rname).copied() else { continue };
+                        let encloses = target.is_some_and(|t| self.fields[t].repeats.contains(&r));
+                        if self.fields[r].kind() != FieldKind::Repeat || (target.is_some() && !encloses) {
+                            problems.push(format!(
+                                "{attribute} column {}: ${{{rname}}} is not a repeat enclosing the field",
+                                node.col
+                            ));
+                        }
+                    }
+                }
+                _ => {}
+            }
+        });
+        for p in problems {
+            self.err(&f.path, DefinitionErrorKind::RepeatMisuse(p));
         }
     }
 
