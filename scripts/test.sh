@@ -20,3 +20,6 @@ cargo test --workspace --all-targets --locked
 
 echo "== doc tests"
 cargo test --workspace --doc --locked
+
+echo "== Kotlin tests of the bindings (JVM, JUnit 4)"
+bash scripts/kotlin-tests.sh

@@ -7,6 +7,7 @@
 mod demo;
 mod expr_cmd;
 mod form_cmd;
+mod geo_cmd;
 mod out;
 mod report;
 mod source;
@@ -33,6 +34,9 @@ enum Command {
     /// Forms: list the built-ins, show, validate or fill one.
     #[command(subcommand)]
     Form(form_cmd::FormCommand),
+    /// GPS: locate points in assigned areas, check a fix and its quality flags, validate areas.
+    #[command(subcommand)]
+    Geo(geo_cmd::GeoCommand),
     /// Evaluate an XLSForm expression and print its value as JSON.
     Expr {
         /// The expression, e.g. `if(${age} < 6, 'young', 'older')`.
@@ -55,6 +59,7 @@ fn main() -> ExitCode {
     let outcome = match cli.command {
         Command::Demo { lang } => demo::run(&lang),
         Command::Form(cmd) => form_cmd::run(cmd),
+        Command::Geo(cmd) => geo_cmd::run(cmd),
         Command::Expr { expression, vars } => expr_cmd::run(&expression, vars.as_deref()),
     };
     match outcome {

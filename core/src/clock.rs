@@ -120,3 +120,13 @@ impl Entropy for SeededEntropy {
         }
     }
 }
+
+/// A random (version 4) UUID string from `entropy`: the form of every id the core hands out.
+pub fn new_uuid(entropy: &dyn Entropy) -> String {
+    let mut b = [0u8; 16];
+    entropy.fill(&mut b);
+    b[6] = (b[6] & 0x0f) | 0x40;
+    b[8] = (b[8] & 0x3f) | 0x80;
+    let hex: String = b.iter().map(|x| format!("{x:02x}")).collect();
+    format!("{}-{}-{}-{}-{}", &hex[0..8], &hex[8..12], &hex[12..16], &hex[16..20], &hex[20..32])
+}

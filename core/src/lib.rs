@@ -2,8 +2,12 @@
 //! location and storage. Pure Rust: no FFI types, no I/O beyond what a module documents.
 
 pub mod clock;
+pub mod crypto;
+pub mod evidence;
 pub mod form;
+pub mod location;
 pub mod risk;
+pub mod store;
 pub mod templates;
 
 /// Version of this crate, reported by the CLI and the bindings.

@@ -62,7 +62,6 @@ fn a_visit_survives_the_app_being_killed_and_ends_in_an_explained_assessment() {
     let clock = Arc::new(FixedClock::new(NOW, 420));
     let new_entropy = || Arc::new(SeededEntropy::new(11));
     let mut s = Session::new(Arc::clone(&form), clock.clone(), new_entropy());
-    let mut saved: Option<String> = None;
     let mut answered = 0;
     let mut killed = false;
     while let Some(p) = s.next_prompt() {
@@ -77,11 +76,11 @@ fn a_visit_survives_the_app_being_killed_and_ends_in_an_explained_assessment() {
         s.set_answer(&p.path, &v).unwrap_or_else(|e| panic!("{}: {e}", p.path));
         answered += 1;
         // Autosave: what the store persists after every answer.
-        saved = Some(serde_json::to_string(&s.state()).unwrap());
+        let saved = serde_json::to_string(&s.state()).unwrap();
         if answered == 12 && !killed {
             // The OS kills the app; the volunteer reopens the visit.
             killed = true;
-            let state: SessionState = serde_json::from_str(saved.as_deref().unwrap()).unwrap();
+            let state: SessionState = serde_json::from_str(&saved).unwrap();
             drop(s);
             s = Session::restore(Arc::clone(&form), &state, clock.clone(), new_entropy()).unwrap();
             assert_eq!(

@@ -1,0 +1,2 @@
+//! Location benchmarks (being written).
+fn main() {}

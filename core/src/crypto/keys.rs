@@ -1,0 +1,87 @@
+//! The data key and what is derived from it.
+
+use ring::{aead, hkdf, hmac};
+
+use super::column::ColumnCipher;
+
+/// The 32-byte key the platform keystore holds for this device's database.
+#[derive(Clone)]
+pub struct DataKey([u8; 32]);
+
+impl DataKey {
+    pub fn from_bytes(bytes: [u8; 32]) -> DataKey {
+        DataKey(bytes)
+    }
+
+    /// Parse 64 hex characters (the CLI's `--key-file`).
+    pub fn from_hex(hex: &str) -> Option<DataKey> {
+        let hex = hex.trim();
+        if hex.len() != 64 {
+            return None;
+        }
+        let mut out = [0u8; 32];
+        for (i, b) in out.iter_mut().enumerate() {
+            *b = u8::from_str_radix(hex.get(2 * i..2 * i + 2)?, 16).ok()?;
+        }
+        Some(DataKey(out))
+    }
+}
+
+impl std::fmt::Debug for DataKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("DataKey(..)")
+    }
+}
+
+impl Drop for DataKey {
+    fn drop(&mut self) {
+        // Best effort: overwrite the key bytes before the memory is released.
+        self.0 = [0u8; 32];
+        std::hint::black_box(&self.0);
+    }
+}
+
+/// Keys derived from the data key, each for one purpose.
+pub struct KeyHierarchy {
+    pub column: ColumnCipher,
+    pub device_seal: ColumnCipher,
+    pub audit_mac: hmac::Key,
+}
+
+struct Len(usize);
+
+impl hkdf::KeyType for Len {
+    fn len(&self) -> usize {
+        self.0
+    }
+}
+
+fn derive(prk: &hkdf::Prk, info: &[u8]) -> [u8; 32] {
+    let mut out = [0u8; 32];
+    let infos = [info];
+    // Expanding 32 bytes from SHA-256 HKDF cannot fail (limit is 255 * 32).
+    if let Ok(okm) = prk.expand(&infos, Len(32)) {
+        let _ = okm.fill(&mut out);
+    }
+    out
+}
+
+impl KeyHierarchy {
+    pub fn derive(data_key: &DataKey) -> KeyHierarchy {
+        let salt = hkdf::Salt::new(hkdf::HKDF_SHA256, b"safehome/store/v1");
+        let prk = salt.extract(&data_key.0);
+        let column = derive(&prk, b"column-key");
+        let seal = derive(&prk, b"device-key-seal");
+        let mac = derive(&prk, b"audit-mac");
+        KeyHierarchy {
+            column: ColumnCipher::new(&column),
+            device_seal: ColumnCipher::new(&seal),
+            audit_mac: hmac::Key::new(hmac::HMAC_SHA256, &mac),
+        }
+    }
+}
+
+/// AES-256-GCM key from raw bytes (always 32 bytes here, so construction cannot fail).
+pub(super) fn aes_key(bytes: &[u8; 32]) -> Option<aead::LessSafeKey> {
+    aead::UnboundKey::new(&aead::AES_256_GCM, bytes).ok().map(aead::LessSafeKey::new)
+}

@@ -1,0 +1,956 @@
+//! The sealed evidence envelope: one file per piece of evidence, encrypted to the organisation's
+//! archive key and the team's supervisors, signed by the device that sealed it. The exact bytes
+//! are specified in `docs/envelope.md`; this is the reference implementation.
+//!
+//! ```text
+//! header   magic, version, suite, chunk size, counts, payload length, salt, device key,
+//!          one stanza per recipient (ephemeral X25519 share + wrapped file key),
+//!          sealed metadata (JSON, AES-256-GCM under a key derived from the file key)
+//! signature  Ed25519 by the device key over a label and the header
+//! payload  64 KiB AES-256-GCM chunks, nonce = 88-bit counter || last-chunk flag (STREAM)
+//! ```
+//!
+//! Writer and reader stream: the writer holds one chunk, the reader one chunk, whatever the
+//! payload's size. A reader cannot know that the payload is whole until the final chunk and the
+//! sealed SHA-256 verify, so [`open`] writes into a [`Sink`] and calls [`Sink::commit`] only
+//! then; on any failure it calls [`Sink::discard`]. [`FileSink`] writes to a temporary file
+//! beside the destination and renames it into place on commit; [`MemorySink`] hands its bytes
+//! out only after commit.
+
+use std::io::{self, Read, Write};
+use std::path::{Path, PathBuf};
+
+use ring::aead::{AES_256_GCM, Aad, LessSafeKey, Nonce, UnboundKey};
+use ring::agreement;
+use ring::digest;
+use ring::hkdf;
+use ring::rand::{SecureRandom, SystemRandom};
+use zeroize::Zeroizing;
+
+use super::keys::{DevicePublicKey, DeviceSigningKey, Identity, RecipientKey};
+use super::meta::{EvidenceInfo, EvidenceMetadata};
+use crate::clock::Entropy;
+
+/// `\x89SHEV\r\n\x1a`: high bit set, CR-LF and ^Z catch text-mode transfers, as PNG's does.
+pub const MAGIC: [u8; 8] = *b"\x89SHEV\r\n\x1a";
+pub const VERSION: u8 = 1;
+/// Suite 1: X25519 + HKDF-SHA256 + AES-256-GCM stanzas; AES-256-GCM STREAM; Ed25519.
+pub const SUITE: u8 = 1;
+/// Payload chunks are `1 << CHUNK_SHIFT` bytes of plaintext.
+pub const CHUNK_SHIFT: u8 = 16;
+pub const CHUNK_SIZE: usize = 1 << CHUNK_SHIFT;
+pub const TAG_LEN: usize = 16;
+/// Bytes of the header before the stanzas.
+pub const FIXED_HEADER_LEN: usize = 74;
+/// Ephemeral share (32) and wrapped file key (32 + 16).
+pub const STANZA_LEN: usize = 80;
+pub const SIGNATURE_LEN: usize = 64;
+pub const MAX_RECIPIENTS: usize = 64;
+/// Largest sealed-metadata plaintext.
+pub const MAX_METADATA_LEN: usize = 1 << 16;
+/// Largest payload (1 TiB): far below the 2^88 chunks the nonce counter allows.
+pub const MAX_PAYLOAD_LEN: u64 = 1 << 40;
+
+const LABEL_WRAP: &[u8] = b"safehome/evidence/v1/x25519-wrap";
+const LABEL_METADATA: &[u8] = b"safehome/evidence/v1/metadata";
+const LABEL_PAYLOAD: &[u8] = b"safehome/evidence/v1/payload";
+const LABEL_SIGNATURE: &[u8] = b"safehome/evidence/v1/header-signature";
+
+/// Why an envelope could not be sealed, opened or verified. Messages carry no plaintext and no
+/// key material; public keys appear only in `UnexpectedDevice`.
+#[derive(Debug, thiserror::Error)]
+pub enum EnvelopeError {
+    #[error("not a SafeHome evidence envelope (bad magic bytes)")]
+    NotAnEnvelope,
+    #[error("unsupported envelope version {0}")]
+    UnsupportedVersion(u8),
+    #[error("unsupported cipher suite {0}")]
+    UnsupportedSuite(u8),
+    #[error("malformed header: {field} (byte {offset})")]
+    MalformedHeader { field: &'static str, offset: usize },
+    #[error("envelope truncated in the {section}")]
+    Truncated { section: &'static str, chunk: Option<u64> },
+    #[error("data after the final payload chunk")]
+    TrailingData,
+    #[error("the device signature over the header does not verify")]
+    BadSignature,
+    #[error("sealed by device {found}, not the expected {expected}")]
+    UnexpectedDevice { expected: DevicePublicKey, found: DevicePublicKey },
+    #[error("this identity is not a recipient of the envelope")]
+    NotARecipient,
+    #[error("stanza {stanza} carries a low-order X25519 share")]
+    LowOrderPoint { stanza: usize },
+    #[error("the sealed metadata does not decrypt")]
+    MetadataAuthFailed,
+    #[error("the sealed metadata is malformed: {0}")]
+    BadMetadata(String),
+    #[error("the sealed metadata names another device than the header")]
+    DeviceKeyMismatch,
+    #[error("the sealed metadata and the header disagree on the {0}")]
+    MetadataMismatch(&'static str),
+    #[error("payload chunk {chunk} fails authentication")]
+    ChunkAuthFailed { chunk: u64 },
+    #[error("the payload does not match its sealed SHA-256")]
+    HashMismatch,
+    #[error("the payload is {actual} bytes, not the declared {declared}")]
+    LengthMismatch { declared: u64, actual: u64 },
+    #[error("an envelope needs 1 to {MAX_RECIPIENTS} recipients, not {0}")]
+    BadRecipientCount(usize),
+    #[error("recipient {index} is not a usable X25519 key")]
+    BadRecipient { index: usize },
+    #[error("payload of {0} bytes is over the limit")]
+    PayloadTooLarge(u64),
+    #[error("sealed metadata of {0} bytes is over the limit")]
+    MetadataTooLarge(usize),
+    #[error("cryptographic operation failed: {0}")]
+    Crypto(&'static str),
+    #[error("i/o: {0}")]
+    Io(#[from] io::Error),
+}
+
+/// Where randomness for sealing comes from.
+#[derive(Clone, Copy)]
+pub enum Randomness<'a> {
+    /// Production: `ring`'s system source; ephemeral X25519 keys are generated and used through
+    /// `ring`'s ephemeral agreement API and never leave it.
+    System,
+    /// Deterministic (tests and the published test vectors): the file key, salt and ephemeral
+    /// secrets are drawn from `entropy` in that order; since `ring` cannot take a given private
+    /// key, the agreement is computed with `x25519-dalek`. Both paths produce the same bytes
+    /// for the same secrets; tests open envelopes of each kind.
+    Injected(&'a dyn Entropy),
+}
+
+impl Randomness<'_> {
+    fn fill(&self, rng: &SystemRandom, buf: &mut [u8]) -> Result<(), EnvelopeError> {
+        match self {
+            Randomness::System => {
+                rng.fill(buf).map_err(|_| EnvelopeError::Crypto("system random source failed"))
+            }
+            Randomness::Injected(e) => {
+                e.fill(buf);
+                Ok(())
+            }
+        }
+    }
+}
+
+/// Signs envelope headers: the device key.
+pub trait Signer {
+    fn public_key(&self) -> DevicePublicKey;
+    fn sign(&self, message: &[u8]) -> [u8; 64];
+}
+
+impl Signer for DeviceSigningKey {
+    fn public_key(&self) -> DevicePublicKey {
+        self.public()
+    }
+    fn sign(&self, message: &[u8]) -> [u8; 64] {
+        DeviceSigningKey::sign(self, message)
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Key derivation and AEAD helpers
+
+struct Len32;
+
+impl hkdf::KeyType for Len32 {
+    fn len(&self) -> usize {
+        32
+    }
+}
+
+/// HKDF-SHA256 (RFC 5869) with an explicit label as `info`, 32 bytes out.
+pub(crate) fn hkdf_sha256(
+    salt: &[u8],
+    ikm: &[u8],
+    info: &[u8],
+) -> Result<Zeroizing<[u8; 32]>, EnvelopeError> {
+    let prk = hkdf::Salt::new(hkdf::HKDF_SHA256, salt).extract(ikm);
+    let info = [info];
+    let okm = prk.expand(&info, Len32).map_err(|_| EnvelopeError::Crypto("hkdf expand"))?;
+    let mut out = Zeroizing::new([0u8; 32]);
+    okm.fill(&mut out[..]).map_err(|_| EnvelopeError::Crypto("hkdf fill"))?;
+    Ok(out)
+}
+
+fn aead_key(key: &[u8]) -> Result<LessSafeKey, EnvelopeError> {
+    let k = UnboundKey::new(&AES_256_GCM, key).map_err(|_| EnvelopeError::Crypto("aes key"))?;
+    Ok(LessSafeKey::new(k))
+}
+
+fn wrap_key(
+    shared: &[u8],
+    share: &[u8; 32],
+    recipient: &[u8; 32],
+) -> Result<LessSafeKey, EnvelopeError> {
+    let mut salt = [0u8; 64];
+    salt[..32].copy_from_slice(share);
+    salt[32..].copy_from_slice(recipient);
+    aead_key(&hkdf_sha256(&salt, shared, LABEL_WRAP)?[..])
+}
+
+const ZERO_NONCE: [u8; 12] = [0u8; 12];
+
+/// STREAM nonce: 88-bit big-endian chunk counter, then 0x01 for the final chunk, else 0x00.
+pub(crate) fn chunk_nonce(counter: u64, last: bool) -> Nonce {
+    let mut n = [0u8; 12];
+    n[3..11].copy_from_slice(&counter.to_be_bytes());
+    n[11] = u8::from(last);
+    Nonce::assume_unique_for_key(n)
+}
+
+/// Number of payload chunks for a payload of `len` bytes (an empty payload is one empty chunk).
+pub fn chunk_count(len: u64) -> u64 {
+    len.div_ceil(CHUNK_SIZE as u64).max(1)
+}
+
+/// Bytes of a whole envelope: header, signature and payload chunks with their tags.
+pub fn envelope_len(header_len: usize, payload_len: u64) -> u64 {
+    header_len as u64
+        + SIGNATURE_LEN as u64
+        + payload_len
+        + chunk_count(payload_len) * TAG_LEN as u64
+}
+
+fn signed_message(header: &[u8]) -> Vec<u8> {
+    let mut m = Vec::with_capacity(LABEL_SIGNATURE.len() + header.len());
+    m.extend_from_slice(LABEL_SIGNATURE);
+    m.extend_from_slice(header);
+    m
+}
+
+// ---------------------------------------------------------------------------------------------
+// Sealing
+
+/// Everything needed to seal one payload.
+pub struct SealRequest<'a> {
+    pub recipients: &'a [RecipientKey],
+    pub device: &'a dyn Signer,
+    pub info: EvidenceInfo,
+    /// When sealing happens (from the injected clock).
+    pub sealed_at_ms: i64,
+    /// The payload's exact length and SHA-256: they are sealed in the header, which is written
+    /// first; the writer checks the payload against them as it streams.
+    pub plaintext_len: u64,
+    pub plaintext_sha256: [u8; 32],
+}
+
+/// What sealing produced.
+#[derive(Debug, Clone)]
+pub struct SealSummary {
+    pub envelope_len: u64,
+    pub header_len: usize,
+    pub chunks: u64,
+    /// SHA-256 of header and signature: names the envelope before its payload is written.
+    pub header_sha256: [u8; 32],
+    pub metadata: EvidenceMetadata,
+}
+
+/// A streaming envelope writer: the header is written by [`EnvelopeWriter::new`], the payload
+/// through [`EnvelopeWriter::update`] (or `Write`), and [`EnvelopeWriter::finish`] writes the final
+/// chunk once the payload matched its declared length and hash. Memory: one chunk.
+pub struct EnvelopeWriter<W: Write> {
+    out: W,
+    key: LessSafeKey,
+    buf: Vec<u8>,
+    filled: usize,
+    counter: u64,
+    chunks: u64,
+    written: u64,
+    hasher: digest::Context,
+    summary: SealSummary,
+}
+
+impl<W: Write> EnvelopeWriter<W> {
+    /// Build, sign and write the header.
+    pub fn new(
+        req: SealRequest<'_>,
+        rand: Randomness<'_>,
+        mut out: W,
+    ) -> Result<Self, EnvelopeError> {
+        let n = req.recipients.len();
+        if n == 0 || n > MAX_RECIPIENTS {
+            return Err(EnvelopeError::BadRecipientCount(n));
+        }
+        if req.plaintext_len > MAX_PAYLOAD_LEN {
+            return Err(EnvelopeError::PayloadTooLarge(req.plaintext_len));
+        }
+        let device = req.device.public_key();
+        let metadata = EvidenceMetadata::new(
+            req.info,
+            req.sealed_at_ms,
+            req.plaintext_len,
+            req.plaintext_sha256,
+            device,
+        );
+        let meta_json = Zeroizing::new(metadata.to_json());
+        if meta_json.len() > MAX_METADATA_LEN {
+            return Err(EnvelopeError::MetadataTooLarge(meta_json.len()));
+        }
+
+        let rng = SystemRandom::new();
+        let mut file_key = Zeroizing::new([0u8; 32]);
+        rand.fill(&rng, &mut file_key[..])?;
+        let mut salt = [0u8; 16];
+        rand.fill(&rng, &mut salt)?;
+
+        let sealed_meta_len = meta_json.len() + TAG_LEN;
+        let mut header = Vec::with_capacity(FIXED_HEADER_LEN + n * STANZA_LEN + sealed_meta_len);
+        header.extend_from_slice(&MAGIC);
+        header.push(VERSION);
+        header.push(SUITE);
+        header.push(CHUNK_SHIFT);
+        header.push(0);
+        header.extend_from_slice(&(n as u16).to_be_bytes());
+        header.extend_from_slice(&(sealed_meta_len as u32).to_be_bytes());
+        header.extend_from_slice(&req.plaintext_len.to_be_bytes());
+        header.extend_from_slice(&salt);
+        header.extend_from_slice(device.as_bytes());
+        for (index, r) in req.recipients.iter().enumerate() {
+            let (share, wrapped) = make_stanza(r, &file_key, rand, &rng).map_err(|e| match e {
+                EnvelopeError::Crypto(_) => EnvelopeError::BadRecipient { index },
+                other => other,
+            })?;
+            header.extend_from_slice(&share);
+            header.extend_from_slice(&wrapped);
+        }
+        let meta_key = aead_key(&hkdf_sha256(&salt, &file_key[..], LABEL_METADATA)?[..])?;
+        let mut sealed = meta_json.to_vec();
+        let tag = meta_key
+            .seal_in_place_separate_tag(
+                Nonce::assume_unique_for_key(ZERO_NONCE),
+                Aad::empty(),
+                &mut sealed,
+            )
+            .map_err(|_| EnvelopeError::Crypto("seal metadata"))?;
+        header.extend_from_slice(&sealed);
+        header.extend_from_slice(tag.as_ref());
+
+        let signature = req.device.sign(&signed_message(&header));
+        out.write_all(&header)?;
+        out.write_all(&signature)?;
+        let mut h = digest::Context::new(&digest::SHA256);
+        h.update(&header);
+        h.update(&signature);
+        let mut header_sha256 = [0u8; 32];
+        header_sha256.copy_from_slice(h.finish().as_ref());
+
+        let payload_key = aead_key(&hkdf_sha256(&salt, &file_key[..], LABEL_PAYLOAD)?[..])?;
+        let chunks = chunk_count(req.plaintext_len);
+        Ok(EnvelopeWriter {
+            out,
+            key: payload_key,
+            buf: vec![0u8; CHUNK_SIZE + TAG_LEN],
+            filled: 0,
+            counter: 0,
+            chunks,
+            written: 0,
+            hasher: digest::Context::new(&digest::SHA256),
+            summary: SealSummary {
+                envelope_len: envelope_len(header.len(), req.plaintext_len),
+                header_len: header.len(),
+                chunks,
+                header_sha256,
+                metadata,
+            },
+        })
+    }
+
+    /// Add payload bytes. More than the declared length is refused.
+    pub fn update(&mut self, mut data: &[u8]) -> Result<(), EnvelopeError> {
+        let declared = self.summary.metadata.plaintext_len;
+        if self.written + data.len() as u64 > declared {
+            return Err(EnvelopeError::LengthMismatch {
+                declared,
+                actual: self.written + data.len() as u64,
+            });
+        }
+        self.hasher.update(data);
+        self.written += data.len() as u64;
+        while !data.is_empty() {
+            let take = (CHUNK_SIZE - self.filled).min(data.len());
+            self.buf[self.filled..self.filled + take].copy_from_slice(&data[..take]);
+            self.filled += take;
+            data = &data[take..];
+            // A full chunk is sealed at once unless it is the last one, which waits for finish().
+            if self.filled == CHUNK_SIZE && self.counter + 1 < self.chunks {
+                self.seal_chunk(false)?;
+            }
+        }
+        Ok(())
+    }
+
+    fn seal_chunk(&mut self, last: bool) -> Result<(), EnvelopeError> {
+        let n = self.filled;
+        let tag = self
+            .key
+            .seal_in_place_separate_tag(
+                chunk_nonce(self.counter, last),
+                Aad::empty(),
+                &mut self.buf[..n],
+            )
+            .map_err(|_| EnvelopeError::Crypto("seal chunk"))?;
+        self.buf[n..n + TAG_LEN].copy_from_slice(tag.as_ref());
+        self.out.write_all(&self.buf[..n + TAG_LEN])?;
+        self.counter += 1;
+        self.filled = 0;
+        Ok(())
+    }
+
+    /// Check the payload against its declared length and hash, write the final chunk, flush.
+    /// On error the output lacks its final chunk and will never open.
+    pub fn finish(mut self) -> Result<SealSummary, EnvelopeError> {
+        let declared = self.summary.metadata.plaintext_len;
+        if self.written != declared {
+            return Err(EnvelopeError::LengthMismatch { declared, actual: self.written });
+        }
+        let hasher = std::mem::replace(&mut self.hasher, digest::Context::new(&digest::SHA256));
+        if hasher.finish().as_ref() != self.summary.metadata.plaintext_sha256 {
+            return Err(EnvelopeError::HashMismatch);
+        }
+        self.seal_chunk(true)?;
+        self.out.flush()?;
+        Ok(self.summary)
+    }
+}
+
+impl<W: Write> Write for EnvelopeWriter<W> {
+    fn write(&mut self, data: &[u8]) -> io::Result<usize> {
+        self.update(data).map_err(io::Error::other)?;
+        Ok(data.len())
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        self.out.flush()
+    }
+}
+
+/// One stanza: a fresh ephemeral X25519 share and the file key wrapped for `recipient`.
+fn make_stanza(
+    recipient: &RecipientKey,
+    file_key: &[u8; 32],
+    rand: Randomness<'_>,
+    rng: &SystemRandom,
+) -> Result<([u8; 32], [u8; 48]), EnvelopeError> {
+    let (share, key) = match rand {
+        Randomness::System => {
+            let eph = agreement::EphemeralPrivateKey::generate(&agreement::X25519, rng)
+                .map_err(|_| EnvelopeError::Crypto("ephemeral key"))?;
+            let public = eph.compute_public_key().map_err(|_| EnvelopeError::Crypto("public"))?;
+            let mut share = [0u8; 32];
+            share.copy_from_slice(public.as_ref());
+            let peer = agreement::UnparsedPublicKey::new(&agreement::X25519, recipient.as_bytes());
+            // ring refuses an all-zero shared secret (a low-order recipient key).
+            let key = agreement::agree_ephemeral(eph, &peer, |shared| {
+                wrap_key(shared, &share, recipient.as_bytes())
+            })
+            .map_err(|_| EnvelopeError::Crypto("x25519 agreement"))??;
+            (share, key)
+        }
+        Randomness::Injected(e) => {
+            let mut secret = Zeroizing::new([0u8; 32]);
+            e.fill(&mut secret[..]);
+            let eph = x25519_dalek::StaticSecret::from(*secret);
+            let share = *x25519_dalek::PublicKey::from(&eph).as_bytes();
+            let shared = eph.diffie_hellman(&x25519_dalek::PublicKey::from(*recipient.as_bytes()));
+            if !shared.was_contributory() {
+                return Err(EnvelopeError::Crypto("x25519 agreement"));
+            }
+            (share, wrap_key(shared.as_bytes(), &share, recipient.as_bytes())?)
+        }
+    };
+    let mut wrapped = [0u8; 48];
+    wrapped[..32].copy_from_slice(file_key);
+    let tag = key
+        .seal_in_place_separate_tag(
+            Nonce::assume_unique_for_key(ZERO_NONCE),
+            Aad::empty(),
+            &mut wrapped[..32],
+        )
+        .map_err(|_| EnvelopeError::Crypto("wrap"))?;
+    wrapped[32..].copy_from_slice(tag.as_ref());
+    Ok((share, wrapped))
+}
+
+/// Seal a payload read from `input` (of the declared length and hash) to `output`.
+pub fn seal<R: Read, W: Write>(
+    req: SealRequest<'_>,
+    rand: Randomness<'_>,
+    mut input: R,
+    output: W,
+) -> Result<SealSummary, EnvelopeError> {
+    let mut w = EnvelopeWriter::new(req, rand, output)?;
+    let mut buf = vec![0u8; CHUNK_SIZE];
+    loop {
+        let n = match input.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e.into()),
+        };
+        w.update(&buf[..n])?;
+    }
+    w.finish()
+}
+
+/// Seal bytes held in memory (a processed photo) and return the envelope.
+pub fn seal_bytes(
+    plaintext: &[u8],
+    info: EvidenceInfo,
+    recipients: &[RecipientKey],
+    device: &dyn Signer,
+    sealed_at_ms: i64,
+    rand: Randomness<'_>,
+) -> Result<(Vec<u8>, SealSummary), EnvelopeError> {
+    let req = SealRequest {
+        recipients,
+        device,
+        info,
+        sealed_at_ms,
+        plaintext_len: plaintext.len() as u64,
+        plaintext_sha256: super::photo::sha256(plaintext),
+    };
+    let mut out = Vec::with_capacity(plaintext.len() + 4096);
+    let mut w = EnvelopeWriter::new(req, rand, &mut out)?;
+    w.update(plaintext)?;
+    let summary = w.finish()?;
+    Ok((out, summary))
+}
+
+// ---------------------------------------------------------------------------------------------
+// Reading
+
+/// A parsed, not yet verified, header.
+#[derive(Debug, Clone)]
+pub struct Header {
+    /// The header's bytes, as signed.
+    pub raw: Vec<u8>,
+    pub signature: [u8; 64],
+    pub device: DevicePublicKey,
+    pub payload_len: u64,
+    pub salt: [u8; 16],
+    pub stanzas: Vec<([u8; 32], [u8; 48])>,
+    /// Where the sealed metadata lies in `raw`.
+    pub metadata_start: usize,
+}
+
+impl Header {
+    /// Check the device signature over the header (no decryption key needed).
+    pub fn verify_signature(&self) -> Result<(), EnvelopeError> {
+        if self.device.verify(&signed_message(&self.raw), &self.signature) {
+            Ok(())
+        } else {
+            Err(EnvelopeError::BadSignature)
+        }
+    }
+    /// Length of the whole envelope this header announces.
+    pub fn envelope_len(&self) -> u64 {
+        envelope_len(self.raw.len(), self.payload_len)
+    }
+}
+
+/// Read as many bytes as `buf` holds, stopping early only at end of input.
+fn read_full<R: Read>(r: &mut R, buf: &mut [u8]) -> io::Result<usize> {
+    let mut n = 0;
+    while n < buf.len() {
+        match r.read(&mut buf[n..]) {
+            Ok(0) => break,
+            Ok(k) => n += k,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(n)
+}
+
+fn read_section<R: Read>(
+    r: &mut R,
+    buf: &mut [u8],
+    section: &'static str,
+) -> Result<(), EnvelopeError> {
+    if read_full(r, buf)? < buf.len() {
+        return Err(EnvelopeError::Truncated { section, chunk: None });
+    }
+    Ok(())
+}
+
+/// Read and parse the header and signature; structure only, nothing is verified.
+pub fn read_header<R: Read>(r: &mut R) -> Result<Header, EnvelopeError> {
+    let mut fixed = [0u8; FIXED_HEADER_LEN];
+    let got = read_full(r, &mut fixed)?;
+    if got < MAGIC.len() || fixed[..MAGIC.len()] != MAGIC {
+        // A short input that starts like an envelope is truncated; anything else is not one.
+        if got < MAGIC.len() && got > 0 && fixed[..got] == MAGIC[..got] {
+            return Err(EnvelopeError::Truncated { section: "header", chunk: None });
+        }
+        return Err(EnvelopeError::NotAnEnvelope);
+    }
+    if got > 8 && fixed[8] != VERSION {
+        return Err(EnvelopeError::UnsupportedVersion(fixed[8]));
+    }
+    if got > 9 && fixed[9] != SUITE {
+        return Err(EnvelopeError::UnsupportedSuite(fixed[9]));
+    }
+    if got < FIXED_HEADER_LEN {
+        return Err(EnvelopeError::Truncated { section: "header", chunk: None });
+    }
+    if fixed[10] != CHUNK_SHIFT {
+        return Err(EnvelopeError::MalformedHeader { field: "chunk size", offset: 10 });
+    }
+    if fixed[11] != 0 {
+        return Err(EnvelopeError::MalformedHeader { field: "reserved byte", offset: 11 });
+    }
+    let n = usize::from(u16::from_be_bytes([fixed[12], fixed[13]]));
+    if n == 0 || n > MAX_RECIPIENTS {
+        return Err(EnvelopeError::MalformedHeader { field: "stanza count", offset: 12 });
+    }
+    let meta_len = u32::from_be_bytes([fixed[14], fixed[15], fixed[16], fixed[17]]) as usize;
+    if meta_len <= TAG_LEN || meta_len > MAX_METADATA_LEN + TAG_LEN {
+        return Err(EnvelopeError::MalformedHeader { field: "metadata length", offset: 14 });
+    }
+    let mut pl = [0u8; 8];
+    pl.copy_from_slice(&fixed[18..26]);
+    let payload_len = u64::from_be_bytes(pl);
+    if payload_len > MAX_PAYLOAD_LEN {
+        return Err(EnvelopeError::MalformedHeader { field: "payload length", offset: 18 });
+    }
+    let mut salt = [0u8; 16];
+    salt.copy_from_slice(&fixed[26..42]);
+    let mut device = [0u8; 32];
+    device.copy_from_slice(&fixed[42..74]);
+
+    let metadata_start = FIXED_HEADER_LEN + n * STANZA_LEN;
+    let mut raw = vec![0u8; metadata_start + meta_len];
+    raw[..FIXED_HEADER_LEN].copy_from_slice(&fixed);
+    read_section(r, &mut raw[FIXED_HEADER_LEN..], "header")?;
+    let mut signature = [0u8; 64];
+    read_section(r, &mut signature, "signature")?;
+    let stanzas = raw[FIXED_HEADER_LEN..metadata_start]
+        .chunks_exact(STANZA_LEN)
+        .map(|s| {
+            let mut share = [0u8; 32];
+            let mut wrapped = [0u8; 48];
+            share.copy_from_slice(&s[..32]);
+            wrapped.copy_from_slice(&s[32..]);
+            (share, wrapped)
+        })
+        .collect();
+    Ok(Header {
+        raw,
+        signature,
+        device: DevicePublicKey::from_bytes(device),
+        payload_len,
+        salt,
+        stanzas,
+        metadata_start,
+    })
+}
+
+fn check_device(header: &Header, expect: Option<&DevicePublicKey>) -> Result<(), EnvelopeError> {
+    header.verify_signature()?;
+    match expect {
+        Some(e) if *e != header.device => {
+            Err(EnvelopeError::UnexpectedDevice { expected: *e, found: header.device })
+        }
+        _ => Ok(()),
+    }
+}
+
+/// What a keyless verification established.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Verified {
+    pub device: DevicePublicKey,
+    pub recipients: usize,
+    pub payload_len: u64,
+    pub envelope_len: u64,
+    pub header_sha256: [u8; 32],
+}
+
+/// Verify without any decryption key: the structure, the device signature over the header (and
+/// that the signer is `expect_device`, when given) and the envelope's exact length. Payload
+/// chunks can only be authenticated by a recipient ([`open`]).
+pub fn verify<R: Read>(
+    mut r: R,
+    expect_device: Option<&DevicePublicKey>,
+) -> Result<Verified, EnvelopeError> {
+    let header = read_header(&mut r)?;
+    check_device(&header, expect_device)?;
+    let payload_bytes = header.envelope_len() - header.raw.len() as u64 - SIGNATURE_LEN as u64;
+    let mut buf = vec![0u8; CHUNK_SIZE + TAG_LEN];
+    let mut left = payload_bytes;
+    while left > 0 {
+        let want = left.min(buf.len() as u64) as usize;
+        let got = read_full(&mut r, &mut buf[..want])?;
+        if got < want {
+            let done = payload_bytes - left + got as u64;
+            return Err(EnvelopeError::Truncated {
+                section: "payload",
+                chunk: Some(done / (CHUNK_SIZE + TAG_LEN) as u64),
+            });
+        }
+        left -= got as u64;
+    }
+    if read_full(&mut r, &mut buf[..1])? > 0 {
+        return Err(EnvelopeError::TrailingData);
+    }
+    let mut h = digest::Context::new(&digest::SHA256);
+    h.update(&header.raw);
+    h.update(&header.signature);
+    let mut header_sha256 = [0u8; 32];
+    header_sha256.copy_from_slice(h.finish().as_ref());
+    Ok(Verified {
+        device: header.device,
+        recipients: header.stanzas.len(),
+        payload_len: header.payload_len,
+        envelope_len: header.envelope_len(),
+        header_sha256,
+    })
+}
+
+/// Where [`open`] writes the payload: nothing written may be used until `commit` is called.
+pub trait Sink: Write {
+    /// Called once, after the final chunk and the sealed SHA-256 verified.
+    fn commit(&mut self) -> io::Result<()>;
+    /// Called when opening failed: throw away what was written.
+    fn discard(&mut self);
+}
+
+/// A sink in memory whose bytes are handed out only once committed.
+#[derive(Debug, Default)]
+pub struct MemorySink {
+    data: Vec<u8>,
+    committed: bool,
+}
+
+impl MemorySink {
+    pub fn new() -> Self {
+        MemorySink::default()
+    }
+    /// The payload, if opening succeeded.
+    pub fn into_committed(self) -> Option<Vec<u8>> {
+        self.committed.then_some(self.data)
+    }
+}
+
+impl Write for MemorySink {
+    fn write(&mut self, b: &[u8]) -> io::Result<usize> {
+        self.data.extend_from_slice(b);
+        Ok(b.len())
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Sink for MemorySink {
+    fn commit(&mut self) -> io::Result<()> {
+        self.committed = true;
+        Ok(())
+    }
+    fn discard(&mut self) {
+        self.data.clear();
+        self.data.shrink_to_fit();
+    }
+}
+
+/// A sink that writes to a temporary file beside `path` and renames it into place on commit;
+/// on discard, or if dropped uncommitted, the temporary file is removed. So `path` either holds
+/// a whole, verified payload or does not exist.
+#[derive(Debug)]
+pub struct FileSink {
+    path: PathBuf,
+    temp: PathBuf,
+    file: Option<io::BufWriter<std::fs::File>>,
+}
+
+impl FileSink {
+    pub fn create(path: &Path) -> io::Result<Self> {
+        let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+        let mut n = 0u32;
+        loop {
+            let temp = dir.join(format!(".{name}.partial-{}-{n}", std::process::id()));
+            match std::fs::OpenOptions::new().write(true).create_new(true).open(&temp) {
+                Ok(f) => {
+                    return Ok(FileSink {
+                        path: path.to_path_buf(),
+                        temp,
+                        file: Some(io::BufWriter::with_capacity(CHUNK_SIZE, f)),
+                    });
+                }
+                Err(e) if e.kind() == io::ErrorKind::AlreadyExists && n < 1000 => n += 1,
+                Err(e) => return Err(e),
+            }
+        }
+    }
+    /// The temporary file being written (for tests).
+    pub fn temp_path(&self) -> &Path {
+        &self.temp
+    }
+}
+
+impl Write for FileSink {
+    fn write(&mut self, b: &[u8]) -> io::Result<usize> {
+        match &mut self.file {
+            Some(f) => f.write(b),
+            None => Err(io::Error::other("sink already closed")),
+        }
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        match &mut self.file {
+            Some(f) => f.flush(),
+            None => Ok(()),
+        }
+    }
+}
+
+impl Sink for FileSink {
+    fn commit(&mut self) -> io::Result<()> {
+        let Some(f) = self.file.take() else {
+            return Err(io::Error::other("sink already closed"));
+        };
+        let f = f.into_inner().map_err(|e| e.into_error())?;
+        f.sync_all()?;
+        drop(f);
+        std::fs::rename(&self.temp, &self.path)
+    }
+    fn discard(&mut self) {
+        if self.file.take().is_some() {
+            let _ = std::fs::remove_file(&self.temp);
+        }
+    }
+}
+
+impl Drop for FileSink {
+    fn drop(&mut self) {
+        self.discard();
+    }
+}
+
+/// What opening established, besides the payload written to the sink.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Opened {
+    pub metadata: EvidenceMetadata,
+    pub device: DevicePublicKey,
+    pub recipients: usize,
+    pub envelope_len: u64,
+}
+
+/// Open an envelope with `identity`: verify the signature (and the signer, if `expect_device`),
+/// unwrap the file key, decrypt and check the metadata, then stream the payload into `sink`,
+/// authenticating every chunk; commit the sink only after the final chunk, the absence of
+/// trailing data and the sealed SHA-256 all verified. On any error the sink is discarded.
+pub fn open<R: Read, S: Sink>(
+    r: R,
+    identity: &Identity,
+    expect_device: Option<&DevicePublicKey>,
+    sink: &mut S,
+) -> Result<Opened, EnvelopeError> {
+    let result = open_inner(r, identity, expect_device, sink);
+    match result {
+        Ok(o) => match sink.commit() {
+            Ok(()) => Ok(o),
+            Err(e) => {
+                sink.discard();
+                Err(e.into())
+            }
+        },
+        Err(e) => {
+            sink.discard();
+            Err(e)
+        }
+    }
+}
+
+/// Find the stanza this identity opens and unwrap the file key.
+fn unwrap_file_key(
+    header: &Header,
+    identity: &Identity,
+) -> Result<Zeroizing<[u8; 32]>, EnvelopeError> {
+    let me = identity.recipient();
+    for (stanza, (share, wrapped)) in header.stanzas.iter().enumerate() {
+        let shared = identity.agree(share).ok_or(EnvelopeError::LowOrderPoint { stanza })?;
+        let key = wrap_key(&shared[..], share, me.as_bytes())?;
+        let mut buf = Zeroizing::new(*wrapped);
+        if let Ok(plain) =
+            key.open_in_place(Nonce::assume_unique_for_key(ZERO_NONCE), Aad::empty(), &mut buf[..])
+        {
+            let mut file_key = Zeroizing::new([0u8; 32]);
+            file_key.copy_from_slice(plain);
+            return Ok(file_key);
+        }
+    }
+    Err(EnvelopeError::NotARecipient)
+}
+
+fn open_inner<R: Read, S: Sink>(
+    mut r: R,
+    identity: &Identity,
+    expect_device: Option<&DevicePublicKey>,
+    sink: &mut S,
+) -> Result<Opened, EnvelopeError> {
+    let header = read_header(&mut r)?;
+    check_device(&header, expect_device)?;
+    let file_key = unwrap_file_key(&header, identity)?;
+
+    let meta_key = aead_key(&hkdf_sha256(&header.salt, &file_key[..], LABEL_METADATA)?[..])?;
+    let mut meta = Zeroizing::new(header.raw[header.metadata_start..].to_vec());
+    let plain = meta_key
+        .open_in_place(Nonce::assume_unique_for_key(ZERO_NONCE), Aad::empty(), &mut meta[..])
+        .map_err(|_| EnvelopeError::MetadataAuthFailed)?;
+    let metadata: EvidenceMetadata =
+        serde_json::from_slice(plain).map_err(|e| EnvelopeError::BadMetadata(e.to_string()))?;
+    if metadata.device != header.device {
+        return Err(EnvelopeError::DeviceKeyMismatch);
+    }
+    if metadata.plaintext_len != header.payload_len {
+        return Err(EnvelopeError::MetadataMismatch("payload length"));
+    }
+
+    let key = aead_key(&hkdf_sha256(&header.salt, &file_key[..], LABEL_PAYLOAD)?[..])?;
+    drop(file_key);
+    let chunks = chunk_count(header.payload_len);
+    let mut left = header.payload_len;
+    let mut buf = vec![0u8; CHUNK_SIZE + TAG_LEN];
+    let mut hasher = digest::Context::new(&digest::SHA256);
+    for counter in 0..chunks {
+        let plain_len = left.min(CHUNK_SIZE as u64) as usize;
+        let want = plain_len + TAG_LEN;
+        if read_full(&mut r, &mut buf[..want])? < want {
+            return Err(EnvelopeError::Truncated { section: "payload", chunk: Some(counter) });
+        }
+        let last = counter + 1 == chunks;
+        let plain = key
+            .open_in_place(chunk_nonce(counter, last), Aad::empty(), &mut buf[..want])
+            .map_err(|_| EnvelopeError::ChunkAuthFailed { chunk: counter })?;
+        hasher.update(plain);
+        sink.write_all(plain)?;
+        left -= plain_len as u64;
+    }
+    if read_full(&mut r, &mut buf[..1])? > 0 {
+        return Err(EnvelopeError::TrailingData);
+    }
+    if hasher.finish().as_ref() != metadata.plaintext_sha256 {
+        return Err(EnvelopeError::HashMismatch);
+    }
+    sink.flush()?;
+    Ok(Opened {
+        device: header.device,
+        recipients: header.stanzas.len(),
+        envelope_len: header.envelope_len(),
+        metadata,
+    })
+}
+
+/// Open an envelope held in memory; the payload is returned only if everything verified.
+pub fn open_bytes(
+    envelope: &[u8],
+    identity: &Identity,
+    expect_device: Option<&DevicePublicKey>,
+) -> Result<(Vec<u8>, Opened), EnvelopeError> {
+    let mut sink = MemorySink::new();
+    let opened = open(envelope, identity, expect_device, &mut sink)?;
+    let data = sink.into_committed().ok_or(EnvelopeError::Crypto("sink not committed"))?;
+    Ok((data, opened))
+}

@@ -1,0 +1,323 @@
+//! Location quality flags for supervisors. Each flag has a stable code, a reason in Vietnamese and
+//! English, and the numbers behind it, so that a supervisor can judge it rather than trust it.
+//!
+//! Flags are warnings, not refusals: a visit with flags is still recorded. Thresholds are in
+//! [`QualityConfig`]; every rule gives the volunteer the benefit of the reported accuracy (a fix is
+//! only "outside" or "far" when it is so by more than its accuracy).
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use super::areas::AreaSet;
+use super::fix::AcceptedFix;
+use super::geodesic::{LatLon, distance_m};
+use super::households::revisit_check;
+
+/// What a flag is about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FlagCode {
+    LowAccuracy,
+    AcceptedOverWarning,
+    MockProvider,
+    StaleFix,
+    OutsideArea,
+    FarFromHousehold,
+    ImpossibleTravel,
+    PhotoFarFromFix,
+    PhotoTimeFar,
+}
+
+impl FlagCode {
+    pub const ALL: [FlagCode; 9] = [
+        FlagCode::LowAccuracy,
+        FlagCode::AcceptedOverWarning,
+        FlagCode::MockProvider,
+        FlagCode::StaleFix,
+        FlagCode::OutsideArea,
+        FlagCode::FarFromHousehold,
+        FlagCode::ImpossibleTravel,
+        FlagCode::PhotoFarFromFix,
+        FlagCode::PhotoTimeFar,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FlagCode::LowAccuracy => "low_accuracy",
+            FlagCode::AcceptedOverWarning => "accepted_over_warning",
+            FlagCode::MockProvider => "mock_provider",
+            FlagCode::StaleFix => "stale_fix",
+            FlagCode::OutsideArea => "outside_area",
+            FlagCode::FarFromHousehold => "far_from_household",
+            FlagCode::ImpossibleTravel => "impossible_travel",
+            FlagCode::PhotoFarFromFix => "photo_far_from_fix",
+            FlagCode::PhotoTimeFar => "photo_time_far",
+        }
+    }
+}
+
+/// One quality flag.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct QualityFlag {
+    pub code: FlagCode,
+    pub reason_vi: String,
+    pub reason_en: String,
+    /// The measured values and the thresholds they were compared with.
+    pub numbers: BTreeMap<&'static str, f64>,
+    /// What the flag is about when it is not the visit itself (a photo's id).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub subject: Option<String>,
+}
+
+/// Thresholds for the flags.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct QualityConfig {
+    /// Accuracy worse than this (m) is low.
+    pub low_accuracy_m: f64,
+    /// A fix older than this (ms) when received is stale.
+    pub stale_after_ms: i64,
+    /// A fix is outside its assigned area when the distance to it exceeds its accuracy plus this (m).
+    pub outside_area_margin_m: f64,
+    /// A revisit is far from the household beyond this (m) plus both accuracies.
+    pub far_from_household_m: f64,
+    /// Travel between consecutive visits faster than this (km/h) is impossible (motorbike on
+    /// rural roads, with a margin).
+    pub max_travel_speed_kmh: f64,
+    /// A photo's EXIF position farther than this (m) plus the fix's accuracy is far.
+    pub photo_max_distance_m: f64,
+    /// A photo taken more than this (ms) before the visit started or after it ended is far in time.
+    pub photo_max_time_gap_ms: i64,
+}
+
+impl Default for QualityConfig {
+    fn default() -> Self {
+        QualityConfig {
+            low_accuracy_m: 30.0,
+            stale_after_ms: 60_000,
+            outside_area_margin_m: 0.0,
+            far_from_household_m: 100.0,
+            max_travel_speed_kmh: 100.0,
+            photo_max_distance_m: 200.0,
+            photo_max_time_gap_ms: 30 * 60_000,
+        }
+    }
+}
+
+/// The volunteer's previous visit (to any household), for the travel-speed check.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct PreviousVisit {
+    pub location: LatLon,
+    pub accuracy_m: f64,
+    /// Time of that visit's fix, ms.
+    pub time_ms: i64,
+}
+
+/// A household's registered location, for the revisit check.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct RegisteredLocation {
+    pub location: LatLon,
+    pub accuracy_m: Option<f64>,
+}
+
+/// What the evidence pipeline read from a photo's EXIF. `time_ms` must already be UTC (EXIF
+/// DateTimeOriginal has no zone; the evidence module applies the device's offset).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PhotoLocation {
+    pub id: String,
+    pub location: Option<LatLon>,
+    pub time_ms: Option<i64>,
+}
+
+/// Everything the flags look at for one visit.
+#[derive(Debug, Clone)]
+pub struct VisitContext<'a> {
+    pub fix: &'a AcceptedFix,
+    pub visit_start_ms: i64,
+    pub visit_end_ms: i64,
+    /// The volunteer's assigned areas and the code of the one this visit should be in.
+    pub assigned: Option<(&'a AreaSet, &'a str)>,
+    pub household: Option<RegisteredLocation>,
+    pub previous_visit: Option<PreviousVisit>,
+    pub photos: &'a [PhotoLocation],
+}
+
+/// The flags cannot be computed.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum QualityError {
+    #[error("assigned area `{0}` is not in the area set")]
+    UnknownArea(String),
+}
+
+fn flag(code: FlagCode, vi: String, en: String, numbers: &[(&'static str, f64)]) -> QualityFlag {
+    QualityFlag {
+        code,
+        reason_vi: vi,
+        reason_en: en,
+        numbers: numbers.iter().copied().collect(),
+        subject: None,
+    }
+}
+
+/// Compute every flag that applies to a visit, in the order of [`FlagCode::ALL`].
+pub fn quality_flags(
+    ctx: &VisitContext<'_>,
+    cfg: &QualityConfig,
+) -> Result<Vec<QualityFlag>, QualityError> {
+    let mut out = Vec::new();
+    let v = &ctx.fix.fix;
+    let f = &v.fix;
+    let acc = f.accuracy_m;
+    let here = v.position();
+
+    if acc > cfg.low_accuracy_m {
+        out.push(flag(
+            FlagCode::LowAccuracy,
+            format!("Độ chính xác GPS {acc:.0} m kém hơn ngưỡng {:.0} m.", cfg.low_accuracy_m),
+            format!("GPS accuracy {acc:.0} m is worse than {:.0} m.", cfg.low_accuracy_m),
+            &[("accuracy_m", acc), ("threshold_m", cfg.low_accuracy_m)],
+        ));
+    }
+    if ctx.fix.over_warning {
+        let w = ctx.fix.warning_m.unwrap_or(0.0);
+        out.push(flag(
+            FlagCode::AcceptedOverWarning,
+            format!(
+                "Cộng tác viên đã xác nhận vị trí có độ chính xác {acc:.0} m, kém hơn ngưỡng cảnh báo {w:.0} m."
+            ),
+            format!("The volunteer confirmed a position with accuracy {acc:.0} m, worse than the warning threshold {w:.0} m."),
+            &[("accuracy_m", acc), ("warning_m", w)],
+        ));
+    }
+    if f.mock {
+        out.push(flag(
+            FlagCode::MockProvider,
+            "Điện thoại báo vị trí này đến từ ứng dụng giả lập vị trí (GPS giả).".into(),
+            "The phone reported this position as coming from a mock-location (fake GPS) provider."
+                .into(),
+            &[("mock", 1.0)],
+        ));
+    }
+    if v.age_ms > cfg.stale_after_ms {
+        let (age, lim) = (v.age_ms as f64 / 1000.0, cfg.stale_after_ms as f64 / 1000.0);
+        out.push(flag(
+            FlagCode::StaleFix,
+            format!("Vị trí GPS đã cũ {age:.0} giây khi được ghi nhận (giới hạn {lim:.0} giây)."),
+            format!("The GPS fix was {age:.0} s old when recorded (limit {lim:.0} s)."),
+            &[("age_s", age), ("limit_s", lim)],
+        ));
+    }
+    if let Some((areas, code)) = ctx.assigned {
+        let i = areas.find(code).ok_or_else(|| QualityError::UnknownArea(code.to_string()))?;
+        let d = areas.distance_to(here, i).unwrap_or(0.0);
+        let allowed = acc + cfg.outside_area_margin_m;
+        if d > allowed {
+            out.push(flag(
+                FlagCode::OutsideArea,
+                format!("Vị trí nằm ngoài địa bàn được phân công {code}, cách {d:.0} m (độ chính xác {acc:.0} m)."),
+                format!("The position is outside the assigned area {code}, {d:.0} m away (accuracy {acc:.0} m)."),
+                &[("distance_m", d), ("accuracy_m", acc), ("margin_m", cfg.outside_area_margin_m)],
+            ));
+        }
+    }
+    if let Some(h) = ctx.household {
+        let r = revisit_check(here, acc, h.location, h.accuracy_m, cfg.far_from_household_m);
+        if r.far {
+            out.push(flag(
+                FlagCode::FarFromHousehold,
+                format!(
+                    "Vị trí cách vị trí đã đăng ký của hộ gia đình {:.0} m (cho phép {:.0} m).",
+                    r.distance_m, r.allowed_m
+                ),
+                format!(
+                    "The position is {:.0} m from the household's registered location ({:.0} m allowed).",
+                    r.distance_m, r.allowed_m
+                ),
+                &[
+                    ("distance_m", r.distance_m),
+                    ("allowed_m", r.allowed_m),
+                    ("threshold_m", cfg.far_from_household_m),
+                ],
+            ));
+        }
+    }
+    if let Some(prev) = ctx.previous_visit {
+        let d = distance_m(prev.location, here);
+        let effective = (d - prev.accuracy_m.max(0.0) - acc).max(0.0);
+        // Out-of-order or simultaneous times count as one second, so a jump still shows.
+        let secs = ((f.time_ms - prev.time_ms).abs() as f64 / 1000.0).max(1.0);
+        let kmh = effective / secs * 3.6;
+        if kmh > cfg.max_travel_speed_kmh {
+            let minutes = secs / 60.0;
+            out.push(flag(
+                FlagCode::ImpossibleTravel,
+                format!(
+                    "Từ lần thăm trước đã di chuyển {d:.0} m trong {minutes:.1} phút ({kmh:.0} km/h), vượt quá {:.0} km/h.",
+                    cfg.max_travel_speed_kmh
+                ),
+                format!(
+                    "Moved {d:.0} m in {minutes:.1} min since the previous visit ({kmh:.0} km/h), faster than {:.0} km/h.",
+                    cfg.max_travel_speed_kmh
+                ),
+                &[
+                    ("distance_m", d),
+                    ("seconds", secs),
+                    ("speed_kmh", kmh),
+                    ("limit_kmh", cfg.max_travel_speed_kmh),
+                ],
+            ));
+        }
+    }
+    for photo in ctx.photos {
+        if let Some(loc) = photo.location {
+            let d = distance_m(loc, here);
+            let allowed = cfg.photo_max_distance_m + acc;
+            if d > allowed {
+                let mut fl = flag(
+                    FlagCode::PhotoFarFromFix,
+                    format!(
+                        "Vị trí GPS trong ảnh cách vị trí lần thăm {d:.0} m (cho phép {allowed:.0} m)."
+                    ),
+                    format!(
+                        "The photo's GPS position is {d:.0} m from the visit's position ({allowed:.0} m allowed)."
+                    ),
+                    &[
+                        ("distance_m", d),
+                        ("allowed_m", allowed),
+                        ("threshold_m", cfg.photo_max_distance_m),
+                    ],
+                );
+                fl.subject = Some(photo.id.clone());
+                out.push(fl);
+            }
+        }
+    }
+    for photo in ctx.photos {
+        if let Some(t) = photo.time_ms {
+            let gap_ms = if t < ctx.visit_start_ms {
+                ctx.visit_start_ms - t
+            } else if t > ctx.visit_end_ms {
+                t - ctx.visit_end_ms
+            } else {
+                0
+            };
+            if gap_ms > cfg.photo_max_time_gap_ms {
+                let (gap, lim) =
+                    (gap_ms as f64 / 60_000.0, cfg.photo_max_time_gap_ms as f64 / 60_000.0);
+                let mut fl = flag(
+                    FlagCode::PhotoTimeFar,
+                    format!(
+                        "Ảnh được chụp cách thời gian lần thăm {gap:.0} phút (cho phép {lim:.0} phút)."
+                    ),
+                    format!(
+                        "The photo was taken {gap:.0} min outside the visit's time ({lim:.0} min allowed)."
+                    ),
+                    &[("gap_min", gap), ("limit_min", lim)],
+                );
+                fl.subject = Some(photo.id.clone());
+                out.push(fl);
+            }
+        }
+    }
+    Ok(out)
+}

@@ -1,0 +1,192 @@
+//! The audit chain: every state change appends an entry whose hash covers the previous entry's
+//! hash and the entry's own fields. The head (count and last hash) is kept in `meta` under an
+//! HMAC keyed from the data key, so deleting the newest entries is detected too — without the
+//! key, nobody can forge a consistent head.
+
+use ring::{digest, hmac};
+use rusqlite::{params, OptionalExtension, Transaction};
+
+use super::{Store, StoreError};
+
+const GENESIS: [u8; 32] = [0u8; 32];
+
+/// What happened, in the chain's vocabulary.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Action {
+    Created,
+    Updated,
+    Finalized,
+    Queued,
+    Uploaded,
+    Acknowledged,
+    Returned,
+    Purged,
+    PinFailure,
+    Lockout,
+    Unlocked,
+    PinReset,
+    Configured,
+}
+
+impl Action {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Action::Created => "created",
+            Action::Updated => "updated",
+            Action::Finalized => "finalized",
+            Action::Queued => "queued",
+            Action::Uploaded => "uploaded",
+            Action::Acknowledged => "acknowledged",
+            Action::Returned => "returned",
+            Action::Purged => "purged",
+            Action::PinFailure => "pin_failure",
+            Action::Lockout => "lockout",
+            Action::Unlocked => "unlocked",
+            Action::PinReset => "pin_reset",
+            Action::Configured => "configured",
+        }
+    }
+}
+
+fn entry_hash(prev: &[u8], seq: i64, at: i64, actor: &str, action: &str, entity: &str, id: &str) -> [u8; 32] {
+    let mut ctx = digest::Context::new(&digest::SHA256);
+    ctx.update(b"safehome-audit-v1\0");
+    ctx.update(prev);
+    ctx.update(&seq.to_be_bytes());
+    ctx.update(&at.to_be_bytes());
+    for part in [actor, action, entity, id] {
+        ctx.update(&(part.len() as u64).to_be_bytes());
+        ctx.update(part.as_bytes());
+    }
+    let mut out = [0u8; 32];
+    out.copy_from_slice(ctx.finish().as_ref());
+    out
+}
+
+fn head_mac(key: &hmac::Key, count: i64, hash: &[u8]) -> Vec<u8> {
+    let mut msg = count.to_be_bytes().to_vec();
+    msg.extend_from_slice(hash);
+    hmac::sign(key, &msg).as_ref().to_vec()
+}
+
+/// Append one entry inside the caller's transaction.
+pub(super) fn append(
+    tx: &Transaction<'_>,
+    key: &hmac::Key,
+    at: i64,
+    actor: Option<&str>,
+    action: Action,
+    entity: &str,
+    id: &str,
+) -> Result<(), StoreError> {
+    let last: Option<(i64, Vec<u8>)> = tx
+        .query_row("SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1", [], |r| {
+            Ok((r.get(0)?, r.get(1)?))
+        })
+        .optional()?;
+    let (seq, prev) = match last {
+        Some((s, h)) => (s + 1, h),
+        None => (1, GENESIS.to_vec()),
+    };
+    let actor_s = actor.unwrap_or("");
+    let hash = entry_hash(&prev, seq, at, actor_s, action.as_str(), entity, id);
+    tx.execute(
+        "INSERT INTO audit (seq, at, actor, action, entity, entity_id, prev_hash, hash)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+        params![seq, at, actor, action.as_str(), entity, id, prev, hash.to_vec()],
+    )?;
+    let mut head = seq.to_be_bytes().to_vec();
+    head.extend_from_slice(&hash);
+    head.extend_from_slice(&head_mac(key, seq, &hash));
+    tx.execute(
+        "INSERT INTO meta (key, value) VALUES ('audit_head', ?1)
+         ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+        params![head],
+    )?;
+    Ok(())
+}
+
+/// The result of checking the chain.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct AuditReport {
+    pub entries: i64,
+    /// The first problem found, if any: `seq N: reason`.
+    pub problem: Option<String>,
+}
+
+impl AuditReport {
+    pub fn is_intact(&self) -> bool {
+        self.problem.is_none()
+    }
+}
+
+impl Store {
+    /// Recompute the whole chain: detects edited, deleted, inserted and reordered entries, and
+    /// (through the keyed head) entries removed from the end.
+    pub fn verify_audit(&self) -> Result<AuditReport, StoreError> {
+        let conn = self.reader()?;
+        let mut stmt = conn.prepare(
+            "SELECT seq, at, actor, action, entity, entity_id, prev_hash, hash FROM audit ORDER BY seq",
+        )?;
+        let mut rows = stmt.query([])?;
+        let mut prev = GENESIS.to_vec();
+        let mut expected_seq = 1i64;
+        let mut problem = None;
+        let mut count = 0i64;
+        while let Some(r) = rows.next()? {
+            let seq: i64 = r.get(0)?;
+            let at: i64 = r.get(1)?;
+            let actor: Option<String> = r.get(2)?;
+            let action: String = r.get(3)?;
+            let entity: String = r.get(4)?;
+            let id: String = r.get(5)?;
+            let stored_prev: Vec<u8> = r.get(6)?;
+            let hash: Vec<u8> = r.get(7)?;
+            count += 1;
+            if problem.is_some() {
+                continue;
+            }
+            if seq != expected_seq {
+                problem = Some(format!("seq {seq}: expected {expected_seq} (an entry is missing)"));
+            } else if stored_prev != prev {
+                problem = Some(format!("seq {seq}: does not follow the previous entry"));
+            } else if entry_hash(&prev, seq, at, actor.as_deref().unwrap_or(""), &action, &entity, &id)
+                .as_slice()
+                != hash.as_slice()
+            {
+                problem = Some(format!("seq {seq}: entry was altered"));
+            }
+            prev = hash;
+            expected_seq += 1;
+        }
+        if problem.is_none() {
+            let head: Option<Vec<u8>> = conn
+                .query_row("SELECT value FROM meta WHERE key = 'audit_head'", [], |r| r.get(0))
+                .optional()?;
+            problem = match head {
+                None if count == 0 => None,
+                None => Some("head: missing".into()),
+                Some(h) if h.len() == 8 + 32 + 32 => {
+                    let mut n = [0u8; 8];
+                    n.copy_from_slice(&h[..8]);
+                    let head_count = i64::from_be_bytes(n);
+                    let ok = hmac::verify(&self.keys.audit_mac, &{
+                        let mut m = h[..8].to_vec();
+                        m.extend_from_slice(&h[8..40]);
+                        m
+                    }, &h[40..])
+                    .is_ok();
+                    if !ok {
+                        Some("head: not authentic".into())
+                    } else if head_count != count || h[8..40] != prev[..] {
+                        Some(format!("head: chain has {count} entries, head records {head_count}"))
+                    } else {
+                        None
+                    }
+                }
+                Some(_) => Some("head: malformed".into()),
+            };
+        }
+        Ok(AuditReport { entries: count, problem })
+    }
+}

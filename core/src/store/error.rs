@@ -1,0 +1,71 @@
+//! Store errors: typed, with what went wrong and where, never personal data.
+
+use crate::crypto::CryptoError;
+use crate::form::check::FormError;
+use crate::form::session::{SessionError, Violation};
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("the data key does not open this database")]
+    WrongKey,
+    #[error("the database has schema version {found}; this app supports up to {supported}")]
+    NewerSchema { found: i64, supported: i64 },
+    #[error("the device's storage is full; nothing was changed")]
+    DiskFull,
+    #[error("the database is read-only; nothing was changed")]
+    ReadOnly,
+    #[error("the database file is damaged or not a SafeHome database")]
+    Corrupt,
+    #[error("the operation was interrupted")]
+    Interrupted,
+    #[error("storage error: {0}")]
+    Sqlite(String),
+    #[error(transparent)]
+    Crypto(#[from] CryptoError),
+    #[error("{entity} {id} not found")]
+    NotFound { entity: &'static str, id: String },
+    #[error("a {role} may not {action}")]
+    Forbidden { role: &'static str, action: &'static str },
+    #[error("wrong PIN; {remaining} attempt(s) before lockout")]
+    WrongPin { remaining: u32 },
+    #[error("too many wrong PINs; try again after {retry_at_ms}")]
+    PinDelay { retry_at_ms: i64 },
+    #[error("profile locked after too many wrong PINs; a supervisor must reset it")]
+    LockedOut,
+    #[error("a PIN needs 4 to 12 digits")]
+    WeakPin,
+    #[error("{entity} {id} is {state}; cannot {action}")]
+    InvalidState { entity: &'static str, id: String, state: String, action: &'static str },
+    #[error("{field}: {message}")]
+    Invalid { field: &'static str, message: String },
+    #[error(transparent)]
+    Form(#[from] FormError),
+    #[error(transparent)]
+    Session(#[from] SessionError),
+    #[error("the form is not valid: {} problem(s), first at {}", .0.len(), .0.first().map(|v| v.path.as_str()).unwrap_or(""))]
+    NotValid(Vec<Violation>),
+    #[error("no recipients configured: set the organisation's archive key and the supervisors' keys before sealing")]
+    NoRecipients,
+    #[error("stored data is unreadable: {0}")]
+    BadData(String),
+}
+
+impl From<rusqlite::Error> for StoreError {
+    fn from(e: rusqlite::Error) -> Self {
+        use rusqlite::ffi::ErrorCode;
+        match e.sqlite_error_code() {
+            Some(ErrorCode::DiskFull) => StoreError::DiskFull,
+            Some(ErrorCode::ReadOnly) => StoreError::ReadOnly,
+            Some(ErrorCode::DatabaseCorrupt | ErrorCode::NotADatabase) => StoreError::Corrupt,
+            Some(ErrorCode::OperationInterrupted) => StoreError::Interrupted,
+            // The message of an SQLite error names the statement's problem, never row data.
+            _ => StoreError::Sqlite(e.to_string()),
+        }
+    }
+}
+
+impl From<serde_json::Error> for StoreError {
+    fn from(e: serde_json::Error) -> Self {
+        StoreError::BadData(format!("JSON at line {}, column {}", e.line(), e.column()))
+    }
+}

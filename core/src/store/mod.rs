@@ -1,0 +1,332 @@
+//! The encrypted local store: SQLite (bundled) holding profiles, households, visits and
+//! incidents from draft to outbox, with sensitive columns encrypted under keys derived from the
+//! platform's data key. See `docs/storage.md` for durability, the schema and the threat model.
+//!
+//! One writer connection and one reader connection, each behind a mutex; every state change is
+//! one IMMEDIATE transaction that also appends to the audit chain, so a crash leaves either the
+//! whole change or none of it.
+
+mod audit;
+mod error;
+pub mod households;
+pub mod migrate;
+pub mod outbox;
+pub mod profiles;
+pub mod records;
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use rusqlite::{params, Connection, InterruptHandle, OpenFlags, OptionalExtension, Transaction, TransactionBehavior};
+use serde::Serialize;
+
+pub use audit::{Action, AuditReport};
+pub use error::StoreError;
+
+use crate::clock::{new_uuid, Clock, Entropy};
+use crate::crypto::{DataKey, DeviceKey, KeyHierarchy, PinPolicy, PIN_ITERATIONS};
+use crate::form::check::CheckedForm;
+
+const KEY_CHECK: &[u8] = b"safehome-key-check-v1";
+
+/// Settings a store is opened with.
+#[derive(Debug, Clone, Copy)]
+pub struct StoreConfig {
+    /// PBKDF2 iterations for new PINs (600,000 in production; tests may lower it).
+    pub pin_iterations: u32,
+    pub pin_policy: PinPolicy,
+    /// Days after acknowledgment before payloads are purged.
+    pub retention_days: u32,
+}
+
+impl Default for StoreConfig {
+    fn default() -> Self {
+        StoreConfig { pin_iterations: PIN_ITERATIONS, pin_policy: PinPolicy::default(), retention_days: 30 }
+    }
+}
+
+pub struct Store {
+    path: PathBuf,
+    // The reader is declared (so dropped) first: the last connection to close checkpoints the
+    // WAL into the database file, and only the writer can.
+    reader: Mutex<Connection>,
+    writer: Mutex<Connection>,
+    interrupts: [InterruptHandle; 2],
+    keys: KeyHierarchy,
+    device_id: String,
+    device_key: DeviceKey,
+    clock: Arc<dyn Clock>,
+    entropy: Arc<dyn Entropy>,
+    config: StoreConfig,
+    forms: Mutex<HashMap<String, Arc<CheckedForm>>>,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store").field("path", &self.path).finish_non_exhaustive()
+    }
+}
+
+/// Connection settings shared by the writer and the reader.
+fn configure(conn: &Connection) -> Result<(), StoreError> {
+    conn.pragma_update(None, "foreign_keys", "ON")?;
+    // Android has no usable temp directory: keep temporary tables and indexes in memory.
+    conn.pragma_update(None, "temp_store", 2)?;
+    conn.busy_timeout(std::time::Duration::from_secs(5))?;
+    Ok(())
+}
+
+impl Store {
+    /// Open (or create) the database at `path` with the platform's data key.
+    pub fn open(
+        path: &Path,
+        data_key: &DataKey,
+        clock: Arc<dyn Clock>,
+        entropy: Arc<dyn Entropy>,
+        config: StoreConfig,
+    ) -> Result<Store, StoreError> {
+        let mut writer = Connection::open_with_flags(
+            path,
+            OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_CREATE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )?;
+        // Not a database at all: SQLite only notices on the first read.
+        writer.query_row("SELECT count(*) FROM sqlite_master", [], |r| r.get::<_, i64>(0))?;
+        configure(&writer)?;
+        // WAL: readers never block the writer. FULL: every commit is fsynced, so a finalized
+        // visit survives power loss (docs/storage.md).
+        writer.pragma_update(None, "journal_mode", "WAL")?;
+        writer.pragma_update(None, "synchronous", "FULL")?;
+        migrate::migrate(&mut writer)?;
+        let keys = KeyHierarchy::derive(data_key);
+        let (device_id, device_key) = Self::init_keys(&mut writer, &keys, clock.as_ref(), entropy.as_ref())?;
+        let reader = Connection::open_with_flags(
+            path,
+            OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )?;
+        configure(&reader)?;
+        let interrupts = [writer.get_interrupt_handle(), reader.get_interrupt_handle()];
+        Ok(Store {
+            path: path.to_path_buf(),
+            reader: Mutex::new(reader),
+            writer: Mutex::new(writer),
+            interrupts,
+            keys,
+            device_id,
+            device_key,
+            clock,
+            entropy,
+            config,
+            forms: Mutex::new(HashMap::new()),
+        })
+    }
+
+    /// Check the data key against the stored key check; on a new database, write the key check
+    /// and generate the device signing key, in one transaction.
+    fn init_keys(
+        conn: &mut Connection,
+        keys: &KeyHierarchy,
+        clock: &dyn Clock,
+        entropy: &dyn Entropy,
+    ) -> Result<(String, DeviceKey), StoreError> {
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let check: Option<Vec<u8>> =
+            tx.query_row("SELECT value FROM meta WHERE key = 'key_check'", [], |r| r.get(0)).optional()?;
+        match check {
+            Some(c) => {
+                let plain = keys.column.decrypt("meta", "value", "key_check", &c).map_err(|_| StoreError::WrongKey)?;
+                if plain != KEY_CHECK {
+                    return Err(StoreError::WrongKey);
+                }
+            }
+            None => {
+                let c = keys.column.encrypt("meta", "value", "key_check", KEY_CHECK)?;
+                tx.execute("INSERT INTO meta (key, value) VALUES ('key_check', ?1)", params![c])?;
+            }
+        }
+        let device: Option<(String, Vec<u8>)> = tx
+            .query_row("SELECT id, signing_key_enc FROM device LIMIT 1", [], |r| Ok((r.get(0)?, r.get(1)?)))
+            .optional()?;
+        let result = match device {
+            Some((id, sealed)) => {
+                let key = DeviceKey::unseal(&keys.device_seal, &id, &sealed).map_err(|_| StoreError::WrongKey)?;
+                (id, key)
+            }
+            None => {
+                let id = new_uuid(entropy);
+                let key = DeviceKey::generate()?;
+                tx.execute(
+                    "INSERT INTO device (id, signing_key_enc, public_key, created_at) VALUES (?1, ?2, ?3, ?4)",
+                    params![id, key.seal(&keys.device_seal, &id)?, key.public_key().to_vec(), clock.now_ms()],
+                )?;
+                audit::append(&tx, &keys.audit_mac, clock.now_ms(), None, Action::Created, "device", &id)?;
+                (id, key)
+            }
+        };
+        tx.commit()?;
+        Ok(result)
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    pub fn device_id(&self) -> &str {
+        &self.device_id
+    }
+
+    pub fn device_public_key(&self) -> [u8; 32] {
+        self.device_key.public_key()
+    }
+
+    pub fn device_key(&self) -> &DeviceKey {
+        &self.device_key
+    }
+
+    pub fn now_ms(&self) -> i64 {
+        self.clock.now_ms()
+    }
+
+    pub(crate) fn clock(&self) -> &Arc<dyn Clock> {
+        &self.clock
+    }
+
+    pub(crate) fn entropy(&self) -> &Arc<dyn Entropy> {
+        &self.entropy
+    }
+
+    pub(crate) fn new_id(&self) -> String {
+        new_uuid(self.entropy.as_ref())
+    }
+
+    pub(crate) fn reader(&self) -> Result<MutexGuard<'_, Connection>, StoreError> {
+        // A poisoned lock means a panic mid-read; the connection itself is still consistent.
+        Ok(self.reader.lock().unwrap_or_else(|p| p.into_inner()))
+    }
+
+    /// Run `f` in one IMMEDIATE write transaction; it commits only if `f` succeeds, so a failed
+    /// operation (including a full disk) leaves the database as it was.
+    pub(crate) fn write<T>(&self, f: impl FnOnce(&Transaction<'_>, &Store) -> Result<T, StoreError>) -> Result<T, StoreError> {
+        let mut conn = self.writer.lock().unwrap_or_else(|p| p.into_inner());
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let out = f(&tx, self)?;
+        tx.commit()?;
+        Ok(out)
+    }
+
+    /// Append to the audit chain inside a write transaction.
+    pub(crate) fn audit(
+        &self,
+        tx: &Transaction<'_>,
+        actor: Option<&str>,
+        action: Action,
+        entity: &str,
+        id: &str,
+    ) -> Result<(), StoreError> {
+        audit::append(tx, &self.keys.audit_mac, self.clock.now_ms(), actor, action, entity, id)
+    }
+
+    pub(crate) fn keys(&self) -> &KeyHierarchy {
+        &self.keys
+    }
+
+    pub(crate) fn config(&self) -> &StoreConfig {
+        &self.config
+    }
+
+    /// Stop the statement running on either connection (a long query on a screen the
+    /// volunteer left). It fails with `StoreError::Interrupted`.
+    pub fn interrupt(&self) {
+        for h in &self.interrupts {
+            h.interrupt();
+        }
+    }
+
+    /// A checked form by id and version: built-in templates (cached).
+    pub fn form(&self, id: &str, version: &str) -> Result<Arc<CheckedForm>, StoreError> {
+        let key = format!("{id}@{version}");
+        let mut cache = self.forms.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(f) = cache.get(&key) {
+            return Ok(Arc::clone(f));
+        }
+        let form = match crate::templates::load(id) {
+            Some(r) => r?,
+            None => return Err(StoreError::NotFound { entity: "form", id: id.to_string() }),
+        };
+        if form.form.version != version {
+            return Err(StoreError::NotFound { entity: "form version", id: key });
+        }
+        cache.insert(key, Arc::clone(&form));
+        Ok(form)
+    }
+
+    /// SQLite's own consistency check (`PRAGMA integrity_check`): `ok` or the problems.
+    pub fn integrity_check(&self) -> Result<String, StoreError> {
+        let conn = self.reader()?;
+        let mut stmt = conn.prepare("PRAGMA integrity_check")?;
+        let lines: Vec<String> = stmt.query_map([], |r| r.get(0))?.collect::<Result<_, _>>()?;
+        Ok(lines.join("; "))
+    }
+
+    /// Test hook: cap the database size (in pages) to simulate a full disk.
+    #[doc(hidden)]
+    pub fn simulate_disk_limit(&self, max_pages: u32) -> Result<(), StoreError> {
+        let conn = self.writer.lock().unwrap_or_else(|p| p.into_inner());
+        conn.query_row(&format!("PRAGMA max_page_count = {max_pages}"), [], |_| Ok(()))?;
+        Ok(())
+    }
+
+    /// Sizes and counts for the app's storage screen and the sync scheduler.
+    pub fn storage_status(&self) -> Result<StorageStatus, StoreError> {
+        let conn = self.reader()?;
+        let page_size: i64 = conn.query_row("PRAGMA page_size", [], |r| r.get(0))?;
+        let pages: i64 = conn.query_row("PRAGMA page_count", [], |r| r.get(0))?;
+        let wal = std::fs::metadata(wal_path(&self.path)).map(|m| m.len() as i64).unwrap_or(0);
+        let pending_upload_bytes: i64 = conn.query_row(
+            "SELECT coalesce(sum(size_bytes), 0) FROM outbox WHERE state = 'pending'",
+            [],
+            |r| r.get(0),
+        )?;
+        let mut records_by_state = Vec::new();
+        let mut stmt = conn.prepare("SELECT state, count(*) FROM records GROUP BY state ORDER BY state")?;
+        for row in stmt.query_map([], |r| Ok(StateCount { state: r.get(0)?, count: r.get(1)? }))? {
+            records_by_state.push(row?);
+        }
+        let mut outbox_by_state = Vec::new();
+        let mut stmt = conn.prepare("SELECT state, count(*) FROM outbox GROUP BY state ORDER BY state")?;
+        for row in stmt.query_map([], |r| Ok(StateCount { state: r.get(0)?, count: r.get(1)? }))? {
+            outbox_by_state.push(row?);
+        }
+        let households: i64 = conn.query_row("SELECT count(*) FROM households", [], |r| r.get(0))?;
+        Ok(StorageStatus {
+            database_bytes: page_size * pages,
+            wal_bytes: wal,
+            pending_upload_bytes,
+            households,
+            records_by_state,
+            outbox_by_state,
+        })
+    }
+}
+
+fn wal_path(db: &Path) -> PathBuf {
+    let mut s = db.as_os_str().to_owned();
+    s.push("-wal");
+    PathBuf::from(s)
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct StateCount {
+    pub state: String,
+    pub count: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct StorageStatus {
+    pub database_bytes: i64,
+    pub wal_bytes: i64,
+    pub pending_upload_bytes: i64,
+    pub households: i64,
+    pub records_by_state: Vec<StateCount>,
+    pub outbox_by_state: Vec<StateCount>,
+}

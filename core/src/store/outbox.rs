@@ -1,0 +1,178 @@
+//! The outbox: one entry per item to upload, kept until the server acknowledges the item by
+//! its hash. Retention: acknowledged payloads are purged after the configured number of days,
+//! leaving a receipt; nothing unsent is ever purged.
+
+use rusqlite::{params, OptionalExtension};
+use serde::Serialize;
+
+use super::records::{hex, transition};
+use super::{Action, Store, StoreError};
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct OutboxEntry {
+    pub id: String,
+    pub item_kind: String,
+    pub item_id: String,
+    pub state: String,
+    pub payload_sha256: String,
+    pub size_bytes: i64,
+    pub attempts: i64,
+    pub next_attempt_at_ms: i64,
+    pub last_error: Option<String>,
+    pub created_at_ms: i64,
+    pub acknowledged_at_ms: Option<i64>,
+}
+
+/// Wait before retry `attempts` (1-based): 1 minute doubling to 6 hours.
+pub fn backoff_ms(attempts: i64) -> i64 {
+    let doublings = (attempts - 1).clamp(0, 20) as u32;
+    (60_000i64 << doublings).min(6 * 3_600_000)
+}
+
+impl Store {
+    /// Every outbox entry, oldest first.
+    pub fn outbox(&self) -> Result<Vec<OutboxEntry>, StoreError> {
+        self.outbox_query("ORDER BY created_at, id", params![])
+    }
+
+    /// Entries waiting to be sent whose next attempt is due.
+    pub fn outbox_due(&self) -> Result<Vec<OutboxEntry>, StoreError> {
+        self.outbox_query(
+            "WHERE state = 'pending' AND next_attempt_at <= ?1 ORDER BY next_attempt_at, id",
+            params![self.now_ms()],
+        )
+    }
+
+    fn outbox_query(&self, tail: &str, p: &[&dyn rusqlite::ToSql]) -> Result<Vec<OutboxEntry>, StoreError> {
+        let conn = self.reader()?;
+        let sql = format!(
+            "SELECT id, item_kind, item_id, state, payload_sha256, size_bytes, attempts, next_attempt_at,
+                    last_error, created_at, acknowledged_at FROM outbox {tail}"
+        );
+        let mut stmt = conn.prepare(&sql)?;
+        let rows = stmt.query_map(p, |r| {
+            Ok(OutboxEntry {
+                id: r.get(0)?,
+                item_kind: r.get(1)?,
+                item_id: r.get(2)?,
+                state: r.get(3)?,
+                payload_sha256: hex(&r.get::<_, Vec<u8>>(4)?),
+                size_bytes: r.get(5)?,
+                attempts: r.get(6)?,
+                next_attempt_at_ms: r.get(7)?,
+                last_error: r.get(8)?,
+                created_at_ms: r.get(9)?,
+                acknowledged_at_ms: r.get(10)?,
+            })
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// A send failed: count it and schedule the next attempt with backoff.
+    pub fn outbox_failed(&self, outbox_id: &str, error: &str) -> Result<(), StoreError> {
+        let now = self.now_ms();
+        self.write(|tx, _| {
+            let attempts: Option<i64> = tx
+                .query_row("SELECT attempts FROM outbox WHERE id = ?1 AND state = 'pending'", params![outbox_id], |r| r.get(0))
+                .optional()?;
+            let attempts = attempts.ok_or_else(|| StoreError::NotFound { entity: "pending outbox entry", id: outbox_id.into() })? + 1;
+            // Keep the error short: it comes from the network layer, not from personal data.
+            let error: String = error.chars().take(200).collect();
+            tx.execute(
+                "UPDATE outbox SET attempts = ?2, next_attempt_at = ?3, last_error = ?4 WHERE id = ?1",
+                params![outbox_id, attempts, now + backoff_ms(attempts), error],
+            )?;
+            Ok(())
+        })
+    }
+
+    /// The server received the item (not yet acknowledged by hash).
+    pub fn outbox_uploaded(&self, outbox_id: &str) -> Result<(), StoreError> {
+        let now = self.now_ms();
+        self.write(|tx, s| {
+            let (kind, item): (String, String) = tx
+                .query_row("SELECT item_kind, item_id FROM outbox WHERE id = ?1 AND state = 'pending'", params![outbox_id], |r| {
+                    Ok((r.get(0)?, r.get(1)?))
+                })
+                .optional()?
+                .ok_or_else(|| StoreError::NotFound { entity: "pending outbox entry", id: outbox_id.into() })?;
+            tx.execute(
+                "UPDATE outbox SET state = 'uploaded', attempts = attempts + 1 WHERE id = ?1",
+                params![outbox_id],
+            )?;
+            if kind == "submission" {
+                transition(tx, &item, &["queued"], "uploaded", now)?;
+            }
+            s.audit(tx, None, Action::Uploaded, "outbox", outbox_id)
+        })
+    }
+
+    /// The server acknowledged an item by its SHA-256: only then may it ever be purged.
+    /// A hash that matches nothing pending or uploaded is refused.
+    pub fn acknowledge(&self, payload_sha256_hex: &str) -> Result<String, StoreError> {
+        let now = self.now_ms();
+        let hash = parse_hex32(payload_sha256_hex)
+            .ok_or_else(|| StoreError::Invalid { field: "payload_sha256", message: "64 hex characters".into() })?;
+        self.write(|tx, s| {
+            let (id, kind, item): (String, String, String) = tx
+                .query_row(
+                    "SELECT id, item_kind, item_id FROM outbox WHERE payload_sha256 = ?1 AND state IN ('pending', 'uploaded')",
+                    params![hash.to_vec()],
+                    |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+                )
+                .optional()?
+                .ok_or_else(|| StoreError::NotFound { entity: "unacknowledged outbox item", id: payload_sha256_hex.into() })?;
+            tx.execute(
+                "UPDATE outbox SET state = 'acknowledged', acknowledged_at = ?2 WHERE id = ?1",
+                params![id, now],
+            )?;
+            if kind == "submission" {
+                transition(tx, &item, &["queued", "uploaded"], "acknowledged", now)?;
+            }
+            s.audit(tx, None, Action::Acknowledged, "outbox", &id)?;
+            Ok(id)
+        })
+    }
+
+    /// Purge payloads acknowledged more than `retention_days` ago. Returns how many records
+    /// were purged. Unacknowledged items are never touched.
+    pub fn purge_expired(&self) -> Result<usize, StoreError> {
+        let cutoff = self.now_ms() - i64::from(self.config().retention_days) * 86_400_000;
+        self.write(|tx, s| {
+            let ids: Vec<String> = {
+                let mut stmt = tx.prepare(
+                    "SELECT r.id FROM records r JOIN outbox o ON o.item_kind = 'submission' AND o.item_id = r.id
+                     WHERE o.state = 'acknowledged' AND o.acknowledged_at <= ?1 AND r.purged_at IS NULL
+                       AND r.state = 'acknowledged'",
+                )?;
+                let rows = stmt.query_map(params![cutoff], |r| r.get(0))?;
+                rows.collect::<Result<_, _>>()?
+            };
+            for id in &ids {
+                tx.execute(
+                    "UPDATE records SET submission_enc = NULL, draft_enc = NULL, child_ref_enc = NULL,
+                        quality_flags_enc = NULL, purged_at = ?2 WHERE id = ?1",
+                    params![id, s.now_ms()],
+                )?;
+                tx.execute(
+                    "UPDATE attachments SET envelope = NULL, purged_at = ?2 WHERE record_id = ?1",
+                    params![id, s.now_ms()],
+                )?;
+                s.audit(tx, None, Action::Purged, "record", id)?;
+            }
+            Ok(ids.len())
+        })
+    }
+}
+
+fn parse_hex32(s: &str) -> Option<[u8; 32]> {
+    let s = s.trim();
+    if s.len() != 64 {
+        return None;
+    }
+    let mut out = [0u8; 32];
+    for (i, b) in out.iter_mut().enumerate() {
+        *b = u8::from_str_radix(s.get(2 * i..2 * i + 2)?, 16).ok()?;
+    }
+    Some(out)
+}

@@ -1,0 +1,533 @@
+//! Visits and incidents: a form session persisted as an encrypted draft, autosaved on every
+//! answer, finalized in one transaction into a signed, queued submission.
+//!
+//! Lifecycle: draft -> finalized -> queued -> uploaded -> acknowledged. Finalize moves a draft
+//! straight to queued (both steps are in the audit chain). A supervisor may return a submission:
+//! it becomes `returned` and a new draft revision, linked to it, starts from its answers.
+
+use std::sync::Arc;
+
+use ring::digest;
+use rusqlite::{params, OptionalExtension, Transaction};
+use serde::Serialize;
+use serde_json::{json, Value as Json};
+
+use super::profiles::{Actor, Permission, Role};
+use super::{Action, Store, StoreError};
+use crate::form::session::{Session, SessionState};
+use crate::risk::{self, Assessment};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RecordKind {
+    Visit,
+    Incident,
+}
+
+impl RecordKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RecordKind::Visit => "visit",
+            RecordKind::Incident => "incident",
+        }
+    }
+    fn parse(s: &str) -> RecordKind {
+        if s == "incident" { RecordKind::Incident } else { RecordKind::Visit }
+    }
+}
+
+/// An open draft: the live form session of one record. The app keeps it while the volunteer
+/// fills the form; every change goes through the store so it is autosaved.
+pub struct Draft {
+    pub record_id: String,
+    pub kind: RecordKind,
+    owner_id: String,
+    session: Session,
+}
+
+impl Draft {
+    pub fn session(&self) -> &Session {
+        &self.session
+    }
+}
+
+impl std::fmt::Debug for Draft {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Draft").field("record_id", &self.record_id).finish_non_exhaustive()
+    }
+}
+
+/// A record as its owner or a supervisor sees it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RecordView {
+    pub id: String,
+    pub kind: RecordKind,
+    pub household_id: Option<String>,
+    pub child_ref: Option<String>,
+    pub form_id: String,
+    pub form_version: String,
+    pub owner_id: String,
+    pub state: String,
+    pub revision: i64,
+    pub revision_of: Option<String>,
+    pub created_at_ms: i64,
+    pub updated_at_ms: i64,
+    pub finalized_at_ms: Option<i64>,
+    pub risk_level: Option<String>,
+    pub due_at_ms: Option<i64>,
+    /// The signed submission (finalized records), or the draft's current output.
+    pub data: Json,
+    pub assessment: Option<Json>,
+    pub submission_sha256: Option<String>,
+    pub signature: Option<String>,
+    pub return_note: Option<String>,
+}
+
+/// One line of a supervisor's review queue.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct QueueItem {
+    pub id: String,
+    pub kind: RecordKind,
+    pub household_id: Option<String>,
+    pub owner_id: String,
+    pub state: String,
+    pub risk_level: Option<String>,
+    pub due_at_ms: Option<i64>,
+    pub finalized_at_ms: Option<i64>,
+}
+
+/// What finalize returns: enough for the app to show the outcome.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Finalized {
+    pub record_id: String,
+    pub outbox_id: String,
+    pub submission_sha256: String,
+    pub assessment: Option<Assessment>,
+}
+
+pub(crate) fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+impl Store {
+    /// Start a household visit on a built-in form.
+    pub fn start_visit(&self, by: &Actor, household_id: &str, form_id: &str) -> Result<Draft, StoreError> {
+        by.require(Permission::RecordVisit)?;
+        self.household(by, household_id)?; // visible to this actor, or NotFound
+        self.start_record(by, RecordKind::Visit, Some(household_id), None, form_id, None)
+    }
+
+    /// Start an injury incident (health workers), optionally linked to a household and child.
+    pub fn start_incident(
+        &self,
+        by: &Actor,
+        form_id: &str,
+        household_id: Option<&str>,
+        child_ref: Option<&str>,
+    ) -> Result<Draft, StoreError> {
+        by.require(Permission::RecordIncident)?;
+        if let Some(h) = household_id {
+            let exists: bool = self
+                .reader()?
+                .query_row("SELECT count(*) FROM households WHERE id = ?1", params![h], |r| r.get(0))?;
+            if !exists {
+                return Err(StoreError::NotFound { entity: "household", id: h.into() });
+            }
+        }
+        self.start_record(by, RecordKind::Incident, household_id, child_ref, form_id, None)
+    }
+
+    fn start_record(
+        &self,
+        by: &Actor,
+        kind: RecordKind,
+        household_id: Option<&str>,
+        child_ref: Option<&str>,
+        form_id: &str,
+        revision_of: Option<(&str, i64, &SessionState)>,
+    ) -> Result<Draft, StoreError> {
+        let form = match crate::templates::load(form_id) {
+            Some(f) => f?,
+            None => return Err(StoreError::NotFound { entity: "form", id: form_id.into() }),
+        };
+        let form = self.form(&form.form.id, &form.form.version)?;
+        let session = match revision_of {
+            Some((_, _, state)) => {
+                Session::restore(Arc::clone(&form), state, Arc::clone(self.clock()), Arc::clone(self.entropy()))?
+            }
+            None => Session::new(Arc::clone(&form), Arc::clone(self.clock()), Arc::clone(self.entropy())),
+        };
+        let id = self.new_id();
+        let now = self.now_ms();
+        let state_json = serde_json::to_string(&session.state())?;
+        self.write(|tx, s| {
+            let c = &s.keys().column;
+            tx.execute(
+                "INSERT INTO records (id, kind, household_id, child_ref_enc, form_id, form_version, owner_id,
+                    state, revision, revision_of, draft_enc, created_at, updated_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 'draft', ?8, ?9, ?10, ?11, ?11)",
+                params![
+                    id,
+                    kind.as_str(),
+                    household_id,
+                    child_ref.map(|c_| c.encrypt_str("records", "child_ref", &id, c_)).transpose()?,
+                    form.form.id,
+                    form.form.version,
+                    by.profile_id(),
+                    revision_of.map_or(1, |(_, r, _)| r + 1),
+                    revision_of.map(|(p, _, _)| p),
+                    c.encrypt_str("records", "draft", &id, &state_json)?,
+                    now
+                ],
+            )?;
+            s.audit(tx, Some(by.profile_id()), Action::Created, kind.as_str(), &id)
+        })?;
+        Ok(Draft { record_id: id, kind, owner_id: by.profile_id().to_string(), session })
+    }
+
+    /// Reopen a draft where it stopped (after the app was killed, or from the list).
+    pub fn open_draft(&self, by: &Actor, record_id: &str) -> Result<Draft, StoreError> {
+        // kind, form id, form version, owner, state, draft
+        type DraftRow = (String, String, String, String, String, Option<Vec<u8>>);
+        let row: Option<DraftRow> = self
+            .reader()?
+            .query_row(
+                "SELECT kind, form_id, form_version, owner_id, state, draft_enc FROM records WHERE id = ?1",
+                params![record_id],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?)),
+            )
+            .optional()?;
+        let not_found = || StoreError::NotFound { entity: "record", id: record_id.into() };
+        let (kind, form_id, version, owner, state, draft) = row.ok_or_else(not_found)?;
+        if owner != by.profile_id() {
+            return Err(not_found());
+        }
+        let draft = match (state.as_str(), draft) {
+            ("draft", Some(d)) => d,
+            _ => {
+                return Err(StoreError::InvalidState {
+                    entity: "record",
+                    id: record_id.into(),
+                    state,
+                    action: "edit",
+                })
+            }
+        };
+        let json = self.keys().column.decrypt_str("records", "draft", record_id, &draft)?;
+        let state: SessionState = serde_json::from_str(&json)?;
+        let form = self.form(&form_id, &version)?;
+        let session = Session::restore(form, &state, Arc::clone(self.clock()), Arc::clone(self.entropy()))?;
+        Ok(Draft { record_id: record_id.into(), kind: RecordKind::parse(&kind), owner_id: owner, session })
+    }
+
+    /// Apply a change to the draft's session and autosave it in one small transaction. If the
+    /// change is refused, nothing is saved and the session is as it was.
+    pub fn edit<T>(
+        &self,
+        draft: &mut Draft,
+        change: impl FnOnce(&mut Session) -> Result<T, crate::form::session::SessionError>,
+    ) -> Result<T, StoreError> {
+        let out = change(&mut draft.session)?;
+        self.autosave(draft)?;
+        Ok(out)
+    }
+
+    /// Set one answer and autosave: the common case of `edit`.
+    pub fn answer(&self, draft: &mut Draft, path: &str, value: &Json) -> Result<bool, StoreError> {
+        self.edit(draft, |s| s.set_answer(path, value))
+    }
+
+    /// Write the draft's whole state (encrypted) if the record is still a draft.
+    pub fn autosave(&self, draft: &Draft) -> Result<(), StoreError> {
+        let json = serde_json::to_string(&draft.session.state())?;
+        let enc = self.keys().column.encrypt_str("records", "draft", &draft.record_id, &json)?;
+        let conn = self.writer_conn();
+        let n = conn.execute(
+            "UPDATE records SET draft_enc = ?2, updated_at = ?3 WHERE id = ?1 AND state = 'draft'",
+            params![draft.record_id, enc, self.now_ms()],
+        )?;
+        drop(conn);
+        if n == 0 {
+            return Err(StoreError::InvalidState {
+                entity: "record",
+                id: draft.record_id.clone(),
+                state: "not a draft".into(),
+                action: "save",
+            });
+        }
+        Ok(())
+    }
+
+    /// Finalize in one transaction: validate (refusing with every violation), assess risk,
+    /// freeze the submission in a canonical encoding, sign it with the device key, queue it in
+    /// the outbox and append finalized + queued to the audit chain.
+    pub fn finalize(&self, by: &Actor, draft: &Draft) -> Result<Finalized, StoreError> {
+        if draft.owner_id != by.profile_id() {
+            return Err(StoreError::NotFound { entity: "record", id: draft.record_id.clone() });
+        }
+        let report = draft.session.validate();
+        if !report.is_valid() {
+            return Err(StoreError::NotValid(report.violations));
+        }
+        let assessment = risk::assess(&draft.session);
+        let now = self.now_ms();
+        let outbox_id = self.new_id();
+        let record_id = draft.record_id.clone();
+        let (hash, outbox_id) = self.write(|tx, s| {
+            let (state, kind, household, revision, revision_of, created): (String, String, Option<String>, i64, Option<String>, i64) = tx
+                .query_row(
+                    "SELECT state, kind, household_id, revision, revision_of, created_at FROM records WHERE id = ?1",
+                    params![record_id],
+                    |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?)),
+                )?;
+            if state != "draft" {
+                return Err(StoreError::InvalidState { entity: "record", id: record_id.clone(), state, action: "finalize" });
+            }
+            let household_code: Option<String> = match &household {
+                Some(h) => tx.query_row("SELECT code FROM households WHERE id = ?1", params![h], |r| r.get(0)).optional()?,
+                None => None,
+            };
+            let form = &draft.session.form().form;
+            // serde_json maps are sorted by key, so this encoding is canonical: the same
+            // submission always gives the same bytes, hash and signature.
+            let submission = json!({
+                "schema": "safehome.submission.v1",
+                "record_id": record_id,
+                "kind": kind,
+                "revision": revision,
+                "revision_of": revision_of,
+                "form": {"id": form.id, "version": form.version},
+                "household_code": household_code,
+                "device_id": s.device_id(),
+                "device_public_key": hex(&s.device_public_key()),
+                "owner_id": by.profile_id(),
+                "created_at_ms": created,
+                "finalized_at_ms": now,
+                "instance_name": draft.session.instance_name(),
+                "data": draft.session.output(),
+                "assessment": assessment,
+                "timings": draft.session.timings(),
+                "state": draft.session.state(),
+            });
+            let bytes = serde_json::to_vec(&submission)?;
+            let hash = digest::digest(&digest::SHA256, &bytes);
+            let signature = s.device_key().sign(&bytes);
+            let c = &s.keys().column;
+            tx.execute(
+                "UPDATE records SET state = 'queued', submission_enc = ?2, submission_hash = ?3, signature = ?4,
+                    risk_level = ?5, due_at = ?6, finalized_at = ?7, updated_at = ?7, draft_enc = NULL
+                 WHERE id = ?1",
+                params![
+                    record_id,
+                    c.encrypt("records", "submission", &record_id, &bytes)?,
+                    hash.as_ref().to_vec(),
+                    signature.to_vec(),
+                    assessment.as_ref().map(|a| a.level.as_str()),
+                    assessment.as_ref().and_then(|a| a.due_at_ms),
+                    now
+                ],
+            )?;
+            tx.execute(
+                "INSERT INTO outbox (id, item_kind, item_id, state, payload_sha256, size_bytes, next_attempt_at, created_at)
+                 VALUES (?1, 'submission', ?2, 'pending', ?3, ?4, ?5, ?5)",
+                params![outbox_id, record_id, hash.as_ref().to_vec(), bytes.len() as i64, now],
+            )?;
+            s.audit(tx, Some(by.profile_id()), Action::Finalized, &kind, &record_id)?;
+            s.audit(tx, Some(by.profile_id()), Action::Queued, "outbox", &outbox_id)?;
+            Ok((hex(hash.as_ref()), outbox_id.clone()))
+        })?;
+        Ok(Finalized { record_id: draft.record_id.clone(), outbox_id, submission_sha256: hash, assessment })
+    }
+
+    /// A record, for its owner or a supervisor.
+    pub fn record(&self, by: &Actor, id: &str) -> Result<RecordView, StoreError> {
+        type Row = (String, Option<String>, Option<Vec<u8>>, String, String, String, String, i64, Option<String>, i64, i64, Option<i64>, Option<String>, Option<i64>, Option<Vec<u8>>, Option<Vec<u8>>, Option<Vec<u8>>, Option<Vec<u8>>, Option<Vec<u8>>);
+        let row: Option<Row> = self
+            .reader()?
+            .query_row(
+                "SELECT kind, household_id, child_ref_enc, form_id, form_version, owner_id, state, revision,
+                        revision_of, created_at, updated_at, finalized_at, risk_level, due_at, draft_enc,
+                        submission_enc, submission_hash, signature, return_note_enc
+                 FROM records WHERE id = ?1",
+                params![id],
+                |r| {
+                    Ok((
+                        r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?, r.get(6)?, r.get(7)?,
+                        r.get(8)?, r.get(9)?, r.get(10)?, r.get(11)?, r.get(12)?, r.get(13)?, r.get(14)?,
+                        r.get(15)?, r.get(16)?, r.get(17)?, r.get(18)?,
+                    ))
+                },
+            )
+            .optional()?;
+        let not_found = || StoreError::NotFound { entity: "record", id: id.into() };
+        let r = row.ok_or_else(not_found)?;
+        let owner = r.5.clone();
+        if !(owner == by.profile_id() || by.can(Permission::ReviewTeam)) {
+            return Err(not_found());
+        }
+        let c = &self.keys().column;
+        let (data, assessment) = match (&r.15, &r.14) {
+            (Some(sub), _) => {
+                let bytes = c.decrypt("records", "submission", id, sub)?;
+                let v: Json = serde_json::from_slice(&bytes)?;
+                (v["data"].clone(), Some(v["assessment"].clone()))
+            }
+            (None, Some(draft)) => {
+                let json = c.decrypt_str("records", "draft", id, draft)?;
+                let state: SessionState = serde_json::from_str(&json)?;
+                let form = self.form(&r.3, &r.4)?;
+                let s = Session::restore(form, &state, Arc::clone(self.clock()), Arc::clone(self.entropy()))?;
+                (s.output(), risk::assess(&s).map(serde_json::to_value).transpose()?)
+            }
+            // Purged after acknowledgment: only the receipt remains.
+            (None, None) => (Json::Null, None),
+        };
+        Ok(RecordView {
+            id: id.to_string(),
+            kind: RecordKind::parse(&r.0),
+            household_id: r.1,
+            child_ref: r.2.map(|v| c.decrypt_str("records", "child_ref", id, &v)).transpose()?,
+            form_id: r.3,
+            form_version: r.4,
+            owner_id: owner,
+            state: r.6,
+            revision: r.7,
+            revision_of: r.8,
+            created_at_ms: r.9,
+            updated_at_ms: r.10,
+            finalized_at_ms: r.11,
+            risk_level: r.12,
+            due_at_ms: r.13,
+            data,
+            assessment,
+            submission_sha256: r.16.as_deref().map(hex),
+            signature: r.17.as_deref().map(hex),
+            return_note: r.18.map(|v| c.decrypt_str("records", "return_note", id, &v)).transpose()?,
+        })
+    }
+
+    /// The records the actor may see: their own, or the team's for a supervisor.
+    pub fn records(&self, by: &Actor) -> Result<Vec<QueueItem>, StoreError> {
+        let all = by.can(Permission::ReviewTeam);
+        self.queue_query("WHERE (?1 OR owner_id = ?2) ORDER BY created_at, id", params![all, by.profile_id()])
+    }
+
+    /// A supervisor's review queue: submitted records, urgent first, then by deadline.
+    pub fn review_queue(&self, by: &Actor) -> Result<Vec<QueueItem>, StoreError> {
+        by.require(Permission::ReviewTeam)?;
+        self.queue_query(
+            "WHERE state IN ('queued', 'uploaded', 'acknowledged')
+             ORDER BY CASE risk_level WHEN 'urgent' THEN 0 WHEN 'high' THEN 1 WHEN 'medium' THEN 2
+                      WHEN 'low' THEN 3 ELSE 4 END, coalesce(due_at, 9223372036854775807), finalized_at, id",
+            params![],
+        )
+    }
+
+    fn queue_query(&self, tail: &str, p: &[&dyn rusqlite::ToSql]) -> Result<Vec<QueueItem>, StoreError> {
+        let conn = self.reader()?;
+        let sql = format!(
+            "SELECT id, kind, household_id, owner_id, state, risk_level, due_at, finalized_at FROM records {tail}"
+        );
+        let mut stmt = conn.prepare(&sql)?;
+        let rows = stmt.query_map(p, |r| {
+            Ok(QueueItem {
+                id: r.get(0)?,
+                kind: RecordKind::parse(&r.get::<_, String>(1)?),
+                household_id: r.get(2)?,
+                owner_id: r.get(3)?,
+                state: r.get(4)?,
+                risk_level: r.get(5)?,
+                due_at_ms: r.get(6)?,
+                finalized_at_ms: r.get(7)?,
+            })
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// A supervisor returns a submission with a comment: it becomes `returned`, and a new draft
+    /// revision for its owner starts from its answers. Returns the new draft's id.
+    pub fn return_record(&self, by: &Actor, id: &str, note: &str) -> Result<String, StoreError> {
+        by.require(Permission::ReviewTeam)?;
+        let view = self.record(by, id)?;
+        if !matches!(view.state.as_str(), "queued" | "uploaded" | "acknowledged") {
+            return Err(StoreError::InvalidState { entity: "record", id: id.into(), state: view.state, action: "return" });
+        }
+        let sub: Option<Vec<u8>> =
+            self.reader()?.query_row("SELECT submission_enc FROM records WHERE id = ?1", params![id], |r| r.get(0))?;
+        let sub = sub.ok_or_else(|| StoreError::InvalidState {
+            entity: "record",
+            id: id.into(),
+            state: "purged".into(),
+            action: "return",
+        })?;
+        let v: Json = serde_json::from_slice(&self.keys().column.decrypt("records", "submission", id, &sub)?)?;
+        let state: SessionState = serde_json::from_value(v["state"].clone())?;
+        let form = self.form(&view.form_id, &view.form_version)?;
+        let session = Session::restore(form, &state, Arc::clone(self.clock()), Arc::clone(self.entropy()))?;
+        let new_id = self.new_id();
+        let now = self.now_ms();
+        let state_json = serde_json::to_string(&session.state())?;
+        self.write(|tx, s| {
+            let c = &s.keys().column;
+            let n = tx.execute(
+                "UPDATE records SET state = 'returned', return_note_enc = ?2, updated_at = ?3
+                 WHERE id = ?1 AND state IN ('queued', 'uploaded', 'acknowledged')",
+                params![id, c.encrypt_str("records", "return_note", id, note)?, now],
+            )?;
+            if n == 0 {
+                return Err(StoreError::InvalidState { entity: "record", id: id.into(), state: "changed".into(), action: "return" });
+            }
+            tx.execute(
+                "INSERT INTO records (id, kind, household_id, child_ref_enc, form_id, form_version, owner_id,
+                    state, revision, revision_of, draft_enc, created_at, updated_at)
+                 SELECT ?2, kind, household_id, NULL, form_id, form_version, owner_id, 'draft', revision + 1, id, ?3, ?4, ?4
+                 FROM records WHERE id = ?1",
+                params![id, new_id, c.encrypt_str("records", "draft", &new_id, &state_json)?, now],
+            )?;
+            // The child reference moves with the revision (re-encrypted for the new row).
+            if let Some(child) = &view.child_ref {
+                tx.execute(
+                    "UPDATE records SET child_ref_enc = ?2 WHERE id = ?1",
+                    params![new_id, c.encrypt_str("records", "child_ref", &new_id, child)?],
+                )?;
+            }
+            s.audit(tx, Some(by.profile_id()), Action::Returned, view.kind.as_str(), id)?;
+            s.audit(tx, Some(by.profile_id()), Action::Created, view.kind.as_str(), &new_id)
+        })?;
+        Ok(new_id)
+    }
+
+    pub(crate) fn writer_conn(&self) -> std::sync::MutexGuard<'_, rusqlite::Connection> {
+        self.writer.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+/// Move a record to a new lifecycle state inside a transaction, checking where it comes from.
+pub(crate) fn transition(
+    tx: &Transaction<'_>,
+    id: &str,
+    from: &[&str],
+    to: &str,
+    at: i64,
+) -> Result<(), StoreError> {
+    let state: Option<String> =
+        tx.query_row("SELECT state FROM records WHERE id = ?1", params![id], |r| r.get(0)).optional()?;
+    let state = state.ok_or_else(|| StoreError::NotFound { entity: "record", id: id.into() })?;
+    if !from.contains(&state.as_str()) {
+        return Err(StoreError::InvalidState { entity: "record", id: id.into(), state, action: "advance" });
+    }
+    let ack = if to == "acknowledged" { Some(at) } else { None };
+    tx.execute(
+        "UPDATE records SET state = ?2, updated_at = ?3, acknowledged_at = coalesce(?4, acknowledged_at) WHERE id = ?1",
+        params![id, to, at, ack],
+    )?;
+    Ok(())
+}
+
+/// Roles that may hold drafts of each kind (used by the access tests).
+pub fn may_record(role: Role, kind: RecordKind) -> bool {
+    match kind {
+        RecordKind::Visit => matches!(role, Role::Volunteer | Role::Supervisor),
+        RecordKind::Incident => matches!(role, Role::HealthWorker | Role::Supervisor),
+    }
+}

@@ -1,0 +1,493 @@
+//! The encrypted store: migrations, keys, profiles and PINs, the access matrix, the record
+//! lifecycle from draft to acknowledged receipt, the audit chain, storage faults, and that no
+//! sensitive text is ever written in plaintext.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use rusqlite::Connection;
+use safehome_core::clock::{FixedClock, SystemEntropy};
+use safehome_core::crypto::{DataKey, PinPolicy};
+use safehome_core::store::households::{Location, Member, NewHousehold};
+use safehome_core::store::migrate;
+use safehome_core::store::profiles::{Actor, Role};
+use safehome_core::store::{Store, StoreConfig, StoreError};
+use serde_json::json;
+
+const NOW: i64 = 1_795_924_800_000;
+
+struct Fixture {
+    _dir: TempDir,
+    path: PathBuf,
+    clock: Arc<FixedClock>,
+}
+
+/// A temporary directory removed on drop (no extra dependency for one helper).
+struct TempDir(PathBuf);
+
+impl TempDir {
+    fn new(tag: &str) -> TempDir {
+        let n = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos();
+        let p = std::env::temp_dir().join(format!("safehome-{tag}-{}-{n}", std::process::id()));
+        std::fs::create_dir_all(&p).unwrap();
+        TempDir(p)
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn key(b: u8) -> DataKey {
+    DataKey::from_bytes([b; 32])
+}
+
+fn config() -> StoreConfig {
+    StoreConfig { pin_iterations: 1_000, ..StoreConfig::default() }
+}
+
+impl Fixture {
+    fn new(tag: &str) -> Fixture {
+        let dir = TempDir::new(tag);
+        let path = dir.0.join("safehome.db");
+        Fixture { _dir: dir, path, clock: Arc::new(FixedClock::new(NOW, 420)) }
+    }
+    fn open(&self) -> Store {
+        self.open_with(&key(1)).unwrap()
+    }
+    fn open_with(&self, k: &DataKey) -> Result<Store, StoreError> {
+        Store::open(&self.path, k, self.clock.clone(), Arc::new(SystemEntropy::default()), config())
+    }
+}
+
+/// A device with a supervisor, two volunteers and a health worker, all unlocked.
+struct Team {
+    sup: Actor,
+    vol: Actor,
+    vol2: Actor,
+    hw: Actor,
+}
+
+fn team(s: &Store) -> Team {
+    let sup = s.create_profile(None, "Đỗ Thị Hằng", Role::Supervisor, "1111").unwrap();
+    let sup = s.unlock(&sup.id, "1111").unwrap();
+    let v = s.create_profile(Some(&sup), "Lục Văn Toàn", Role::Volunteer, "2222").unwrap();
+    let v2 = s.create_profile(Some(&sup), "Hà Thị Nhung", Role::Volunteer, "3333").unwrap();
+    let h = s.create_profile(Some(&sup), "Bác sĩ Nông Văn Khải", Role::HealthWorker, "4444").unwrap();
+    Team {
+        vol: s.unlock(&v.id, "2222").unwrap(),
+        vol2: s.unlock(&v2.id, "3333").unwrap(),
+        hw: s.unlock(&h.id, "4444").unwrap(),
+        sup,
+    }
+}
+
+fn new_household(head: &str) -> NewHousehold {
+    NewHousehold {
+        commune_code: "05569".into(),
+        village: "Thôn Khuôn Tát".into(),
+        address: Some("Nhà thứ ba sau cầu treo".into()),
+        head_name: head.into(),
+        members: vec![Member { name: "Ma Thị Lan".into(), birth_year: Some(2022), sex: Some("female".into()), relation: Some("con".into()) }],
+        location: Some(Location { lat: 21.905, lon: 105.648, accuracy_m: 6.0 }),
+        volunteer_id: None,
+    }
+}
+
+fn answers() -> serde_json::Value {
+    json!({
+        "consent": "yes", "commune_code": "05569", "village": "Thôn Khuôn Tát", "head_name": "Ma Văn Hùng",
+        "household_gps": {"lat": 21.905, "lon": 105.648, "alt": 120, "accuracy": 6},
+        "num_children": 1,
+        "children": [{"child_name": "Ma Thị Lan", "child_sex": "female", "child_age": 3,
+                      "child_disability": "no", "child_lives_with": "both_parents"}],
+        "pond_fenced": "no", "well_covered": "yes", "poison_stored": "no", "window_bars": "yes",
+        "kitchen_separate": "yes", "hot_items_safe": "yes", "wiring_safe": "yes", "stairs_railing": "na",
+        "gate_fence": "yes", "helmet_use": "yes", "play_area": "yes", "child_injured_12m": "no",
+        "special_groups": ["none"], "serious_harm": "no",
+        "notes": "Ao cá sau nhà chưa có rào"
+    })
+}
+
+fn finalized_visit(s: &Store, t: &Team) -> (String, String) {
+    let h = s.add_household(&t.vol, &new_household("Ma Văn Hùng")).unwrap();
+    let mut d = s.start_visit(&t.vol, &h.id, "household_screening").unwrap();
+    s.edit(&mut d, |sess| sess.load_answers(&answers()).map_err(|mut e| e.remove(0))).unwrap();
+    let f = s.finalize(&t.vol, &d).unwrap();
+    (f.record_id, f.submission_sha256)
+}
+
+#[test]
+fn a_migrated_database_has_the_same_schema_as_a_fresh_one() {
+    let f = Fixture::new("migrate");
+    let fresh = f.open();
+    drop(fresh);
+    let fresh_schema = migrate::describe(&Connection::open(&f.path).unwrap()).unwrap();
+
+    let old = Fixture::new("migrate-old");
+    {
+        let c = Connection::open(&old.path).unwrap();
+        c.execute_batch(migrate::SCHEMA_V1).unwrap();
+        c.pragma_update(None, "user_version", 1).unwrap();
+    }
+    let s = old.open();
+    drop(s);
+    let c = Connection::open(&old.path).unwrap();
+    assert_eq!(migrate::describe(&c).unwrap(), fresh_schema);
+    let v: i64 = c.query_row("PRAGMA user_version", [], |r| r.get(0)).unwrap();
+    assert_eq!(v, migrate::VERSION);
+    assert!(fresh_schema.iter().any(|l| l.contains("quality_flags_enc")), "v2 column present");
+}
+
+#[test]
+fn a_newer_database_is_refused() {
+    let f = Fixture::new("newer");
+    drop(f.open());
+    Connection::open(&f.path).unwrap().pragma_update(None, "user_version", 99).unwrap();
+    match f.open_with(&key(1)) {
+        Err(StoreError::NewerSchema { found: 99, supported }) => assert_eq!(supported, migrate::VERSION),
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn a_wrong_data_key_is_detected_on_open() {
+    let f = Fixture::new("wrongkey");
+    let s = f.open();
+    let device = s.device_id().to_string();
+    drop(s);
+    assert!(matches!(f.open_with(&key(2)), Err(StoreError::WrongKey)));
+    let again = f.open();
+    assert_eq!(again.device_id(), device, "the device key survives reopening");
+}
+
+#[test]
+fn not_a_database_is_a_typed_error() {
+    let f = Fixture::new("notdb");
+    std::fs::write(&f.path, b"this is not sqlite, it is a text file with enough bytes to look like a header..").unwrap();
+    assert!(matches!(f.open_with(&key(1)), Err(StoreError::Corrupt)), "{:?}", f.open_with(&key(1)).err());
+}
+
+#[test]
+fn pin_failures_delay_then_lock_until_a_supervisor_resets() {
+    let f = Fixture::new("pin");
+    let s = f.open();
+    let t = team(&s);
+    let id = t.vol.profile_id().to_string();
+    let policy = PinPolicy::default();
+    for i in 1..policy.lockout_after {
+        match s.unlock(&id, "9999") {
+            Err(StoreError::WrongPin { remaining }) => assert_eq!(remaining, policy.lockout_after - i),
+            other => panic!("attempt {i}: {other:?}"),
+        }
+        // Right after a failure past the free ones, even the right PIN must wait.
+        if i >= policy.free_attempts {
+            assert!(matches!(s.unlock(&id, "2222"), Err(StoreError::PinDelay { .. })));
+        }
+        f.clock.advance(policy.delay_after(i));
+    }
+    assert!(matches!(s.unlock(&id, "9999"), Err(StoreError::LockedOut)));
+    f.clock.advance(86_400_000);
+    assert!(matches!(s.unlock(&id, "2222"), Err(StoreError::LockedOut)), "lockout does not expire");
+    // The count survives a restart of the app.
+    drop(s);
+    let s = f.open();
+    assert!(matches!(s.unlock(&id, "2222"), Err(StoreError::LockedOut)));
+    assert!(matches!(s.reset_pin(&t.vol2, &id, "5555"), Err(StoreError::Forbidden { .. })));
+    s.reset_pin(&t.sup, &id, "5555").unwrap();
+    assert!(s.unlock(&id, "5555").is_ok());
+    assert!(matches!(s.create_profile(None, "X", Role::Volunteer, "12"), Err(StoreError::WeakPin)));
+}
+
+#[test]
+fn only_a_supervisor_adds_profiles_after_the_first() {
+    let f = Fixture::new("profiles");
+    let s = f.open();
+    assert!(matches!(s.create_profile(None, "A", Role::Volunteer, "1234"), Err(StoreError::Forbidden { .. })));
+    let t = team(&s);
+    assert!(matches!(s.create_profile(None, "B", Role::Supervisor, "1234"), Err(StoreError::Forbidden { .. })));
+    assert!(matches!(s.create_profile(Some(&t.vol), "C", Role::Volunteer, "1234"), Err(StoreError::Forbidden { .. })));
+    assert_eq!(s.profiles().unwrap().len(), 4);
+    assert_eq!(s.profile_by_name("Hà Thị Nhung").unwrap().role, Role::Volunteer);
+}
+
+#[test]
+fn access_matrix() {
+    let f = Fixture::new("access");
+    let s = f.open();
+    let t = team(&s);
+    let h1 = s.add_household(&t.vol, &new_household("Hộ A")).unwrap();
+    let h2 = s.add_household(&t.vol2, &new_household("Hộ B")).unwrap();
+    // Households: own only for volunteers, all for the supervisor, never for health workers.
+    assert_eq!(s.households(&t.vol).unwrap().len(), 1);
+    assert_eq!(s.households(&t.sup).unwrap().len(), 2);
+    assert!(matches!(s.households(&t.hw), Err(StoreError::Forbidden { .. })));
+    assert!(matches!(s.household(&t.vol, &h2.id), Err(StoreError::NotFound { .. })));
+    assert!(s.household(&t.sup, &h2.id).is_ok());
+    assert!(matches!(s.add_household(&t.hw, &new_household("X")), Err(StoreError::Forbidden { .. })));
+    // A health worker may find a household by code, to link an incident.
+    assert_eq!(s.household_by_code(&t.hw, &h1.code).unwrap().id, h1.id);
+    assert!(s.household_by_code(&t.vol2, &h1.code).is_err(), "another volunteer's household");
+    // Visits: volunteers and supervisors; incidents: health workers and supervisors.
+    assert!(s.start_visit(&t.vol, &h1.id, "household_screening").is_ok());
+    assert!(matches!(s.start_visit(&t.vol, &h2.id, "household_screening"), Err(StoreError::NotFound { .. })));
+    assert!(matches!(s.start_visit(&t.hw, &h1.id, "household_screening"), Err(StoreError::Forbidden { .. })));
+    assert!(matches!(s.start_incident(&t.vol, "injury_incident", None, None), Err(StoreError::Forbidden { .. })));
+    let inc = s.start_incident(&t.hw, "injury_incident", Some(&h1.id), Some("Ma Thị Lan")).unwrap();
+    // Records: the owner and the supervisor see them; nobody else, not even that it exists.
+    assert!(s.record(&t.hw, &inc.record_id).is_ok());
+    assert!(s.record(&t.sup, &inc.record_id).is_ok());
+    assert!(matches!(s.record(&t.vol, &inc.record_id), Err(StoreError::NotFound { .. })));
+    assert!(matches!(s.open_draft(&t.vol, &inc.record_id), Err(StoreError::NotFound { .. })));
+    assert_eq!(s.records(&t.vol).unwrap().len(), 1);
+    assert_eq!(s.records(&t.sup).unwrap().len(), 2);
+    assert!(matches!(s.review_queue(&t.vol), Err(StoreError::Forbidden { .. })));
+    assert!(matches!(s.return_record(&t.vol, &inc.record_id, "x"), Err(StoreError::Forbidden { .. })));
+    // Team configuration is the supervisor's.
+    assert!(matches!(s.reset_pin(&t.hw, t.vol.profile_id(), "1234"), Err(StoreError::Forbidden { .. })));
+}
+
+#[test]
+fn a_draft_resumes_exactly_where_it_stopped() {
+    let f = Fixture::new("resume");
+    let s = f.open();
+    let t = team(&s);
+    let h = s.add_household(&t.vol, &new_household("Ma Văn Hùng")).unwrap();
+    let mut d = s.start_visit(&t.vol, &h.id, "household_screening").unwrap();
+    s.answer(&mut d, "consent", &json!("yes")).unwrap();
+    s.answer(&mut d, "num_children", &json!(2)).unwrap();
+    s.answer(&mut d, "children[2]/child_name", &json!("Ma Văn Tú")).unwrap();
+    s.edit(&mut d, |sess| sess.go_to("children[2]/child_age").map(|_| ())).unwrap();
+    // A refused answer changes nothing, in memory or on disk.
+    assert!(s.answer(&mut d, "children[2]/child_age", &json!("ba")).is_err());
+    let id = d.record_id.clone();
+    drop(d);
+    drop(s); // the app is killed
+    let s = f.open();
+    let vol = s.unlock(t.vol.profile_id(), "2222").unwrap();
+    let d = s.open_draft(&vol, &id).unwrap();
+    assert_eq!(d.session().current().unwrap().path, "children[2]/child_age");
+    assert_eq!(d.session().output()["children"][1]["child_name"], json!("Ma Văn Tú"));
+}
+
+#[test]
+fn finalize_signs_queues_and_the_lifecycle_runs_to_a_purged_receipt() {
+    let f = Fixture::new("lifecycle");
+    let s = f.open();
+    let t = team(&s);
+    let h = s.add_household(&t.vol, &new_household("Ma Văn Hùng")).unwrap();
+    let mut d = s.start_visit(&t.vol, &h.id, "household_screening").unwrap();
+    // Incomplete: refused with every violation, and still a draft.
+    match s.finalize(&t.vol, &d) {
+        Err(StoreError::NotValid(v)) => assert!(v.iter().any(|v| v.path == "consent")),
+        other => panic!("{other:?}"),
+    }
+    s.edit(&mut d, |sess| sess.load_answers(&answers()).map_err(|mut e| e.remove(0))).unwrap();
+    let fin = s.finalize(&t.vol, &d).unwrap();
+    assert_eq!(fin.assessment.as_ref().unwrap().level.as_str(), "high");
+    assert!(matches!(s.finalize(&t.vol, &d), Err(StoreError::InvalidState { .. })), "only once");
+    assert!(matches!(s.answer(&mut d, "notes", &json!("x")), Err(StoreError::InvalidState { .. })));
+
+    let view = s.record(&t.sup, &fin.record_id).unwrap();
+    assert_eq!(view.state, "queued");
+    assert_eq!(view.risk_level.as_deref(), Some("high"));
+    assert_eq!(view.due_at_ms, Some(NOW + 168 * 3_600_000));
+    assert_eq!(view.submission_sha256.as_deref(), Some(fin.submission_sha256.as_str()));
+    assert_eq!(view.data["head_name"], json!("Ma Văn Hùng"));
+    assert_eq!(s.household(&t.vol, &h.id).unwrap().risk_history.len(), 1);
+
+    let out = s.outbox().unwrap();
+    assert_eq!(out.len(), 1);
+    assert_eq!(out[0].payload_sha256, fin.submission_sha256);
+    assert_eq!(s.review_queue(&t.sup).unwrap()[0].id, fin.record_id);
+
+    // Failures back off; unknown acknowledgments are refused.
+    s.outbox_failed(&out[0].id, "timeout").unwrap();
+    assert!(s.outbox_due().unwrap().is_empty());
+    f.clock.advance(61_000);
+    assert_eq!(s.outbox_due().unwrap().len(), 1);
+    assert!(s.acknowledge(&"00".repeat(32)).is_err());
+    s.outbox_uploaded(&out[0].id).unwrap();
+    assert_eq!(s.record(&t.vol, &fin.record_id).unwrap().state, "uploaded");
+    // Not purged before acknowledgment, however old.
+    f.clock.advance(400 * 86_400_000);
+    assert_eq!(s.purge_expired().unwrap(), 0);
+    s.acknowledge(&fin.submission_sha256).unwrap();
+    assert_eq!(s.record(&t.vol, &fin.record_id).unwrap().state, "acknowledged");
+    assert_eq!(s.purge_expired().unwrap(), 0, "retention counts from acknowledgment");
+    f.clock.advance(31 * 86_400_000);
+    assert_eq!(s.purge_expired().unwrap(), 1);
+    let receipt = s.record(&t.sup, &fin.record_id).unwrap();
+    assert_eq!(receipt.data, serde_json::Value::Null);
+    assert_eq!(receipt.submission_sha256.as_deref(), Some(fin.submission_sha256.as_str()));
+    assert!(s.verify_audit().unwrap().is_intact());
+}
+
+#[test]
+fn a_returned_submission_becomes_a_linked_draft_revision() {
+    let f = Fixture::new("return");
+    let s = f.open();
+    let t = team(&s);
+    let (id, _) = finalized_visit(&s, &t);
+    let new_id = s.return_record(&t.sup, &id, "Thiếu ảnh ao cá").unwrap();
+    let old = s.record(&t.vol, &id).unwrap();
+    assert_eq!(old.state, "returned");
+    assert_eq!(old.return_note.as_deref(), Some("Thiếu ảnh ao cá"));
+    let mut d = s.open_draft(&t.vol, &new_id).unwrap();
+    let view = s.record(&t.vol, &new_id).unwrap();
+    assert_eq!((view.revision, view.revision_of.as_deref()), (2, Some(id.as_str())));
+    assert_eq!(d.session().output()["head_name"], json!("Ma Văn Hùng"));
+    s.answer(&mut d, "pond_fenced", &json!("yes")).unwrap();
+    let fin = s.finalize(&t.vol, &d).unwrap();
+    assert_ne!(fin.assessment.unwrap().level.as_str(), "high");
+    assert!(matches!(s.return_record(&t.sup, &id, "again"), Err(StoreError::InvalidState { .. })));
+}
+
+#[test]
+fn the_audit_chain_detects_edits_deletions_reordering_and_truncation() {
+    let f = Fixture::new("audit");
+    let s = f.open();
+    let t = team(&s);
+    finalized_visit(&s, &t);
+    let report = s.verify_audit().unwrap();
+    assert!(report.is_intact(), "{report:?}");
+    assert!(report.entries >= 8);
+    let n = report.entries;
+    drop(s);
+    // Each tampering happens on a copy of the closed database.
+    let tamper = |sql: &str| {
+        let copy = f.path.with_extension(format!("tampered-{}", sql.len()));
+        std::fs::copy(&f.path, &copy).unwrap();
+        Connection::open(&copy).unwrap().execute_batch(sql).unwrap();
+        let s = Store::open(&copy, &key(1), f.clock.clone(), Arc::new(SystemEntropy::default()), config()).unwrap();
+        s.verify_audit().unwrap()
+    };
+    let r = tamper("UPDATE audit SET actor = 'someone-else' WHERE seq = 3");
+    assert_eq!(r.problem.as_deref(), Some("seq 3: entry was altered"));
+    let r = tamper("DELETE FROM audit WHERE seq = 4");
+    assert!(r.problem.unwrap().starts_with("seq 5"));
+    let r = tamper("UPDATE audit SET at = at + 1 WHERE seq = 2");
+    assert!(r.problem.is_some());
+    let r = tamper(&format!("DELETE FROM audit WHERE seq = {n}"));
+    assert!(r.problem.unwrap().starts_with("head"), "truncation is caught by the keyed head");
+    let r = tamper("UPDATE audit SET seq = seq + 1000 WHERE seq = 2; UPDATE audit SET seq = 2 WHERE seq = 3; UPDATE audit SET seq = 3 WHERE seq = 1002");
+    assert!(r.problem.is_some(), "reordering");
+    assert!(f.open().verify_audit().unwrap().is_intact(), "the original is untouched");
+}
+
+/// Scan a file's bytes for a needle.
+fn contains(path: &Path, needle: &[u8]) -> bool {
+    match std::fs::read(path) {
+        Ok(bytes) => bytes.windows(needle.len()).any(|w| w == needle),
+        Err(_) => false,
+    }
+}
+
+#[test]
+fn no_sensitive_text_is_stored_in_plaintext() {
+    let f = Fixture::new("plaintext");
+    let s = f.open();
+    let t = team(&s);
+    let secrets = ["Ma Văn Hùng", "Ma Thị Lan", "Thôn Khuôn Tát", "Nhà thứ ba sau cầu treo", "Ao cá sau nhà chưa có rào", "Lục Văn Toàn", "Thiếu ảnh ao cá", "21.905"];
+    let (id, _) = finalized_visit(&s, &t);
+    s.return_record(&t.sup, &id, "Thiếu ảnh ao cá").unwrap();
+    let inc = s.start_incident(&t.hw, "injury_incident", None, Some("Ma Thị Lan")).unwrap();
+    drop(inc);
+    let wal = PathBuf::from(format!("{}-wal", f.path.display()));
+    assert!(std::fs::metadata(&wal).is_ok(), "the WAL is scanned while it still holds the writes");
+    for secret in secrets {
+        for file in [&f.path, &wal] {
+            assert!(!contains(file, secret.as_bytes()), "{secret:?} in plaintext in {}", file.display());
+        }
+    }
+    drop(s);
+    for secret in secrets {
+        assert!(!contains(&f.path, secret.as_bytes()), "{secret:?} after checkpoint");
+    }
+    // The scan itself works: a plaintext column would be found.
+    let c = Connection::open(&f.path).unwrap();
+    c.execute("INSERT INTO meta (key, value) VALUES ('probe', ?1)", ["Ma Văn Hùng".as_bytes()]).unwrap();
+    drop(c);
+    assert!(contains(&f.path, "Ma Văn Hùng".as_bytes()) || contains(&wal, "Ma Văn Hùng".as_bytes()));
+}
+
+#[test]
+fn a_full_disk_fails_cleanly_and_changes_nothing() {
+    let f = Fixture::new("diskfull");
+    let s = f.open();
+    let t = team(&s);
+    let h = s.add_household(&t.vol, &new_household("Ma Văn Hùng")).unwrap();
+    let mut d = s.start_visit(&t.vol, &h.id, "household_screening").unwrap();
+    s.edit(&mut d, |sess| sess.load_answers(&answers()).map_err(|mut e| e.remove(0))).unwrap();
+    let before = s.storage_status().unwrap();
+    let pages = before.database_bytes / 4096;
+    s.simulate_disk_limit(pages as u32).unwrap();
+    // Big notes need new pages: refused with DiskFull.
+    let big = "Ghi chú rất dài. ".repeat(20_000);
+    let mut failed = false;
+    for _ in 0..5 {
+        match s.finalize(&t.vol, &d).and_then(|_| s.answer(&mut d, "notes", &json!(big))) {
+            Err(StoreError::DiskFull) => {
+                failed = true;
+                break;
+            }
+            Err(other) => panic!("{other:?}"),
+            Ok(_) => {}
+        }
+    }
+    assert!(failed, "the limit was never hit");
+    s.simulate_disk_limit(1_000_000).unwrap();
+    assert_eq!(s.integrity_check().unwrap(), "ok");
+    assert!(s.verify_audit().unwrap().is_intact());
+    let status = s.storage_status().unwrap();
+    assert!(status.outbox_by_state.iter().map(|c| c.count).sum::<i64>() <= 1);
+}
+
+#[test]
+fn a_read_only_database_gives_a_typed_error() {
+    let f = Fixture::new("readonly");
+    let s = f.open();
+    let t = team(&s);
+    drop(s);
+    let _ = t;
+    let mut perms = std::fs::metadata(&f.path).unwrap().permissions();
+    perms.set_readonly(true);
+    std::fs::set_permissions(&f.path, perms.clone()).unwrap();
+    // Root ignores file modes; only assert when the OS enforces them.
+    if std::fs::OpenOptions::new().write(true).open(&f.path).is_err() {
+        match f.open_with(&key(1)) {
+            Err(StoreError::ReadOnly) => {}
+            Ok(s) => assert!(matches!(s.create_profile(None, "A", Role::Supervisor, "1234"), Err(StoreError::ReadOnly))),
+            Err(other) => panic!("{other:?}"),
+        }
+    }
+    perms.set_readonly(false);
+    std::fs::set_permissions(&f.path, perms).unwrap();
+}
+
+#[test]
+fn storage_status_counts_what_is_pending() {
+    let f = Fixture::new("status");
+    let s = f.open();
+    let t = team(&s);
+    finalized_visit(&s, &t);
+    let st = s.storage_status().unwrap();
+    assert!(st.database_bytes > 0);
+    assert_eq!(st.households, 1);
+    assert!(st.pending_upload_bytes > 1000);
+    assert_eq!(st.records_by_state.iter().find(|c| c.state == "queued").map(|c| c.count), Some(1));
+}
+
+#[test]
+fn real_pin_hashing_uses_600k_iterations() {
+    let f = Fixture::new("pbkdf2");
+    let s = Store::open(&f.path, &key(1), f.clock.clone(), Arc::new(SystemEntropy::default()), StoreConfig::default()).unwrap();
+    let p = s.create_profile(None, "Sup", Role::Supervisor, "123456").unwrap();
+    drop(s);
+    let c = Connection::open(&f.path).unwrap();
+    let it: i64 = c.query_row("SELECT pin_iterations FROM profiles WHERE id = ?1", [&p.id], |r| r.get(0)).unwrap();
+    assert_eq!(it, 600_000);
+}
