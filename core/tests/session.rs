@@ -347,7 +347,7 @@ fn apply(s: &mut Session, op: &Op) {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(64))]
+    #![proptest_config(ProptestConfig::with_cases(256))]
     /// Incremental recomputation must agree with computing everything from scratch.
     #[test]
     fn incremental_recompute_matches_full_recompute(ops in proptest::collection::vec(op(), 1..40)) {
@@ -384,4 +384,17 @@ fn aggregates_follow_instances_that_come_and_go() {
     s.remove_repeat("children[2]/injuries[1]").unwrap();
     assert_eq!(s.output()["injury_kinds"], json!("ngã,đuối nước"));
     assert_eq!(s.output()["injury_count"], json!(2));
+}
+
+/// Found by the property test: `older_than_first` in instance 2 reads instance 1's age through
+/// indexed-repeat, so a change of the first child's age must reach the second child.
+#[test]
+fn indexed_repeat_dependencies_reach_other_instances() {
+    let mut s = session();
+    for op in [Op::Count(3), Op::Consent(true), Op::Age(1, 3), Op::Age(0, 0)] {
+        apply(&mut s, &op);
+    }
+    assert_eq!(s.output()["children"][1]["older_than_first"], json!(true));
+    apply(&mut s, &Op::Age(0, 5));
+    assert_eq!(s.output()["children"][1]["older_than_first"], json!(false));
 }

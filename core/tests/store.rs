@@ -28,7 +28,8 @@ struct TempDir(PathBuf);
 
 impl TempDir {
     fn new(tag: &str) -> TempDir {
-        let n = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos();
+        let n =
+            std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos();
         let p = std::env::temp_dir().join(format!("safehome-{tag}-{}-{n}", std::process::id()));
         std::fs::create_dir_all(&p).unwrap();
         TempDir(p)
@@ -76,7 +77,8 @@ fn team(s: &Store) -> Team {
     let sup = s.unlock(&sup.id, "1111").unwrap();
     let v = s.create_profile(Some(&sup), "Lục Văn Toàn", Role::Volunteer, "2222").unwrap();
     let v2 = s.create_profile(Some(&sup), "Hà Thị Nhung", Role::Volunteer, "3333").unwrap();
-    let h = s.create_profile(Some(&sup), "Bác sĩ Nông Văn Khải", Role::HealthWorker, "4444").unwrap();
+    let h =
+        s.create_profile(Some(&sup), "Bác sĩ Nông Văn Khải", Role::HealthWorker, "4444").unwrap();
     Team {
         vol: s.unlock(&v.id, "2222").unwrap(),
         vol2: s.unlock(&v2.id, "3333").unwrap(),
@@ -91,7 +93,12 @@ fn new_household(head: &str) -> NewHousehold {
         village: "Thôn Khuôn Tát".into(),
         address: Some("Nhà thứ ba sau cầu treo".into()),
         head_name: head.into(),
-        members: vec![Member { name: "Ma Thị Lan".into(), birth_year: Some(2022), sex: Some("female".into()), relation: Some("con".into()) }],
+        members: vec![Member {
+            name: "Ma Thị Lan".into(),
+            birth_year: Some(2022),
+            sex: Some("female".into()),
+            relation: Some("con".into()),
+        }],
         location: Some(Location { lat: 21.905, lon: 105.648, accuracy_m: 6.0 }),
         volunteer_id: None,
     }
@@ -148,7 +155,9 @@ fn a_newer_database_is_refused() {
     drop(f.open());
     Connection::open(&f.path).unwrap().pragma_update(None, "user_version", 99).unwrap();
     match f.open_with(&key(1)) {
-        Err(StoreError::NewerSchema { found: 99, supported }) => assert_eq!(supported, migrate::VERSION),
+        Err(StoreError::NewerSchema { found: 99, supported }) => {
+            assert_eq!(supported, migrate::VERSION)
+        }
         other => panic!("{other:?}"),
     }
 }
@@ -167,8 +176,16 @@ fn a_wrong_data_key_is_detected_on_open() {
 #[test]
 fn not_a_database_is_a_typed_error() {
     let f = Fixture::new("notdb");
-    std::fs::write(&f.path, b"this is not sqlite, it is a text file with enough bytes to look like a header..").unwrap();
-    assert!(matches!(f.open_with(&key(1)), Err(StoreError::Corrupt)), "{:?}", f.open_with(&key(1)).err());
+    std::fs::write(
+        &f.path,
+        b"this is not sqlite, it is a text file with enough bytes to look like a header..",
+    )
+    .unwrap();
+    assert!(
+        matches!(f.open_with(&key(1)), Err(StoreError::Corrupt)),
+        "{:?}",
+        f.open_with(&key(1)).err()
+    );
 }
 
 #[test]
@@ -180,7 +197,9 @@ fn pin_failures_delay_then_lock_until_a_supervisor_resets() {
     let policy = PinPolicy::default();
     for i in 1..policy.lockout_after {
         match s.unlock(&id, "9999") {
-            Err(StoreError::WrongPin { remaining }) => assert_eq!(remaining, policy.lockout_after - i),
+            Err(StoreError::WrongPin { remaining }) => {
+                assert_eq!(remaining, policy.lockout_after - i)
+            }
             other => panic!("attempt {i}: {other:?}"),
         }
         // Right after a failure past the free ones, even the right PIN must wait.
@@ -206,10 +225,19 @@ fn pin_failures_delay_then_lock_until_a_supervisor_resets() {
 fn only_a_supervisor_adds_profiles_after_the_first() {
     let f = Fixture::new("profiles");
     let s = f.open();
-    assert!(matches!(s.create_profile(None, "A", Role::Volunteer, "1234"), Err(StoreError::Forbidden { .. })));
+    assert!(matches!(
+        s.create_profile(None, "A", Role::Volunteer, "1234"),
+        Err(StoreError::Forbidden { .. })
+    ));
     let t = team(&s);
-    assert!(matches!(s.create_profile(None, "B", Role::Supervisor, "1234"), Err(StoreError::Forbidden { .. })));
-    assert!(matches!(s.create_profile(Some(&t.vol), "C", Role::Volunteer, "1234"), Err(StoreError::Forbidden { .. })));
+    assert!(matches!(
+        s.create_profile(None, "B", Role::Supervisor, "1234"),
+        Err(StoreError::Forbidden { .. })
+    ));
+    assert!(matches!(
+        s.create_profile(Some(&t.vol), "C", Role::Volunteer, "1234"),
+        Err(StoreError::Forbidden { .. })
+    ));
     assert_eq!(s.profiles().unwrap().len(), 4);
     assert_eq!(s.profile_by_name("Hà Thị Nhung").unwrap().role, Role::Volunteer);
 }
@@ -227,15 +255,27 @@ fn access_matrix() {
     assert!(matches!(s.households(&t.hw), Err(StoreError::Forbidden { .. })));
     assert!(matches!(s.household(&t.vol, &h2.id), Err(StoreError::NotFound { .. })));
     assert!(s.household(&t.sup, &h2.id).is_ok());
-    assert!(matches!(s.add_household(&t.hw, &new_household("X")), Err(StoreError::Forbidden { .. })));
+    assert!(matches!(
+        s.add_household(&t.hw, &new_household("X")),
+        Err(StoreError::Forbidden { .. })
+    ));
     // A health worker may find a household by code, to link an incident.
     assert_eq!(s.household_by_code(&t.hw, &h1.code).unwrap().id, h1.id);
     assert!(s.household_by_code(&t.vol2, &h1.code).is_err(), "another volunteer's household");
     // Visits: volunteers and supervisors; incidents: health workers and supervisors.
     assert!(s.start_visit(&t.vol, &h1.id, "household_screening").is_ok());
-    assert!(matches!(s.start_visit(&t.vol, &h2.id, "household_screening"), Err(StoreError::NotFound { .. })));
-    assert!(matches!(s.start_visit(&t.hw, &h1.id, "household_screening"), Err(StoreError::Forbidden { .. })));
-    assert!(matches!(s.start_incident(&t.vol, "injury_incident", None, None), Err(StoreError::Forbidden { .. })));
+    assert!(matches!(
+        s.start_visit(&t.vol, &h2.id, "household_screening"),
+        Err(StoreError::NotFound { .. })
+    ));
+    assert!(matches!(
+        s.start_visit(&t.hw, &h1.id, "household_screening"),
+        Err(StoreError::Forbidden { .. })
+    ));
+    assert!(matches!(
+        s.start_incident(&t.vol, "injury_incident", None, None),
+        Err(StoreError::Forbidden { .. })
+    ));
     let inc = s.start_incident(&t.hw, "injury_incident", Some(&h1.id), Some("Ma Thị Lan")).unwrap();
     // Records: the owner and the supervisor see them; nobody else, not even that it exists.
     assert!(s.record(&t.hw, &inc.record_id).is_ok());
@@ -245,9 +285,15 @@ fn access_matrix() {
     assert_eq!(s.records(&t.vol).unwrap().len(), 1);
     assert_eq!(s.records(&t.sup).unwrap().len(), 2);
     assert!(matches!(s.review_queue(&t.vol), Err(StoreError::Forbidden { .. })));
-    assert!(matches!(s.return_record(&t.vol, &inc.record_id, "x"), Err(StoreError::Forbidden { .. })));
+    assert!(matches!(
+        s.return_record(&t.vol, &inc.record_id, "x"),
+        Err(StoreError::Forbidden { .. })
+    ));
     // Team configuration is the supervisor's.
-    assert!(matches!(s.reset_pin(&t.hw, t.vol.profile_id(), "1234"), Err(StoreError::Forbidden { .. })));
+    assert!(matches!(
+        s.reset_pin(&t.hw, t.vol.profile_id(), "1234"),
+        Err(StoreError::Forbidden { .. })
+    ));
 }
 
 #[test]
@@ -362,7 +408,14 @@ fn the_audit_chain_detects_edits_deletions_reordering_and_truncation() {
         let copy = f.path.with_extension(format!("tampered-{}", sql.len()));
         std::fs::copy(&f.path, &copy).unwrap();
         Connection::open(&copy).unwrap().execute_batch(sql).unwrap();
-        let s = Store::open(&copy, &key(1), f.clock.clone(), Arc::new(SystemEntropy::default()), config()).unwrap();
+        let s = Store::open(
+            &copy,
+            &key(1),
+            f.clock.clone(),
+            Arc::new(SystemEntropy::default()),
+            config(),
+        )
+        .unwrap();
         s.verify_audit().unwrap()
     };
     let r = tamper("UPDATE audit SET actor = 'someone-else' WHERE seq = 3");
@@ -373,7 +426,9 @@ fn the_audit_chain_detects_edits_deletions_reordering_and_truncation() {
     assert!(r.problem.is_some());
     let r = tamper(&format!("DELETE FROM audit WHERE seq = {n}"));
     assert!(r.problem.unwrap().starts_with("head"), "truncation is caught by the keyed head");
-    let r = tamper("UPDATE audit SET seq = seq + 1000 WHERE seq = 2; UPDATE audit SET seq = 2 WHERE seq = 3; UPDATE audit SET seq = 3 WHERE seq = 1002");
+    let r = tamper(
+        "UPDATE audit SET seq = seq + 1000 WHERE seq = 2; UPDATE audit SET seq = 2 WHERE seq = 3; UPDATE audit SET seq = 3 WHERE seq = 1002",
+    );
     assert!(r.problem.is_some(), "reordering");
     assert!(f.open().verify_audit().unwrap().is_intact(), "the original is untouched");
 }
@@ -391,7 +446,16 @@ fn no_sensitive_text_is_stored_in_plaintext() {
     let f = Fixture::new("plaintext");
     let s = f.open();
     let t = team(&s);
-    let secrets = ["Ma Văn Hùng", "Ma Thị Lan", "Thôn Khuôn Tát", "Nhà thứ ba sau cầu treo", "Ao cá sau nhà chưa có rào", "Lục Văn Toàn", "Thiếu ảnh ao cá", "21.905"];
+    let secrets = [
+        "Ma Văn Hùng",
+        "Ma Thị Lan",
+        "Thôn Khuôn Tát",
+        "Nhà thứ ba sau cầu treo",
+        "Ao cá sau nhà chưa có rào",
+        "Lục Văn Toàn",
+        "Thiếu ảnh ao cá",
+        "21.905",
+    ];
     let (id, _) = finalized_visit(&s, &t);
     s.return_record(&t.sup, &id, "Thiếu ảnh ao cá").unwrap();
     let inc = s.start_incident(&t.hw, "injury_incident", None, Some("Ma Thị Lan")).unwrap();
@@ -400,7 +464,11 @@ fn no_sensitive_text_is_stored_in_plaintext() {
     assert!(std::fs::metadata(&wal).is_ok(), "the WAL is scanned while it still holds the writes");
     for secret in secrets {
         for file in [&f.path, &wal] {
-            assert!(!contains(file, secret.as_bytes()), "{secret:?} in plaintext in {}", file.display());
+            assert!(
+                !contains(file, secret.as_bytes()),
+                "{secret:?} in plaintext in {}",
+                file.display()
+            );
         }
     }
     drop(s);
@@ -409,9 +477,12 @@ fn no_sensitive_text_is_stored_in_plaintext() {
     }
     // The scan itself works: a plaintext column would be found.
     let c = Connection::open(&f.path).unwrap();
-    c.execute("INSERT INTO meta (key, value) VALUES ('probe', ?1)", ["Ma Văn Hùng".as_bytes()]).unwrap();
+    c.execute("INSERT INTO meta (key, value) VALUES ('probe', ?1)", ["Ma Văn Hùng".as_bytes()])
+        .unwrap();
     drop(c);
-    assert!(contains(&f.path, "Ma Văn Hùng".as_bytes()) || contains(&wal, "Ma Văn Hùng".as_bytes()));
+    assert!(
+        contains(&f.path, "Ma Văn Hùng".as_bytes()) || contains(&wal, "Ma Văn Hùng".as_bytes())
+    );
 }
 
 #[test]
@@ -460,12 +531,16 @@ fn a_read_only_database_gives_a_typed_error() {
     if std::fs::OpenOptions::new().write(true).open(&f.path).is_err() {
         match f.open_with(&key(1)) {
             Err(StoreError::ReadOnly) => {}
-            Ok(s) => assert!(matches!(s.create_profile(None, "A", Role::Supervisor, "1234"), Err(StoreError::ReadOnly))),
+            Ok(s) => assert!(matches!(
+                s.create_profile(None, "A", Role::Supervisor, "1234"),
+                Err(StoreError::ReadOnly)
+            )),
             Err(other) => panic!("{other:?}"),
         }
     }
-    perms.set_readonly(false);
-    std::fs::set_permissions(&f.path, perms).unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&f.path, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let _ = perms;
 }
 
 #[test]
@@ -484,10 +559,19 @@ fn storage_status_counts_what_is_pending() {
 #[test]
 fn real_pin_hashing_uses_600k_iterations() {
     let f = Fixture::new("pbkdf2");
-    let s = Store::open(&f.path, &key(1), f.clock.clone(), Arc::new(SystemEntropy::default()), StoreConfig::default()).unwrap();
+    let s = Store::open(
+        &f.path,
+        &key(1),
+        f.clock.clone(),
+        Arc::new(SystemEntropy::default()),
+        StoreConfig::default(),
+    )
+    .unwrap();
     let p = s.create_profile(None, "Sup", Role::Supervisor, "123456").unwrap();
     drop(s);
     let c = Connection::open(&f.path).unwrap();
-    let it: i64 = c.query_row("SELECT pin_iterations FROM profiles WHERE id = ?1", [&p.id], |r| r.get(0)).unwrap();
+    let it: i64 = c
+        .query_row("SELECT pin_iterations FROM profiles WHERE id = ?1", [&p.id], |r| r.get(0))
+        .unwrap();
     assert_eq!(it, 600_000);
 }

@@ -82,7 +82,11 @@ impl ColumnCipher {
         nonce.copy_from_slice(&stored[1..1 + NONCE_LEN]);
         let mut body = stored[1 + NONCE_LEN..].to_vec();
         let plain = key
-            .open_in_place(Nonce::assume_unique_for_key(nonce), Aad::from(aad(table, column, row)), &mut body)
+            .open_in_place(
+                Nonce::assume_unique_for_key(nonce),
+                Aad::from(aad(table, column, row)),
+                &mut body,
+            )
             .map_err(|_| err)?;
         Ok(plain.to_vec())
     }

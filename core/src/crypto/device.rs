@@ -4,8 +4,8 @@
 use ring::rand::SystemRandom;
 use ring::signature::{Ed25519KeyPair, KeyPair};
 
-use super::column::ColumnCipher;
 use super::CryptoError;
+use super::column::ColumnCipher;
 
 pub struct DeviceKey {
     pair: Ed25519KeyPair,
@@ -14,7 +14,8 @@ pub struct DeviceKey {
 
 impl DeviceKey {
     pub fn generate() -> Result<DeviceKey, CryptoError> {
-        let doc = Ed25519KeyPair::generate_pkcs8(&SystemRandom::new()).map_err(|_| CryptoError::Random)?;
+        let doc = Ed25519KeyPair::generate_pkcs8(&SystemRandom::new())
+            .map_err(|_| CryptoError::Random)?;
         DeviceKey::from_pkcs8(doc.as_ref())
     }
 
@@ -28,7 +29,11 @@ impl DeviceKey {
         cipher.encrypt("device", "signing_key", device_id, &self.pkcs8)
     }
 
-    pub fn unseal(cipher: &ColumnCipher, device_id: &str, sealed: &[u8]) -> Result<DeviceKey, CryptoError> {
+    pub fn unseal(
+        cipher: &ColumnCipher,
+        device_id: &str,
+        sealed: &[u8],
+    ) -> Result<DeviceKey, CryptoError> {
         let pkcs8 = cipher.decrypt("device", "signing_key", device_id, sealed)?;
         DeviceKey::from_pkcs8(&pkcs8)
     }

@@ -15,6 +15,6 @@ mod keys;
 mod pin;
 
 pub use column::{ColumnCipher, CryptoError};
-pub use device::{verify as verify_signature, DeviceKey};
+pub use device::{DeviceKey, verify as verify_signature};
 pub use keys::{DataKey, KeyHierarchy};
-pub use pin::{PinHash, PinPolicy, PIN_ITERATIONS};
+pub use pin::{PIN_ITERATIONS, PinHash, PinPolicy};

@@ -24,7 +24,13 @@ impl PinHash {
         SystemRandom::new().fill(&mut salt).map_err(|_| CryptoError::Random)?;
         let iterations = iterations.max(1);
         let mut hash = [0u8; 32];
-        pbkdf2::derive(pbkdf2::PBKDF2_HMAC_SHA256, nonzero(iterations), &salt, pin.as_bytes(), &mut hash);
+        pbkdf2::derive(
+            pbkdf2::PBKDF2_HMAC_SHA256,
+            nonzero(iterations),
+            &salt,
+            pin.as_bytes(),
+            &mut hash,
+        );
         Ok(PinHash { salt, iterations, hash })
     }
 
@@ -57,7 +63,12 @@ pub struct PinPolicy {
 
 impl Default for PinPolicy {
     fn default() -> Self {
-        PinPolicy { free_attempts: 3, first_delay_ms: 30_000, max_delay_ms: 15 * 60_000, lockout_after: 10 }
+        PinPolicy {
+            free_attempts: 3,
+            first_delay_ms: 30_000,
+            max_delay_ms: 15 * 60_000,
+            lockout_after: 10,
+        }
     }
 }
 

@@ -954,3 +954,135 @@ pub fn open_bytes(
     let data = sink.into_committed().ok_or(EnvelopeError::Crypto("sink not committed"))?;
     Ok((data, opened))
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+    use super::*;
+    use crate::clock::SeededEntropy;
+
+    fn info() -> EvidenceInfo {
+        EvidenceInfo {
+            evidence_id: "00000000-0000-4000-8000-000000000001".into(),
+            content_type: "application/octet-stream".into(),
+            ..EvidenceInfo::default()
+        }
+    }
+
+    fn payload(len: usize) -> Vec<u8> {
+        (0..len).map(|i| (i * 31 + 7) as u8).collect()
+    }
+
+    #[test]
+    fn round_trip_both_randomness_paths() {
+        let e = SeededEntropy::new(1);
+        let id = Identity::generate(&e);
+        let device = DeviceSigningKey::generate(&e).unwrap();
+        for len in [0, 1, CHUNK_SIZE - 1, CHUNK_SIZE, CHUNK_SIZE + 1, 3 * CHUNK_SIZE] {
+            let p = payload(len);
+            for rand in [Randomness::System, Randomness::Injected(&e)] {
+                let (env, s) = seal_bytes(&p, info(), &[id.recipient()], &device, 5, rand).unwrap();
+                assert_eq!(env.len() as u64, s.envelope_len);
+                assert_eq!(s.chunks, chunk_count(len as u64));
+                let (out, opened) = open_bytes(&env, &id, Some(&device.public())).unwrap();
+                assert_eq!(out, p);
+                assert_eq!(opened.metadata.plaintext_len, len as u64);
+                let v = verify(&env[..], Some(&device.public())).unwrap();
+                assert_eq!(v.envelope_len, env.len() as u64);
+                assert_eq!(v.header_sha256, s.header_sha256);
+            }
+        }
+    }
+
+    /// An attacker who holds the payload key (a recipient) re-flags the full final chunk as
+    /// non-final and appends an empty final chunk: the signed length still names the old final
+    /// chunk, which no longer authenticates as final.
+    #[test]
+    fn empty_final_chunk_after_data_is_refused_even_with_the_key() {
+        let e = SeededEntropy::new(2);
+        let id = Identity::generate(&e);
+        let device = DeviceSigningKey::generate(&e).unwrap();
+        let p = payload(2 * CHUNK_SIZE);
+        let seed = 77;
+        let (env, s) = seal_bytes(
+            &p,
+            info(),
+            &[id.recipient()],
+            &device,
+            5,
+            Randomness::Injected(&SeededEntropy::new(seed)),
+        )
+        .unwrap();
+        // The injected stream gives the file key, then the salt.
+        let replay = SeededEntropy::new(seed);
+        let mut file_key = [0u8; 32];
+        let mut salt = [0u8; 16];
+        replay.fill(&mut file_key);
+        replay.fill(&mut salt);
+        let key = aead_key(&hkdf_sha256(&salt, &file_key, LABEL_PAYLOAD).unwrap()[..]).unwrap();
+        let body = s.header_len + SIGNATURE_LEN;
+        let c1 = body + CHUNK_SIZE + TAG_LEN;
+        // Sanity: the derived key opens the real final chunk.
+        let mut real = env[c1..].to_vec();
+        assert!(key.open_in_place(chunk_nonce(1, true), Aad::empty(), &mut real).is_ok());
+
+        let mut chunk1 = p[CHUNK_SIZE..].to_vec();
+        let tag = key
+            .seal_in_place_separate_tag(chunk_nonce(1, false), Aad::empty(), &mut chunk1)
+            .unwrap();
+        chunk1.extend_from_slice(tag.as_ref());
+        let mut empty = Vec::new();
+        let tag =
+            key.seal_in_place_separate_tag(chunk_nonce(2, true), Aad::empty(), &mut empty).unwrap();
+        empty.extend_from_slice(tag.as_ref());
+        let mut forged = env[..c1].to_vec();
+        forged.extend_from_slice(&chunk1);
+        forged.extend_from_slice(&empty);
+        match open_bytes(&forged, &id, None) {
+            Err(EnvelopeError::ChunkAuthFailed { chunk: 1 }) => {}
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn writer_refuses_wrong_length_or_hash() {
+        let e = SeededEntropy::new(3);
+        let id = Identity::generate(&e);
+        let device = DeviceSigningKey::generate(&e).unwrap();
+        let r = [id.recipient()];
+        let req = |len, sha| SealRequest {
+            recipients: &r,
+            device: &device,
+            info: info(),
+            sealed_at_ms: 0,
+            plaintext_len: len,
+            plaintext_sha256: sha,
+        };
+        let p = payload(10);
+        let sha = crate::evidence::photo::sha256(&p);
+        let mut w = EnvelopeWriter::new(req(9, sha), Randomness::Injected(&e), Vec::new()).unwrap();
+        assert!(matches!(
+            w.update(&p),
+            Err(EnvelopeError::LengthMismatch { declared: 9, actual: 10 })
+        ));
+        let mut w =
+            EnvelopeWriter::new(req(11, sha), Randomness::Injected(&e), Vec::new()).unwrap();
+        w.update(&p).unwrap();
+        assert!(matches!(
+            w.finish(),
+            Err(EnvelopeError::LengthMismatch { declared: 11, actual: 10 })
+        ));
+        let mut w =
+            EnvelopeWriter::new(req(10, [0u8; 32]), Randomness::Injected(&e), Vec::new()).unwrap();
+        w.update(&p).unwrap();
+        assert!(matches!(w.finish(), Err(EnvelopeError::HashMismatch)));
+        assert!(matches!(
+            EnvelopeWriter::new(
+                SealRequest { recipients: &[], ..req(10, sha) },
+                Randomness::System,
+                Vec::new()
+            ),
+            Err(EnvelopeError::BadRecipientCount(0))
+        ));
+    }
+}

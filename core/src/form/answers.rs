@@ -11,7 +11,7 @@ use super::model::{Choice, FieldKind};
 pub enum AnswerError {
     #[error("expected {expected}, got {got}")]
     TypeMismatch { expected: &'static str, got: String },
-    #[error("`{0}` is not one of the field's choices")]
+    #[error("not one of the field's choices")]
     NotAChoice(String),
     #[error("{0}")]
     OutOfRange(String),

@@ -41,6 +41,9 @@ pub struct FieldInfo {
     /// Fields whose values this field's computed state (relevance, requiredness, read-only,
     /// calculation, repeat count, choice filter) reads, plus its parent (relevance inherits).
     pub deps: Vec<FieldId>,
+    /// The subset of `deps` read in other repeat instances than the field's own (through
+    /// `indexed-repeat`): a change to them anywhere reaches every instance of this field.
+    pub wide_deps: Vec<FieldId>,
 }
 
 impl FieldInfo {
@@ -343,6 +346,7 @@ impl Checker {
             required,
             read_only,
             deps: Vec::new(),
+            wide_deps: Vec::new(),
         });
         let mut inner = repeats.to_vec();
         if f.kind == FieldKind::Repeat {
@@ -526,7 +530,20 @@ impl Checker {
                 deps.insert(p);
             }
             deps.remove(&id);
+            let mut wide = BTreeSet::new();
+            for (_, e) in computed.iter().copied().chain([("read_only", cond_expr(&f.read_only))]) {
+                e.into_iter().for_each(|e| {
+                    e.visit(&mut |node| {
+                        if let ExprKind::Call(Func::IndexedRepeat, args) = &node.kind {
+                            if let Some(ExprKind::Ref(name)) = args.first().map(|a| &a.kind) {
+                                wide.extend(self.by_name.get(name).copied());
+                            }
+                        }
+                    })
+                });
+            }
             self.fields[id].deps = deps.into_iter().collect();
+            self.fields[id].wide_deps = wide.into_iter().collect();
         }
     }
 

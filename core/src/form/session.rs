@@ -603,8 +603,10 @@ impl Session {
                 }
                 let common =
                     dep_chain.iter().zip(dinfo.repeats.iter()).take_while(|(a, b)| a == b).count();
+                // A dependency read in other instances (indexed-repeat) reaches them all.
+                let reach = if dinfo.wide_deps.contains(dep) { 0 } else { common };
                 for a in changed_at {
-                    prefixes.push(a[..common.min(a.len())].to_vec());
+                    prefixes.push(a[..reach.min(a.len())].to_vec());
                 }
             }
             if prefixes.is_empty() {

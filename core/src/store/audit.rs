@@ -4,7 +4,7 @@
 //! key, nobody can forge a consistent head.
 
 use ring::{digest, hmac};
-use rusqlite::{params, OptionalExtension, Transaction};
+use rusqlite::{OptionalExtension, Transaction, params};
 
 use super::{Store, StoreError};
 
@@ -48,7 +48,15 @@ impl Action {
     }
 }
 
-fn entry_hash(prev: &[u8], seq: i64, at: i64, actor: &str, action: &str, entity: &str, id: &str) -> [u8; 32] {
+fn entry_hash(
+    prev: &[u8],
+    seq: i64,
+    at: i64,
+    actor: &str,
+    action: &str,
+    entity: &str,
+    id: &str,
+) -> [u8; 32] {
     let mut ctx = digest::Context::new(&digest::SHA256);
     ctx.update(b"safehome-audit-v1\0");
     ctx.update(prev);
@@ -150,8 +158,16 @@ impl Store {
                 problem = Some(format!("seq {seq}: expected {expected_seq} (an entry is missing)"));
             } else if stored_prev != prev {
                 problem = Some(format!("seq {seq}: does not follow the previous entry"));
-            } else if entry_hash(&prev, seq, at, actor.as_deref().unwrap_or(""), &action, &entity, &id)
-                .as_slice()
+            } else if entry_hash(
+                &prev,
+                seq,
+                at,
+                actor.as_deref().unwrap_or(""),
+                &action,
+                &entity,
+                &id,
+            )
+            .as_slice()
                 != hash.as_slice()
             {
                 problem = Some(format!("seq {seq}: entry was altered"));
@@ -170,11 +186,15 @@ impl Store {
                     let mut n = [0u8; 8];
                     n.copy_from_slice(&h[..8]);
                     let head_count = i64::from_be_bytes(n);
-                    let ok = hmac::verify(&self.keys.audit_mac, &{
-                        let mut m = h[..8].to_vec();
-                        m.extend_from_slice(&h[8..40]);
-                        m
-                    }, &h[40..])
+                    let ok = hmac::verify(
+                        &self.keys.audit_mac,
+                        &{
+                            let mut m = h[..8].to_vec();
+                            m.extend_from_slice(&h[8..40]);
+                            m
+                        },
+                        &h[40..],
+                    )
                     .is_ok();
                     if !ok {
                         Some("head: not authentic".into())

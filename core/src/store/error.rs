@@ -44,7 +44,9 @@ pub enum StoreError {
     Session(#[from] SessionError),
     #[error("the form is not valid: {} problem(s), first at {}", .0.len(), .0.first().map(|v| v.path.as_str()).unwrap_or(""))]
     NotValid(Vec<Violation>),
-    #[error("no recipients configured: set the organisation's archive key and the supervisors' keys before sealing")]
+    #[error(
+        "no recipients configured: set the organisation's archive key and the supervisors' keys before sealing"
+    )]
     NoRecipients,
     #[error("stored data is unreadable: {0}")]
     BadData(String),

@@ -2,7 +2,7 @@
 //! the location are encrypted; the code (commune code + sequence) is not, since it is how a
 //! household is referred to in conversation and on paper.
 
-use rusqlite::{params, OptionalExtension, Row};
+use rusqlite::{OptionalExtension, Row, params};
 use serde::{Deserialize, Serialize};
 
 use super::profiles::{Actor, Permission, Role};
@@ -80,7 +80,10 @@ fn check_commune(code: &str) -> Result<(), StoreError> {
     if code.len() == 5 && code.bytes().all(|b| b.is_ascii_digit()) {
         Ok(())
     } else {
-        Err(StoreError::Invalid { field: "commune_code", message: "must be 5 digits (GSO code)".into() })
+        Err(StoreError::Invalid {
+            field: "commune_code",
+            message: "must be 5 digits (GSO code)".into(),
+        })
     }
 }
 
@@ -89,18 +92,30 @@ impl Store {
         by.require(Permission::CreateHousehold)?;
         check_commune(&h.commune_code)?;
         if h.head_name.trim().is_empty() {
-            return Err(StoreError::Invalid { field: "head_name", message: "must not be empty".into() });
+            return Err(StoreError::Invalid {
+                field: "head_name",
+                message: "must not be empty".into(),
+            });
         }
         if let Some(l) = h.location {
-            let ok = l.lat.is_finite() && l.lon.is_finite() && l.lat.abs() <= 90.0 && l.lon.abs() <= 180.0;
+            let ok = l.lat.is_finite()
+                && l.lon.is_finite()
+                && l.lat.abs() <= 90.0
+                && l.lon.abs() <= 180.0;
             if !ok || (l.lat == 0.0 && l.lon == 0.0) {
-                return Err(StoreError::Invalid { field: "location", message: "not a valid position".into() });
+                return Err(StoreError::Invalid {
+                    field: "location",
+                    message: "not a valid position".into(),
+                });
             }
         }
         let volunteer = match (&h.volunteer_id, by.role()) {
             (Some(v), Role::Supervisor) => v.clone(),
             (Some(v), _) if v != by.profile_id() => {
-                return Err(StoreError::Forbidden { role: by.role().as_str(), action: "assign households to others" })
+                return Err(StoreError::Forbidden {
+                    role: by.role().as_str(),
+                    action: "assign households to others",
+                });
             }
             _ => by.profile_id().to_string(),
         };
@@ -160,7 +175,9 @@ impl Store {
         let id: String = r.get(0)?;
         let c = &self.keys().column;
         let opt = |col: &'static str, v: Option<Vec<u8>>| -> Result<Option<String>, StoreError> {
-            v.map(|v| c.decrypt_str("households", col, &id, &v)).transpose().map_err(StoreError::from)
+            v.map(|v| c.decrypt_str("households", col, &id, &v))
+                .transpose()
+                .map_err(StoreError::from)
         };
         let members = opt("members", r.get(7)?)?.map(|m| serde_json::from_str(&m)).transpose()?;
         let location = opt("location", r.get(8)?)?.map(|m| serde_json::from_str(&m)).transpose()?;
@@ -179,7 +196,8 @@ impl Store {
         })
     }
 
-    const HOUSEHOLD_COLUMNS: &'static str = "id, code, commune_code, volunteer_id, village_enc, address_enc,
+    const HOUSEHOLD_COLUMNS: &'static str =
+        "id, code, commune_code, volunteer_id, village_enc, address_enc,
         head_name_enc, members_enc, location_enc, created_at";
 
     /// One household, with its risk history. A volunteer sees only the households assigned to
@@ -235,9 +253,11 @@ impl Store {
         by.require(Permission::LookUpHousehold)?;
         let row: Option<(String, String)> = self
             .reader()?
-            .query_row("SELECT id, volunteer_id FROM households WHERE code = ?1", params![code], |r| {
-                Ok((r.get(0)?, r.get(1)?))
-            })
+            .query_row(
+                "SELECT id, volunteer_id FROM households WHERE code = ?1",
+                params![code],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
             .optional()?;
         match row {
             Some((id, vol)) if by.role() != Role::Volunteer || vol == by.profile_id() => {

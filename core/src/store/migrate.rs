@@ -46,8 +46,9 @@ pub fn describe(conn: &Connection) -> Result<Vec<String>, StoreError> {
     let mut tables = conn.prepare(
         "SELECT type, name, tbl_name FROM sqlite_master WHERE name NOT LIKE 'sqlite_%' ORDER BY type, name",
     )?;
-    let rows: Vec<(String, String, String)> =
-        tables.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?.collect::<Result<_, _>>()?;
+    let rows: Vec<(String, String, String)> = tables
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
+        .collect::<Result<_, _>>()?;
     for (kind, name, table) in rows {
         if kind == "table" {
             let mut cols = conn.prepare(&format!("PRAGMA table_xinfo(\"{name}\")"))?;

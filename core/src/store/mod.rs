@@ -18,14 +18,17 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use rusqlite::{params, Connection, InterruptHandle, OpenFlags, OptionalExtension, Transaction, TransactionBehavior};
+use rusqlite::{
+    Connection, InterruptHandle, OpenFlags, OptionalExtension, Transaction, TransactionBehavior,
+    params,
+};
 use serde::Serialize;
 
 pub use audit::{Action, AuditReport};
 pub use error::StoreError;
 
-use crate::clock::{new_uuid, Clock, Entropy};
-use crate::crypto::{DataKey, DeviceKey, KeyHierarchy, PinPolicy, PIN_ITERATIONS};
+use crate::clock::{Clock, Entropy, new_uuid};
+use crate::crypto::{DataKey, DeviceKey, KeyHierarchy, PIN_ITERATIONS, PinPolicy};
 use crate::form::check::CheckedForm;
 
 const KEY_CHECK: &[u8] = b"safehome-key-check-v1";
@@ -42,7 +45,11 @@ pub struct StoreConfig {
 
 impl Default for StoreConfig {
     fn default() -> Self {
-        StoreConfig { pin_iterations: PIN_ITERATIONS, pin_policy: PinPolicy::default(), retention_days: 30 }
+        StoreConfig {
+            pin_iterations: PIN_ITERATIONS,
+            pin_policy: PinPolicy::default(),
+            retention_days: 30,
+        }
     }
 }
 
@@ -88,7 +95,9 @@ impl Store {
     ) -> Result<Store, StoreError> {
         let mut writer = Connection::open_with_flags(
             path,
-            OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_CREATE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+            OpenFlags::SQLITE_OPEN_READ_WRITE
+                | OpenFlags::SQLITE_OPEN_CREATE
+                | OpenFlags::SQLITE_OPEN_NO_MUTEX,
         )?;
         // Not a database at all: SQLite only notices on the first read.
         writer.query_row("SELECT count(*) FROM sqlite_master", [], |r| r.get::<_, i64>(0))?;
@@ -99,7 +108,8 @@ impl Store {
         writer.pragma_update(None, "synchronous", "FULL")?;
         migrate::migrate(&mut writer)?;
         let keys = KeyHierarchy::derive(data_key);
-        let (device_id, device_key) = Self::init_keys(&mut writer, &keys, clock.as_ref(), entropy.as_ref())?;
+        let (device_id, device_key) =
+            Self::init_keys(&mut writer, &keys, clock.as_ref(), entropy.as_ref())?;
         let reader = Connection::open_with_flags(
             path,
             OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
@@ -130,11 +140,15 @@ impl Store {
         entropy: &dyn Entropy,
     ) -> Result<(String, DeviceKey), StoreError> {
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let check: Option<Vec<u8>> =
-            tx.query_row("SELECT value FROM meta WHERE key = 'key_check'", [], |r| r.get(0)).optional()?;
+        let check: Option<Vec<u8>> = tx
+            .query_row("SELECT value FROM meta WHERE key = 'key_check'", [], |r| r.get(0))
+            .optional()?;
         match check {
             Some(c) => {
-                let plain = keys.column.decrypt("meta", "value", "key_check", &c).map_err(|_| StoreError::WrongKey)?;
+                let plain = keys
+                    .column
+                    .decrypt("meta", "value", "key_check", &c)
+                    .map_err(|_| StoreError::WrongKey)?;
                 if plain != KEY_CHECK {
                     return Err(StoreError::WrongKey);
                 }
@@ -145,11 +159,14 @@ impl Store {
             }
         }
         let device: Option<(String, Vec<u8>)> = tx
-            .query_row("SELECT id, signing_key_enc FROM device LIMIT 1", [], |r| Ok((r.get(0)?, r.get(1)?)))
+            .query_row("SELECT id, signing_key_enc FROM device LIMIT 1", [], |r| {
+                Ok((r.get(0)?, r.get(1)?))
+            })
             .optional()?;
         let result = match device {
             Some((id, sealed)) => {
-                let key = DeviceKey::unseal(&keys.device_seal, &id, &sealed).map_err(|_| StoreError::WrongKey)?;
+                let key = DeviceKey::unseal(&keys.device_seal, &id, &sealed)
+                    .map_err(|_| StoreError::WrongKey)?;
                 (id, key)
             }
             None => {
@@ -159,7 +176,15 @@ impl Store {
                     "INSERT INTO device (id, signing_key_enc, public_key, created_at) VALUES (?1, ?2, ?3, ?4)",
                     params![id, key.seal(&keys.device_seal, &id)?, key.public_key().to_vec(), clock.now_ms()],
                 )?;
-                audit::append(&tx, &keys.audit_mac, clock.now_ms(), None, Action::Created, "device", &id)?;
+                audit::append(
+                    &tx,
+                    &keys.audit_mac,
+                    clock.now_ms(),
+                    None,
+                    Action::Created,
+                    "device",
+                    &id,
+                )?;
                 (id, key)
             }
         };
@@ -206,7 +231,10 @@ impl Store {
 
     /// Run `f` in one IMMEDIATE write transaction; it commits only if `f` succeeds, so a failed
     /// operation (including a full disk) leaves the database as it was.
-    pub(crate) fn write<T>(&self, f: impl FnOnce(&Transaction<'_>, &Store) -> Result<T, StoreError>) -> Result<T, StoreError> {
+    pub(crate) fn write<T>(
+        &self,
+        f: impl FnOnce(&Transaction<'_>, &Store) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
         let mut conn = self.writer.lock().unwrap_or_else(|p| p.into_inner());
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         let out = f(&tx, self)?;
@@ -288,16 +316,19 @@ impl Store {
             |r| r.get(0),
         )?;
         let mut records_by_state = Vec::new();
-        let mut stmt = conn.prepare("SELECT state, count(*) FROM records GROUP BY state ORDER BY state")?;
+        let mut stmt =
+            conn.prepare("SELECT state, count(*) FROM records GROUP BY state ORDER BY state")?;
         for row in stmt.query_map([], |r| Ok(StateCount { state: r.get(0)?, count: r.get(1)? }))? {
             records_by_state.push(row?);
         }
         let mut outbox_by_state = Vec::new();
-        let mut stmt = conn.prepare("SELECT state, count(*) FROM outbox GROUP BY state ORDER BY state")?;
+        let mut stmt =
+            conn.prepare("SELECT state, count(*) FROM outbox GROUP BY state ORDER BY state")?;
         for row in stmt.query_map([], |r| Ok(StateCount { state: r.get(0)?, count: r.get(1)? }))? {
             outbox_by_state.push(row?);
         }
-        let households: i64 = conn.query_row("SELECT count(*) FROM households", [], |r| r.get(0))?;
+        let households: i64 =
+            conn.query_row("SELECT count(*) FROM households", [], |r| r.get(0))?;
         Ok(StorageStatus {
             database_bytes: page_size * pages,
             wal_bytes: wal,

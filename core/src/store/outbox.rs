@@ -2,7 +2,7 @@
 //! its hash. Retention: acknowledged payloads are purged after the configured number of days,
 //! leaving a receipt; nothing unsent is ever purged.
 
-use rusqlite::{params, OptionalExtension};
+use rusqlite::{OptionalExtension, params};
 use serde::Serialize;
 
 use super::records::{hex, transition};
@@ -43,7 +43,11 @@ impl Store {
         )
     }
 
-    fn outbox_query(&self, tail: &str, p: &[&dyn rusqlite::ToSql]) -> Result<Vec<OutboxEntry>, StoreError> {
+    fn outbox_query(
+        &self,
+        tail: &str,
+        p: &[&dyn rusqlite::ToSql],
+    ) -> Result<Vec<OutboxEntry>, StoreError> {
         let conn = self.reader()?;
         let sql = format!(
             "SELECT id, item_kind, item_id, state, payload_sha256, size_bytes, attempts, next_attempt_at,
@@ -91,11 +95,16 @@ impl Store {
         let now = self.now_ms();
         self.write(|tx, s| {
             let (kind, item): (String, String) = tx
-                .query_row("SELECT item_kind, item_id FROM outbox WHERE id = ?1 AND state = 'pending'", params![outbox_id], |r| {
-                    Ok((r.get(0)?, r.get(1)?))
-                })
+                .query_row(
+                    "SELECT item_kind, item_id FROM outbox WHERE id = ?1 AND state = 'pending'",
+                    params![outbox_id],
+                    |r| Ok((r.get(0)?, r.get(1)?)),
+                )
                 .optional()?
-                .ok_or_else(|| StoreError::NotFound { entity: "pending outbox entry", id: outbox_id.into() })?;
+                .ok_or_else(|| StoreError::NotFound {
+                    entity: "pending outbox entry",
+                    id: outbox_id.into(),
+                })?;
             tx.execute(
                 "UPDATE outbox SET state = 'uploaded', attempts = attempts + 1 WHERE id = ?1",
                 params![outbox_id],
@@ -111,8 +120,10 @@ impl Store {
     /// A hash that matches nothing pending or uploaded is refused.
     pub fn acknowledge(&self, payload_sha256_hex: &str) -> Result<String, StoreError> {
         let now = self.now_ms();
-        let hash = parse_hex32(payload_sha256_hex)
-            .ok_or_else(|| StoreError::Invalid { field: "payload_sha256", message: "64 hex characters".into() })?;
+        let hash = parse_hex32(payload_sha256_hex).ok_or_else(|| StoreError::Invalid {
+            field: "payload_sha256",
+            message: "64 hex characters".into(),
+        })?;
         self.write(|tx, s| {
             let (id, kind, item): (String, String, String) = tx
                 .query_row(

@@ -1,7 +1,7 @@
 //! Profiles on a shared phone, their PINs and roles, and the access rules every read and write
 //! of the store checks.
 
-use rusqlite::{params, OptionalExtension};
+use rusqlite::{OptionalExtension, params};
 use serde::{Deserialize, Serialize};
 
 use super::{Action, Store, StoreError};
@@ -116,7 +116,13 @@ fn check_pin_shape(pin: &str) -> Result<(), StoreError> {
 
 impl Store {
     /// Add a profile. Needs a supervisor, except for the first supervisor of a new device.
-    pub fn create_profile(&self, by: Option<&Actor>, name: &str, role: Role, pin: &str) -> Result<Profile, StoreError> {
+    pub fn create_profile(
+        &self,
+        by: Option<&Actor>,
+        name: &str,
+        role: Role,
+        pin: &str,
+    ) -> Result<Profile, StoreError> {
         check_pin_shape(pin)?;
         let name = name.trim();
         if name.is_empty() {
@@ -165,7 +171,8 @@ impl Store {
         rows.into_iter()
             .map(|(id, name, role, locked, failed_attempts)| {
                 let name = self.keys().column.decrypt_str("profiles", "name", &id, &name)?;
-                let role = Role::parse(&role).ok_or_else(|| StoreError::BadData("unknown role".into()))?;
+                let role =
+                    Role::parse(&role).ok_or_else(|| StoreError::BadData("unknown role".into()))?;
                 Ok(Profile { id, name, role, locked, failed_attempts })
             })
             .collect()

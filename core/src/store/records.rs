@@ -8,9 +8,9 @@
 use std::sync::Arc;
 
 use ring::digest;
-use rusqlite::{params, OptionalExtension, Transaction};
+use rusqlite::{OptionalExtension, Transaction, params};
 use serde::Serialize;
-use serde_json::{json, Value as Json};
+use serde_json::{Value as Json, json};
 
 use super::profiles::{Actor, Permission, Role};
 use super::{Action, Store, StoreError};
@@ -111,7 +111,12 @@ pub(crate) fn hex(bytes: &[u8]) -> String {
 
 impl Store {
     /// Start a household visit on a built-in form.
-    pub fn start_visit(&self, by: &Actor, household_id: &str, form_id: &str) -> Result<Draft, StoreError> {
+    pub fn start_visit(
+        &self,
+        by: &Actor,
+        household_id: &str,
+        form_id: &str,
+    ) -> Result<Draft, StoreError> {
         by.require(Permission::RecordVisit)?;
         self.household(by, household_id)?; // visible to this actor, or NotFound
         self.start_record(by, RecordKind::Visit, Some(household_id), None, form_id, None)
@@ -127,9 +132,11 @@ impl Store {
     ) -> Result<Draft, StoreError> {
         by.require(Permission::RecordIncident)?;
         if let Some(h) = household_id {
-            let exists: bool = self
-                .reader()?
-                .query_row("SELECT count(*) FROM households WHERE id = ?1", params![h], |r| r.get(0))?;
+            let exists: bool = self.reader()?.query_row(
+                "SELECT count(*) FROM households WHERE id = ?1",
+                params![h],
+                |r| r.get(0),
+            )?;
             if !exists {
                 return Err(StoreError::NotFound { entity: "household", id: h.into() });
             }
@@ -152,10 +159,17 @@ impl Store {
         };
         let form = self.form(&form.form.id, &form.form.version)?;
         let session = match revision_of {
-            Some((_, _, state)) => {
-                Session::restore(Arc::clone(&form), state, Arc::clone(self.clock()), Arc::clone(self.entropy()))?
-            }
-            None => Session::new(Arc::clone(&form), Arc::clone(self.clock()), Arc::clone(self.entropy())),
+            Some((_, _, state)) => Session::restore(
+                Arc::clone(&form),
+                state,
+                Arc::clone(self.clock()),
+                Arc::clone(self.entropy()),
+            )?,
+            None => Session::new(
+                Arc::clone(&form),
+                Arc::clone(self.clock()),
+                Arc::clone(self.entropy()),
+            ),
         };
         let id = self.new_id();
         let now = self.now_ms();
@@ -210,14 +224,20 @@ impl Store {
                     id: record_id.into(),
                     state,
                     action: "edit",
-                })
+                });
             }
         };
         let json = self.keys().column.decrypt_str("records", "draft", record_id, &draft)?;
         let state: SessionState = serde_json::from_str(&json)?;
         let form = self.form(&form_id, &version)?;
-        let session = Session::restore(form, &state, Arc::clone(self.clock()), Arc::clone(self.entropy()))?;
-        Ok(Draft { record_id: record_id.into(), kind: RecordKind::parse(&kind), owner_id: owner, session })
+        let session =
+            Session::restore(form, &state, Arc::clone(self.clock()), Arc::clone(self.entropy()))?;
+        Ok(Draft {
+            record_id: record_id.into(),
+            kind: RecordKind::parse(&kind),
+            owner_id: owner,
+            session,
+        })
     }
 
     /// Apply a change to the draft's session and autosave it in one small transaction. If the
@@ -336,12 +356,37 @@ impl Store {
             s.audit(tx, Some(by.profile_id()), Action::Queued, "outbox", &outbox_id)?;
             Ok((hex(hash.as_ref()), outbox_id.clone()))
         })?;
-        Ok(Finalized { record_id: draft.record_id.clone(), outbox_id, submission_sha256: hash, assessment })
+        Ok(Finalized {
+            record_id: draft.record_id.clone(),
+            outbox_id,
+            submission_sha256: hash,
+            assessment,
+        })
     }
 
     /// A record, for its owner or a supervisor.
     pub fn record(&self, by: &Actor, id: &str) -> Result<RecordView, StoreError> {
-        type Row = (String, Option<String>, Option<Vec<u8>>, String, String, String, String, i64, Option<String>, i64, i64, Option<i64>, Option<String>, Option<i64>, Option<Vec<u8>>, Option<Vec<u8>>, Option<Vec<u8>>, Option<Vec<u8>>, Option<Vec<u8>>);
+        type Row = (
+            String,
+            Option<String>,
+            Option<Vec<u8>>,
+            String,
+            String,
+            String,
+            String,
+            i64,
+            Option<String>,
+            i64,
+            i64,
+            Option<i64>,
+            Option<String>,
+            Option<i64>,
+            Option<Vec<u8>>,
+            Option<Vec<u8>>,
+            Option<Vec<u8>>,
+            Option<Vec<u8>>,
+            Option<Vec<u8>>,
+        );
         let row: Option<Row> = self
             .reader()?
             .query_row(
@@ -376,7 +421,12 @@ impl Store {
                 let json = c.decrypt_str("records", "draft", id, draft)?;
                 let state: SessionState = serde_json::from_str(&json)?;
                 let form = self.form(&r.3, &r.4)?;
-                let s = Session::restore(form, &state, Arc::clone(self.clock()), Arc::clone(self.entropy()))?;
+                let s = Session::restore(
+                    form,
+                    &state,
+                    Arc::clone(self.clock()),
+                    Arc::clone(self.entropy()),
+                )?;
                 (s.output(), risk::assess(&s).map(serde_json::to_value).transpose()?)
             }
             // Purged after acknowledgment: only the receipt remains.
@@ -402,14 +452,20 @@ impl Store {
             assessment,
             submission_sha256: r.16.as_deref().map(hex),
             signature: r.17.as_deref().map(hex),
-            return_note: r.18.map(|v| c.decrypt_str("records", "return_note", id, &v)).transpose()?,
+            return_note: r
+                .18
+                .map(|v| c.decrypt_str("records", "return_note", id, &v))
+                .transpose()?,
         })
     }
 
     /// The records the actor may see: their own, or the team's for a supervisor.
     pub fn records(&self, by: &Actor) -> Result<Vec<QueueItem>, StoreError> {
         let all = by.can(Permission::ReviewTeam);
-        self.queue_query("WHERE (?1 OR owner_id = ?2) ORDER BY created_at, id", params![all, by.profile_id()])
+        self.queue_query(
+            "WHERE (?1 OR owner_id = ?2) ORDER BY created_at, id",
+            params![all, by.profile_id()],
+        )
     }
 
     /// A supervisor's review queue: submitted records, urgent first, then by deadline.
@@ -423,7 +479,11 @@ impl Store {
         )
     }
 
-    fn queue_query(&self, tail: &str, p: &[&dyn rusqlite::ToSql]) -> Result<Vec<QueueItem>, StoreError> {
+    fn queue_query(
+        &self,
+        tail: &str,
+        p: &[&dyn rusqlite::ToSql],
+    ) -> Result<Vec<QueueItem>, StoreError> {
         let conn = self.reader()?;
         let sql = format!(
             "SELECT id, kind, household_id, owner_id, state, risk_level, due_at, finalized_at FROM records {tail}"
@@ -450,20 +510,34 @@ impl Store {
         by.require(Permission::ReviewTeam)?;
         let view = self.record(by, id)?;
         if !matches!(view.state.as_str(), "queued" | "uploaded" | "acknowledged") {
-            return Err(StoreError::InvalidState { entity: "record", id: id.into(), state: view.state, action: "return" });
+            return Err(StoreError::InvalidState {
+                entity: "record",
+                id: id.into(),
+                state: view.state,
+                action: "return",
+            });
         }
-        let sub: Option<Vec<u8>> =
-            self.reader()?.query_row("SELECT submission_enc FROM records WHERE id = ?1", params![id], |r| r.get(0))?;
+        let sub: Option<Vec<u8>> = self.reader()?.query_row(
+            "SELECT submission_enc FROM records WHERE id = ?1",
+            params![id],
+            |r| r.get(0),
+        )?;
         let sub = sub.ok_or_else(|| StoreError::InvalidState {
             entity: "record",
             id: id.into(),
             state: "purged".into(),
             action: "return",
         })?;
-        let v: Json = serde_json::from_slice(&self.keys().column.decrypt("records", "submission", id, &sub)?)?;
+        let v: Json = serde_json::from_slice(&self.keys().column.decrypt(
+            "records",
+            "submission",
+            id,
+            &sub,
+        )?)?;
         let state: SessionState = serde_json::from_value(v["state"].clone())?;
         let form = self.form(&view.form_id, &view.form_version)?;
-        let session = Session::restore(form, &state, Arc::clone(self.clock()), Arc::clone(self.entropy()))?;
+        let session =
+            Session::restore(form, &state, Arc::clone(self.clock()), Arc::clone(self.entropy()))?;
         let new_id = self.new_id();
         let now = self.now_ms();
         let state_json = serde_json::to_string(&session.state())?;
@@ -510,11 +584,17 @@ pub(crate) fn transition(
     to: &str,
     at: i64,
 ) -> Result<(), StoreError> {
-    let state: Option<String> =
-        tx.query_row("SELECT state FROM records WHERE id = ?1", params![id], |r| r.get(0)).optional()?;
+    let state: Option<String> = tx
+        .query_row("SELECT state FROM records WHERE id = ?1", params![id], |r| r.get(0))
+        .optional()?;
     let state = state.ok_or_else(|| StoreError::NotFound { entity: "record", id: id.into() })?;
     if !from.contains(&state.as_str()) {
-        return Err(StoreError::InvalidState { entity: "record", id: id.into(), state, action: "advance" });
+        return Err(StoreError::InvalidState {
+            entity: "record",
+            id: id.into(),
+            state,
+            action: "advance",
+        });
     }
     let ack = if to == "acknowledged" { Some(at) } else { None };
     tx.execute(
