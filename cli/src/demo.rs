@@ -1,72 +1,224 @@
-//! `safehome demo`: the main job. Fills the household screening for a few realistic households
-//! (the examples that ship with the templates) and prints each one's validation and explained
-//! risk assessment. Later issues extend it with the encrypted store, evidence and sync.
+//! `safehome demo`: the main job, on an embedded SQLite database. A phone is set up with a
+//! supervisor, a volunteer and a health worker; the volunteer registers and screens a few
+//! realistic households (the examples that ship with the templates); a health worker records a
+//! child injury; each submission is validated, assessed, signed and queued; the supervisor's
+//! review queue puts the urgent cases first; one upload is acknowledged; the audit chain is
+//! verified. The database lives in a temporary directory unless `--keep DIR` is given.
 
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use safehome_core::clock::{SystemClock, SystemEntropy};
-use safehome_core::form::session::Session;
-use safehome_core::risk;
+use safehome_core::clock::{Entropy, SystemClock, SystemEntropy};
+use safehome_core::crypto::DataKey;
+use safehome_core::store::households::NewHousehold;
+use safehome_core::store::profiles::{Actor, Role};
+use safehome_core::store::{Store, StoreConfig, StoreError};
 use safehome_core::templates;
+use serde_json::{Value, json};
 
 use crate::Outcome;
 use crate::outln;
 use crate::report;
 
-pub fn run(lang: &str) -> Outcome {
-    let form = match templates::load("household_screening") {
-        Some(Ok(f)) => f,
-        Some(Err(e)) => {
-            eprintln!("built-in household screening is broken: {e}");
-            return Outcome::Unusable;
+/// A directory removed when the demo ends (unless kept).
+struct Workdir {
+    path: PathBuf,
+    keep: bool,
+}
+
+impl Drop for Workdir {
+    fn drop(&mut self) {
+        if !self.keep {
+            let _ = std::fs::remove_dir_all(&self.path);
         }
-        None => {
-            eprintln!("built-in household screening is missing");
-            return Outcome::Unusable;
-        }
-    };
-    let examples: Vec<serde_json::Value> = match serde_json::from_str(templates::EXAMPLE_HOUSEHOLDS)
-    {
-        Ok(v) => v,
-        Err(e) => {
-            eprintln!("example households are unreadable: {e}");
-            return Outcome::Unusable;
-        }
-    };
-    // Vietnam is UTC+7; the phone passes its own offset in the app.
-    let clock = Arc::new(SystemClock { offset_minutes: 7 * 60 });
-    let title = form.form.text(&form.form.title, lang).unwrap_or("");
-    let households = if lang == "vi" { "hộ gia đình" } else { "households" };
-    outln!(
-        "SafeHome demo — {title} ({} v{}), {} {households}\n",
-        form.form.id,
-        form.form.version,
-        examples.len()
-    );
-    let mut outcome = Outcome::Ok;
-    for (i, ex) in examples.iter().enumerate() {
-        let label = ex.get("label").and_then(|l| l.as_str()).unwrap_or("household");
-        outln!("== {}. {label}", i + 1);
-        let mut session =
-            Session::new(Arc::clone(&form), clock.clone(), Arc::new(SystemEntropy::default()));
-        if let Err(e) = session.set_language(lang) {
-            eprintln!("{e}");
-            return Outcome::Unusable;
-        }
-        let answers = ex.get("answers").cloned().unwrap_or_default();
-        if let Err(errs) = session.load_answers(&answers) {
-            for e in errs {
-                eprintln!("  answer refused: {e}");
-            }
-            outcome = Outcome::Refused;
-            continue;
-        }
-        report::print_validation(&session, &session.validate());
-        match risk::assess(&session) {
-            Some(a) => report::print_assessment(&a, lang),
-            None => outln!("  (this form has no risk rules)"),
-        }
-        outln!();
     }
-    outcome
+}
+
+fn workdir(keep: Option<&Path>) -> Result<Workdir, String> {
+    let path = match keep {
+        Some(p) => p.to_path_buf(),
+        None => std::env::temp_dir().join(format!("safehome-demo-{}", std::process::id())),
+    };
+    std::fs::create_dir_all(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+    Ok(Workdir { path, keep: keep.is_some() })
+}
+
+pub fn run(lang: &str, keep: Option<&Path>) -> Outcome {
+    match demo(lang, keep) {
+        Ok(()) => Outcome::Ok,
+        Err(e) => {
+            eprintln!("demo failed: {e}");
+            Outcome::Refused
+        }
+    }
+}
+
+fn demo(lang: &str, keep: Option<&Path>) -> Result<(), String> {
+    let vi = lang == "vi";
+    let dir = workdir(keep)?;
+    let db = dir.path.join("safehome.db");
+    let mut key = [0u8; 32];
+    SystemEntropy::default().fill(&mut key);
+    // Vietnam is UTC+7; the phone passes its own offset in the app.
+    let store = Store::open(
+        &db,
+        &DataKey::from_bytes(key),
+        Arc::new(SystemClock { offset_minutes: 7 * 60 }),
+        Arc::new(SystemEntropy::default()),
+        StoreConfig::default(),
+    )
+    .map_err(|e| e.to_string())?;
+    let e = |e: StoreError| e.to_string();
+
+    outln!("SafeHome demo — {} {}", if vi { "cơ sở dữ liệu" } else { "database" }, db.display());
+    let sup = profile(&store, None, "Đỗ Thị Hằng", Role::Supervisor, "135790").map_err(e)?;
+    let vol = profile(&store, Some(&sup), "Lục Văn Toàn", Role::Volunteer, "246802").map_err(e)?;
+    let hw =
+        profile(&store, Some(&sup), "Nông Văn Khải", Role::HealthWorker, "112233").map_err(e)?;
+    store
+        .enroll(&sup, "Định Hóa – nhóm 1", &["05569".into(), "05662".into(), "05692".into()])
+        .map_err(e)?;
+    outln!(
+        "{}: 1 supervisor, 1 volunteer, 1 health worker (PIN: PBKDF2-SHA256, 600,000 iterations)\n",
+        if vi { "Thiết bị" } else { "Device" }
+    );
+
+    let examples: Vec<Value> = serde_json::from_str(templates::EXAMPLE_HOUSEHOLDS)
+        .map_err(|x| format!("examples: {x}"))?;
+    for (i, ex) in examples.iter().enumerate() {
+        let label = ex["label"].as_str().unwrap_or("household");
+        outln!("== {}. {label}", i + 1);
+        let answers = &ex["answers"];
+        let household = NewHousehold {
+            commune_code: answers["commune_code"].as_str().unwrap_or("05569").to_string(),
+            village: answers["village"].as_str().unwrap_or("").to_string(),
+            address: None,
+            head_name: answers["head_name"].as_str().unwrap_or("").to_string(),
+            members: Vec::new(),
+            location: None,
+            volunteer_id: None,
+        };
+        let h = store.add_household(&vol, &household).map_err(e)?;
+        let mut draft = store.start_visit(&vol, &h.id, "household_screening").map_err(e)?;
+        store
+            .edit(&mut draft, |s| {
+                s.set_language(lang)?;
+                s.load_answers(answers).map_err(|mut errs| errs.remove(0))
+            })
+            .map_err(e)?;
+        report::print_validation(draft.session(), &draft.session().validate());
+        let done = store.finalize(&vol, &draft).map_err(e)?;
+        if let Some(a) = &done.assessment {
+            report::print_assessment(a, lang);
+        }
+        outln!(
+            "  {} {} sha256 {}…\n",
+            if vi { "mã hộ" } else { "household" },
+            h.code,
+            &done.submission_sha256[..16]
+        );
+    }
+
+    // A health worker records a burn of a two-year-old that the family cannot explain.
+    outln!(
+        "== {}",
+        if vi {
+            "Trạm y tế xã: tai nạn thương tích"
+        } else {
+            "Commune health station: injury incident"
+        }
+    );
+    let mut inc =
+        store.start_incident(&hw, "injury_incident", None, Some("Bé Hoàng Gia Bảo")).map_err(e)?;
+    store
+        .edit(&mut inc, |s| {
+            s.set_language(lang)?;
+            s.load_answers(&incident_answers(store.now_ms())).map_err(|mut errs| errs.remove(0))
+        })
+        .map_err(e)?;
+    report::print_validation(inc.session(), &inc.session().validate());
+    let done = store.finalize(&hw, &inc).map_err(e)?;
+    if let Some(a) = &done.assessment {
+        report::print_assessment(a, lang);
+    }
+
+    // The supervisor's queue: urgent first, then by deadline.
+    outln!(
+        "\n== {}",
+        if vi { "Hàng đợi của cán bộ giám sát" } else { "Supervisor's review queue" }
+    );
+    for q in store.review_queue(&sup).map_err(e)? {
+        let due = q
+            .due_at_ms
+            .map(|d| format!("{}h", (d - store.now_ms() + 1_800_000) / 3_600_000))
+            .unwrap_or("-".into());
+        outln!(
+            "  {:<8} {:<9} {:<7} due {due:>5}  {}",
+            q.risk_level.as_deref().unwrap_or("-"),
+            q.kind.as_str(),
+            q.state,
+            q.id
+        );
+    }
+
+    // Sync stand-in: the first item is uploaded and acknowledged by hash.
+    let outbox = store.outbox().map_err(e)?;
+    if let Some(first) = outbox.first() {
+        store.outbox_uploaded(&first.id).map_err(e)?;
+        store.acknowledge(&first.payload_sha256).map_err(e)?;
+    }
+    let status = store.storage_status().map_err(e)?;
+    let audit = store.verify_audit().map_err(e)?;
+    outln!(
+        "\n{}: {} {}, {} bytes {}; audit chain {} ({} entries)",
+        if vi { "Hộp thư đi" } else { "Outbox" },
+        outbox.len(),
+        if vi { "mục" } else { "items" },
+        status.pending_upload_bytes,
+        if vi { "chờ gửi" } else { "waiting to upload" },
+        if audit.is_intact() { "OK" } else { "BROKEN" },
+        audit.entries
+    );
+    if !audit.is_intact() {
+        return Err(format!("audit chain broken: {:?}", audit.problem));
+    }
+    Ok(())
+}
+
+fn profile(
+    store: &Store,
+    by: Option<&Actor>,
+    name: &str,
+    role: Role,
+    pin: &str,
+) -> Result<Actor, StoreError> {
+    let p = store.create_profile(by, name, role, pin)?;
+    store.unlock(&p.id, pin)
+}
+
+/// An unexplained burn of a 2-year-old at home, yesterday.
+fn incident_answers(now_ms: i64) -> Value {
+    let yesterday = safehome_core::form::expr::civil_from_days(
+        ((now_ms + 7 * 3_600_000) / 86_400_000 - 1) as i32,
+    );
+    json!({
+        "child_name": "Hoàng Gia Bảo",
+        "child_sex": "male",
+        "child_age": 2,
+        "incident_date": format!("{:04}-{:02}-{:02}", yesterday.0, yesterday.1, yesterday.2),
+        "incident_time": "18:30",
+        "place_code": "0",
+        "activity_code": "4",
+        "mechanism": "burn",
+        "burn_type": "hot_liquid",
+        "intent": "undetermined",
+        "supervised": "unknown",
+        "injury_nature": "burn",
+        "body_parts": ["arms"],
+        "severity": "moderate",
+        "outcome": "not_disabled",
+        "care": ["commune_station"],
+        "injury_explained": "no",
+        "incident_gps": {"lat": 21.9012, "lon": 105.6421, "alt": 80, "accuracy": 9}
+    })
 }

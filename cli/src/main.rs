@@ -5,6 +5,7 @@
 //! 2 unusable input or usage error.
 
 mod demo;
+mod device_cmd;
 mod expr_cmd;
 mod form_cmd;
 mod geo_cmd;
@@ -19,6 +20,8 @@ use clap::{Parser, Subcommand};
 #[derive(Parser)]
 #[command(name = "safehome", version, about = "SafeHome field-survey core: forms, risk screening")]
 struct Cli {
+    #[command(flatten)]
+    device: device_cmd::DeviceArgs,
     #[command(subcommand)]
     command: Command,
 }
@@ -30,6 +33,9 @@ enum Command {
         /// Label language (vi or en).
         #[arg(long, default_value = "vi")]
         lang: String,
+        /// Keep the demo's database in this directory instead of a temporary one.
+        #[arg(long)]
+        keep: Option<std::path::PathBuf>,
     },
     /// Forms: list the built-ins, show, validate or fill one.
     #[command(subcommand)]
@@ -37,6 +43,34 @@ enum Command {
     /// GPS: locate points in assigned areas, check a fix and its quality flags, validate areas.
     #[command(subcommand)]
     Geo(geo_cmd::GeoCommand),
+    /// Create the device's database (and a data key file if it does not exist yet).
+    Init,
+    /// Profiles on this device.
+    #[command(subcommand)]
+    User(device_cmd::UserCommand),
+    /// The device's team and the keys it seals to.
+    #[command(subcommand)]
+    Team(device_cmd::TeamCommand),
+    /// Households.
+    #[command(subcommand)]
+    Household(device_cmd::HouseholdCommand),
+    /// Household visits (and answering, finalizing or showing any record).
+    #[command(subcommand)]
+    Visit(device_cmd::VisitCommand),
+    /// Injury incidents (health workers).
+    #[command(subcommand)]
+    Incident(device_cmd::IncidentCommand),
+    /// What waits to be uploaded.
+    #[command(subcommand)]
+    Outbox(device_cmd::OutboxCommand),
+    /// The audit chain.
+    #[command(subcommand)]
+    Audit(device_cmd::AuditCommand),
+    /// Database size, pending uploads and counts per state.
+    Status {
+        #[arg(long)]
+        json: bool,
+    },
     /// Evaluate an XLSForm expression and print its value as JSON.
     Expr {
         /// The expression, e.g. `if(${age} < 6, 'young', 'older')`.
@@ -57,10 +91,19 @@ pub enum Outcome {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let outcome = match cli.command {
-        Command::Demo { lang } => demo::run(&lang),
+        Command::Demo { lang, keep } => demo::run(&lang, keep.as_deref()),
         Command::Form(cmd) => form_cmd::run(cmd),
         Command::Geo(cmd) => geo_cmd::run(cmd),
         Command::Expr { expression, vars } => expr_cmd::run(&expression, vars.as_deref()),
+        Command::Init => device_cmd::init(&cli.device),
+        Command::User(cmd) => device_cmd::user(&cli.device, cmd),
+        Command::Team(cmd) => device_cmd::team(&cli.device, cmd),
+        Command::Household(cmd) => device_cmd::household(&cli.device, cmd),
+        Command::Visit(cmd) => device_cmd::visit(&cli.device, cmd),
+        Command::Incident(cmd) => device_cmd::incident(&cli.device, cmd),
+        Command::Outbox(cmd) => device_cmd::outbox(&cli.device, cmd),
+        Command::Audit(cmd) => device_cmd::audit(&cli.device, cmd),
+        Command::Status { json } => device_cmd::status(&cli.device, json),
     };
     match outcome {
         Outcome::Ok => ExitCode::SUCCESS,

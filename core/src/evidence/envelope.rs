@@ -51,10 +51,11 @@ pub const MAX_METADATA_LEN: usize = 1 << 16;
 /// Largest payload (1 TiB): far below the 2^88 chunks the nonce counter allows.
 pub const MAX_PAYLOAD_LEN: u64 = 1 << 40;
 
-const LABEL_WRAP: &[u8] = b"safehome/evidence/v1/x25519-wrap";
-const LABEL_METADATA: &[u8] = b"safehome/evidence/v1/metadata";
-const LABEL_PAYLOAD: &[u8] = b"safehome/evidence/v1/payload";
-const LABEL_SIGNATURE: &[u8] = b"safehome/evidence/v1/header-signature";
+/// HKDF `info` labels and the signature's domain-separation prefix (see `docs/envelope.md`).
+pub const LABEL_WRAP: &[u8] = b"safehome/evidence/v1/x25519-wrap";
+pub const LABEL_METADATA: &[u8] = b"safehome/evidence/v1/metadata";
+pub const LABEL_PAYLOAD: &[u8] = b"safehome/evidence/v1/payload";
+pub const LABEL_SIGNATURE: &[u8] = b"safehome/evidence/v1/header-signature";
 
 /// Why an envelope could not be sealed, opened or verified. Messages carry no plaintext and no
 /// key material; public keys appear only in `UnexpectedDevice`.
@@ -162,7 +163,7 @@ impl hkdf::KeyType for Len32 {
 }
 
 /// HKDF-SHA256 (RFC 5869) with an explicit label as `info`, 32 bytes out.
-pub(crate) fn hkdf_sha256(
+pub fn hkdf_sha256(
     salt: &[u8],
     ikm: &[u8],
     info: &[u8],
@@ -214,7 +215,8 @@ pub fn envelope_len(header_len: usize, payload_len: u64) -> u64 {
         + chunk_count(payload_len) * TAG_LEN as u64
 }
 
-fn signed_message(header: &[u8]) -> Vec<u8> {
+/// The bytes the device signs: [`LABEL_SIGNATURE`] followed by the header.
+pub fn signed_message(header: &[u8]) -> Vec<u8> {
     let mut m = Vec::with_capacity(LABEL_SIGNATURE.len() + header.len());
     m.extend_from_slice(LABEL_SIGNATURE);
     m.extend_from_slice(header);

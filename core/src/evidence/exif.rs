@@ -69,7 +69,13 @@ pub fn read_facts(tiff: &[u8]) -> ExifFacts {
     reader.continue_on_error(true);
     let (exif, status) = match reader.read_raw(tiff.to_vec()) {
         Ok(e) => (e, ExifStatus::Read),
-        Err(exif::Error::PartialResult(p)) => (p.into_inner().0, ExifStatus::Partial),
+        Err(exif::Error::PartialResult(p)) => {
+            let exif = p.into_inner().0;
+            if exif.fields().next().is_none() {
+                return ExifFacts { status: ExifStatus::Unreadable, ..ExifFacts::default() };
+            }
+            (exif, ExifStatus::Partial)
+        }
         Err(_) => return ExifFacts { status: ExifStatus::Unreadable, ..ExifFacts::default() },
     };
     let orientation = exif

@@ -13,6 +13,7 @@ pub mod migrate;
 pub mod outbox;
 pub mod profiles;
 pub mod records;
+pub mod team;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};

@@ -118,8 +118,33 @@ impl Store {
         form_id: &str,
     ) -> Result<Draft, StoreError> {
         by.require(Permission::RecordVisit)?;
-        self.household(by, household_id)?; // visible to this actor, or NotFound
-        self.start_record(by, RecordKind::Visit, Some(household_id), None, form_id, None)
+        let household = self.household(by, household_id)?; // visible to this actor, or NotFound
+        let mut draft =
+            self.start_record(by, RecordKind::Visit, Some(household_id), None, form_id, None)?;
+        // What the household record already knows need not be typed again. A form without
+        // these fields, or a value the form refuses (a commune outside its list), is skipped.
+        let known = [
+            ("commune_code", json!(household.commune_code)),
+            ("village", json!(household.village)),
+            ("head_name", json!(household.head_name)),
+            ("household_code", json!(household.code)),
+        ];
+        let mut changed = false;
+        for (field, value) in known {
+            if draft.session.form().id_of(field).is_some() {
+                changed |= draft.session.set_answer(field, &value).is_ok();
+            }
+        }
+        if let (Some(loc), Some(_)) =
+            (household.location, draft.session.form().id_of("household_gps"))
+        {
+            let point = json!({"lat": loc.lat, "lon": loc.lon, "accuracy": loc.accuracy_m});
+            changed |= draft.session.set_answer("household_gps", &point).is_ok();
+        }
+        if changed {
+            self.autosave(&draft)?;
+        }
+        Ok(draft)
     }
 
     /// Start an injury incident (health workers), optionally linked to a household and child.

@@ -1,0 +1,624 @@
+//! The CLI acting as a device: `init`, `user`, `team`, `household`, `visit`, `incident`,
+//! `outbox`, `audit`, `status`. Every command is one process that opens the store, does one
+//! thing in one transaction, and exits: a kill -9 loses at most the command in flight.
+
+use std::io::BufRead;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use clap::{Args, Subcommand};
+use safehome_core::clock::{Entropy, SystemClock, SystemEntropy};
+use safehome_core::crypto::DataKey;
+use safehome_core::store::households::{Location, NewHousehold};
+use safehome_core::store::profiles::{Actor, Role};
+use safehome_core::store::team::RecipientKind;
+use safehome_core::store::{Store, StoreConfig, StoreError};
+
+use crate::Outcome;
+use crate::outln;
+
+/// Where the device's database and data key are.
+#[derive(Args, Debug, Clone)]
+pub struct DeviceArgs {
+    /// The SQLite database file.
+    #[arg(long, global = true, env = "SAFEHOME_DB")]
+    pub db: Option<PathBuf>,
+    /// A file holding the 32-byte data key as 64 hex characters (the phone's keystore).
+    #[arg(long, global = true, env = "SAFEHOME_KEY_FILE")]
+    pub key_file: Option<PathBuf>,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum UserCommand {
+    /// Add a profile; its PIN is read from SAFEHOME_PIN or the first line of stdin. The first
+    /// supervisor needs no --user; later profiles are added by a supervisor (--user).
+    Add {
+        #[arg(long)]
+        role: String,
+        #[arg(long)]
+        name: String,
+        /// The supervisor adding the profile (their PIN: SAFEHOME_SUPERVISOR_PIN).
+        #[arg(long)]
+        user: Option<String>,
+    },
+    /// List profiles on this device.
+    List,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum TeamCommand {
+    /// Set the team and commune codes of this device.
+    Enroll {
+        #[arg(long)]
+        user: String,
+        #[arg(long)]
+        team: String,
+        #[arg(long, value_delimiter = ',')]
+        communes: Vec<String>,
+    },
+    /// Add a recipient public key (`archive` or `supervisor`).
+    AddRecipient {
+        #[arg(long)]
+        user: String,
+        #[arg(long)]
+        kind: String,
+        #[arg(long)]
+        key: String,
+        #[arg(long, default_value = "")]
+        label: String,
+    },
+    /// Show the enrollment and recipients.
+    Show,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum HouseholdCommand {
+    /// Register a household; prints its id and code.
+    Add {
+        #[arg(long)]
+        user: String,
+        #[arg(long)]
+        commune: String,
+        #[arg(long)]
+        village: String,
+        #[arg(long)]
+        head: String,
+        #[arg(long)]
+        address: Option<String>,
+        #[arg(long)]
+        lat: Option<f64>,
+        #[arg(long)]
+        lon: Option<f64>,
+        #[arg(long, default_value_t = 10.0)]
+        accuracy: f64,
+    },
+    /// The households this profile may see.
+    List {
+        #[arg(long)]
+        user: String,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum VisitCommand {
+    /// Start a visit of a household on a form; prints the visit id.
+    Start {
+        #[arg(long)]
+        user: String,
+        #[arg(long)]
+        household: String,
+        #[arg(long, default_value = "builtin:household_screening")]
+        form: String,
+    },
+    /// Answer one question of a draft (visit or incident). VALUE is JSON when it parses as
+    /// JSON (`3`, `["a","l"]`, `{"lat":..}`), otherwise text.
+    Answer {
+        #[arg(long)]
+        user: String,
+        record: String,
+        field: String,
+        value: String,
+    },
+    /// Answer several questions at once from a JSON answers file.
+    Fill {
+        #[arg(long)]
+        user: String,
+        record: String,
+        answers: PathBuf,
+    },
+    /// Validate, assess, sign and queue a draft.
+    Finalize {
+        #[arg(long)]
+        user: String,
+        record: String,
+    },
+    /// Show a record.
+    Show {
+        #[arg(long)]
+        user: String,
+        record: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// A supervisor returns a submission with a comment; prints the new draft revision's id.
+    Return {
+        #[arg(long)]
+        user: String,
+        record: String,
+        #[arg(long)]
+        note: String,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum IncidentCommand {
+    /// Start an injury incident (health workers); prints its id.
+    Start {
+        #[arg(long)]
+        user: String,
+        #[arg(long, default_value = "builtin:injury_incident")]
+        form: String,
+        /// Household code to link the incident to.
+        #[arg(long)]
+        household_code: Option<String>,
+        #[arg(long)]
+        child: Option<String>,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum OutboxCommand {
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Record the server's acknowledgment of an item by its SHA-256.
+    Ack { sha256: String },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum AuditCommand {
+    /// Recompute the audit chain: exit 0 intact, 1 broken.
+    Verify,
+}
+
+fn fail(e: impl std::fmt::Display, outcome: Outcome) -> Outcome {
+    eprintln!("{e}");
+    outcome
+}
+
+/// Refused input (1) versus a store that cannot be used at all (2).
+fn store_fail(e: StoreError) -> Outcome {
+    let unusable = matches!(
+        e,
+        StoreError::WrongKey
+            | StoreError::Corrupt
+            | StoreError::NewerSchema { .. }
+            | StoreError::ReadOnly
+            | StoreError::DiskFull
+    );
+    fail(e, if unusable { Outcome::Unusable } else { Outcome::Refused })
+}
+
+fn read_key(path: &Path) -> Result<DataKey, String> {
+    let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    DataKey::from_hex(&text)
+        .ok_or_else(|| format!("{}: expected 64 hex characters", path.display()))
+}
+
+fn write_new_key(path: &Path) -> Result<(), String> {
+    let mut k = [0u8; 32];
+    SystemEntropy::default().fill(&mut k);
+    let hex: String = k.iter().map(|b| format!("{b:02x}")).collect();
+    #[cfg(unix)]
+    {
+        use std::io::Write;
+        use std::os::unix::fs::OpenOptionsExt;
+        let mut f = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(path)
+            .map_err(|e| format!("{}: {e}", path.display()))?;
+        f.write_all(hex.as_bytes()).map_err(|e| format!("{}: {e}", path.display()))
+    }
+    #[cfg(not(unix))]
+    {
+        std::fs::write(path, hex).map_err(|e| format!("{}: {e}", path.display()))
+    }
+}
+
+pub fn open(args: &DeviceArgs) -> Result<Store, Outcome> {
+    let (Some(db), Some(key_file)) = (&args.db, &args.key_file) else {
+        return Err(fail("this command needs --db PATH and --key-file FILE", Outcome::Unusable));
+    };
+    let key = read_key(key_file).map_err(|e| fail(e, Outcome::Unusable))?;
+    Store::open(
+        db,
+        &key,
+        Arc::new(SystemClock { offset_minutes: 7 * 60 }),
+        Arc::new(SystemEntropy::default()),
+        StoreConfig::default(),
+    )
+    .map_err(store_fail)
+}
+
+/// The PIN: `var` if set, else the first line of stdin.
+fn read_pin(var: &str) -> Result<String, Outcome> {
+    if let Ok(p) = std::env::var(var) {
+        return Ok(p.trim().to_string());
+    }
+    let mut line = String::new();
+    std::io::stdin()
+        .lock()
+        .read_line(&mut line)
+        .map_err(|e| fail(format!("reading the PIN: {e}"), Outcome::Unusable))?;
+    Ok(line.trim().to_string())
+}
+
+fn actor(store: &Store, name: &str) -> Result<Actor, Outcome> {
+    let profile = store.profile_by_name(name).map_err(store_fail)?;
+    let pin = read_pin("SAFEHOME_PIN")?;
+    store.unlock(&profile.id, &pin).map_err(store_fail)
+}
+
+fn form_id(spec: &str) -> &str {
+    spec.strip_prefix("builtin:").unwrap_or(spec)
+}
+
+fn json_out<T: serde::Serialize>(v: &T) {
+    outln!("{}", serde_json::to_string_pretty(v).unwrap_or_default());
+}
+
+pub fn init(args: &DeviceArgs) -> Outcome {
+    if let Some(k) = &args.key_file {
+        if !k.exists() {
+            if let Err(e) = write_new_key(k) {
+                return fail(e, Outcome::Unusable);
+            }
+            outln!("new data key written to {}", k.display());
+        }
+    }
+    match open(args) {
+        Ok(s) => {
+            let pk: String = s.device_public_key().iter().map(|b| format!("{b:02x}")).collect();
+            outln!("device {} (public key {pk})", s.device_id());
+            Outcome::Ok
+        }
+        Err(o) => o,
+    }
+}
+
+pub fn user(args: &DeviceArgs, cmd: UserCommand) -> Outcome {
+    let store = match open(args) {
+        Ok(s) => s,
+        Err(o) => return o,
+    };
+    match cmd {
+        UserCommand::Add { role, name, user } => {
+            let Some(role) = Role::parse(&role) else {
+                return fail(
+                    "role must be volunteer, supervisor or health_worker",
+                    Outcome::Unusable,
+                );
+            };
+            let by = match &user {
+                Some(u) => {
+                    let profile = match store.profile_by_name(u) {
+                        Ok(p) => p,
+                        Err(e) => return store_fail(e),
+                    };
+                    let pin = match std::env::var("SAFEHOME_SUPERVISOR_PIN") {
+                        Ok(p) => p,
+                        Err(_) => {
+                            return fail(
+                                "SAFEHOME_SUPERVISOR_PIN is needed with --user",
+                                Outcome::Unusable,
+                            );
+                        }
+                    };
+                    match store.unlock(&profile.id, pin.trim()) {
+                        Ok(a) => Some(a),
+                        Err(e) => return store_fail(e),
+                    }
+                }
+                None => None,
+            };
+            let pin = match read_pin("SAFEHOME_PIN") {
+                Ok(p) => p,
+                Err(o) => return o,
+            };
+            match store.create_profile(by.as_ref(), &name, role, &pin) {
+                Ok(p) => {
+                    outln!("{}", p.id);
+                    Outcome::Ok
+                }
+                Err(e) => store_fail(e),
+            }
+        }
+        UserCommand::List => match store.profiles() {
+            Ok(ps) => {
+                for p in ps {
+                    let lock = if p.locked { " (locked)" } else { "" };
+                    outln!("{} {:<14} {}{lock}", p.id, p.role.as_str(), p.name);
+                }
+                Outcome::Ok
+            }
+            Err(e) => store_fail(e),
+        },
+    }
+}
+
+pub fn team(args: &DeviceArgs, cmd: TeamCommand) -> Outcome {
+    let store = match open(args) {
+        Ok(s) => s,
+        Err(o) => return o,
+    };
+    let result = match cmd {
+        TeamCommand::Enroll { user, team, communes } => {
+            let a = match actor(&store, &user) {
+                Ok(a) => a,
+                Err(o) => return o,
+            };
+            store.enroll(&a, &team, &communes).map(|e| json_out(&e))
+        }
+        TeamCommand::AddRecipient { user, kind, key, label } => {
+            let kind = match kind.as_str() {
+                "archive" => RecipientKind::Archive,
+                "supervisor" => RecipientKind::Supervisor,
+                _ => return fail("kind must be archive or supervisor", Outcome::Unusable),
+            };
+            let a = match actor(&store, &user) {
+                Ok(a) => a,
+                Err(o) => return o,
+            };
+            store.add_recipient(&a, &key, kind, &label)
+        }
+        TeamCommand::Show => store.enrollment().and_then(|e| {
+            json_out(&serde_json::json!({"enrollment": e, "recipients": store.recipients()?}));
+            Ok(())
+        }),
+    };
+    result.map_or_else(store_fail, |()| Outcome::Ok)
+}
+
+pub fn household(args: &DeviceArgs, cmd: HouseholdCommand) -> Outcome {
+    let store = match open(args) {
+        Ok(s) => s,
+        Err(o) => return o,
+    };
+    match cmd {
+        HouseholdCommand::Add { user, commune, village, head, address, lat, lon, accuracy } => {
+            let a = match actor(&store, &user) {
+                Ok(a) => a,
+                Err(o) => return o,
+            };
+            let location = match (lat, lon) {
+                (Some(lat), Some(lon)) => Some(Location { lat, lon, accuracy_m: accuracy }),
+                (None, None) => None,
+                _ => return fail("--lat and --lon go together", Outcome::Unusable),
+            };
+            let h = NewHousehold {
+                commune_code: commune,
+                village,
+                address,
+                head_name: head,
+                members: Vec::new(),
+                location,
+                volunteer_id: None,
+            };
+            match store.add_household(&a, &h) {
+                Ok(h) => {
+                    outln!("{} {}", h.id, h.code);
+                    Outcome::Ok
+                }
+                Err(e) => store_fail(e),
+            }
+        }
+        HouseholdCommand::List { user, json } => {
+            let a = match actor(&store, &user) {
+                Ok(a) => a,
+                Err(o) => return o,
+            };
+            match store.households(&a) {
+                Ok(hs) if json => {
+                    json_out(&hs);
+                    Outcome::Ok
+                }
+                Ok(hs) => {
+                    for h in hs {
+                        outln!("{} {} {} — {}", h.id, h.code, h.village, h.head_name);
+                    }
+                    Outcome::Ok
+                }
+                Err(e) => store_fail(e),
+            }
+        }
+    }
+}
+
+/// Parse a VALUE argument: JSON when it is JSON, otherwise the text itself.
+fn value_arg(v: &str) -> serde_json::Value {
+    serde_json::from_str(v).unwrap_or_else(|_| serde_json::Value::String(v.to_string()))
+}
+
+pub fn visit(args: &DeviceArgs, cmd: VisitCommand) -> Outcome {
+    let store = match open(args) {
+        Ok(s) => s,
+        Err(o) => return o,
+    };
+    let user = match &cmd {
+        VisitCommand::Start { user, .. }
+        | VisitCommand::Answer { user, .. }
+        | VisitCommand::Fill { user, .. }
+        | VisitCommand::Finalize { user, .. }
+        | VisitCommand::Show { user, .. }
+        | VisitCommand::Return { user, .. } => user.clone(),
+    };
+    let a = match actor(&store, &user) {
+        Ok(a) => a,
+        Err(o) => return o,
+    };
+    let result: Result<(), StoreError> = (|| match cmd {
+        VisitCommand::Start { household, form, .. } => {
+            let d = store.start_visit(&a, &household, form_id(&form))?;
+            outln!("{}", d.record_id);
+            Ok(())
+        }
+        VisitCommand::Answer { record, field, value, .. } => {
+            let mut d = store.open_draft(&a, &record)?;
+            let ok = store.answer(&mut d, &field, &value_arg(&value))?;
+            if !ok {
+                outln!("{field}: saved, but the answer does not meet the question's constraint");
+            }
+            Ok(())
+        }
+        VisitCommand::Fill { record, answers, .. } => {
+            let text = std::fs::read_to_string(&answers)
+                .map_err(|e| StoreError::Invalid { field: "answers", message: e.to_string() })?;
+            let json: serde_json::Value = serde_json::from_str(&text)?;
+            let mut d = store.open_draft(&a, &record)?;
+            store.edit(&mut d, |s| s.load_answers(&json).map_err(|mut e| e.remove(0)))?;
+            Ok(())
+        }
+        VisitCommand::Finalize { record, .. } => {
+            let d = store.open_draft(&a, &record)?;
+            match store.finalize(&a, &d) {
+                Ok(f) => {
+                    let level = f.assessment.as_ref().map_or("none", |x| x.level.as_str());
+                    outln!("finalized {} risk={level} sha256={}", f.record_id, f.submission_sha256);
+                    Ok(())
+                }
+                Err(StoreError::NotValid(v)) => {
+                    for x in &v {
+                        outln!("{}: {}", x.path, x.message);
+                    }
+                    Err(StoreError::NotValid(v))
+                }
+                Err(e) => Err(e),
+            }
+        }
+        VisitCommand::Show { record, json, .. } => {
+            let r = store.record(&a, &record)?;
+            if json {
+                json_out(&r);
+            } else {
+                outln!(
+                    "{} {} {} rev {} risk {}",
+                    r.id,
+                    r.kind.as_str(),
+                    r.state,
+                    r.revision,
+                    r.risk_level.as_deref().unwrap_or("-")
+                );
+            }
+            Ok(())
+        }
+        VisitCommand::Return { record, note, .. } => {
+            let id = store.return_record(&a, &record, &note)?;
+            outln!("{id}");
+            Ok(())
+        }
+    })();
+    result.map_or_else(store_fail, |()| Outcome::Ok)
+}
+
+pub fn incident(args: &DeviceArgs, cmd: IncidentCommand) -> Outcome {
+    let store = match open(args) {
+        Ok(s) => s,
+        Err(o) => return o,
+    };
+    let IncidentCommand::Start { user, form, household_code, child } = cmd;
+    let a = match actor(&store, &user) {
+        Ok(a) => a,
+        Err(o) => return o,
+    };
+    let result = (|| {
+        let household = household_code.map(|c| store.household_by_code(&a, &c)).transpose()?;
+        let d = store.start_incident(
+            &a,
+            form_id(&form),
+            household.as_ref().map(|h| h.id.as_str()),
+            child.as_deref(),
+        )?;
+        outln!("{}", d.record_id);
+        Ok(())
+    })();
+    result.map_or_else(store_fail, |()| Outcome::Ok)
+}
+
+pub fn outbox(args: &DeviceArgs, cmd: OutboxCommand) -> Outcome {
+    let store = match open(args) {
+        Ok(s) => s,
+        Err(o) => return o,
+    };
+    let result = match cmd {
+        OutboxCommand::List { json } => store.outbox().map(|entries| {
+            if json {
+                json_out(&entries);
+            } else {
+                for e in entries {
+                    outln!(
+                        "{} {} {} {} {} bytes",
+                        e.id,
+                        e.item_kind,
+                        e.item_id,
+                        e.state,
+                        e.size_bytes
+                    );
+                }
+            }
+        }),
+        OutboxCommand::Ack { sha256 } => {
+            store.acknowledge(&sha256).map(|id| outln!("acknowledged {id}"))
+        }
+    };
+    result.map_or_else(store_fail, |()| Outcome::Ok)
+}
+
+pub fn audit(args: &DeviceArgs, _cmd: AuditCommand) -> Outcome {
+    let store = match open(args) {
+        Ok(s) => s,
+        Err(o) => return o,
+    };
+    match store.verify_audit() {
+        Ok(r) if r.is_intact() => {
+            outln!("audit chain intact: {} entries", r.entries);
+            Outcome::Ok
+        }
+        Ok(r) => {
+            outln!("audit chain BROKEN at {}", r.problem.unwrap_or_default());
+            Outcome::Refused
+        }
+        Err(e) => store_fail(e),
+    }
+}
+
+pub fn status(args: &DeviceArgs, json: bool) -> Outcome {
+    let store = match open(args) {
+        Ok(s) => s,
+        Err(o) => return o,
+    };
+    match store.storage_status() {
+        Ok(st) if json => {
+            json_out(&st);
+            Outcome::Ok
+        }
+        Ok(st) => {
+            outln!(
+                "database {} bytes (+{} WAL), {} households, {} bytes waiting to upload",
+                st.database_bytes,
+                st.wal_bytes,
+                st.households,
+                st.pending_upload_bytes
+            );
+            for c in st.records_by_state {
+                outln!("  records {:<13} {}", c.state, c.count);
+            }
+            Outcome::Ok
+        }
+        Err(e) => store_fail(e),
+    }
+}
