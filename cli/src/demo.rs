@@ -147,7 +147,7 @@ fn demo(lang: &str, keep: Option<&Path>) -> Result<(), String> {
         "\n== {}",
         if vi { "Hàng đợi của cán bộ giám sát" } else { "Supervisor's review queue" }
     );
-    for q in store.review_queue(&sup).map_err(e)? {
+    for q in store.review_queue(&sup, 500).map_err(e)? {
         let due = q
             .due_at_ms
             .map(|d| format!("{}h", (d - store.now_ms() + 1_800_000) / 3_600_000))

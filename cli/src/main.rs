@@ -6,6 +6,7 @@
 
 mod demo;
 mod device_cmd;
+mod evidence_cmd;
 mod expr_cmd;
 mod form_cmd;
 mod geo_cmd;
@@ -71,6 +72,15 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Evidence keys: a recipient identity and a device signing key.
+    #[command(subcommand)]
+    Keys(evidence_cmd::KeysCommand),
+    /// The photo pipeline: upright, downscaled, metadata-free JPEGs.
+    #[command(subcommand)]
+    Photo(evidence_cmd::PhotoCommand),
+    /// Sealed evidence: seal a photo to the team, open or verify an envelope.
+    #[command(subcommand)]
+    Evidence(evidence_cmd::EvidenceCommand),
     /// Evaluate an XLSForm expression and print its value as JSON.
     Expr {
         /// The expression, e.g. `if(${age} < 6, 'young', 'older')`.
@@ -104,6 +114,9 @@ fn main() -> ExitCode {
         Command::Outbox(cmd) => device_cmd::outbox(&cli.device, cmd),
         Command::Audit(cmd) => device_cmd::audit(&cli.device, cmd),
         Command::Status { json } => device_cmd::status(&cli.device, json),
+        Command::Keys(cmd) => evidence_cmd::run_keys(cmd),
+        Command::Photo(cmd) => evidence_cmd::run_photo(cmd),
+        Command::Evidence(cmd) => evidence_cmd::run(cmd),
     };
     match outcome {
         Outcome::Ok => ExitCode::SUCCESS,

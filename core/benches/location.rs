@@ -13,6 +13,7 @@
 //!
 //! `cargo bench -p safehome-core --bench location` runs everything; under `cargo test` (no
 //! `--bench` argument) a small data set is used, each benchmark runs once and the anchor is skipped.
+//! `SAFEHOME_BENCH_NO_ANCHOR=1` skips the anchor in a full run too.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::fmt::Write as _;
@@ -330,7 +331,10 @@ fn main() {
         }
     });
 
-    let shapely = if full {
+    let shapely = if full && std::env::var_os("SAFEHOME_BENCH_NO_ANCHOR").is_some() {
+        println!("anchor: skipped (SAFEHOME_BENCH_NO_ANCHOR is set)");
+        None
+    } else if full {
         anchor(&dir)
     } else {
         println!(

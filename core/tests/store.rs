@@ -284,7 +284,7 @@ fn access_matrix() {
     assert!(matches!(s.open_draft(&t.vol, &inc.record_id), Err(StoreError::NotFound { .. })));
     assert_eq!(s.records(&t.vol).unwrap().len(), 1);
     assert_eq!(s.records(&t.sup).unwrap().len(), 2);
-    assert!(matches!(s.review_queue(&t.vol), Err(StoreError::Forbidden { .. })));
+    assert!(matches!(s.review_queue(&t.vol, 500), Err(StoreError::Forbidden { .. })));
     assert!(matches!(
         s.return_record(&t.vol, &inc.record_id, "x"),
         Err(StoreError::Forbidden { .. })
@@ -348,7 +348,7 @@ fn finalize_signs_queues_and_the_lifecycle_runs_to_a_purged_receipt() {
     let out = s.outbox().unwrap();
     assert_eq!(out.len(), 1);
     assert_eq!(out[0].payload_sha256, fin.submission_sha256);
-    assert_eq!(s.review_queue(&t.sup).unwrap()[0].id, fin.record_id);
+    assert_eq!(s.review_queue(&t.sup, 500).unwrap()[0].id, fin.record_id);
 
     // Failures back off; unknown acknowledgments are refused.
     s.outbox_failed(&out[0].id, "timeout").unwrap();
@@ -574,4 +574,20 @@ fn real_pin_hashing_uses_600k_iterations() {
         .query_row("SELECT pin_iterations FROM profiles WHERE id = ?1", [&p.id], |r| r.get(0))
         .unwrap();
     assert_eq!(it, 600_000);
+}
+
+#[test]
+fn a_tampered_submission_fails_verification() {
+    let f = Fixture::new("tamper");
+    let s = f.open();
+    let t = team(&s);
+    let (id, _) = finalized_visit(&s, &t);
+    assert!(s.verify_submission(&t.sup, &id).unwrap());
+    drop(s);
+    let c = Connection::open(&f.path).unwrap();
+    c.execute("UPDATE records SET signature = zeroblob(64) WHERE id = ?1", [&id]).unwrap();
+    drop(c);
+    let s = f.open();
+    let sup = s.unlock(t.sup.profile_id(), "1111").unwrap();
+    assert!(!s.verify_submission(&sup, &id).unwrap());
 }

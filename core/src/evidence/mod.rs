@@ -6,6 +6,8 @@
 pub mod bech32;
 pub mod envelope;
 pub mod exif;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod jpeg;
 pub mod keys;
 pub mod meta;

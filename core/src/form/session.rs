@@ -1397,6 +1397,14 @@ impl Session {
     // ----- save and restore -------------------------------------------------------------------
 
     pub fn state(&self) -> SessionState {
+        let mut st = self.state_without_events();
+        st.events = self.events.clone();
+        st
+    }
+
+    /// The state without the timing events, for stores that keep events append-only
+    /// elsewhere: an autosave then writes only the answers, whatever the form's history.
+    pub fn state_without_events(&self) -> SessionState {
         SessionState {
             form_id: self.form.form.id.clone(),
             form_version: self.form.form.version.clone(),
@@ -1405,7 +1413,7 @@ impl Session {
             answers: self.tree_json(&self.form.roots.clone(), &[], Mode::State),
             confirmed: self.confirmed.iter().cloned().collect(),
             cursor: self.cursor.as_ref().map(|(f, a)| self.path_of(*f, a)),
-            events: self.events.clone(),
+            events: Vec::new(),
         }
     }
 

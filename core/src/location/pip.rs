@@ -1,13 +1,32 @@
-//! Point in polygon for one area: an even-odd crossing test over the area's rings, with the edges
-//! bucketed into horizontal bands so that a lookup only looks at the few edges whose latitude
-//! range covers the point. Edges are straight lines in lon/lat, as RFC 7946 defines them.
+//! Point in polygon for one area: an even-odd crossing test over the area's rings, made local by a
+//! uniform grid over the area's bounding box. Edges are straight lines in lon/lat (RFC 7946).
+//!
+//! Each grid cell lists the edges that touch it. The crossing test casts a ray from the point to
+//! the east; instead of testing every edge, it counts the crossings inside the point's cell and the
+//! cells to its east until it reaches a cell whose east border no edge touches. The inside/outside
+//! status of such a *clear* border is the same all along it, and is precomputed, so the walk stops
+//! there. Most points (those in cells no edge touches) need no edge test at all.
 //!
 //! A point within [`BOUNDARY_EPSILON_DEG`] of an edge is on the boundary; everything else is
 //! decided by the crossing count with the half-open rule (an edge counts when exactly one end is
-//! strictly above the point), which gives each point one answer however the rings are oriented.
+//! strictly north of the point). A crossing is counted in exactly one cell: the one whose
+//! `[west, east)` span holds its longitude, computed by the same expression everywhere.
 
 /// Points this close (in degrees, about 0.1 mm) to an edge are on the boundary.
 pub const BOUNDARY_EPSILON_DEG: f64 = 1e-9;
+
+/// Edges are filed in every cell they come within this distance of (twice the boundary epsilon,
+/// so that a point just outside the box still finds the edges near it in its clamped cell).
+const CELL_PAD: f64 = 2.0 * BOUNDARY_EPSILON_DEG;
+
+/// Cells per edge: more cells make empty cells (no edge test) more common, at 5 bytes a cell.
+const CELLS_PER_EDGE: f64 = 2.0;
+const MAX_CELLS: f64 = (1u32 << 22) as f64;
+
+const FLAG_CLEAR: u32 = 1;
+const FLAG_INSIDE_EAST: u32 = 2;
+const FLAG_SHIFT: u32 = 30;
+const START_MASK: u32 = (1 << FLAG_SHIFT) - 1;
 
 /// Where a point is relative to one area.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -17,26 +36,33 @@ pub(crate) enum Pip {
     Inside,
 }
 
-/// The rings of one area (every polygon's shell and holes), closed, with a band index.
+/// The rings of one area (every polygon's shell and holes), closed, with a grid index.
 #[derive(Debug, Clone)]
 pub(crate) struct RingIndex {
     /// All rings one after another, each closed (last position == first).
     pts: Vec<[f64; 2]>,
     /// End (exclusive) of each ring in `pts`.
     ring_ends: Vec<u32>,
-    /// Edge start indices (edge `e` runs from `pts[e]` to `pts[e + 1]`), grouped by band.
-    band_edges: Vec<u32>,
-    /// `band_edges[band_start[b]..band_start[b + 1]]` are the edges of band `b`.
-    band_start: Vec<u32>,
-    y0: f64,
-    inv_h: f64,
-    nbands: usize,
+    /// Edge start indices (edge `e` runs from `pts[e]` to `pts[e + 1]`), grouped by cell.
+    cell_edges: Vec<u32>,
+    /// Per cell (row-major), plus one: the start of its edges in `cell_edges` (low 30 bits; the
+    /// cell's edges end where the next cell's start), and its flags (top 2 bits):
+    /// [`FLAG_CLEAR`] when no edge touches its east border, [`FLAG_INSIDE_EAST`] when that border
+    /// is inside the area. One array, so a lookup touches one cache line for both.
+    cells: Vec<u32>,
+    nx: usize,
+    ny: usize,
+    /// Cell width and height, degrees, and their inverses.
+    cw: f64,
+    ch: f64,
+    inv_cw: f64,
+    inv_ch: f64,
     /// Bounding box, `[xmin, ymin, xmax, ymax]`.
     pub bbox: [f64; 4],
 }
 
 impl RingIndex {
-    /// Build from closed rings of `[lon, lat]` positions (each at least 4 positions).
+    /// Build from closed rings of `[lon, lat]` positions.
     pub fn new(rings: &[&[[f64; 2]]]) -> Self {
         let total: usize = rings.iter().map(|r| r.len()).sum();
         let mut pts = Vec::with_capacity(total);
@@ -59,56 +85,193 @@ impl RingIndex {
                 bbox[3] = bbox[3].max(p[1]);
             }
         }
-        // About four edges per band on average; a power of two keeps the count predictable.
-        let nbands = (edges.len() / 4).clamp(1, 1 << 16);
-        let height = (bbox[3] - bbox[1]).max(f64::MIN_POSITIVE);
-        let y0 = bbox[1];
-        let inv_h = nbands as f64 / height;
-        let band = |y: f64| -> usize {
-            let b = ((y - y0) * inv_h).floor();
-            if b <= 0.0 { 0 } else { (b as usize).min(nbands - 1) }
+        if edges.is_empty() {
+            bbox = [0.0; 4];
+        }
+        let mut idx = RingIndex {
+            pts,
+            ring_ends,
+            cell_edges: Vec::new(),
+            cells: Vec::new(),
+            nx: 1,
+            ny: 1,
+            cw: 1.0,
+            ch: 1.0,
+            inv_cw: 1.0,
+            inv_ch: 1.0,
+            bbox,
         };
-        let span = |e: u32| {
-            let (a, c) = (pts[e as usize], pts[e as usize + 1]);
-            let lo = a[1].min(c[1]) - BOUNDARY_EPSILON_DEG;
-            let hi = a[1].max(c[1]) + BOUNDARY_EPSILON_DEG;
-            (band(lo), band(hi))
-        };
-        let mut counts = vec![0u32; nbands + 1];
-        for &e in &edges {
-            let (lo, hi) = span(e);
-            for c in &mut counts[lo..=hi] {
-                *c += 1;
+        // Roughly square cells, about CELLS_PER_EDGE per edge; coarser if long edges crossing
+        // many cells would overflow the 30-bit edge offsets.
+        let mut target = (edges.len() as f64 * CELLS_PER_EDGE).clamp(1.0, MAX_CELLS);
+        loop {
+            idx.set_grid(target);
+            if idx.file_edges(&edges) || target <= 1.0 {
+                break;
+            }
+            target = (target / 4.0).max(1.0);
+        }
+        idx.compute_flags();
+        idx
+    }
+
+    fn set_grid(&mut self, target: f64) {
+        let w = (self.bbox[2] - self.bbox[0]).max(1e-12);
+        let h = (self.bbox[3] - self.bbox[1]).max(1e-12);
+        self.nx = (target * w / h).sqrt().round().clamp(1.0, target) as usize;
+        self.ny = (target / self.nx as f64).round().clamp(1.0, target) as usize;
+        self.cw = w / self.nx as f64;
+        self.ch = h / self.ny as f64;
+        self.inv_cw = 1.0 / self.cw;
+        self.inv_ch = 1.0 / self.ch;
+    }
+
+    fn col(&self, x: f64) -> usize {
+        let c = ((x - self.bbox[0]) * self.inv_cw).floor();
+        if c <= 0.0 { 0 } else { (c as usize).min(self.nx - 1) }
+    }
+
+    fn row(&self, y: f64) -> usize {
+        let r = ((y - self.bbox[1]) * self.inv_ch).floor();
+        if r <= 0.0 { 0 } else { (r as usize).min(self.ny - 1) }
+    }
+
+    /// West border of column `c` (the same expression for every use, so borders agree).
+    fn x_at(&self, c: usize) -> f64 {
+        self.bbox[0] + c as f64 * self.cw
+    }
+
+    fn y_at(&self, r: usize) -> f64 {
+        self.bbox[1] + r as f64 * self.ch
+    }
+
+    fn edge(&self, e: u32) -> ([f64; 2], [f64; 2]) {
+        (self.pts[e as usize], self.pts[e as usize + 1])
+    }
+
+    fn cell(&self, c: usize, r: usize) -> &[u32] {
+        let i = r * self.nx + c;
+        let (s, e) = (self.cells[i] & START_MASK, self.cells[i + 1] & START_MASK);
+        &self.cell_edges[s as usize..e as usize]
+    }
+
+    /// The cells an edge touches (within [`CELL_PAD`]), by clipping it against each cell of its box.
+    fn cells_of(&self, e: u32, mut f: impl FnMut(usize)) {
+        let (a, b) = self.edge(e);
+        let (c0, c1) = (self.col(a[0].min(b[0]) - CELL_PAD), self.col(a[0].max(b[0]) + CELL_PAD));
+        let (r0, r1) = (self.row(a[1].min(b[1]) - CELL_PAD), self.row(a[1].max(b[1]) + CELL_PAD));
+        let single = c0 == c1 || r0 == r1;
+        for r in r0..=r1 {
+            for c in c0..=c1 {
+                let rect = [
+                    self.x_at(c) - CELL_PAD,
+                    self.y_at(r) - CELL_PAD,
+                    self.x_at(c + 1) + CELL_PAD,
+                    self.y_at(r + 1) + CELL_PAD,
+                ];
+                // A box one cell wide or tall lies wholly in the cells it spans; otherwise clip.
+                if single || segment_touches_rect(a, b, rect) {
+                    f(r * self.nx + c);
+                }
             }
         }
-        let mut band_start = Vec::with_capacity(nbands + 1);
+    }
+
+    /// File every edge in its cells; false (nothing filed) if the entries would not fit in 30 bits.
+    fn file_edges(&mut self, edges: &[u32]) -> bool {
+        let cells = self.nx * self.ny;
+        let mut counts = vec![0u32; cells];
+        let mut total = 0u64;
+        for &e in edges {
+            self.cells_of(e, |i| {
+                counts[i] = counts[i].saturating_add(1);
+                total += 1;
+            });
+        }
+        if total > u64::from(START_MASK) {
+            return false;
+        }
+        let mut start = Vec::with_capacity(cells + 1);
         let mut acc = 0u32;
-        for c in &counts[..nbands] {
-            band_start.push(acc);
+        for c in &counts {
+            start.push(acc);
             acc += c;
         }
-        band_start.push(acc);
-        let mut fill: Vec<u32> = band_start[..nbands].to_vec();
-        let mut band_edges = vec![0u32; acc as usize];
-        for &e in &edges {
-            let (lo, hi) = span(e);
-            for f in &mut fill[lo..=hi] {
-                band_edges[*f as usize] = e;
-                *f += 1;
+        start.push(acc);
+        let mut fill: Vec<u32> = start[..cells].to_vec();
+        let mut out = vec![0u32; acc as usize];
+        for &e in edges {
+            self.cells_of(e, |i| {
+                out[fill[i] as usize] = e;
+                fill[i] += 1;
+            });
+        }
+        self.cells = start;
+        self.cell_edges = out;
+        true
+    }
+
+    /// Clear east borders and their status, one row at a time: the status of a clear border is
+    /// the parity of the crossings east of it along the row's middle line.
+    fn compute_flags(&mut self) {
+        let mut flags = vec![0u32; self.nx * self.ny];
+        let mut per_cell = vec![0u32; self.nx];
+        for r in 0..self.ny {
+            let (ylo, yhi) = (self.y_at(r), self.y_at(r + 1));
+            let ymid = 0.5 * (ylo + yhi);
+            per_cell.iter_mut().for_each(|n| *n = 0);
+            for c in 0..self.nx {
+                for &e in self.cell(c, r) {
+                    let (a, b) = self.edge(e);
+                    if let Some(xi) = crossing(a, b, ymid) {
+                        if self.col_of_crossing(xi) == c {
+                            per_cell[c] += 1;
+                        }
+                    }
+                }
+            }
+            let mut east = 0u32; // crossings strictly east of column c's east border
+            for c in (0..self.nx).rev() {
+                let xr = self.x_at(c + 1);
+                let border = [
+                    xr - BOUNDARY_EPSILON_DEG,
+                    ylo - CELL_PAD,
+                    xr + BOUNDARY_EPSILON_DEG,
+                    yhi + CELL_PAD,
+                ];
+                let touched = c + 1 == self.nx
+                    || self.cell(c, r).iter().any(|&e| {
+                        let (a, b) = self.edge(e);
+                        segment_touches_rect(a, b, border)
+                    });
+                let mut f = 0u32;
+                if !touched {
+                    f |= FLAG_CLEAR;
+                    if east % 2 == 1 {
+                        f |= FLAG_INSIDE_EAST;
+                    }
+                }
+                flags[r * self.nx + c] = f;
+                east += per_cell[c];
             }
         }
-        RingIndex { pts, ring_ends, band_edges, band_start, y0, inv_h, nbands, bbox }
+        for (cell, f) in self.cells.iter_mut().zip(flags) {
+            *cell |= f << FLAG_SHIFT;
+        }
     }
 
-    fn band_of(&self, y: f64) -> usize {
-        let b = ((y - self.y0) * self.inv_h).floor();
-        if b <= 0.0 { 0 } else { (b as usize).min(self.nbands - 1) }
-    }
-
-    fn band(&self, y: f64) -> &[u32] {
-        let b = self.band_of(y);
-        let (s, e) = (self.band_start[b] as usize, self.band_start[b + 1] as usize);
-        &self.band_edges[s..e]
+    /// The column whose `[west, east)` span holds longitude `xi` (the last column is open to the
+    /// east, the first to the west).
+    fn col_of_crossing(&self, xi: f64) -> usize {
+        let mut c = self.col(xi);
+        // Guard against rounding in `col`: the borders computed by `x_at` decide.
+        while c > 0 && xi < self.x_at(c) {
+            c -= 1;
+        }
+        while c + 1 < self.nx && xi >= self.x_at(c + 1) {
+            c += 1;
+        }
+        c
     }
 
     /// Classify `(x, y)` = (lon, lat).
@@ -118,10 +281,12 @@ impl RingIndex {
         if !(x >= b[0] - E && x <= b[2] + E && y >= b[1] - E && y <= b[3] + E) {
             return Pip::Outside;
         }
+        let (c0, r) = (self.col(x), self.row(y));
         let mut inside = false;
-        for &e in self.band(y) {
-            let a = self.pts[e as usize];
-            let c = self.pts[e as usize + 1];
+        // The point's own cell: boundary test, then crossings east of the point.
+        let hi0 = if c0 + 1 == self.nx { f64::INFINITY } else { self.x_at(c0 + 1) };
+        for &e in self.cell(c0, r) {
+            let (a, c) = self.edge(e);
             let (ylo, yhi) = if a[1] < c[1] { (a[1], c[1]) } else { (c[1], a[1]) };
             if y < ylo - E || y > yhi + E {
                 continue;
@@ -130,14 +295,38 @@ impl RingIndex {
             if x >= xlo - E && x <= xhi + E && seg_dist2(x, y, a, c, 1.0, 1.0).0 <= E * E {
                 return Pip::Boundary;
             }
-            if (a[1] > y) != (c[1] > y) {
-                let xi = a[0] + (y - a[1]) * (c[0] - a[0]) / (c[1] - a[1]);
-                if x < xi {
+            if let Some(xi) = crossing(a, c, y) {
+                if x < xi && xi < hi0 {
                     inside = !inside;
                 }
             }
         }
-        if inside { Pip::Inside } else { Pip::Outside }
+        // Walk east to the first clear border.
+        let mut col = c0;
+        loop {
+            let f = self.cells[r * self.nx + col] >> FLAG_SHIFT;
+            if f & FLAG_CLEAR != 0 {
+                return if inside != (f & FLAG_INSIDE_EAST != 0) {
+                    Pip::Inside
+                } else {
+                    Pip::Outside
+                };
+            }
+            col += 1;
+            if col == self.nx {
+                return if inside { Pip::Inside } else { Pip::Outside };
+            }
+            let lo = self.x_at(col);
+            let hi = if col + 1 == self.nx { f64::INFINITY } else { self.x_at(col + 1) };
+            for &e in self.cell(col, r) {
+                let (a, c) = self.edge(e);
+                if let Some(xi) = crossing(a, c, y) {
+                    if lo <= xi && xi < hi && x < xi {
+                        inside = !inside;
+                    }
+                }
+            }
+        }
     }
 
     /// The closest boundary position to `(x, y)`, measuring in a plane where a degree of longitude
@@ -176,9 +365,42 @@ impl RingIndex {
     /// Heap bytes held.
     pub fn heap_bytes(&self) -> usize {
         self.pts.capacity() * std::mem::size_of::<[f64; 2]>()
-            + (self.band_edges.capacity() + self.band_start.capacity() + self.ring_ends.capacity())
-                * 4
+            + (self.cell_edges.capacity() + self.cells.capacity() + self.ring_ends.capacity()) * 4
     }
+}
+
+/// Where edge `a`-`b` crosses the horizontal line at `y`, by the half-open rule (exactly one end
+/// strictly north of the line).
+fn crossing(a: [f64; 2], b: [f64; 2], y: f64) -> Option<f64> {
+    if (a[1] > y) != (b[1] > y) {
+        Some(a[0] + (y - a[1]) * (b[0] - a[0]) / (b[1] - a[1]))
+    } else {
+        None
+    }
+}
+
+/// Whether segment `a`-`b` meets the closed rectangle `[xmin, ymin, xmax, ymax]` (Liang–Barsky).
+fn segment_touches_rect(a: [f64; 2], b: [f64; 2], r: [f64; 4]) -> bool {
+    let (dx, dy) = (b[0] - a[0], b[1] - a[1]);
+    let (mut t0, mut t1) = (0.0f64, 1.0f64);
+    for (p, q) in [(-dx, a[0] - r[0]), (dx, r[2] - a[0]), (-dy, a[1] - r[1]), (dy, r[3] - a[1])] {
+        if p == 0.0 {
+            if q < 0.0 {
+                return false;
+            }
+        } else {
+            let t = q / p;
+            if p < 0.0 {
+                t0 = t0.max(t);
+            } else {
+                t1 = t1.min(t);
+            }
+            if t0 > t1 {
+                return false;
+            }
+        }
+    }
+    true
 }
 
 /// Squared distance from `(x, y)` to segment `a`-`c` in a plane scaled by `kx`, `ky`, and the
@@ -213,6 +435,58 @@ mod tests {
         assert_eq!(idx.classify(0.0, 0.0), Pip::Boundary);
         assert_eq!(idx.classify(11.0, 3.0), Pip::Outside);
         assert_eq!(idx.classify(3.0, 4.0), Pip::Inside); // level with the hole's bottom edge
+        assert_eq!(idx.classify(7.0, 6.0), Pip::Inside); // level with the hole's top edge
+    }
+
+    /// Compare with a plain crossing test over every edge, on a dense lattice of points including
+    /// ones level with vertices and on grid borders.
+    #[test]
+    fn matches_the_plain_crossing_test() {
+        let star: Vec<[f64; 2]> = (0..=37)
+            .map(|i| {
+                let t = std::f64::consts::TAU * f64::from(i % 37) / 37.0;
+                let r = if i % 2 == 0 { 1.0 } else { 0.45 };
+                [r * t.cos(), r * t.sin()]
+            })
+            .collect();
+        let hole = vec![[-0.1, -0.1], [-0.1, 0.1], [0.1, 0.1], [0.1, -0.1], [-0.1, -0.1]];
+        let idx = RingIndex::new(&[&star, &hole]);
+        let plain = |x: f64, y: f64| {
+            let mut inside = false;
+            for ring in [&star, &hole] {
+                for w in ring.windows(2) {
+                    if let Some(xi) = crossing(w[0], w[1], y) {
+                        if x < xi {
+                            inside = !inside;
+                        }
+                    }
+                }
+            }
+            inside
+        };
+        let mut checked = 0;
+        for i in -60..=60 {
+            for j in -60..=60 {
+                let (x, y) = (f64::from(i) / 50.0, f64::from(j) / 50.0);
+                match idx.classify(x, y) {
+                    Pip::Boundary => {}
+                    p => {
+                        assert_eq!(p == Pip::Inside, plain(x, y), "({x}, {y})");
+                        checked += 1;
+                    }
+                }
+            }
+        }
+        assert!(checked > 14_000);
+        // Vertices' own latitudes.
+        for v in &star {
+            for dx in [-0.3, -0.01, 0.01, 0.3] {
+                let (x, y) = (v[0] + dx, v[1]);
+                if idx.classify(x, y) != Pip::Boundary {
+                    assert_eq!(idx.classify(x, y) == Pip::Inside, plain(x, y), "({x}, {y})");
+                }
+            }
+        }
     }
 
     #[test]
@@ -220,9 +494,8 @@ mod tests {
         let shell = square(0.0, 0.0, 10.0);
         let hole = square(4.0, 4.0, 2.0);
         let idx = RingIndex::new(&[&shell, &hole]);
-        // The join runs from (0, 0) (shell's closing position) to (4, 4) (hole's first).
+        // A join would run from (0, 0) (shell's closing position) to (4, 4) (hole's first).
         let p = idx.nearest_boundary(2.5, 2.0, 1.0, 1.0);
-        assert!(p != [2.25, 2.25], "{p:?}");
-        assert!((p[0] - 2.5).abs() < 1e-12 && p[1] == 0.0 || p[0] == 4.0, "{p:?}");
+        assert_eq!(p, [2.5, 0.0]);
     }
 }

@@ -13,7 +13,10 @@ const SCHEMA: &str = include_str!("schema.sql");
 pub const SCHEMA_V1: &str = include_str!("migrations/0001_init.sql");
 
 /// Upgrades: `UPGRADES[i]` takes a database from version `i + 1` to `i + 2`.
-const UPGRADES: &[&str] = &[include_str!("migrations/0002_quality_flags.sql")];
+const UPGRADES: &[&str] = &[
+    include_str!("migrations/0002_quality_flags.sql"),
+    include_str!("migrations/0003_record_events.sql"),
+];
 
 /// The schema version this code writes.
 pub const VERSION: i64 = 1 + UPGRADES.len() as i64;

@@ -165,6 +165,7 @@ impl Store {
                         quality_flags_enc = NULL, purged_at = ?2 WHERE id = ?1",
                     params![id, s.now_ms()],
                 )?;
+                tx.execute("DELETE FROM record_events WHERE record_id = ?1", params![id])?;
                 tx.execute(
                     "UPDATE attachments SET envelope = NULL, purged_at = ?2 WHERE record_id = ?1",
                     params![id, s.now_ms()],

@@ -14,7 +14,7 @@ use serde_json::{Value as Json, json};
 
 use super::profiles::{Actor, Permission, Role};
 use super::{Action, Store, StoreError};
-use crate::form::session::{Session, SessionState};
+use crate::form::session::{Session, SessionState, TimingEvent, TimingKind};
 use crate::risk::{self, Assessment};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -43,6 +43,8 @@ pub struct Draft {
     pub kind: RecordKind,
     owner_id: String,
     session: Session,
+    /// How many of the session's timing events are already in `record_events`.
+    saved_events: usize,
 }
 
 impl Draft {
@@ -142,7 +144,7 @@ impl Store {
             changed |= draft.session.set_answer("household_gps", &point).is_ok();
         }
         if changed {
-            self.autosave(&draft)?;
+            self.autosave(&mut draft)?;
         }
         Ok(draft)
     }
@@ -198,7 +200,7 @@ impl Store {
         };
         let id = self.new_id();
         let now = self.now_ms();
-        let state_json = serde_json::to_string(&session.state())?;
+        let state_json = serde_json::to_string(&session.state_without_events())?;
         self.write(|tx, s| {
             let c = &s.keys().column;
             tx.execute(
@@ -219,9 +221,17 @@ impl Store {
                     now
                 ],
             )?;
+            append_events(tx, &id, session.events(), 0)?;
             s.audit(tx, Some(by.profile_id()), Action::Created, kind.as_str(), &id)
         })?;
-        Ok(Draft { record_id: id, kind, owner_id: by.profile_id().to_string(), session })
+        let saved_events = session.events().len();
+        Ok(Draft {
+            record_id: id,
+            kind,
+            owner_id: by.profile_id().to_string(),
+            session,
+            saved_events,
+        })
     }
 
     /// Reopen a draft where it stopped (after the app was killed, or from the list).
@@ -253,7 +263,9 @@ impl Store {
             }
         };
         let json = self.keys().column.decrypt_str("records", "draft", record_id, &draft)?;
-        let state: SessionState = serde_json::from_str(&json)?;
+        let mut state: SessionState = serde_json::from_str(&json)?;
+        state.events = self.load_events(record_id)?;
+        let saved_events = state.events.len();
         let form = self.form(&form_id, &version)?;
         let session =
             Session::restore(form, &state, Arc::clone(self.clock()), Arc::clone(self.entropy()))?;
@@ -262,6 +274,7 @@ impl Store {
             kind: RecordKind::parse(&kind),
             owner_id: owner,
             session,
+            saved_events,
         })
     }
 
@@ -282,25 +295,46 @@ impl Store {
         self.edit(draft, |s| s.set_answer(path, value))
     }
 
-    /// Write the draft's whole state (encrypted) if the record is still a draft.
-    pub fn autosave(&self, draft: &Draft) -> Result<(), StoreError> {
-        let json = serde_json::to_string(&draft.session.state())?;
+    /// Write the draft's answers (encrypted) and its new timing events, in one small
+    /// transaction, if the record is still a draft.
+    pub fn autosave(&self, draft: &mut Draft) -> Result<(), StoreError> {
+        let json = serde_json::to_string(&draft.session.state_without_events())?;
         let enc = self.keys().column.encrypt_str("records", "draft", &draft.record_id, &json)?;
-        let conn = self.writer_conn();
-        let n = conn.execute(
-            "UPDATE records SET draft_enc = ?2, updated_at = ?3 WHERE id = ?1 AND state = 'draft'",
-            params![draft.record_id, enc, self.now_ms()],
-        )?;
-        drop(conn);
-        if n == 0 {
-            return Err(StoreError::InvalidState {
-                entity: "record",
-                id: draft.record_id.clone(),
-                state: "not a draft".into(),
-                action: "save",
-            });
-        }
+        let now = self.now_ms();
+        let events = draft.session.events();
+        self.write(|tx, _| {
+            let n = tx.execute(
+                "UPDATE records SET draft_enc = ?2, updated_at = ?3 WHERE id = ?1 AND state = 'draft'",
+                params![draft.record_id, enc, now],
+            )?;
+            if n == 0 {
+                return Err(StoreError::InvalidState {
+                    entity: "record",
+                    id: draft.record_id.clone(),
+                    state: "not a draft".into(),
+                    action: "save",
+                });
+            }
+            append_events(tx, &draft.record_id, events, draft.saved_events)
+        })?;
+        draft.saved_events = events.len();
         Ok(())
+    }
+
+    fn load_events(&self, record_id: &str) -> Result<Vec<TimingEvent>, StoreError> {
+        let conn = self.reader()?;
+        let mut stmt = conn.prepare(
+            "SELECT at, path, kind FROM record_events WHERE record_id = ?1 ORDER BY seq",
+        )?;
+        let rows: Vec<(i64, String, String)> = stmt
+            .query_map(params![record_id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
+            .collect::<Result<_, _>>()?;
+        rows.into_iter()
+            .map(|(at_ms, path, kind)| {
+                let kind: TimingKind = serde_json::from_value(Json::String(kind))?;
+                Ok(TimingEvent { at_ms, path, kind })
+            })
+            .collect()
     }
 
     /// Finalize in one transaction: validate (refusing with every violation), assess risk,
@@ -484,6 +518,29 @@ impl Store {
         })
     }
 
+    /// Check a finalized record's submission: its SHA-256 matches the stored hash and its
+    /// signature verifies under this device's public key. `Ok(false)` means tampering.
+    pub fn verify_submission(&self, by: &Actor, id: &str) -> Result<bool, StoreError> {
+        let view = self.record(by, id)?; // access check
+        let row: (Option<Vec<u8>>, Option<Vec<u8>>, Option<Vec<u8>>) = self.reader()?.query_row(
+            "SELECT submission_enc, submission_hash, signature FROM records WHERE id = ?1",
+            params![id],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+        )?;
+        let (Some(sub), Some(hash), Some(sig)) = row else {
+            return Err(StoreError::InvalidState {
+                entity: "record",
+                id: id.into(),
+                state: view.state,
+                action: "verify",
+            });
+        };
+        let bytes = self.keys().column.decrypt("records", "submission", id, &sub)?;
+        let digest_ok = digest::digest(&digest::SHA256, &bytes).as_ref() == hash.as_slice();
+        let signature_ok = crate::crypto::verify_signature(&self.device_public_key(), &bytes, &sig);
+        Ok(digest_ok && signature_ok)
+    }
+
     /// The records the actor may see: their own, or the team's for a supervisor.
     pub fn records(&self, by: &Actor) -> Result<Vec<QueueItem>, StoreError> {
         let all = by.can(Permission::ReviewTeam);
@@ -493,14 +550,17 @@ impl Store {
         )
     }
 
-    /// A supervisor's review queue: submitted records, urgent first, then by deadline.
-    pub fn review_queue(&self, by: &Actor) -> Result<Vec<QueueItem>, StoreError> {
+    /// A supervisor's review queue: submissions not yet acknowledged by the server, urgent
+    /// first, then by deadline, at most `limit` of them.
+    pub fn review_queue(&self, by: &Actor, limit: usize) -> Result<Vec<QueueItem>, StoreError> {
         by.require(Permission::ReviewTeam)?;
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
         self.queue_query(
-            "WHERE state IN ('queued', 'uploaded', 'acknowledged')
+            "WHERE state IN ('queued', 'uploaded')
              ORDER BY CASE risk_level WHEN 'urgent' THEN 0 WHEN 'high' THEN 1 WHEN 'medium' THEN 2
-                      WHEN 'low' THEN 3 ELSE 4 END, coalesce(due_at, 9223372036854775807), finalized_at, id",
-            params![],
+                      WHEN 'low' THEN 3 ELSE 4 END, coalesce(due_at, 9223372036854775807), finalized_at, id
+             LIMIT ?1",
+            params![limit],
         )
     }
 
@@ -565,7 +625,7 @@ impl Store {
             Session::restore(form, &state, Arc::clone(self.clock()), Arc::clone(self.entropy()))?;
         let new_id = self.new_id();
         let now = self.now_ms();
-        let state_json = serde_json::to_string(&session.state())?;
+        let state_json = serde_json::to_string(&session.state_without_events())?;
         self.write(|tx, s| {
             let c = &s.keys().column;
             let n = tx.execute(
@@ -590,14 +650,11 @@ impl Store {
                     params![new_id, c.encrypt_str("records", "child_ref", &new_id, child)?],
                 )?;
             }
+            append_events(tx, &new_id, session.events(), 0)?;
             s.audit(tx, Some(by.profile_id()), Action::Returned, view.kind.as_str(), id)?;
             s.audit(tx, Some(by.profile_id()), Action::Created, view.kind.as_str(), &new_id)
         })?;
         Ok(new_id)
-    }
-
-    pub(crate) fn writer_conn(&self) -> std::sync::MutexGuard<'_, rusqlite::Connection> {
-        self.writer.lock().unwrap_or_else(|p| p.into_inner())
     }
 }
 
@@ -635,4 +692,30 @@ pub fn may_record(role: Role, kind: RecordKind) -> bool {
         RecordKind::Visit => matches!(role, Role::Volunteer | Role::Supervisor),
         RecordKind::Incident => matches!(role, Role::HealthWorker | Role::Supervisor),
     }
+}
+
+/// Append `events[from..]` to the record's event log.
+fn append_events(
+    tx: &Transaction<'_>,
+    record_id: &str,
+    events: &[TimingEvent],
+    from: usize,
+) -> Result<(), StoreError> {
+    if from >= events.len() {
+        return Ok(());
+    }
+    let mut stmt = tx.prepare_cached(
+        "INSERT INTO record_events (record_id, seq, at, path, kind) VALUES (?1, ?2, ?3, ?4, ?5)",
+    )?;
+    for (i, e) in events.iter().enumerate().skip(from) {
+        let kind = serde_json::to_value(e.kind)?;
+        stmt.execute(params![
+            record_id,
+            i as i64,
+            e.at_ms,
+            e.path,
+            kind.as_str().unwrap_or("shown")
+        ])?;
+    }
+    Ok(())
 }

@@ -132,3 +132,11 @@ CREATE TABLE audit (
     prev_hash BLOB NOT NULL,
     hash      BLOB NOT NULL
 ) STRICT;
+CREATE TABLE record_events (
+    record_id TEXT NOT NULL REFERENCES records(id) ON DELETE CASCADE,
+    seq       INTEGER NOT NULL,
+    at        INTEGER NOT NULL,
+    path      TEXT NOT NULL,
+    kind      TEXT NOT NULL,
+    PRIMARY KEY (record_id, seq)
+) STRICT, WITHOUT ROWID;
