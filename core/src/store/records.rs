@@ -522,7 +522,9 @@ impl Store {
     /// signature verifies under this device's public key. `Ok(false)` means tampering.
     pub fn verify_submission(&self, by: &Actor, id: &str) -> Result<bool, StoreError> {
         let view = self.record(by, id)?; // access check
-        let row: (Option<Vec<u8>>, Option<Vec<u8>>, Option<Vec<u8>>) = self.reader()?.query_row(
+        // submission, its hash, its signature
+        type Sealed = (Option<Vec<u8>>, Option<Vec<u8>>, Option<Vec<u8>>);
+        let row: Sealed = self.reader()?.query_row(
             "SELECT submission_enc, submission_hash, signature FROM records WHERE id = ?1",
             params![id],
             |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
