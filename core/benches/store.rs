@@ -88,7 +88,8 @@ fn bench_autosave(n: usize) {
         s.answer(&mut draft, "notes", &v).unwrap();
         answer.push(t.elapsed().as_secs_f64() * 1e6);
     }
-    let draft_bytes = serde_json::to_vec(&draft.session().state_without_events()).unwrap().len() + 29;
+    let draft_bytes =
+        serde_json::to_vec(&draft.session().state_without_events()).unwrap().len() + 29;
 
     // The baseline: the same number of bytes upserted by a bare connection, same durability.
     let c = Connection::open(d.join("bare.db")).unwrap();

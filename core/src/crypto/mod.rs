@@ -6,15 +6,14 @@
 //!   └─ HKDF-SHA256(salt "safehome/store/v1")
 //!        ├─ info "column-key"      -> AES-256-GCM key for sensitive columns
 //!        ├─ info "device-key-seal" -> AES-256-GCM key sealing the Ed25519 device key
+//!        │                          (the key itself: `evidence::keys::DeviceSigningKey`)
 //!        └─ info "audit-mac"       -> HMAC-SHA256 key authenticating the audit chain head
 //! ```
 
 mod column;
-mod device;
 mod keys;
 mod pin;
 
 pub use column::{ColumnCipher, CryptoError};
-pub use device::{DeviceKey, verify as verify_signature};
 pub use keys::{DataKey, KeyHierarchy};
 pub use pin::{PIN_ITERATIONS, PinHash, PinPolicy};

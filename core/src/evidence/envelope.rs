@@ -151,16 +151,6 @@ impl Signer for DeviceSigningKey {
     }
 }
 
-/// The phone's stored device key (issue: crypto) signs envelopes directly.
-impl Signer for crate::crypto::DeviceKey {
-    fn public_key(&self) -> DevicePublicKey {
-        DevicePublicKey::from_bytes(crate::crypto::DeviceKey::public_key(self))
-    }
-    fn sign(&self, message: &[u8]) -> [u8; 64] {
-        crate::crypto::DeviceKey::sign(self, message)
-    }
-}
-
 // ---------------------------------------------------------------------------------------------
 // Key derivation and AEAD helpers
 

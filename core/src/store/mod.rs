@@ -29,7 +29,8 @@ pub use audit::{Action, AuditReport};
 pub use error::StoreError;
 
 use crate::clock::{Clock, Entropy, new_uuid};
-use crate::crypto::{DataKey, DeviceKey, KeyHierarchy, PIN_ITERATIONS, PinPolicy};
+use crate::crypto::{CryptoError, DataKey, KeyHierarchy, PIN_ITERATIONS, PinPolicy};
+use crate::evidence::keys::DeviceSigningKey;
 use crate::form::check::CheckedForm;
 
 const KEY_CHECK: &[u8] = b"safehome-key-check-v1";
@@ -63,7 +64,7 @@ pub struct Store {
     interrupts: [InterruptHandle; 2],
     keys: KeyHierarchy,
     device_id: String,
-    device_key: DeviceKey,
+    device_key: DeviceSigningKey,
     clock: Arc<dyn Clock>,
     entropy: Arc<dyn Entropy>,
     config: StoreConfig,
@@ -139,7 +140,7 @@ impl Store {
         keys: &KeyHierarchy,
         clock: &dyn Clock,
         entropy: &dyn Entropy,
-    ) -> Result<(String, DeviceKey), StoreError> {
+    ) -> Result<(String, DeviceSigningKey), StoreError> {
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         let check: Option<Vec<u8>> = tx
             .query_row("SELECT value FROM meta WHERE key = 'key_check'", [], |r| r.get(0))
@@ -166,16 +167,21 @@ impl Store {
             .optional()?;
         let result = match device {
             Some((id, sealed)) => {
-                let key = DeviceKey::unseal(&keys.device_seal, &id, &sealed)
-                    .map_err(|_| StoreError::WrongKey)?;
+                let key = unseal_device_key(keys, &id, &sealed).ok_or(StoreError::WrongKey)?;
                 (id, key)
             }
             None => {
                 let id = new_uuid(entropy);
-                let key = DeviceKey::generate()?;
+                let key = DeviceSigningKey::generate(entropy).map_err(|_| CryptoError::Random)?;
+                let sealed = keys.device_seal.encrypt(
+                    "device",
+                    "signing_key",
+                    &id,
+                    key.to_text().as_bytes(),
+                )?;
                 tx.execute(
                     "INSERT INTO device (id, signing_key_enc, public_key, created_at) VALUES (?1, ?2, ?3, ?4)",
-                    params![id, key.seal(&keys.device_seal, &id)?, key.public_key().to_vec(), clock.now_ms()],
+                    params![id, sealed, key.public().as_bytes().to_vec(), clock.now_ms()],
                 )?;
                 audit::append(
                     &tx,
@@ -202,10 +208,11 @@ impl Store {
     }
 
     pub fn device_public_key(&self) -> [u8; 32] {
-        self.device_key.public_key()
+        *self.device_key.public().as_bytes()
     }
 
-    pub fn device_key(&self) -> &DeviceKey {
+    /// The device's Ed25519 key: signs submissions and evidence envelopes.
+    pub fn device_key(&self) -> &DeviceSigningKey {
         &self.device_key
     }
 
@@ -339,6 +346,16 @@ impl Store {
             outbox_by_state,
         })
     }
+}
+
+/// The device key is stored sealed in its text form (prefix and checksum included).
+fn unseal_device_key(
+    keys: &KeyHierarchy,
+    device_id: &str,
+    sealed: &[u8],
+) -> Option<DeviceSigningKey> {
+    let text = keys.device_seal.decrypt_str("device", "signing_key", device_id, sealed).ok()?;
+    text.parse().ok()
 }
 
 fn wal_path(db: &Path) -> PathBuf {

@@ -539,7 +539,10 @@ impl Store {
         };
         let bytes = self.keys().column.decrypt("records", "submission", id, &sub)?;
         let digest_ok = digest::digest(&digest::SHA256, &bytes).as_ref() == hash.as_slice();
-        let signature_ok = crate::crypto::verify_signature(&self.device_public_key(), &bytes, &sig);
+        let signature_ok = match <[u8; 64]>::try_from(sig.as_slice()) {
+            Ok(sig) => self.device_key().public().verify(&bytes, &sig),
+            Err(_) => false,
+        };
         Ok(digest_ok && signature_ok)
     }
 
