@@ -121,6 +121,14 @@ pub enum VisitCommand {
         field: String,
         value: String,
     },
+    /// Process, seal and attach a photo to an image question of a draft.
+    Photo {
+        #[arg(long)]
+        user: String,
+        record: String,
+        field: String,
+        path: PathBuf,
+    },
     /// Answer several questions at once from a JSON answers file.
     Fill {
         #[arg(long)]
@@ -453,6 +461,7 @@ pub fn visit(args: &DeviceArgs, cmd: VisitCommand) -> Outcome {
         VisitCommand::Start { user, .. }
         | VisitCommand::Answer { user, .. }
         | VisitCommand::Fill { user, .. }
+        | VisitCommand::Photo { user, .. }
         | VisitCommand::Finalize { user, .. }
         | VisitCommand::Show { user, .. }
         | VisitCommand::Return { user, .. } => user.clone(),
@@ -473,6 +482,19 @@ pub fn visit(args: &DeviceArgs, cmd: VisitCommand) -> Outcome {
             if !ok {
                 outln!("{field}: saved, but the answer does not meet the question's constraint");
             }
+            Ok(())
+        }
+        VisitCommand::Photo { record, field, path, .. } => {
+            let mut d = store.open_draft(&a, &record)?;
+            let att = store.attach_photo(&a, &mut d, &field, &path)?;
+            outln!(
+                "{} {}x{} {} bytes sealed (sha256 {})",
+                att.id,
+                att.width,
+                att.height,
+                att.envelope_len,
+                att.plain_sha256
+            );
             Ok(())
         }
         VisitCommand::Fill { record, answers, .. } => {

@@ -591,3 +591,94 @@ fn a_tampered_submission_fails_verification() {
     let sup = s.unlock(t.sup.profile_id(), "1111").unwrap();
     assert!(!s.verify_submission(&sup, &id).unwrap());
 }
+
+fn fixture(rel: &str) -> PathBuf {
+    let p =
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/fixtures/photos").join(rel);
+    assert!(p.exists(), "fixture missing: {} (../shared/fixtures must be present)", p.display());
+    p
+}
+
+#[test]
+fn photos_are_sealed_to_the_team_and_travel_with_the_submission() {
+    use safehome_core::evidence::envelope::open_bytes;
+    use safehome_core::evidence::keys::Identity;
+    use safehome_core::store::team::RecipientKind;
+
+    let f = Fixture::new("photo");
+    let s = f.open();
+    let t = team(&s);
+    let h = s.add_household(&t.vol, &new_household("Ma Văn Hùng")).unwrap();
+    let mut d = s.start_visit(&t.vol, &h.id, "household_screening").unwrap();
+    s.edit(&mut d, |sess| sess.load_answers(&answers()).map_err(|mut e| e.remove(0))).unwrap();
+    let photo = fixture("camera/DSCN0010.jpg");
+    // No recipients yet: refused before any work, nothing attached.
+    assert!(matches!(
+        s.attach_photo(&t.vol, &mut d, "hazard_photo", &photo),
+        Err(StoreError::NoRecipients)
+    ));
+    assert_eq!(d.session().prompt_at("hazard_photo").unwrap().value, serde_json::Value::Null);
+
+    let archive = Identity::generate(&SystemEntropy::default());
+    s.add_recipient(
+        &t.sup,
+        &archive.recipient().to_string(),
+        RecipientKind::Archive,
+        "Lưu trữ tỉnh",
+    )
+    .unwrap();
+    assert!(s.add_recipient(&t.sup, "age1notakey", RecipientKind::Supervisor, "x").is_err());
+    assert!(matches!(
+        s.add_recipient(&t.vol, &archive.recipient().to_string(), RecipientKind::Archive, "x"),
+        Err(StoreError::Forbidden { .. })
+    ));
+
+    // Bad input: typed error, the answer is unchanged.
+    let bad = fixture("odd/not-an-image.jpg");
+    assert!(matches!(
+        s.attach_photo(&t.vol, &mut d, "hazard_photo", &bad),
+        Err(StoreError::Photo(_))
+    ));
+    assert!(matches!(
+        s.attach_photo(&t.vol, &mut d, "notes", &photo),
+        Err(StoreError::Invalid { .. })
+    ));
+
+    let first = s.attach_photo(&t.vol, &mut d, "hazard_photo", &photo).unwrap();
+    let second =
+        s.attach_photo(&t.vol, &mut d, "hazard_photo", &fixture("camera/DSCN0012.jpg")).unwrap();
+    assert!(first.had_gps);
+    assert_eq!(d.session().prompt_at("hazard_photo").unwrap().value, json!(second.id));
+    assert!(!s.thumbnail(&t.vol, &second.id).unwrap().is_empty());
+
+    // The archive key opens the envelope; the device signed it; the photo is the processed one.
+    let env = s.envelope(&t.vol, &second.id).unwrap();
+    let (jpeg, opened) = open_bytes(&env, &archive, Some(&s.device_key().public())).unwrap();
+    assert_eq!(opened.metadata.evidence_id, second.id);
+    assert_eq!(
+        safehome_core::evidence::hex(&safehome_core::evidence::photo::sha256(&jpeg)),
+        second.plain_sha256
+    );
+    assert!(!jpeg.windows(4).any(|w| w == b"Exif"), "no EXIF in the sealed photo");
+
+    // The replaced photo is dropped at finalize; the kept one is queued and signed in.
+    let fin = s.finalize(&t.vol, &d).unwrap();
+    let outbox = s.outbox().unwrap();
+    assert_eq!(outbox.len(), 2);
+    let att = outbox.iter().find(|o| o.item_kind == "attachment").unwrap();
+    assert_eq!(att.item_id, second.id);
+    assert_eq!(s.attachments(&t.sup, &fin.record_id).unwrap().len(), 1);
+    assert!(s.verify_submission(&t.sup, &fin.record_id).unwrap());
+    s.acknowledge(&att.payload_sha256).unwrap();
+
+    // The sealed metadata kept the photo's GPS; nothing of it is readable in the database.
+    let gps = opened.metadata.gps.expect("DSCN0010 has GPS tags");
+    drop(d);
+    drop(s);
+    let lat_text = format!("{:.4}", gps.latitude);
+    let needles: [&[u8]; 4] =
+        [lat_text.as_bytes(), &gps.latitude.to_le_bytes(), &gps.latitude.to_be_bytes(), b"Exif"];
+    for needle in needles {
+        assert!(!contains(&f.path, needle), "{needle:?}");
+    }
+}

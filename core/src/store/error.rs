@@ -48,6 +48,10 @@ pub enum StoreError {
         "no recipients configured: set the organisation's archive key and the supervisors' keys before sealing"
     )]
     NoRecipients,
+    #[error(transparent)]
+    Photo(#[from] crate::evidence::photo::PhotoError),
+    #[error(transparent)]
+    Envelope(#[from] crate::evidence::envelope::EnvelopeError),
     #[error("stored data is unreadable: {0}")]
     BadData(String),
 }

@@ -6,6 +6,7 @@
 //! one IMMEDIATE transaction that also appends to the audit chain, so a crash leaves either the
 //! whole change or none of it.
 
+mod attachments;
 mod audit;
 mod error;
 pub mod households;
@@ -25,6 +26,7 @@ use rusqlite::{
 };
 use serde::Serialize;
 
+pub use attachments::Attachment;
 pub use audit::{Action, AuditReport};
 pub use error::StoreError;
 

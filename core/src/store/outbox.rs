@@ -167,7 +167,7 @@ impl Store {
                 )?;
                 tx.execute("DELETE FROM record_events WHERE record_id = ?1", params![id])?;
                 tx.execute(
-                    "UPDATE attachments SET envelope = NULL, purged_at = ?2 WHERE record_id = ?1",
+                    "UPDATE attachments SET envelope = NULL, thumbnail_enc = NULL, purged_at = ?2 WHERE record_id = ?1",
                     params![id, s.now_ms()],
                 )?;
                 s.audit(tx, None, Action::Purged, "record", id)?;

@@ -51,6 +51,14 @@ impl Draft {
     pub fn session(&self) -> &Session {
         &self.session
     }
+
+    pub(crate) fn session_mut(&mut self) -> &mut Session {
+        &mut self.session
+    }
+
+    pub fn owner_id(&self) -> &str {
+        &self.owner_id
+    }
 }
 
 impl std::fmt::Debug for Draft {
@@ -298,6 +306,15 @@ impl Store {
     /// Write the draft's answers (encrypted) and its new timing events, in one small
     /// transaction, if the record is still a draft.
     pub fn autosave(&self, draft: &mut Draft) -> Result<(), StoreError> {
+        self.save_with(draft, |_| Ok(()))
+    }
+
+    /// Autosave together with `also`, in one transaction: both commit or neither does.
+    pub(crate) fn save_with(
+        &self,
+        draft: &mut Draft,
+        also: impl FnOnce(&Transaction<'_>) -> Result<(), StoreError>,
+    ) -> Result<(), StoreError> {
         let json = serde_json::to_string(&draft.session.state_without_events())?;
         let enc = self.keys().column.encrypt_str("records", "draft", &draft.record_id, &json)?;
         let now = self.now_ms();
@@ -315,7 +332,8 @@ impl Store {
                     action: "save",
                 });
             }
-            append_events(tx, &draft.record_id, events, draft.saved_events)
+            append_events(tx, &draft.record_id, events, draft.saved_events)?;
+            also(tx)
         })?;
         draft.saved_events = events.len();
         Ok(())
@@ -366,6 +384,8 @@ impl Store {
                 Some(h) => tx.query_row("SELECT code FROM households WHERE id = ?1", params![h], |r| r.get(0)).optional()?,
                 None => None,
             };
+            let data = draft.session.output();
+            let attachments = settle_attachments(tx, &record_id, &data)?;
             let form = &draft.session.form().form;
             // serde_json maps are sorted by key, so this encoding is canonical: the same
             // submission always gives the same bytes, hash and signature.
@@ -383,7 +403,10 @@ impl Store {
                 "created_at_ms": created,
                 "finalized_at_ms": now,
                 "instance_name": draft.session.instance_name(),
-                "data": draft.session.output(),
+                "data": data,
+                "attachments": attachments.iter().map(|a| json!({
+                    "id": a.id, "field": a.field, "envelope_sha256": hex(&a.sha256), "envelope_len": a.len,
+                })).collect::<Vec<_>>(),
                 "assessment": assessment,
                 "timings": draft.session.timings(),
                 "state": draft.session.state(),
@@ -411,6 +434,13 @@ impl Store {
                  VALUES (?1, 'submission', ?2, 'pending', ?3, ?4, ?5, ?5)",
                 params![outbox_id, record_id, hash.as_ref().to_vec(), bytes.len() as i64, now],
             )?;
+            for a in &attachments {
+                tx.execute(
+                    "INSERT INTO outbox (id, item_kind, item_id, state, payload_sha256, size_bytes, next_attempt_at, created_at)
+                     VALUES (?1, 'attachment', ?2, 'pending', ?3, ?4, ?5, ?5)",
+                    params![s.new_id(), a.id, a.sha256, a.len, now],
+                )?;
+            }
             s.audit(tx, Some(by.profile_id()), Action::Finalized, &kind, &record_id)?;
             s.audit(tx, Some(by.profile_id()), Action::Queued, "outbox", &outbox_id)?;
             Ok((hex(hash.as_ref()), outbox_id.clone()))
@@ -723,4 +753,51 @@ fn append_events(
         ])?;
     }
     Ok(())
+}
+
+/// A photo that goes with a submission.
+struct SettledAttachment {
+    id: String,
+    field: String,
+    sha256: Vec<u8>,
+    len: i64,
+}
+
+/// At finalize: keep the attachments the final answers name (each becomes an outbox item and
+/// is listed in the signed submission) and drop those replaced along the way.
+fn settle_attachments(
+    tx: &Transaction<'_>,
+    record_id: &str,
+    data: &Json,
+) -> Result<Vec<SettledAttachment>, StoreError> {
+    fn strings<'a>(v: &'a Json, out: &mut Vec<&'a str>) {
+        match v {
+            Json::String(s) => out.push(s),
+            Json::Array(a) => a.iter().for_each(|x| strings(x, out)),
+            Json::Object(o) => o.values().for_each(|x| strings(x, out)),
+            _ => {}
+        }
+    }
+    let mut named = Vec::new();
+    strings(data, &mut named);
+    let rows: Vec<(String, String, Option<Vec<u8>>)> = {
+        let mut stmt = tx.prepare("SELECT id, field, envelope FROM attachments WHERE record_id = ?1 ORDER BY created_at, id")?;
+        let rows = stmt.query_map(params![record_id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
+        rows.collect::<Result<_, _>>()?
+    };
+    let mut kept = Vec::new();
+    for (id, field, envelope) in rows {
+        match envelope {
+            Some(env) if named.contains(&id.as_str()) => kept.push(SettledAttachment {
+                sha256: super::attachments::envelope_sha256(&env),
+                len: env.len() as i64,
+                id,
+                field,
+            }),
+            _ => {
+                tx.execute("DELETE FROM attachments WHERE id = ?1", params![id])?;
+            }
+        }
+    }
+    Ok(kept)
 }

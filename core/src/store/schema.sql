@@ -101,7 +101,8 @@ CREATE TABLE attachments (
     plain_sha256  BLOB NOT NULL,
     orig_sha256   BLOB NOT NULL,
     created_at    INTEGER NOT NULL,
-    purged_at     INTEGER
+    purged_at     INTEGER,
+    thumbnail_enc BLOB
 ) STRICT;
 CREATE INDEX attachments_record ON attachments(record_id);
 
