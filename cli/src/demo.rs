@@ -10,8 +10,11 @@ use std::sync::Arc;
 
 use safehome_core::clock::{Entropy, SystemClock, SystemEntropy};
 use safehome_core::crypto::DataKey;
+use safehome_core::evidence::envelope::open_bytes;
+use safehome_core::evidence::keys::Identity;
 use safehome_core::store::households::NewHousehold;
 use safehome_core::store::profiles::{Actor, Role};
+use safehome_core::store::team::RecipientKind;
 use safehome_core::store::{Store, StoreConfig, StoreError};
 use safehome_core::templates;
 use serde_json::{Value, json};
@@ -19,6 +22,10 @@ use serde_json::{Value, json};
 use crate::Outcome;
 use crate::outln;
 use crate::report;
+
+/// A real phone photo with GPS tags, from the project's shared fixtures (present in a checkout).
+const PHOTO: &str =
+    concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/fixtures/photos/camera/DSCN0010.jpg");
 
 /// A directory removed when the demo ends (unless kept).
 struct Workdir {
@@ -78,6 +85,28 @@ fn demo(lang: &str, keep: Option<&Path>) -> Result<(), String> {
     store
         .enroll(&sup, "Định Hóa – nhóm 1", &["05569".into(), "05662".into(), "05692".into()])
         .map_err(e)?;
+    // The organisation's archive key and the supervisor's key: evidence is sealed to both. In
+    // the field the private halves never touch the volunteer's phone; the demo keeps the
+    // supervisor's in memory to show the photo opening on the other side.
+    let archive = Identity::generate(&SystemEntropy::default());
+    let supervisor_key = Identity::generate(&SystemEntropy::default());
+    store
+        .add_recipient(
+            &sup,
+            &archive.recipient().to_string(),
+            RecipientKind::Archive,
+            "Lưu trữ tỉnh",
+        )
+        .map_err(e)?;
+    store
+        .add_recipient(
+            &sup,
+            &supervisor_key.recipient().to_string(),
+            RecipientKind::Supervisor,
+            "Đỗ Thị Hằng",
+        )
+        .map_err(e)?;
+    let mut sealed_photo: Option<String> = None;
     outln!(
         "{}: 1 supervisor, 1 volunteer, 1 health worker (PIN: PBKDF2-SHA256, 600,000 iterations)\n",
         if vi { "Thiết bị" } else { "Device" }
@@ -106,6 +135,19 @@ fn demo(lang: &str, keep: Option<&Path>) -> Result<(), String> {
                 s.load_answers(answers).map_err(|mut errs| errs.remove(0))
             })
             .map_err(e)?;
+        if i == 1 && Path::new(PHOTO).exists() {
+            let att = store
+                .attach_photo(&vol, &mut draft, "hazard_photo", Path::new(PHOTO))
+                .map_err(e)?;
+            outln!(
+                "  {} {}x{}, {} bytes sealed, EXIF removed",
+                if vi { "ảnh ao cá:" } else { "pond photo:" },
+                att.width,
+                att.height,
+                att.envelope_len
+            );
+            sealed_photo = Some(att.id);
+        }
         report::print_validation(draft.session(), &draft.session().validate());
         let done = store.finalize(&vol, &draft).map_err(e)?;
         if let Some(a) = &done.assessment {
@@ -158,6 +200,26 @@ fn demo(lang: &str, keep: Option<&Path>) -> Result<(), String> {
             q.kind.as_str(),
             q.state,
             q.id
+        );
+    }
+
+    // On the supervisor's side: the photo opens with their key, and the device's signature
+    // proves it was not altered since the volunteer's phone sealed it.
+    if let Some(id) = &sealed_photo {
+        let envelope = store.envelope(&sup, id).map_err(e)?;
+        let (jpeg, opened) =
+            open_bytes(&envelope, &supervisor_key, Some(&store.device_key().public()))
+                .map_err(|x| x.to_string())?;
+        outln!(
+            "\n{}: {} bytes JPEG, sha256 {}…, {}",
+            if vi {
+                "Ảnh mở bằng khóa của cán bộ giám sát, chữ ký thiết bị hợp lệ"
+            } else {
+                "Photo opened with the supervisor's key, device signature valid"
+            },
+            jpeg.len(),
+            &safehome_core::evidence::hex(&opened.metadata.plaintext_sha256)[..16],
+            if opened.metadata.gps.is_some() { "GPS sealed inside" } else { "no GPS" }
         );
     }
 
