@@ -1,22 +1,39 @@
 //! uniffi bindings of the SafeHome core for Kotlin and Swift: proc-macros only, thin by design.
 //!
-//! Objects wrap core types and delegate in one line; records and enums mirror core types
-//! (`records`); answers cross as `AnswerValue` (`answer`); every error becomes one `ApiError`
-//! (`errors`), and every export runs inside a panic guard. See `docs/bindings.md`.
+//! Objects wrap core types and delegate in one line: forms and form sessions (`form`,
+//! `session`), the encrypted store, unlocked profiles and stored drafts (`store`, `draft`),
+//! GPS fixes and assigned areas (`location`). Records and enums mirror core types (`records`);
+//! answers cross as `AnswerValue` (`answer`); every error becomes one `ApiError` (`errors`), and
+//! every export runs inside a panic guard. Platform services are foreign traits: the log sink
+//! (`logging`) and progress listeners (`progress`). See `docs/bindings.md`.
 
 uniffi::setup_scaffolding!();
 
 mod answer;
+mod draft;
 mod errors;
 mod form;
+mod keys;
+mod location;
+mod logging;
+mod progress;
 mod records;
 mod session;
+mod store;
 
 pub use answer::AnswerValue;
-pub use errors::ApiError;
+pub use draft::DraftSession;
+pub use errors::{ApiError, CallbackError};
 pub use form::{FormDefinition, list_builtin_forms};
+pub use keys::generate_recipient_identity;
+pub use location::{AssignedAreas, location_quality_flags, validate_fix};
+pub use logging::{LogLevel, LogRecord, LogSink, set_log_sink};
+pub use progress::ProgressListener;
 pub use records::*;
 pub use session::FormSession;
+#[cfg(feature = "test-hooks")]
+pub use store::TestStoreOptions;
+pub use store::{ProfileSession, SafeHomeStore};
 
 /// Version of the core this library was built from.
 #[uniffi::export]

@@ -5,10 +5,14 @@
 //!   without libvips' start-up); peak memory of one pipeline run (VmHWM of a child process) vs
 //!   vipsthumbnail's maximum RSS. Targets (issue 3): <= 1.0x vipsthumbnail, <= 64 MiB.
 //! - `seal/*`, `open/*`: envelope throughput on 16 MiB in memory (criterion), and on a 256 MiB
-//!   file end to end (file to file, including the SHA-256 pass the header needs) vs `rage`
-//!   with an X25519 recipient, and vs `openssl speed -evp aes-256-gcm` (16 KiB blocks); peak
-//!   memory of sealing and opening 256 MiB. Targets: >= 2x rage, >= 50% of OpenSSL AES-GCM,
-//!   < 16 MiB.
+//!   file end to end vs `rage` with an X25519 recipient, and vs `openssl speed -evp
+//!   aes-256-gcm` (16 KiB blocks): sealing file to file in one pass (`seal_seekable`: hash on a
+//!   second thread, header written last) and the two-pass way (hash pass, then the streaming
+//!   `seal`); opening to a `FileSink` (temporary file, fsync, rename) and to a plain file
+//!   without fsync (as rage); in memory `seal_bytes`, the streaming `seal` with the hash known,
+//!   and opening to a null sink. The ceilings beside them: one core's SHA-256 and AES-256-GCM
+//!   through ring, and `openssl speed -evp sha256`. Peak memory of sealing and opening 256 MiB.
+//!   Targets: >= 2x rage, >= 50% of OpenSSL AES-GCM, < 16 MiB.
 //! - `seal_photo_300k`, `seal_empty`: per-photo sealing cost, and its fixed part (two
 //!   recipients: two X25519 agreements, HKDFs, one Ed25519 signature).
 //!
@@ -20,14 +24,16 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::hint::black_box;
-use std::io::{BufReader, BufWriter, Read, Write};
+use std::io::{BufWriter, Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
 use criterion::Criterion;
 use safehome_core::clock::SeededEntropy;
-use safehome_core::evidence::envelope::{self, FileSink, Randomness, SealRequest, Sink};
+use safehome_core::evidence::envelope::{
+    self, FileSink, Randomness, SealRequest, SeekableSealRequest, Sink,
+};
 use safehome_core::evidence::photo::{self, PhotoOptions};
 use safehome_core::evidence::{DeviceSigningKey, EvidenceInfo, Identity, RecipientKey};
 
@@ -144,8 +150,27 @@ fn sha256_file(path: &Path) -> [u8; 32] {
     h.finish().as_ref().try_into().unwrap()
 }
 
-/// Seal a file to a file as the CLI would for a large payload: hash pass, then streaming seal.
+/// Seal a file to a file in one pass: `seal_seekable` encrypts the payload at its place after
+/// the header while a second thread hashes it, then writes the header. No fsync (as rage).
 fn seal_file(k: &Keys, input: &Path, output: &Path) -> u64 {
+    let len = std::fs::metadata(input).unwrap().len();
+    let req = SeekableSealRequest {
+        recipients: &k.recipients,
+        device: &k.device,
+        info: info(),
+        sealed_at_ms: 0,
+        plaintext_len: len,
+        expect_sha256: None,
+    };
+    let r = std::fs::File::open(input).unwrap();
+    let w = std::fs::File::create(output).unwrap();
+    let s = envelope::seal_seekable(req, Randomness::System, r, w).unwrap();
+    s.envelope_len
+}
+
+/// The two-pass way, for any (non-seekable) output: a SHA-256 pass for the header, then the
+/// streaming `seal`, which checks the payload against it (on its second thread).
+fn seal_file_two_pass(k: &Keys, input: &Path, output: &Path) -> u64 {
     let len = std::fs::metadata(input).unwrap().len();
     let sha = sha256_file(input);
     let req = SealRequest {
@@ -156,16 +181,40 @@ fn seal_file(k: &Keys, input: &Path, output: &Path) -> u64 {
         plaintext_len: len,
         plaintext_sha256: sha,
     };
-    let r = BufReader::with_capacity(1 << 16, std::fs::File::open(input).unwrap());
-    let mut w = BufWriter::with_capacity(1 << 17, std::fs::File::create(output).unwrap());
-    let s = envelope::seal(req, Randomness::System, r, &mut w).unwrap();
-    w.flush().unwrap();
-    s.envelope_len
+    let r = std::fs::File::open(input).unwrap();
+    let w = std::fs::File::create(output).unwrap();
+    envelope::seal(req, Randomness::System, r, w).unwrap().envelope_len
 }
 
+/// Open file to file as the CLI does: a `FileSink` (temporary file, fsync, rename).
 fn open_file(k: &Keys, input: &Path, output: &Path) {
-    let r = BufReader::with_capacity(1 << 17, std::fs::File::open(input).unwrap());
+    let r = std::fs::File::open(input).unwrap();
     let mut sink = FileSink::create(output).unwrap();
+    envelope::open(r, &k.ids[1], Some(&k.device.public()), &mut sink).unwrap();
+}
+
+/// A sink that writes straight to a file and commits without fsync (as rage writes its output).
+struct PlainFileSink(std::fs::File);
+
+impl Write for PlainFileSink {
+    fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+        self.0.write(b)
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.0.flush()
+    }
+}
+
+impl Sink for PlainFileSink {
+    fn commit(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+    fn discard(&mut self) {}
+}
+
+fn open_file_no_fsync(k: &Keys, input: &Path, output: &Path) {
+    let r = std::fs::File::open(input).unwrap();
+    let mut sink = PlainFileSink(std::fs::File::create(output).unwrap());
     envelope::open(r, &k.ids[1], Some(&k.device.public()), &mut sink).unwrap();
 }
 
@@ -259,16 +308,40 @@ fn pipeline_vs_vips(full: bool) {
     let _ = std::fs::remove_dir_all(&tmp);
 }
 
-fn openssl_aes_gcm_bytes_per_s() -> Option<f64> {
+/// `openssl speed -evp ALG` on 16 KiB blocks, in bytes per second.
+fn openssl_speed_bytes_per_s(alg: &str) -> Option<f64> {
     let out = Command::new("openssl")
-        .args(["speed", "-evp", "aes-256-gcm", "-seconds", "2", "-bytes", "16384"])
+        .args(["speed", "-evp", alg, "-seconds", "2", "-bytes", "16384"])
         .output()
         .ok()?;
     let text = String::from_utf8_lossy(&out.stdout);
-    let line = text.lines().rev().find(|l| l.to_ascii_lowercase().starts_with("aes-256-gcm"))?;
+    let line = text.lines().rev().find(|l| l.to_ascii_lowercase().starts_with(alg))?;
     let last = line.split_whitespace().last()?;
     let kb: f64 = last.trim_end_matches('k').parse().ok()?;
     Some(kb * 1000.0)
+}
+
+/// One core's SHA-256 and AES-256-GCM through ring on `data` (64 KiB chunks, as the envelope
+/// uses them), in MiB/s: the ceilings. Median of `runs`.
+fn ring_ceilings(data: &[u8], runs: usize) -> (f64, f64) {
+    let mib = data.len() as f64 / (1 << 20) as f64;
+    let sha_ms = time_fn(runs, || {
+        black_box(ring::digest::digest(&ring::digest::SHA256, data));
+    });
+    let key = ring::aead::LessSafeKey::new(
+        ring::aead::UnboundKey::new(&ring::aead::AES_256_GCM, &[7u8; 32]).unwrap(),
+    );
+    let mut buf = data.to_vec();
+    let aes_ms = time_fn(runs, || {
+        for (i, c) in buf.chunks_mut(64 << 10).enumerate() {
+            let mut n = [0u8; 12];
+            n[3..11].copy_from_slice(&(i as u64).to_be_bytes());
+            let nonce = ring::aead::Nonce::assume_unique_for_key(n);
+            let tag = key.seal_in_place_separate_tag(nonce, ring::aead::Aad::empty(), c);
+            let _ = black_box(tag.unwrap());
+        }
+    });
+    (mib / (sha_ms / 1000.0), mib / (aes_ms / 1000.0))
 }
 
 fn throughput_vs_rage_and_openssl(full: bool) {
@@ -292,17 +365,39 @@ fn throughput_vs_rage_and_openssl(full: bool) {
     }
     let k = keys();
     let sealed = tmp.join("input.shev");
+    let sealed2 = tmp.join("input-two-pass.shev");
     let opened = tmp.join("opened.bin");
-    let runs = 5;
+    let runs = 7;
     let seal_ms = time_fn(runs, || {
         seal_file(&k, &input, &sealed);
     });
+    let seal2_ms = time_fn(runs, || {
+        seal_file_two_pass(&k, &input, &sealed2);
+    });
+    assert_eq!(
+        std::fs::metadata(&sealed).unwrap().len(),
+        std::fs::metadata(&sealed2).unwrap().len()
+    );
+    let _ = std::fs::remove_file(&sealed2);
     let open_ms = time_fn(runs, || open_file(&k, &sealed, &opened));
     assert_eq!(sha256_file(&opened), sha256_file(&input));
+    let open_nf_ms = time_fn(runs, || open_file_no_fsync(&k, &sealed, &opened));
+    assert_eq!(sha256_file(&opened), sha256_file(&input));
+    let _ = std::fs::remove_file(&opened);
 
-    // Streaming seal/open with the hash already known, in memory to a null sink: the crypto alone.
+    // In memory: `seal_bytes` (hashes once, on a second thread); the streaming `seal` with the
+    // hash already known (it checks the payload against it, on a second thread); opening to a
+    // null sink. The crypto and the hash alone, no file system.
     let payload = data(LEN);
     let sha = photo::sha256(&payload);
+    let mut bytes_len = 0;
+    let mem_bytes_ms = time_fn(runs, || {
+        let (env, _) =
+            envelope::seal_bytes(&payload, info(), &k.recipients, &k.device, 0, Randomness::System)
+                .unwrap();
+        bytes_len = env.len();
+        black_box(env);
+    });
     let mut env_mem = Vec::with_capacity(LEN + (1 << 20));
     let mem_seal_ms = time_fn(runs, || {
         env_mem.clear();
@@ -316,6 +411,7 @@ fn throughput_vs_rage_and_openssl(full: bool) {
         };
         envelope::seal(req, Randomness::System, &payload[..], &mut env_mem).unwrap();
     });
+    assert_eq!(bytes_len, env_mem.len());
     struct Null;
     impl Write for Null {
         fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
@@ -334,15 +430,21 @@ fn throughput_vs_rage_and_openssl(full: bool) {
     let mem_open_ms = time_fn(runs, || {
         envelope::open(&env_mem[..], &k.ids[0], None, &mut Null).unwrap();
     });
+    let (ring_sha, ring_aes) = ring_ceilings(&payload, runs);
     drop(payload);
     drop(env_mem);
 
     let mbps = |ms: f64| mib / (ms / 1000.0);
     let mut fields = serde_json::json!({
         "payload_mib": mib,
+        "runs": runs,
         "seal_file_median_ms": seal_ms, "seal_file_mib_s": mbps(seal_ms),
+        "seal_file_two_pass_median_ms": seal2_ms, "seal_file_two_pass_mib_s": mbps(seal2_ms),
         "open_file_median_ms": open_ms, "open_file_mib_s": mbps(open_ms),
+        "open_file_no_fsync_median_ms": open_nf_ms, "open_file_no_fsync_mib_s": mbps(open_nf_ms),
+        "seal_bytes_memory_mib_s": mbps(mem_bytes_ms),
         "seal_memory_mib_s": mbps(mem_seal_ms), "open_memory_mib_s": mbps(mem_open_ms),
+        "ring_sha256_1core_mib_s": ring_sha, "ring_aes_256_gcm_1core_mib_s": ring_aes,
     });
     if let Some((_, peak)) =
         child_peak_kb(&format!("seal|{}|{}", input.display(), tmp.join("peak.shev").display()))
@@ -354,7 +456,6 @@ fn throughput_vs_rage_and_openssl(full: bool) {
     {
         fields["open_peak_rss_kib"] = peak.into();
     }
-
     if have("rage") && have("rage-keygen") {
         let key = tmp.join("age-key.txt");
         let out = Command::new("rage-keygen").arg("-o").arg(&key).output().unwrap();
@@ -385,10 +486,12 @@ fn throughput_vs_rage_and_openssl(full: bool) {
                 fields["rage_seal_median_ms"] = enc.into();
                 fields["rage_seal_mib_s"] = mbps(enc).into();
                 fields["seal_ratio_vs_rage"] = (enc / seal_ms).into();
+                fields["seal_two_pass_ratio_vs_rage"] = (enc / seal2_ms).into();
                 if let Some(dec) = time_command("rage", &["-d", "-i", &kf, "-o", &o, &a], runs) {
                     fields["rage_open_median_ms"] = dec.into();
                     fields["rage_open_mib_s"] = mbps(dec).into();
                     fields["open_ratio_vs_rage"] = (dec / open_ms).into();
+                    fields["open_no_fsync_ratio_vs_rage"] = (dec / open_nf_ms).into();
                 }
                 if let Some(rss) = command_max_rss_kb("rage", &["-r", &age_pub, "-o", &a, &i]) {
                     fields["rage_seal_max_rss_kib"] = rss.into();
@@ -398,14 +501,26 @@ fn throughput_vs_rage_and_openssl(full: bool) {
     } else {
         println!("note: rage not found (cargo install rage): anchor skipped");
     }
-    match openssl_aes_gcm_bytes_per_s() {
+    match openssl_speed_bytes_per_s("aes-256-gcm") {
         Some(bps) => {
             let o = bps / (1 << 20) as f64;
             fields["openssl_aes_256_gcm_16k_mib_s"] = o.into();
-            fields["seal_file_fraction_of_openssl"] = (mbps(seal_ms) / o).into();
-            fields["seal_memory_fraction_of_openssl"] = (mbps(mem_seal_ms) / o).into();
+            for (name, ms) in [
+                ("seal_file", seal_ms),
+                ("open_file", open_ms),
+                ("open_file_no_fsync", open_nf_ms),
+                ("seal_bytes_memory", mem_bytes_ms),
+                ("seal_memory", mem_seal_ms),
+                ("open_memory", mem_open_ms),
+            ] {
+                fields[format!("{name}_fraction_of_openssl")] = (mbps(ms) / o).into();
+            }
+            fields["ring_sha256_fraction_of_openssl_aes_gcm"] = (ring_sha / o).into();
         }
         None => println!("note: openssl not found: AES-GCM anchor skipped"),
+    }
+    if let Some(bps) = openssl_speed_bytes_per_s("sha256") {
+        fields["openssl_sha256_16k_mib_s"] = (bps / (1 << 20) as f64).into();
     }
     report("throughput_256mib", fields);
     let _ = std::fs::remove_dir_all(&tmp);

@@ -7,7 +7,7 @@ use proptest::prelude::*;
 use safehome_core::clock::{Entropy, SeededEntropy};
 use safehome_core::evidence::envelope::{
     self, CHUNK_SIZE, EnvelopeError, FIXED_HEADER_LEN, FileSink, MemorySink, Randomness,
-    SIGNATURE_LEN, STANZA_LEN, SealRequest, Sink, TAG_LEN,
+    SIGNATURE_LEN, STANZA_LEN, SealRequest, SeekableSealRequest, Sink, TAG_LEN,
 };
 use safehome_core::evidence::keys::KeyError;
 use safehome_core::evidence::{
@@ -181,6 +181,348 @@ fn file_sink_commits_only_verified_payloads() {
     let mut m = MemorySink::new();
     m.commit().unwrap();
     assert_eq!(m.into_committed(), Some(Vec::new()));
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+// ---------------------------------------------------------------------------------------------
+// the sealing paths: streaming writer, `seal`, `seal_bytes` and `seal_seekable` give the same
+// bytes; the seekable sealer leaves nothing that opens when its input is wrong
+
+/// Lengths around chunk and batch boundaries, below and above the size from which the payload
+/// is hashed on a second thread (1 MiB).
+const PATH_LENS: [usize; 10] = [
+    0,
+    1,
+    CHUNK_SIZE - 1,
+    CHUNK_SIZE,
+    CHUNK_SIZE + 1,
+    8 * CHUNK_SIZE,
+    8 * CHUNK_SIZE + 1,
+    1 << 20,
+    (1 << 20) + 8 * CHUNK_SIZE,
+    33 * CHUNK_SIZE + 5,
+];
+
+fn seekable_req(t: &Team, len: usize, expect: Option<[u8; 32]>) -> SeekableSealRequest<'_> {
+    SeekableSealRequest {
+        recipients: &t.recipients,
+        device: &t.device,
+        info: info(),
+        sealed_at_ms: 1_700_000_001_000,
+        plaintext_len: len as u64,
+        expect_sha256: expect,
+    }
+}
+
+fn sha256(p: &[u8]) -> [u8; 32] {
+    ring::digest::digest(&ring::digest::SHA256, p).as_ref().try_into().unwrap()
+}
+
+/// A reader that hands out at most `step` bytes per call, and fails with an I/O error after
+/// `fail_after` bytes if set.
+struct Trickle<'a> {
+    data: &'a [u8],
+    step: usize,
+    fail_after: Option<usize>,
+    served: usize,
+}
+
+impl std::io::Read for Trickle<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        if self.fail_after.is_some_and(|f| self.served >= f) {
+            return Err(std::io::Error::other("disk gone"));
+        }
+        let n = buf.len().min(self.step).min(self.data.len());
+        buf[..n].copy_from_slice(&self.data[..n]);
+        self.data = &self.data[n..];
+        self.served += n;
+        Ok(n)
+    }
+}
+
+#[test]
+fn every_sealing_path_gives_the_same_bytes() {
+    let t = team(70, 2);
+    for (k, &len) in PATH_LENS.iter().enumerate() {
+        let p = payload(len, k as u8);
+        let seed = 700 + k as u64;
+        let (whole, s) = envelope::seal_bytes(
+            &p,
+            info(),
+            &t.recipients,
+            &t.device,
+            1_700_000_001_000,
+            Randomness::Injected(&SeededEntropy::new(seed)),
+        )
+        .unwrap();
+        assert_eq!(whole.len() as u64, s.envelope_len, "len {len}");
+
+        // The incremental writer, fed in one piece.
+        let req = SealRequest {
+            recipients: &t.recipients,
+            device: &t.device,
+            info: info(),
+            sealed_at_ms: 1_700_000_001_000,
+            plaintext_len: len as u64,
+            plaintext_sha256: sha256(&p),
+        };
+        let mut streamed = Vec::new();
+        let e = SeededEntropy::new(seed);
+        let mut w =
+            envelope::EnvelopeWriter::new(req, Randomness::Injected(&e), &mut streamed).unwrap();
+        w.update(&p).unwrap();
+        let ws = w.finish().unwrap();
+        assert_eq!(streamed, whole, "EnvelopeWriter, len {len}");
+        assert_eq!(ws.header_sha256, s.header_sha256);
+
+        // `seal` from a reader that trickles, to any writer.
+        let req = SealRequest {
+            recipients: &t.recipients,
+            device: &t.device,
+            info: info(),
+            sealed_at_ms: 1_700_000_001_000,
+            plaintext_len: len as u64,
+            plaintext_sha256: sha256(&p),
+        };
+        let mut sealed = Vec::new();
+        let e = SeededEntropy::new(seed);
+        let input = Trickle { data: &p, step: 40_000, fail_after: None, served: 0 };
+        let ss = envelope::seal(req, Randomness::Injected(&e), input, &mut sealed).unwrap();
+        assert_eq!(sealed, whole, "seal, len {len}");
+        assert_eq!(ss.header_sha256, s.header_sha256);
+
+        // `seal_seekable`, the header written last, at a cursor that does not start at zero;
+        // with and without the expected hash.
+        for expect in [None, Some(sha256(&p))] {
+            let mut cur = std::io::Cursor::new(b"prefix".to_vec());
+            cur.set_position(6);
+            let e = SeededEntropy::new(seed);
+            let input = Trickle { data: &p, step: 100_000, fail_after: None, served: 0 };
+            let ks = envelope::seal_seekable(
+                seekable_req(&t, len, expect),
+                Randomness::Injected(&e),
+                input,
+                &mut cur,
+            )
+            .unwrap();
+            assert_eq!(cur.position(), 6 + whole.len() as u64);
+            let out = cur.into_inner();
+            assert_eq!(&out[..6], b"prefix");
+            assert_eq!(&out[6..], &whole[..], "seal_seekable, len {len}");
+            assert_eq!(ks.header_sha256, s.header_sha256);
+            assert_eq!(ks.envelope_len, s.envelope_len);
+            assert_eq!(ks.metadata, s.metadata);
+        }
+
+        let (out, opened) =
+            envelope::open_bytes(&whole, &t.ids[1], Some(&t.device.public())).unwrap();
+        assert_eq!(out, p);
+        assert_eq!(opened.metadata.plaintext_sha256, sha256(&p));
+    }
+}
+
+#[test]
+fn the_seekable_sealer_into_a_file_sink_commits_only_whole_envelopes() {
+    let dir = std::env::temp_dir().join(format!("safehome-seekable-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let t = team(71, 1);
+    for len in [3 * CHUNK_SIZE + 5, (2 << 20) + 77] {
+        let p = payload(len, 3);
+        let (whole, _) = seal(&t, &p, 710);
+
+        // Success: the sink is committed and holds exactly the envelope.
+        let good = dir.join(format!("good-{len}.shev"));
+        let mut sink = FileSink::create(&good).unwrap();
+        let temp = sink.temp_path().to_path_buf();
+        let e = SeededEntropy::new(710);
+        envelope::seal_seekable(
+            seekable_req(&t, len, None),
+            Randomness::Injected(&e),
+            &p[..],
+            &mut sink,
+        )
+        .unwrap();
+        sink.commit().unwrap();
+        assert_eq!(std::fs::read(&good).unwrap(), whole);
+        assert!(!temp.exists());
+        assert_eq!(open(&std::fs::read(&good).unwrap(), &t.ids[0]).unwrap(), p);
+
+        // Failures: a short input, a long one, an input that fails, a hash that is not the
+        // expected one. Each is refused, the destination never appears and the temp file goes.
+        let cut = &p[..len - 1];
+        let mut longer = p.clone();
+        longer.push(0);
+        let cases: Vec<(&str, Box<dyn std::io::Read + '_>, Option<[u8; 32]>)> = vec![
+            ("short", Box::new(cut), None),
+            ("long", Box::new(&longer[..]), None),
+            (
+                "failing",
+                Box::new(Trickle { data: &p, step: 50_000, fail_after: Some(len / 2), served: 0 }),
+                None,
+            ),
+            ("wrong hash", Box::new(&p[..]), Some([9u8; 32])),
+        ];
+        for (what, input, expect) in cases {
+            let bad = dir.join(format!("bad-{len}.shev"));
+            let mut sink = FileSink::create(&bad).unwrap();
+            let temp = sink.temp_path().to_path_buf();
+            let e = SeededEntropy::new(711);
+            let r = envelope::seal_seekable(
+                seekable_req(&t, len, expect),
+                Randomness::Injected(&e),
+                input,
+                &mut sink,
+            );
+            match (what, &r) {
+                ("short", Err(EnvelopeError::LengthMismatch { declared, actual }))
+                | ("long", Err(EnvelopeError::LengthMismatch { declared, actual })) => {
+                    assert_eq!(*declared, len as u64);
+                    assert_eq!(
+                        *actual,
+                        if what == "short" { len as u64 - 1 } else { len as u64 + 1 }
+                    );
+                }
+                ("failing", Err(EnvelopeError::Io(_)))
+                | ("wrong hash", Err(EnvelopeError::HashMismatch)) => {}
+                _ => panic!("{what}, len {len}: {:?}", r.map(|s| s.envelope_len)),
+            }
+            drop(sink);
+            assert!(!bad.exists(), "{what}");
+            assert!(!temp.exists(), "{what}");
+        }
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// Without a sink that can be discarded, a failed seekable seal leaves bytes behind, but never
+/// a header: nothing written opens or verifies.
+#[test]
+fn a_failed_seekable_seal_leaves_no_header() {
+    let t = team(72, 1);
+    for len in [3 * CHUNK_SIZE + 5, (2 << 20) + 77] {
+        let p = payload(len, 4);
+        for (cut, expect) in [(len - 1, None), (len, Some([1u8; 32]))] {
+            let mut cur = std::io::Cursor::new(Vec::new());
+            let e = SeededEntropy::new(720);
+            let r = envelope::seal_seekable(
+                seekable_req(&t, len, expect),
+                Randomness::Injected(&e),
+                &p[..cut],
+                &mut cur,
+            );
+            assert!(r.is_err());
+            let out = cur.into_inner();
+            assert!(out.len() > FIXED_HEADER_LEN);
+            assert!(out[..FIXED_HEADER_LEN].iter().all(|&b| b == 0), "a header was written");
+            assert_err!(open(&out, &t.ids[0]), EnvelopeError::NotAnEnvelope);
+            assert!(matches!(envelope::verify(&out[..], None), Err(EnvelopeError::NotAnEnvelope)));
+        }
+    }
+}
+
+/// `seal` (the streaming path, which hashes on a second thread for large payloads) refuses a
+/// payload that is not the declared one before it writes the final chunk.
+#[test]
+fn streaming_seal_holds_the_final_chunk_until_the_payload_checks_out() {
+    let t = team(73, 1);
+    for len in [3 * CHUNK_SIZE + 5, (2 << 20) + 77] {
+        let p = payload(len, 5);
+        let (whole, _) = seal(&t, &p, 730);
+        let final_chunk = (len - 1) % CHUNK_SIZE + 1 + TAG_LEN;
+        let req = |sha| SealRequest {
+            recipients: &t.recipients,
+            device: &t.device,
+            info: info(),
+            sealed_at_ms: 1_700_000_001_000,
+            plaintext_len: len as u64,
+            plaintext_sha256: sha,
+        };
+        // Wrong hash: everything but the final chunk was written, and it does not open.
+        let mut out = Vec::new();
+        let e = SeededEntropy::new(730);
+        let mut q = p.clone();
+        q[len / 2] ^= 1;
+        let r = envelope::seal(req(sha256(&p)), Randomness::Injected(&e), &q[..], &mut out);
+        assert!(matches!(r, Err(EnvelopeError::HashMismatch)), "{:?}", r.map(|s| s.chunks));
+        assert_eq!(out.len(), whole.len() - final_chunk);
+        assert_err!(open(&out, &t.ids[0]), EnvelopeError::Truncated { .. });
+        // Too long and too short.
+        let mut longer = p.clone();
+        longer.extend_from_slice(b"xyz");
+        for (input, actual) in [(&longer[..], len as u64 + 1), (&p[..len - 10], len as u64 - 10)] {
+            let mut out = Vec::new();
+            let e = SeededEntropy::new(730);
+            let r = envelope::seal(req(sha256(&p)), Randomness::Injected(&e), input, &mut out);
+            assert!(
+                matches!(r, Err(EnvelopeError::LengthMismatch { declared, actual: a })
+                    if declared == len as u64 && a == actual),
+                "{:?}",
+                r.map(|s| s.chunks)
+            );
+            assert!(out.len() <= whole.len() - final_chunk);
+            assert!(open(&out, &t.ids[0]).is_err());
+        }
+    }
+}
+
+/// Opening a large envelope (hashed on a second thread) refuses every attack at the right
+/// chunk and commits nothing.
+#[test]
+fn large_envelopes_are_opened_with_the_same_checks() {
+    let dir = std::env::temp_dir().join(format!("safehome-large-open-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let t = team(74, 2);
+    let len = (3 << 20) + 12_345;
+    let p = payload(len, 6);
+    let (env, h) = seal(&t, &p, 740);
+    let ranges = chunk_ranges(env.len(), h);
+    assert_eq!(ranges.len(), 49);
+    let dest = dir.join("out.bin");
+    let try_open = |e: &[u8]| {
+        let mut sink = FileSink::create(&dest).unwrap();
+        let temp = sink.temp_path().to_path_buf();
+        let r = envelope::open(e, &t.ids[1], Some(&t.device.public()), &mut sink);
+        if r.is_err() {
+            assert!(!dest.exists());
+        }
+        assert!(!temp.exists());
+        r
+    };
+    // Whole: committed.
+    try_open(&env).unwrap();
+    assert_eq!(std::fs::read(&dest).unwrap(), p);
+    std::fs::remove_file(&dest).unwrap();
+    // A flipped byte in chunks 0, 17, 48 (the final one).
+    for c in [0usize, 17, 48] {
+        let mut e = env.clone();
+        e[ranges[c].start + 100] ^= 0x40;
+        assert!(
+            matches!(try_open(&e), Err(EnvelopeError::ChunkAuthFailed { chunk }) if chunk == c as u64)
+        );
+    }
+    // Two chunks swapped.
+    let mut e = env.clone();
+    let (a, b) = (ranges[20].clone(), ranges[21].clone());
+    let tmp = e[a.clone()].to_vec();
+    e.copy_within(b.clone(), a.start);
+    e[b].copy_from_slice(&tmp);
+    assert!(matches!(try_open(&e), Err(EnvelopeError::ChunkAuthFailed { chunk: 20 })));
+    // Cut mid-chunk, cut at a chunk boundary, the final chunk dropped, a byte too many.
+    assert!(matches!(
+        try_open(&env[..ranges[30].start + 5]),
+        Err(EnvelopeError::Truncated { chunk: Some(30), .. })
+    ));
+    assert!(matches!(
+        try_open(&env[..ranges[30].start]),
+        Err(EnvelopeError::Truncated { chunk: Some(30), .. })
+    ));
+    assert!(matches!(
+        try_open(&env[..ranges[48].start]),
+        Err(EnvelopeError::Truncated { chunk: Some(48), .. })
+    ));
+    let mut longer = env.clone();
+    longer.push(0);
+    assert!(matches!(try_open(&longer), Err(EnvelopeError::TrailingData)));
     std::fs::remove_dir_all(&dir).unwrap();
 }
 

@@ -1,13 +1,16 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
-//! Sealing and opening stream with bounded memory: a 64 MiB payload goes through each while
-//! no single read or write exceeds one chunk and the process's peak resident memory (VmHWM,
-//! reset before each phase) grows by less than 8 MiB. This binary holds one test only, so that
-//! nothing else runs in the process while memory is measured.
+//! Sealing and opening stream with bounded memory: a 64 MiB payload goes through each (the
+//! streaming sealer, the seekable one, the reader, keyless verification) while no single read
+//! or write exceeds one chunk and the process's peak resident memory (VmHWM, reset before each
+//! phase) grows by less than 8 MiB — the hashing thread and its batches included. This binary
+//! holds one test only, so that nothing else runs in the process while memory is measured.
 
-use std::io::{self, Read, Write};
+use std::io::{self, Read, Seek, SeekFrom, Write};
 
 use safehome_core::clock::SeededEntropy;
-use safehome_core::evidence::envelope::{self, CHUNK_SIZE, Randomness, SealRequest, Sink, TAG_LEN};
+use safehome_core::evidence::envelope::{
+    self, CHUNK_SIZE, Randomness, SealRequest, SeekableSealRequest, Sink, TAG_LEN,
+};
 use safehome_core::evidence::{DeviceSigningKey, EvidenceInfo, Identity};
 
 const LEN: u64 = 64 << 20;
@@ -59,6 +62,12 @@ impl<W: Write> Write for CountingWriter<W> {
     }
     fn flush(&mut self) -> io::Result<()> {
         self.inner.flush()
+    }
+}
+
+impl<W: Seek> Seek for CountingWriter<W> {
+    fn seek(&mut self, pos: SeekFrom) -> io::Result<u64> {
+        self.inner.seek(pos)
     }
 }
 
@@ -192,6 +201,50 @@ fn sixty_four_mebibytes_stream_through_in_bounded_memory() {
         reader.max_request
     );
 
+    // The seekable sealer: one pass, hash computed on the side, header written last.
+    let path2 =
+        std::env::temp_dir().join(format!("safehome-evidence-64m-{}-b.shev", std::process::id()));
+    let base = reset_peak();
+    let file = std::fs::File::create(&path2).unwrap();
+    let mut out = CountingWriter { inner: file, total: 0, max_write: 0 };
+    let req = SeekableSealRequest {
+        recipients: &recipients,
+        device: &device,
+        info: EvidenceInfo {
+            evidence_id: "00000000-0000-4000-8000-000000000064".into(),
+            content_type: "application/octet-stream".into(),
+            ..EvidenceInfo::default()
+        },
+        sealed_at_ms: 0,
+        plaintext_len: LEN,
+        expect_sha256: Some(sha),
+    };
+    let mut input = Pattern::new(LEN);
+    let summary2 =
+        envelope::seal_seekable(req, Randomness::Injected(&e), &mut input, &mut out).unwrap();
+    let seekable_growth = peak_growth_kb(base);
+    assert_eq!(out.total, summary2.envelope_len);
+    assert_eq!(summary2.metadata.plaintext_sha256, sha);
+    assert!(input.max_request <= CHUNK_SIZE, "sealer asked for {} bytes", input.max_request);
+    assert!(
+        out.max_write <= (CHUNK_SIZE + TAG_LEN).max(summary2.header_len),
+        "sealer wrote {} bytes at once",
+        out.max_write
+    );
+    drop(out);
+    let v = envelope::verify(std::fs::File::open(&path2).unwrap(), Some(&device.public())).unwrap();
+    assert_eq!(v.envelope_len, summary2.envelope_len);
+    let mut sink = HashSink {
+        hasher: ring::digest::Context::new(&ring::digest::SHA256),
+        total: 0,
+        max_write: 0,
+        committed: false,
+    };
+    envelope::open(std::fs::File::open(&path2).unwrap(), &id, None, &mut sink).unwrap();
+    assert!(sink.committed);
+    assert_eq!(sink.hasher.finish().as_ref(), &sha[..]);
+    std::fs::remove_file(&path2).unwrap();
+
     // Keyless verification streams too.
     let base = reset_peak();
     let v = envelope::verify(std::fs::File::open(&path).unwrap(), Some(&device.public())).unwrap();
@@ -199,10 +252,14 @@ fn sixty_four_mebibytes_stream_through_in_bounded_memory() {
     assert_eq!(v.envelope_len, summary.envelope_len);
     std::fs::remove_file(&path).unwrap();
 
-    match (seal_growth, open_growth, verify_growth) {
-        (Some(s), Some(o), Some(v)) => {
-            println!("peak RSS growth: seal {s} KiB, open {o} KiB, verify {v} KiB for 64 MiB");
+    match (seal_growth, seekable_growth, open_growth, verify_growth) {
+        (Some(s), Some(k), Some(o), Some(v)) => {
+            println!(
+                "peak RSS growth: seal {s} KiB, seekable seal {k} KiB, open {o} KiB, \
+                 verify {v} KiB for 64 MiB"
+            );
             assert!(s < BUDGET_KB, "sealing 64 MiB raised peak RSS by {s} KiB");
+            assert!(k < BUDGET_KB, "seekable sealing of 64 MiB raised peak RSS by {k} KiB");
             assert!(o < BUDGET_KB, "opening 64 MiB raised peak RSS by {o} KiB");
             assert!(v < BUDGET_KB, "verifying 64 MiB raised peak RSS by {v} KiB");
         }

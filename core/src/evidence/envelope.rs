@@ -17,7 +17,7 @@
 //! beside the destination and renames it into place on commit; [`MemorySink`] hands its bytes
 //! out only after commit.
 
-use std::io::{self, Read, Write};
+use std::io::{self, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
 use ring::aead::{AES_256_GCM, Aad, LessSafeKey, Nonce, UnboundKey};
@@ -30,6 +30,9 @@ use zeroize::Zeroizing;
 use super::keys::{DevicePublicKey, DeviceSigningKey, Identity, RecipientKey};
 use super::meta::{EvidenceInfo, EvidenceMetadata};
 use crate::clock::Entropy;
+
+mod lane;
+use lane::{Batch, Lane};
 
 /// `\x89SHEV\r\n\x1a`: high bit set, CR-LF and ^Z catch text-mode transfers, as PNG's does.
 pub const MAGIC: [u8; 8] = *b"\x89SHEV\r\n\x1a";
@@ -239,6 +242,23 @@ pub struct SealRequest<'a> {
     pub plaintext_sha256: [u8; 32],
 }
 
+/// Everything needed to seal one payload into a seekable output ([`seal_seekable`]), which
+/// computes the payload's SHA-256 while it encrypts: the length must be known (it fixes the
+/// header's size), the hash need not be.
+pub struct SeekableSealRequest<'a> {
+    pub recipients: &'a [RecipientKey],
+    pub device: &'a dyn Signer,
+    pub info: EvidenceInfo,
+    /// When sealing happens (from the injected clock).
+    pub sealed_at_ms: i64,
+    /// The payload's exact length: a shorter or longer input is `LengthMismatch`.
+    pub plaintext_len: u64,
+    /// The payload's SHA-256, if the caller knows it (the photo pipeline returns it): checked
+    /// against the hash of the bytes actually sealed (`HashMismatch`) before the header is
+    /// written.
+    pub expect_sha256: Option<[u8; 32]>,
+}
+
 /// What sealing produced.
 #[derive(Debug, Clone)]
 pub struct SealSummary {
@@ -250,9 +270,145 @@ pub struct SealSummary {
     pub metadata: EvidenceMetadata,
 }
 
+/// The part of sealing that does not depend on the payload's hash: the checks, the randomness
+/// (file key, salt, then one ephemeral key per stanza, always in that order), the stanzas, the
+/// keys and the header's length. [`Sealing::header`] then builds and signs the header once the
+/// hash is known — first for the streaming writer, last for the seekable one; both give the
+/// same bytes.
+struct Sealing<'a> {
+    device: &'a dyn Signer,
+    device_key: DevicePublicKey,
+    info: EvidenceInfo,
+    sealed_at_ms: i64,
+    plaintext_len: u64,
+    salt: [u8; 16],
+    stanzas: Vec<u8>,
+    meta_key: LessSafeKey,
+    payload_key: LessSafeKey,
+    /// Length of the sealed metadata (JSON and tag).
+    sealed_meta_len: usize,
+    header_len: usize,
+}
+
+impl<'a> Sealing<'a> {
+    fn begin(
+        recipients: &[RecipientKey],
+        device: &'a dyn Signer,
+        info: EvidenceInfo,
+        sealed_at_ms: i64,
+        plaintext_len: u64,
+        rand: Randomness<'_>,
+    ) -> Result<Self, EnvelopeError> {
+        let n = recipients.len();
+        if n == 0 || n > MAX_RECIPIENTS {
+            return Err(EnvelopeError::BadRecipientCount(n));
+        }
+        if plaintext_len > MAX_PAYLOAD_LEN {
+            return Err(EnvelopeError::PayloadTooLarge(plaintext_len));
+        }
+        let device_key = device.public_key();
+        // The hash is written as 64 hex digits whatever its value, so any hash gives the
+        // metadata's length; `header` checks that the real one gives the same.
+        let meta_json_len =
+            EvidenceMetadata::new(info.clone(), sealed_at_ms, plaintext_len, [0u8; 32], device_key)
+                .to_json()
+                .len();
+        if meta_json_len > MAX_METADATA_LEN {
+            return Err(EnvelopeError::MetadataTooLarge(meta_json_len));
+        }
+
+        let rng = SystemRandom::new();
+        let mut file_key = Zeroizing::new([0u8; 32]);
+        rand.fill(&rng, &mut file_key[..])?;
+        let mut salt = [0u8; 16];
+        rand.fill(&rng, &mut salt)?;
+        let mut stanzas = Vec::with_capacity(n * STANZA_LEN);
+        for (index, r) in recipients.iter().enumerate() {
+            let (share, wrapped) = make_stanza(r, &file_key, rand, &rng).map_err(|e| match e {
+                EnvelopeError::Crypto(_) => EnvelopeError::BadRecipient { index },
+                other => other,
+            })?;
+            stanzas.extend_from_slice(&share);
+            stanzas.extend_from_slice(&wrapped);
+        }
+        let meta_key = aead_key(&hkdf_sha256(&salt, &file_key[..], LABEL_METADATA)?[..])?;
+        let payload_key = aead_key(&hkdf_sha256(&salt, &file_key[..], LABEL_PAYLOAD)?[..])?;
+        let sealed_meta_len = meta_json_len + TAG_LEN;
+        Ok(Sealing {
+            device,
+            device_key,
+            info,
+            sealed_at_ms,
+            plaintext_len,
+            salt,
+            header_len: FIXED_HEADER_LEN + stanzas.len() + sealed_meta_len,
+            stanzas,
+            meta_key,
+            payload_key,
+            sealed_meta_len,
+        })
+    }
+
+    /// The header for a payload whose SHA-256 is `sha`, its signature, and the summary.
+    fn header(&self, sha: [u8; 32]) -> Result<(Vec<u8>, [u8; 64], SealSummary), EnvelopeError> {
+        let metadata = EvidenceMetadata::new(
+            self.info.clone(),
+            self.sealed_at_ms,
+            self.plaintext_len,
+            sha,
+            self.device_key,
+        );
+        let mut sealed = Zeroizing::new(metadata.to_json());
+        if sealed.len() + TAG_LEN != self.sealed_meta_len {
+            return Err(EnvelopeError::Crypto("metadata length changed"));
+        }
+        let n = self.stanzas.len() / STANZA_LEN;
+        let mut header = Vec::with_capacity(self.header_len);
+        header.extend_from_slice(&MAGIC);
+        header.push(VERSION);
+        header.push(SUITE);
+        header.push(CHUNK_SHIFT);
+        header.push(0);
+        header.extend_from_slice(&(n as u16).to_be_bytes());
+        header.extend_from_slice(&(self.sealed_meta_len as u32).to_be_bytes());
+        header.extend_from_slice(&self.plaintext_len.to_be_bytes());
+        header.extend_from_slice(&self.salt);
+        header.extend_from_slice(self.device_key.as_bytes());
+        header.extend_from_slice(&self.stanzas);
+        let tag = self
+            .meta_key
+            .seal_in_place_separate_tag(
+                Nonce::assume_unique_for_key(ZERO_NONCE),
+                Aad::empty(),
+                &mut sealed[..],
+            )
+            .map_err(|_| EnvelopeError::Crypto("seal metadata"))?;
+        header.extend_from_slice(&sealed);
+        header.extend_from_slice(tag.as_ref());
+
+        let signature = self.device.sign(&signed_message(&header));
+        let mut h = digest::Context::new(&digest::SHA256);
+        h.update(&header);
+        h.update(&signature);
+        let mut header_sha256 = [0u8; 32];
+        header_sha256.copy_from_slice(h.finish().as_ref());
+        let summary = SealSummary {
+            envelope_len: envelope_len(header.len(), self.plaintext_len),
+            header_len: header.len(),
+            chunks: chunk_count(self.plaintext_len),
+            header_sha256,
+            metadata,
+        };
+        Ok((header, signature, summary))
+    }
+}
+
 /// A streaming envelope writer: the header is written by [`EnvelopeWriter::new`], the payload
 /// through [`EnvelopeWriter::update`] (or `Write`), and [`EnvelopeWriter::finish`] writes the final
 /// chunk once the payload matched its declared length and hash. Memory: one chunk.
+///
+/// For a whole payload behind a `Read`, [`seal`] (any output) and [`seal_seekable`] (a file) do
+/// the same and hash on a second thread.
 pub struct EnvelopeWriter<W: Write> {
     out: W,
     key: LessSafeKey,
@@ -272,91 +428,27 @@ impl<W: Write> EnvelopeWriter<W> {
         rand: Randomness<'_>,
         mut out: W,
     ) -> Result<Self, EnvelopeError> {
-        let n = req.recipients.len();
-        if n == 0 || n > MAX_RECIPIENTS {
-            return Err(EnvelopeError::BadRecipientCount(n));
-        }
-        if req.plaintext_len > MAX_PAYLOAD_LEN {
-            return Err(EnvelopeError::PayloadTooLarge(req.plaintext_len));
-        }
-        let device = req.device.public_key();
-        let metadata = EvidenceMetadata::new(
+        let s = Sealing::begin(
+            req.recipients,
+            req.device,
             req.info,
             req.sealed_at_ms,
             req.plaintext_len,
-            req.plaintext_sha256,
-            device,
-        );
-        let meta_json = Zeroizing::new(metadata.to_json());
-        if meta_json.len() > MAX_METADATA_LEN {
-            return Err(EnvelopeError::MetadataTooLarge(meta_json.len()));
-        }
-
-        let rng = SystemRandom::new();
-        let mut file_key = Zeroizing::new([0u8; 32]);
-        rand.fill(&rng, &mut file_key[..])?;
-        let mut salt = [0u8; 16];
-        rand.fill(&rng, &mut salt)?;
-
-        let sealed_meta_len = meta_json.len() + TAG_LEN;
-        let mut header = Vec::with_capacity(FIXED_HEADER_LEN + n * STANZA_LEN + sealed_meta_len);
-        header.extend_from_slice(&MAGIC);
-        header.push(VERSION);
-        header.push(SUITE);
-        header.push(CHUNK_SHIFT);
-        header.push(0);
-        header.extend_from_slice(&(n as u16).to_be_bytes());
-        header.extend_from_slice(&(sealed_meta_len as u32).to_be_bytes());
-        header.extend_from_slice(&req.plaintext_len.to_be_bytes());
-        header.extend_from_slice(&salt);
-        header.extend_from_slice(device.as_bytes());
-        for (index, r) in req.recipients.iter().enumerate() {
-            let (share, wrapped) = make_stanza(r, &file_key, rand, &rng).map_err(|e| match e {
-                EnvelopeError::Crypto(_) => EnvelopeError::BadRecipient { index },
-                other => other,
-            })?;
-            header.extend_from_slice(&share);
-            header.extend_from_slice(&wrapped);
-        }
-        let meta_key = aead_key(&hkdf_sha256(&salt, &file_key[..], LABEL_METADATA)?[..])?;
-        let mut sealed = meta_json.to_vec();
-        let tag = meta_key
-            .seal_in_place_separate_tag(
-                Nonce::assume_unique_for_key(ZERO_NONCE),
-                Aad::empty(),
-                &mut sealed,
-            )
-            .map_err(|_| EnvelopeError::Crypto("seal metadata"))?;
-        header.extend_from_slice(&sealed);
-        header.extend_from_slice(tag.as_ref());
-
-        let signature = req.device.sign(&signed_message(&header));
+            rand,
+        )?;
+        let (header, signature, summary) = s.header(req.plaintext_sha256)?;
         out.write_all(&header)?;
         out.write_all(&signature)?;
-        let mut h = digest::Context::new(&digest::SHA256);
-        h.update(&header);
-        h.update(&signature);
-        let mut header_sha256 = [0u8; 32];
-        header_sha256.copy_from_slice(h.finish().as_ref());
-
-        let payload_key = aead_key(&hkdf_sha256(&salt, &file_key[..], LABEL_PAYLOAD)?[..])?;
-        let chunks = chunk_count(req.plaintext_len);
         Ok(EnvelopeWriter {
             out,
-            key: payload_key,
+            key: s.payload_key,
             buf: vec![0u8; CHUNK_SIZE + TAG_LEN],
             filled: 0,
             counter: 0,
-            chunks,
+            chunks: summary.chunks,
             written: 0,
             hasher: digest::Context::new(&digest::SHA256),
-            summary: SealSummary {
-                envelope_len: envelope_len(header.len(), req.plaintext_len),
-                header_len: header.len(),
-                chunks,
-                header_sha256,
-                metadata,
-            },
+            summary,
         })
     }
 
@@ -475,28 +567,199 @@ fn make_stanza(
     Ok((share, wrapped))
 }
 
-/// Seal a payload read from `input` (of the declared length and hash) to `output`.
+/// Encrypt the `plain_len` bytes at the start of `slot` in place as chunk `counter` and put the
+/// tag after them; returns the chunk as it lies in the envelope.
+fn seal_slot<'b>(
+    key: &LessSafeKey,
+    counter: u64,
+    last: bool,
+    slot: &'b mut [u8],
+    plain_len: usize,
+) -> Result<&'b [u8], EnvelopeError> {
+    let tag = key
+        .seal_in_place_separate_tag(
+            chunk_nonce(counter, last),
+            Aad::empty(),
+            &mut slot[..plain_len],
+        )
+        .map_err(|_| EnvelopeError::Crypto("seal chunk"))?;
+    slot[plain_len..plain_len + TAG_LEN].copy_from_slice(tag.as_ref());
+    Ok(&slot[..plain_len + TAG_LEN])
+}
+
+/// Read exactly `len` payload bytes from `input` (a shorter or longer input is
+/// `LengthMismatch`), hash them on a [`Lane`] and write the sealed chunks to `out`, one `write`
+/// of at most a chunk and its tag at a time; every read asks for at most one chunk. Returns the
+/// payload's SHA-256.
+///
+/// With `hold_final`, the final chunk is sealed and written only once the hash matched it
+/// (`HashMismatch` otherwise): the streaming writer's guarantee that a payload that is not the
+/// declared one leaves an envelope that can never open.
+fn seal_payload<R: Read, W: Write>(
+    key: &LessSafeKey,
+    len: u64,
+    input: &mut R,
+    out: &mut W,
+    hold_final: Option<&[u8; 32]>,
+) -> Result<[u8; 32], EnvelopeError> {
+    let chunks = chunk_count(len);
+    let threaded = lane::worth_a_thread(len);
+    let (slots, depth) = if threaded { (lane::BATCH_CHUNKS, lane::DEPTH) } else { (1, 1) };
+    std::thread::scope(|scope| {
+        let mut lane = Lane::start(scope, threaded, depth);
+        let mut pool: Vec<Batch> = Vec::with_capacity(depth);
+        let mut outstanding = 0usize;
+        let mut next = 0u64;
+        let mut read = 0u64;
+        let mut held: Option<Batch> = None;
+        loop {
+            // Read ahead: keep the hashing lane fed with up to `depth` batches.
+            while outstanding < depth && next < chunks {
+                let left = usize::try_from(chunks - next).unwrap_or(usize::MAX);
+                let mut b = pool.pop().unwrap_or_else(|| Batch::new(slots.min(left)));
+                b.first = next;
+                b.chunks = 0;
+                while b.chunks < b.capacity() && next < chunks {
+                    let plain_len = (len - read).min(CHUNK_SIZE as u64) as usize;
+                    let j = b.chunks;
+                    let got = read_full(input, &mut b.slot_mut(j)[..plain_len])?;
+                    read += got as u64;
+                    if got < plain_len {
+                        return Err(EnvelopeError::LengthMismatch { declared: len, actual: read });
+                    }
+                    b.chunks += 1;
+                    b.tail = plain_len;
+                    next += 1;
+                }
+                if next == chunks {
+                    // Nothing may follow the declared length.
+                    let mut probe = [0u8; 1];
+                    let extra = read_full(input, &mut probe)?;
+                    if extra > 0 {
+                        return Err(EnvelopeError::LengthMismatch {
+                            declared: len,
+                            actual: len + extra as u64,
+                        });
+                    }
+                }
+                lane.send(b)?;
+                outstanding += 1;
+            }
+            if outstanding == 0 {
+                break;
+            }
+            // The oldest batch, hashed: seal and write it.
+            let mut b = lane.recv()?;
+            outstanding -= 1;
+            let holds_final = hold_final.is_some() && b.first + b.chunks as u64 == chunks;
+            let free = b.chunks - usize::from(holds_final);
+            for j in 0..free {
+                let counter = b.first + j as u64;
+                let plain_len = b.plain_len(j);
+                out.write_all(seal_slot(
+                    key,
+                    counter,
+                    counter + 1 == chunks,
+                    b.slot_mut(j),
+                    plain_len,
+                )?)?;
+            }
+            if holds_final {
+                held = Some(b);
+            } else {
+                pool.push(b);
+            }
+        }
+        let sha = lane.finish()?;
+        if let Some(expected) = hold_final {
+            if sha != *expected {
+                return Err(EnvelopeError::HashMismatch);
+            }
+            let Some(mut b) = held else {
+                return Err(EnvelopeError::Crypto("final chunk missing"));
+            };
+            let j = b.chunks - 1;
+            let plain_len = b.plain_len(j);
+            out.write_all(seal_slot(key, chunks - 1, true, b.slot_mut(j), plain_len)?)?;
+        }
+        Ok(sha)
+    })
+}
+
+/// Seal a payload read from `input` (of the declared length and hash) to `output`: the header
+/// first, then the payload, chunk by chunk. The payload is hashed on a second thread while this
+/// one encrypts, and the final chunk is written only once the payload matched the declared
+/// length and hash. Any `Write` will do; for a file, [`seal_seekable`] needs no hash in advance.
 pub fn seal<R: Read, W: Write>(
     req: SealRequest<'_>,
     rand: Randomness<'_>,
     mut input: R,
-    output: W,
+    mut output: W,
 ) -> Result<SealSummary, EnvelopeError> {
-    let mut w = EnvelopeWriter::new(req, rand, output)?;
-    let mut buf = vec![0u8; CHUNK_SIZE];
-    loop {
-        let n = match input.read(&mut buf) {
-            Ok(0) => break,
-            Ok(n) => n,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(e.into()),
-        };
-        w.update(&buf[..n])?;
-    }
-    w.finish()
+    let s = Sealing::begin(
+        req.recipients,
+        req.device,
+        req.info,
+        req.sealed_at_ms,
+        req.plaintext_len,
+        rand,
+    )?;
+    let (header, signature, summary) = s.header(req.plaintext_sha256)?;
+    output.write_all(&header)?;
+    output.write_all(&signature)?;
+    seal_payload(
+        &s.payload_key,
+        req.plaintext_len,
+        &mut input,
+        &mut output,
+        Some(&req.plaintext_sha256),
+    )?;
+    output.flush()?;
+    Ok(summary)
 }
 
-/// Seal bytes held in memory (a processed photo) and return the envelope.
+/// Seal a payload read from `input` into a seekable `output` (a file; not opened for append)
+/// in one pass, without knowing its SHA-256 first: the header's length is known in advance, so
+/// the payload is encrypted at its place after the header while a second thread hashes it, and
+/// the header — sealed metadata with the hash, signature — is written last, at the position
+/// `output` had on entry. The bytes are those [`seal`] and [`seal_bytes`] give for the same
+/// payload and randomness. `output` is left at the envelope's end.
+///
+/// If sealing fails (a short or long input, a hash that differs from `expect_sha256`, an I/O
+/// error) the header is never written, so what was written is not an envelope; to leave
+/// nothing at all behind, seal into a [`FileSink`] and commit it on success.
+pub fn seal_seekable<R: Read, W: Write + Seek>(
+    req: SeekableSealRequest<'_>,
+    rand: Randomness<'_>,
+    mut input: R,
+    mut output: W,
+) -> Result<SealSummary, EnvelopeError> {
+    let s = Sealing::begin(
+        req.recipients,
+        req.device,
+        req.info,
+        req.sealed_at_ms,
+        req.plaintext_len,
+        rand,
+    )?;
+    let start = output.stream_position()?;
+    output.seek(SeekFrom::Start(start + (s.header_len + SIGNATURE_LEN) as u64))?;
+    let sha = seal_payload(&s.payload_key, req.plaintext_len, &mut input, &mut output, None)?;
+    if req.expect_sha256.is_some_and(|e| e != sha) {
+        return Err(EnvelopeError::HashMismatch);
+    }
+    let (header, signature, summary) = s.header(sha)?;
+    output.seek(SeekFrom::Start(start))?;
+    output.write_all(&header)?;
+    output.write_all(&signature)?;
+    output.seek(SeekFrom::Start(start + summary.envelope_len))?;
+    output.flush()?;
+    Ok(summary)
+}
+
+/// Seal bytes held in memory (a processed photo) and return the envelope. The payload is hashed
+/// once — for a large one on a second thread while this one encrypts into the envelope after
+/// the header's place — and the header is filled in last.
 pub fn seal_bytes(
     plaintext: &[u8],
     info: EvidenceInfo,
@@ -505,18 +768,44 @@ pub fn seal_bytes(
     sealed_at_ms: i64,
     rand: Randomness<'_>,
 ) -> Result<(Vec<u8>, SealSummary), EnvelopeError> {
-    let req = SealRequest {
-        recipients,
-        device,
-        info,
-        sealed_at_ms,
-        plaintext_len: plaintext.len() as u64,
-        plaintext_sha256: super::photo::sha256(plaintext),
+    let len = plaintext.len() as u64;
+    let s = Sealing::begin(recipients, device, info, sealed_at_ms, len, rand)?;
+    let body = s.header_len + SIGNATURE_LEN;
+    let total = usize::try_from(envelope_len(s.header_len, len))
+        .map_err(|_| EnvelopeError::PayloadTooLarge(len))?;
+    let mut out = Vec::with_capacity(total);
+    out.resize(body, 0);
+    let encrypt = |out: &mut Vec<u8>| -> Result<(), EnvelopeError> {
+        let chunks = chunk_count(len);
+        let mut pieces = plaintext.chunks(CHUNK_SIZE);
+        for counter in 0..chunks {
+            let piece = pieces.next().unwrap_or_default();
+            let at = out.len();
+            out.extend_from_slice(piece);
+            out.extend_from_slice(&[0u8; TAG_LEN]);
+            seal_slot(&s.payload_key, counter, counter + 1 == chunks, &mut out[at..], piece.len())?;
+        }
+        Ok(())
     };
-    let mut out = Vec::with_capacity(plaintext.len() + 4096);
-    let mut w = EnvelopeWriter::new(req, rand, &mut out)?;
-    w.update(plaintext)?;
-    let summary = w.finish()?;
+    let sha = if lane::worth_a_thread(len) {
+        std::thread::scope(|scope| {
+            let hasher = std::thread::Builder::new()
+                .name("safehome-sha256".into())
+                .spawn_scoped(scope, || super::photo::sha256(plaintext));
+            encrypt(&mut out)?;
+            match hasher {
+                Ok(h) => h.join().map_err(|_| EnvelopeError::Crypto("hashing thread stopped")),
+                Err(_) => Ok(super::photo::sha256(plaintext)),
+            }
+        })?
+    } else {
+        let sha = super::photo::sha256(plaintext);
+        encrypt(&mut out)?;
+        sha
+    };
+    let (header, signature, summary) = s.header(sha)?;
+    out[..s.header_len].copy_from_slice(&header);
+    out[s.header_len..body].copy_from_slice(&signature);
     Ok((out, summary))
 }
 
@@ -807,6 +1096,16 @@ impl Write for FileSink {
     }
 }
 
+impl Seek for FileSink {
+    /// For [`seal_seekable`], which writes the header last.
+    fn seek(&mut self, pos: SeekFrom) -> io::Result<u64> {
+        match &mut self.file {
+            Some(f) => f.seek(pos),
+            None => Err(io::Error::other("sink already closed")),
+        }
+    }
+}
+
 impl Sink for FileSink {
     fn commit(&mut self) -> io::Result<()> {
         let Some(f) = self.file.take() else {
@@ -912,28 +1211,8 @@ fn open_inner<R: Read, S: Sink>(
 
     let key = aead_key(&hkdf_sha256(&header.salt, &file_key[..], LABEL_PAYLOAD)?[..])?;
     drop(file_key);
-    let chunks = chunk_count(header.payload_len);
-    let mut left = header.payload_len;
-    let mut buf = vec![0u8; CHUNK_SIZE + TAG_LEN];
-    let mut hasher = digest::Context::new(&digest::SHA256);
-    for counter in 0..chunks {
-        let plain_len = left.min(CHUNK_SIZE as u64) as usize;
-        let want = plain_len + TAG_LEN;
-        if read_full(&mut r, &mut buf[..want])? < want {
-            return Err(EnvelopeError::Truncated { section: "payload", chunk: Some(counter) });
-        }
-        let last = counter + 1 == chunks;
-        let plain = key
-            .open_in_place(chunk_nonce(counter, last), Aad::empty(), &mut buf[..want])
-            .map_err(|_| EnvelopeError::ChunkAuthFailed { chunk: counter })?;
-        hasher.update(plain);
-        sink.write_all(plain)?;
-        left -= plain_len as u64;
-    }
-    if read_full(&mut r, &mut buf[..1])? > 0 {
-        return Err(EnvelopeError::TrailingData);
-    }
-    if hasher.finish().as_ref() != metadata.plaintext_sha256 {
+    let sha = open_payload(&key, header.payload_len, &mut r, sink)?;
+    if sha != metadata.plaintext_sha256 {
         return Err(EnvelopeError::HashMismatch);
     }
     sink.flush()?;
@@ -942,6 +1221,63 @@ fn open_inner<R: Read, S: Sink>(
         recipients: header.stanzas.len(),
         envelope_len: header.envelope_len(),
         metadata,
+    })
+}
+
+/// Read, authenticate and decrypt the payload chunk by chunk (every read asks for at most one
+/// chunk and its tag), writing each chunk's plaintext to `sink` once it authenticated, while a
+/// [`Lane`] hashes the plaintext beside; then check that nothing follows the final chunk.
+/// Returns the payload's SHA-256, which the caller compares with the sealed one.
+fn open_payload<R: Read, W: Write>(
+    key: &LessSafeKey,
+    len: u64,
+    r: &mut R,
+    sink: &mut W,
+) -> Result<[u8; 32], EnvelopeError> {
+    let chunks = chunk_count(len);
+    let threaded = lane::worth_a_thread(len);
+    let (slots, depth) = if threaded { (lane::BATCH_CHUNKS, lane::DEPTH) } else { (1, 1) };
+    std::thread::scope(|scope| {
+        let mut lane = Lane::start(scope, threaded, depth);
+        let mut outstanding = 0usize;
+        let mut next = 0u64;
+        let mut left = len;
+        while next < chunks {
+            let mut b = if outstanding < depth {
+                let rest = usize::try_from(chunks - next).unwrap_or(usize::MAX);
+                Batch::new(slots.min(rest))
+            } else {
+                outstanding -= 1;
+                lane.recv()?
+            };
+            b.first = next;
+            b.chunks = 0;
+            while b.chunks < b.capacity() && next < chunks {
+                let plain_len = left.min(CHUNK_SIZE as u64) as usize;
+                let want = plain_len + TAG_LEN;
+                let j = b.chunks;
+                let slot = &mut b.slot_mut(j)[..want];
+                if read_full(r, slot)? < want {
+                    return Err(EnvelopeError::Truncated { section: "payload", chunk: Some(next) });
+                }
+                let last = next + 1 == chunks;
+                let plain = key
+                    .open_in_place(chunk_nonce(next, last), Aad::empty(), slot)
+                    .map_err(|_| EnvelopeError::ChunkAuthFailed { chunk: next })?;
+                sink.write_all(plain)?;
+                b.chunks += 1;
+                b.tail = plain_len;
+                next += 1;
+                left -= plain_len as u64;
+            }
+            lane.send(b)?;
+            outstanding += 1;
+        }
+        let mut probe = [0u8; 1];
+        if read_full(r, &mut probe)? > 0 {
+            return Err(EnvelopeError::TrailingData);
+        }
+        lane.finish()
     })
 }
 
@@ -1043,6 +1379,42 @@ mod tests {
         match open_bytes(&forged, &id, None) {
             Err(EnvelopeError::ChunkAuthFailed { chunk: 1 }) => {}
             other => panic!("{other:?}"),
+        }
+    }
+
+    /// A sealer that signs a hash the payload does not have (it holds both the device key and
+    /// the file key, so every chunk authenticates) is caught at the end: `HashMismatch`, and
+    /// nothing is committed — for payloads hashed inline and on the helper thread alike.
+    #[test]
+    fn a_sealed_hash_that_the_payload_does_not_have_is_refused() {
+        let e = SeededEntropy::new(4);
+        let id = Identity::generate(&e);
+        let device = DeviceSigningKey::generate(&e).unwrap();
+        for len in [10, 3 * CHUNK_SIZE, 2 << 20] {
+            let p = payload(len);
+            let s = Sealing::begin(
+                &[id.recipient()],
+                &device,
+                info(),
+                5,
+                len as u64,
+                Randomness::System,
+            )
+            .unwrap();
+            let mut wrong = crate::evidence::photo::sha256(&p);
+            wrong[31] ^= 1;
+            let (header, signature, _) = s.header(wrong).unwrap();
+            let mut env = header;
+            env.extend_from_slice(&signature);
+            let sha =
+                seal_payload(&s.payload_key, len as u64, &mut &p[..], &mut env, None).unwrap();
+            assert_eq!(sha, crate::evidence::photo::sha256(&p));
+            let mut sink = MemorySink::new();
+            let r = open(&env[..], &id, None, &mut sink);
+            assert!(matches!(r, Err(EnvelopeError::HashMismatch)), "{len}: {r:?}");
+            assert!(sink.into_committed().is_none());
+            // Keyless verification cannot tell: it never sees the plaintext.
+            assert!(verify(&env[..], Some(&device.public())).is_ok());
         }
     }
 

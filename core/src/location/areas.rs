@@ -21,7 +21,7 @@ use std::fmt;
 use geo::line_intersection::{LineIntersection, line_intersection};
 use geo::{Coord, Line};
 use rstar::primitives::{GeomWithData, Rectangle};
-use rstar::{AABB, RStarInsertionStrategy, RTree, RTreeParams};
+use rstar::{AABB, RTree};
 use serde::de::{self, DeserializeSeed, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde_json::Value;
 
@@ -840,17 +840,6 @@ pub enum Placement {
 }
 
 type Box2 = GeomWithData<Rectangle<[f64; 2]>, u32>;
-
-/// Wider nodes than rstar's default (6): a shallower tree, fewer cache misses per lookup.
-#[derive(Debug, Clone, Copy)]
-struct WideNodes;
-
-impl RTreeParams for WideNodes {
-    const MIN_SIZE: usize = 8;
-    const MAX_SIZE: usize = 24;
-    const REINSERTION_COUNT: usize = 4;
-    type DefaultInsertionStrategy = RStarInsertionStrategy;
-}
 type Box3 = GeomWithData<Rectangle<[f64; 3]>, u32>;
 
 /// Assigned areas with an R-tree over their bounding boxes (for point lookups) and a second one
@@ -859,7 +848,7 @@ type Box3 = GeomWithData<Rectangle<[f64; 3]>, u32>;
 pub struct AreaSet {
     areas: Vec<Area>,
     by_code: HashMap<String, usize>,
-    tree: RTree<Box2, WideNodes>,
+    tree: RTree<Box2>,
     sphere_tree: RTree<Box3>,
 }
 
@@ -942,7 +931,7 @@ impl AreaSet {
         AreaSet {
             areas,
             by_code,
-            tree: RTree::bulk_load_with_params(boxes),
+            tree: RTree::bulk_load(boxes),
             sphere_tree: RTree::bulk_load(boxes3),
         }
     }

@@ -19,8 +19,9 @@ pub const BOUNDARY_EPSILON_DEG: f64 = 1e-9;
 /// so that a point just outside the box still finds the edges near it in its clamped cell).
 const CELL_PAD: f64 = 2.0 * BOUNDARY_EPSILON_DEG;
 
-/// Cells per edge: more cells make empty cells (no edge test) more common, at 5 bytes a cell.
-const CELLS_PER_EDGE: f64 = 2.0;
+/// Cells per edge: more cells make empty cells (no edge test) more common, at 4 bytes a cell.
+/// One per edge measured as fast as two or four on jagged communes, with a third less index memory.
+const CELLS_PER_EDGE: f64 = 1.0;
 const MAX_CELLS: f64 = (1u32 << 22) as f64;
 
 const FLAG_CLEAR: u32 = 1;
@@ -220,12 +221,12 @@ impl RingIndex {
             let (ylo, yhi) = (self.y_at(r), self.y_at(r + 1));
             let ymid = 0.5 * (ylo + yhi);
             per_cell.iter_mut().for_each(|n| *n = 0);
-            for c in 0..self.nx {
+            for (c, n) in per_cell.iter_mut().enumerate() {
                 for &e in self.cell(c, r) {
                     let (a, b) = self.edge(e);
                     if let Some(xi) = crossing(a, b, ymid) {
                         if self.col_of_crossing(xi) == c {
-                            per_cell[c] += 1;
+                            *n += 1;
                         }
                     }
                 }

@@ -320,10 +320,12 @@ impl Store {
         let now = self.now_ms();
         let events = draft.session.events();
         self.write(|tx, _| {
-            let n = tx.execute(
-                "UPDATE records SET draft_enc = ?2, updated_at = ?3 WHERE id = ?1 AND state = 'draft'",
-                params![draft.record_id, enc, now],
-            )?;
+            // Cached: autosave runs on every answer, parsing the SQL each time would show.
+            let n = tx
+                .prepare_cached(
+                    "UPDATE records SET draft_enc = ?2, updated_at = ?3 WHERE id = ?1 AND state = 'draft'",
+                )?
+                .execute(params![draft.record_id, enc, now])?;
             if n == 0 {
                 return Err(StoreError::InvalidState {
                     entity: "record",

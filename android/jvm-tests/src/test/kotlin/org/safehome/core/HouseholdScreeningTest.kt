@@ -32,7 +32,7 @@ class HouseholdScreeningTest {
         val before = session.progress()
         assertTrue(before.requiredMissing > 0)
 
-        val visited = Household.fill(session)
+        val visited = Family.fill(session)
 
         // One prompt per child question, for each of the three children, in order.
         for (i in 1..3) assertTrue("children[$i]/child_name" in visited)
@@ -56,7 +56,7 @@ class HouseholdScreeningTest {
 
     @Test
     fun promptsCarryTypedValuesAndChoices() {
-        Household.fill(session)
+        Family.fill(session)
         val age = session.prompt("children[3]/child_age")
         assertEquals(FieldKind.INTEGER, age.kind)
         assertEquals(AnswerValue.Integer(12), age.value)
@@ -81,7 +81,7 @@ class HouseholdScreeningTest {
 
     @Test
     fun readsTheRiskAssessmentAndItsReasons() {
-        Household.fill(session)
+        Family.fill(session)
         session.setLanguage("en")
         val a = session.riskAssessment()!!
         // Unfenced pond with a young child 6 + poison 3 + young child with a disability 3 +
@@ -114,7 +114,7 @@ class HouseholdScreeningTest {
 
     @Test
     fun seriousHarmMakesTheAssessmentUrgent() {
-        Household.fill(session)
+        Family.fill(session)
         session.answer("serious_harm", AnswerValue.Choice("yes"))
         val a = session.riskAssessment()!!
         assertEquals(RiskLevel.URGENT, a.level)
@@ -128,7 +128,7 @@ class HouseholdScreeningTest {
 
     @Test
     fun savesAndRestoresTheState() {
-        Household.fill(session)
+        Family.fill(session)
         session.goTo("children[2]/child_age")
         val state = session.stateJson()
         FormSession.restore(form, state, VIETNAM_OFFSET_MINUTES).use { restored ->
@@ -144,7 +144,7 @@ class HouseholdScreeningTest {
 
     @Test
     fun clearingAndChangingTheRoster() {
-        Household.fill(session)
+        Family.fill(session)
         session.clear("children[3]/child_age")
         assertNull(session.prompt("children[3]/child_age").value)
         assertEquals(1, session.progress().requiredMissing)

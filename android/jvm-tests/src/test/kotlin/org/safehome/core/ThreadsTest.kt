@@ -15,7 +15,7 @@ class ThreadsTest {
         val rounds = 150
         FormDefinition.builtin("household_screening").use { form ->
             FormSession(form, VIETNAM_OFFSET_MINUTES).use { session ->
-                Household.fill(session)
+                Family.fill(session)
                 val start = CountDownLatch(1)
                 val unexpected = Collections.synchronizedList(mutableListOf<Throwable>())
                 val workers = (0 until threads).map { t ->

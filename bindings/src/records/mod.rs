@@ -1,5 +1,13 @@
 //! Records and enums that mirror the core's types field for field, with the conversions from
-//! them. Counts cross as `i32` (Kotlin `Int`, Swift `Int32`); times as `i64` milliseconds.
+//! them: the one place where core types become FFI types. Counts cross as `i32` (Kotlin `Int`,
+//! Swift `Int32`) or `i64`; times as `i64` milliseconds. Forms and sessions here, the store in
+//! `store`, location in `location`.
+
+mod location;
+mod store;
+
+pub use location::*;
+pub use store::*;
 
 use std::collections::HashMap;
 
@@ -11,7 +19,7 @@ use safehome_core::risk;
 use crate::answer::AnswerValue;
 
 /// A count or point total as it crosses the FFI; saturates (no realistic form gets near).
-fn count<T: TryInto<i32>>(n: T) -> i32 {
+pub(crate) fn count<T: TryInto<i32>>(n: T) -> i32 {
     n.try_into().unwrap_or(i32::MAX)
 }
 

@@ -16,9 +16,10 @@ data class Child(
 
 /**
  * The family of the walk-through: three children, an unfenced pond, unsafe poison storage,
- * a 2-year-old with a disability and a 12-year-old who left school to work.
+ * a 2-year-old with a disability and a 12-year-old who left school to work. (Not named
+ * `Household`: that is the generated record of a registered household.)
  */
-object Household {
+object Family {
     val children = listOf(
         Child("Lò Thị Mai", "female", 2, "", "", "yes", "both_parents"),
         Child("Lò Văn Páo", "male", 7, "yes", "", "no", "both_parents"),
@@ -70,18 +71,35 @@ object Household {
      * Fill `session` as a volunteer would: move with `nextPrompt`, answer what is asked.
      * Returns the paths of the prompts visited, in order.
      */
-    fun fill(session: FormSession): List<String> {
+    fun fill(session: FormSession): List<String> =
+        walk({ session.nextPrompt() }) { prompt, answer -> session.answer(prompt.path, answer) }
+
+    /**
+     * Fill a stored draft the same way (every answer autosaved). Geopoint questions go to
+     * `geopoint` (the flow answers them with a GPS fix); the rest get the family's answers.
+     */
+    fun fill(draft: DraftSession, geopoint: (Prompt) -> Unit): List<String> =
+        walk({ draft.nextPrompt() }) { prompt, answer ->
+            if (prompt.kind == FieldKind.GEOPOINT) {
+                geopoint(prompt)
+                true
+            } else {
+                draft.answer(prompt.path, answer)
+            }
+        }
+
+    private fun walk(next: () -> Prompt?, answer: (Prompt, AnswerValue) -> Boolean): List<String> {
         val visited = mutableListOf<String>()
         while (true) {
-            val prompt = session.nextPrompt() ?: break
+            val prompt = next() ?: break
             visited += prompt.path
             if (prompt.kind == FieldKind.NOTE || prompt.readOnly) continue
-            val answer = answerFor(prompt)
-            if (answer == null) {
+            val planned = answerFor(prompt)
+            if (planned == null) {
                 check(!prompt.required) { "no planned answer for required ${prompt.path}" }
                 continue
             }
-            check(session.answer(prompt.path, answer)) { "constraint failed at ${prompt.path}" }
+            check(answer(prompt, planned)) { "constraint failed at ${prompt.path}" }
         }
         return visited
     }

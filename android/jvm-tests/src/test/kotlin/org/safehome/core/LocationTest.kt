@@ -1,0 +1,122 @@
+package org.safehome.core
+
+import org.junit.Assert.assertEquals
+import org.junit.Assert.assertFalse
+import org.junit.Assert.assertThrows
+import org.junit.Assert.assertTrue
+import org.junit.Test
+
+/** GPS fixes, their quality flags and assigned areas, through Kotlin. */
+class LocationTest {
+    private fun square(code: String, name: String, west: Double, east: Double) = """
+        {"type": "Feature", "properties": {"code": "$code", "name": "$name"},
+         "geometry": {"type": "Polygon", "coordinates": [[
+           [$west, 21.5], [$east, 21.5], [$east, 22.0], [$west, 22.0], [$west, 21.5]]]}}
+    """
+
+    private val communes = """{"type": "FeatureCollection", "features": [
+        ${square("05569", "Xã Mường Tè", 103.0, 103.5)}, ${square("05662", "Xã Bum Nưa", 103.5, 104.0)}]}"""
+
+    @Test
+    fun fixesAreValidatedWithReasonsThatDoNotRepeatThePosition() {
+        val ok = validateFix(freshFix())
+        assertEquals(2_000L, ok.ageMs)
+        assertEquals(FixProvider.GPS, ok.fix.provider)
+        val cases = mapOf(
+            "stale" to freshFix(ageMs = 10 * 60_000),
+            "not_finite" to freshFix().copy(lat = Double.NaN),
+            "out_of_range" to freshFix().copy(lat = 91.0),
+            "null_island" to freshFix().copy(lat = 0.0, lon = 0.0),
+            "accuracy_not_positive" to freshFix(accuracyM = 0.0),
+            "accuracy_absurd" to freshFix(accuracyM = 50_000.0),
+            "in_future" to freshFix().copy(timeMs = System.currentTimeMillis() + 3_600_000, ageMs = null),
+        )
+        for ((code, fix) in cases) {
+            val e = assertThrows(code, ApiException.InvalidFix::class.java) { validateFix(fix) }
+            assertTrue(e.message, e.message!!.startsWith("$code:"))
+            assertFalse(e.message, e.message!!.contains("103.34"))
+        }
+    }
+
+    @Test
+    fun answerFixAppliesTheQuestionsAccuracyThresholds() {
+        TempStore().use { t ->
+            val team = Team(t.store)
+            val draft = team.volunteer.startVisit(team.registerHousehold().id, "household_screening")
+            // household_gps warns above 50 m: such a fix needs the volunteer's confirmation.
+            val e = assertThrows(ApiException.InvalidFix::class.java) {
+                draft.answerFix("household_gps", freshFix(accuracyM = 80.0), confirmed = false)
+            }
+            assertTrue(e.message, e.message!!.startsWith("confirmation_required:"))
+            val accepted = draft.answerFix("household_gps", freshFix(accuracyM = 80.0), confirmed = true)
+            assertTrue(accepted.overWarning)
+            val gps = draft.prompt("household_gps").value as AnswerValue.Geopoint
+            assertEquals(80.0, gps.accuracy, 0.0)
+            assertFalse(draft.validate().violations.any { it.code == ViolationCode.ACCURACY_UNCONFIRMED })
+            assertThrows(ApiException.InvalidFix::class.java) {
+                draft.answerFix("household_gps", freshFix(ageMs = 3_600_000), confirmed = true)
+            }
+            assertThrows(ApiException.InvalidPath::class.java) {
+                draft.answerFix("no_such_point", freshFix(), confirmed = false)
+            }
+
+            // The supervisor's flags for that visit: low accuracy, confirmed over the warning,
+            // and a mock provider.
+            val mock = draft.answerFix("household_gps", freshFix(accuracyM = 80.0, mock = true), true)
+            val now = System.currentTimeMillis()
+            val flags = locationQualityFlags(VisitLocationInput(mock, now - 60_000, now), null)
+            assertEquals(
+                listOf(
+                    QualityFlagCode.LOW_ACCURACY, QualityFlagCode.ACCEPTED_OVER_WARNING,
+                    QualityFlagCode.MOCK_PROVIDER,
+                ),
+                flags.map { it.code },
+            )
+            assertEquals(80.0, flags[0].numbers["accuracy_m"]!!, 0.0)
+            assertTrue(flags.all { it.reasonVi.isNotBlank() && it.reasonEn.isNotBlank() })
+        }
+    }
+
+    @Test
+    fun assignedAreasLocateAndFlag() {
+        val areas = AssignedAreas.fromGeojson(communes)
+        assertEquals(listOf("05569", "05662"), areas.areas().map { it.code })
+        assertEquals(
+            AreaPlacement.Inside("05569", "Xã Mường Tè", onBoundary = false),
+            areas.locate(21.8236, 103.3401),
+        )
+        // On the shared edge: the code that sorts first wins.
+        assertEquals(AreaPlacement.Inside("05569", "Xã Mường Tè", onBoundary = true), areas.locate(21.75, 103.5))
+        val outside = areas.locate(21.0, 103.2) as AreaPlacement.Outside
+        assertEquals("05569", outside.nearestCode)
+        assertEquals(55_000.0, outside.distanceM, 1_000.0)
+        assertEquals(AreaPlacement.InvalidPosition, areas.locate(Double.NaN, 103.0))
+        assertEquals(0.0, areas.distanceTo(21.8, 103.3, "05569")!!, 0.0)
+        assertEquals(null, areas.distanceTo(21.8, 103.3, "99999"))
+
+        // A visit recorded in 05569 by a volunteer assigned to 05662 is flagged.
+        val fix = AcceptedFix(freshFix(), System.currentTimeMillis(), 2_000, false, 50.0)
+        val now = System.currentTimeMillis()
+        val input = VisitLocationInput(fix, now - 60_000, now, assignedAreaCode = "05662")
+        val flags = locationQualityFlags(input, areas)
+        assertEquals(listOf(QualityFlagCode.OUTSIDE_AREA), flags.map { it.code })
+        assertTrue(flags[0].reasonEn, flags[0].reasonEn.contains("05662"))
+        assertThrows(ApiException.InvalidInput::class.java) { locationQualityFlags(input, null) }
+        assertThrows(ApiException.InvalidInput::class.java) {
+            locationQualityFlags(input.copy(assignedAreaCode = "00000"), areas)
+        }
+    }
+
+    @Test
+    fun badAreasNameTheFeature() {
+        val unclosed = """{"type": "FeatureCollection", "features": [
+            {"type": "Feature", "properties": {"code": "05569", "name": "x"},
+             "geometry": {"type": "Polygon", "coordinates": [[[103.0, 21.5], [103.5, 21.5], [103.5, 22.0], [103.0, 22.0]]]}}]}"""
+        val e = assertThrows(ApiException.InvalidAreas::class.java) { AssignedAreas.fromGeojson(unclosed) }
+        assertTrue(e.message, e.message!!.contains("feature 0 (code 05569)"))
+        assertThrows(ApiException.InvalidAreas::class.java) { AssignedAreas.fromGeojson("{") }
+        assertThrows(ApiException.InvalidAreas::class.java) {
+            AssignedAreas.fromGeojson("""{"type": "FeatureCollection", "features": []}""")
+        }
+    }
+}

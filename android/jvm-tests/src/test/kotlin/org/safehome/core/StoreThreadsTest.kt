@@ -1,0 +1,115 @@
+package org.safehome.core
+
+import java.util.Collections
+import java.util.concurrent.CountDownLatch
+import java.util.concurrent.TimeUnit
+import org.junit.Assert.assertEquals
+import org.junit.Assert.assertTrue
+import org.junit.Test
+
+/** The store, profile sessions and drafts called from several Kotlin threads at once. */
+class StoreThreadsTest {
+    private fun runThreads(threads: Int, body: (Int) -> Unit): List<Throwable> {
+        val start = CountDownLatch(1)
+        val unexpected = Collections.synchronizedList(mutableListOf<Throwable>())
+        val workers = (0 until threads).map { t ->
+            Thread {
+                start.await()
+                try {
+                    body(t)
+                } catch (e: Throwable) {
+                    unexpected += e
+                }
+            }.apply { start() }
+        }
+        start.countDown()
+        workers.forEach { it.join(TimeUnit.MINUTES.toMillis(3)) }
+        assertTrue("threads still running", workers.none { it.isAlive })
+        return unexpected.toList()
+    }
+
+    @Test
+    fun manyThreadsOnOneStore() {
+        TempStore().use { t ->
+            val team = Team(t.store)
+            team.configureRecipients()
+            val h = team.registerHousehold()
+            val shared = team.volunteer.startVisit(h.id, "household_screening")
+            val photo = fixture("photos/camera/DSCN0012.jpg").path
+            val threads = 6
+            val finalized = Collections.synchronizedList(mutableListOf<String>())
+
+            val unexpected = runThreads(threads) { t0 ->
+                // Each thread fills and finalizes its own visit of the household...
+                val own = team.volunteer.startVisit(h.id, "household_screening")
+                Family.fill(own) { p -> own.answerFix(p.path, freshFix(), false) }
+                if (t0 % 2 == 0) own.attachPhoto("hazard_photo", photo, null)
+                // ...while all of them write to one shared draft and read the store.
+                repeat(25) { i ->
+                    when ((t0 + i) % 7) {
+                        0 -> shared.answer("village", AnswerValue.Text("Bản $t0-$i"))
+                        1 -> shared.progress()
+                        2 -> t.store.storageStatus()
+                        3 -> team.volunteer.households()
+                        4 -> team.supervisor.reviewQueue(20)
+                        5 -> shared.nextPrompt() ?: shared.goTo("consent")
+                        else -> t.store.outbox()
+                    }
+                }
+                finalized += own.finalize(null).recordId
+            }
+            assertEquals(emptyList<Throwable>(), unexpected)
+
+            assertEquals(threads, finalized.toSet().size)
+            val village = shared.prompt("village").value as AnswerValue.Text
+            assertTrue(village.value, village.value.startsWith("Bản "))
+            // Every visit and photo queued once; the audit chain is whole.
+            val outbox = t.store.outbox()
+            assertEquals(threads, outbox.count { it.itemKind == "submission" })
+            assertEquals(threads / 2 + threads % 2, outbox.count { it.itemKind == "attachment" })
+            assertEquals(threads + 1, team.volunteer.records().size)
+            assertTrue(t.store.verifyAudit(null).isIntact)
+            // The shared draft, reopened, holds one of the villages written.
+            val again = team.volunteer.openDraft(shared.recordId()).prompt("village").value
+            assertTrue(again.toString(), (again as AnswerValue.Text).value.startsWith("Bản "))
+        }
+    }
+
+    @Test
+    fun closeStoreWhileOtherThreadsCall() {
+        TempStore().use { t ->
+            val team = Team(t.store)
+            val h = team.registerHousehold()
+            val draft = team.volunteer.startVisit(h.id, "household_screening")
+            val callers = 4
+            val warm = CountDownLatch(callers)
+            val closedSeen = Collections.synchronizedList(mutableListOf<Int>())
+            val unexpected = runThreads(callers + 1) { n ->
+                if (n == callers) {
+                    // Close once every caller is busy calling.
+                    warm.await()
+                    t.store.closeStore()
+                    return@runThreads
+                }
+                // Until the store closes every call works; from then on each fails with
+                // StoreClosed (and nothing else), so each caller stops at its first one.
+                for (i in 0 until 100_000) {
+                    if (i == 20) warm.countDown()
+                    try {
+                        when (i % 3) {
+                            0 -> draft.answer("village", AnswerValue.Text("Bản $n-$i"))
+                            1 -> team.volunteer.households()
+                            else -> t.store.storageStatus()
+                        }
+                    } catch (_: ApiException.StoreClosed) {
+                        closedSeen += n
+                        break
+                    }
+                }
+            }
+            assertEquals(emptyList<Throwable>(), unexpected)
+            assertTrue(t.store.isClosed())
+            assertEquals((0 until callers).toList(), closedSeen.sorted())
+        }
+    }
+}

@@ -1,0 +1,362 @@
+//! `DraftSession`: a visit or incident being filled, persisted by the store. It answers and
+//! navigates like `FormSession`, but every change is autosaved (encrypted) before the call
+//! returns, photos are attached from files, and `finalize` seals the record into the outbox.
+
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+
+use safehome_core::location::{AccuracyThresholds, FixLimits};
+use safehome_core::risk;
+use safehome_core::store::Store;
+use safehome_core::store::profiles::Actor;
+use safehome_core::store::records::Draft;
+use serde_json::json;
+
+use crate::answer::AnswerValue;
+use crate::errors::{ApiError, call};
+use crate::form::FormDefinition;
+use crate::logging::{self, LogLevel};
+use crate::progress::{self, ProgressListener};
+use crate::records::{
+    AcceptedFix, Assessment, AttachmentInfo, FinalizeResult, GpsFix, Progress, Prompt,
+    QuestionTiming, RecordKind, ValidationReport,
+};
+use crate::store::StoreHandle;
+
+/// The draft and whether it has been finalized (after which it only answers reads).
+struct DraftState {
+    draft: Draft,
+    finalized: bool,
+}
+
+/// A visit or incident being filled. Any thread may call any method; calls on one draft are
+/// serialised. Changes (answers, navigation, repeats, photos) are written to the store before
+/// the call returns, so the app may be killed at any moment; `ProfileSession.openDraft` resumes.
+#[derive(uniffi::Object)]
+pub struct DraftSession {
+    handle: Arc<StoreHandle>,
+    actor: Actor,
+    record_id: String,
+    kind: RecordKind,
+    inner: Mutex<DraftState>,
+}
+
+impl std::fmt::Debug for DraftSession {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DraftSession").field("record_id", &self.record_id).finish_non_exhaustive()
+    }
+}
+
+impl DraftSession {
+    pub(crate) fn new(handle: Arc<StoreHandle>, actor: Actor, draft: Draft) -> Arc<Self> {
+        Arc::new(DraftSession {
+            handle,
+            actor,
+            record_id: draft.record_id.clone(),
+            kind: draft.kind.into(),
+            inner: Mutex::new(DraftState { draft, finalized: false }),
+        })
+    }
+
+    /// Read the draft under its lock (the store must still be open).
+    fn read<T>(
+        &self,
+        operation: &'static str,
+        f: impl FnOnce(&Draft) -> Result<T, ApiError>,
+    ) -> Result<T, ApiError> {
+        call(operation, || {
+            self.handle.get()?;
+            let state = self.inner.lock().map_err(|_| ApiError::poisoned())?;
+            f(&state.draft)
+        })
+    }
+
+    /// Change the draft under its lock, unless it was finalized.
+    fn write<T>(
+        &self,
+        operation: &'static str,
+        f: impl FnOnce(&Store, &mut Draft) -> Result<T, ApiError>,
+    ) -> Result<T, ApiError> {
+        call(operation, || {
+            let store = self.handle.get()?;
+            let mut state = self.inner.lock().map_err(|_| ApiError::poisoned())?;
+            if state.finalized {
+                return Err(ApiError::InvalidState {
+                    detail: format!("record {} is finalized; cannot edit", self.record_id),
+                });
+            }
+            f(&store, &mut state.draft)
+        })
+    }
+}
+
+#[uniffi::export]
+impl DraftSession {
+    /// The record's id (also its id in `ProfileSession.record` and the outbox).
+    pub fn record_id(&self) -> String {
+        self.record_id.clone()
+    }
+
+    pub fn kind(&self) -> RecordKind {
+        self.kind
+    }
+
+    /// The form being filled.
+    pub fn form(&self) -> Result<Arc<FormDefinition>, ApiError> {
+        self.read("draft.form", |d| {
+            Ok(Arc::new(FormDefinition { form: Arc::clone(d.session().form()) }))
+        })
+    }
+
+    // ----- answering (autosaved) ----------------------------------------------------------------
+
+    /// Answer the question at `path` and autosave. Returns whether the question's constraint
+    /// holds (a violated constraint is stored and reported by `validate`). A refused answer
+    /// (`InvalidAnswer`, `InvalidPath`, `NotAllowed`) changes nothing.
+    pub fn answer(&self, path: String, value: AnswerValue) -> Result<bool, ApiError> {
+        self.write("draft.answer", |store, d| Ok(store.answer(d, &path, &value.to_json(&path)?)?))
+    }
+
+    /// Answer a geopoint worse than the question's warning accuracy, with the volunteer's
+    /// explicit confirmation; autosaved.
+    pub fn answer_confirmed(&self, path: String, value: AnswerValue) -> Result<bool, ApiError> {
+        self.write("draft.answer_confirmed", |store, d| {
+            let v = value.to_json(&path)?;
+            Ok(store.edit(d, |s| s.set_geopoint_confirmed(&path, &v))?)
+        })
+    }
+
+    /// Answer the geopoint question at `path` with a fix from the platform: the core validates
+    /// the fix (`InvalidFix` names the reason), applies the question's capture and warning
+    /// accuracy (a fix worse than the warning needs `confirmed = true`, else `InvalidFix` with
+    /// `confirmation_required`), and stores the answer (autosaved). The result goes to
+    /// `locationQualityFlags` for the supervisor's flags.
+    pub fn answer_fix(
+        &self,
+        path: String,
+        fix: GpsFix,
+        confirmed: bool,
+    ) -> Result<AcceptedFix, ApiError> {
+        let clock = self.handle.clock();
+        self.write("draft.answer_fix", |store, d| {
+            let valid = safehome_core::location::validate_fix(&fix.into(), &FixLimits::default(), clock)?;
+            let (field, _) = d.session().resolve(&path)?;
+            let thresholds = AccuracyThresholds::from_field(&d.session().form().field(field).def);
+            let accepted = thresholds.accept(valid, confirmed).map_err(|e| ApiError::InvalidFix {
+                detail: format!("confirmation_required: {e}"),
+            })?;
+            let f = &accepted.fix.fix;
+            let point = json!({
+                "lat": f.lat, "lon": f.lon, "alt": f.altitude_m.unwrap_or(0.0), "accuracy": f.accuracy_m,
+            });
+            store.edit(d, |s| {
+                if accepted.over_warning {
+                    s.set_geopoint_confirmed(&path, &point)
+                } else {
+                    s.set_answer(&path, &point)
+                }
+            })?;
+            Ok(accepted.into())
+        })
+    }
+
+    /// Clear the answer at `path`; autosaved.
+    pub fn clear(&self, path: String) -> Result<(), ApiError> {
+        self.write("draft.clear", |store, d| Ok(store.edit(d, |s| s.clear_answer(&path))?))
+    }
+
+    /// Add an instance to an open-ended repeat; returns its path. Autosaved.
+    pub fn add_repeat(&self, path: String) -> Result<String, ApiError> {
+        self.write("draft.add_repeat", |store, d| Ok(store.edit(d, |s| s.add_repeat(&path))?))
+    }
+
+    /// Remove one instance of an open-ended repeat; later ones move up. Autosaved.
+    pub fn remove_repeat(&self, path: String) -> Result<(), ApiError> {
+        self.write("draft.remove_repeat", |store, d| Ok(store.edit(d, |s| s.remove_repeat(&path))?))
+    }
+
+    /// Process a photo file (JPEG, PNG or WebP; convert HEIC first), seal it to the team's
+    /// recipients and attach it to the image question at `fieldPath`, in one transaction with
+    /// the answer that names it. The file is read, never changed or deleted; the app deletes its
+    /// camera file afterwards. Takes up to a second for a large photo.
+    pub fn attach_photo(
+        &self,
+        field_path: String,
+        file_path: String,
+        progress: Option<Arc<dyn ProgressListener>>,
+    ) -> Result<AttachmentInfo, ApiError> {
+        progress::report(progress.as_ref(), "attach_photo", 0, 1);
+        let result = self.write("draft.attach_photo", |store, d| {
+            Ok(store.attach_photo(&self.actor, d, &field_path, Path::new(&file_path))?.into())
+        });
+        progress::report(progress.as_ref(), "attach_photo", 1, 1);
+        result
+    }
+
+    // ----- navigation (the position is autosaved too) -------------------------------------------
+
+    /// Move to the next visible prompt; `null` at the end.
+    pub fn next_prompt(&self) -> Result<Option<Prompt>, ApiError> {
+        self.write("draft.next_prompt", |store, d| {
+            Ok(store.edit(d, |s| Ok(s.next_prompt()))?.map(Prompt::from))
+        })
+    }
+
+    /// Move to the previous visible prompt; `null` at the start.
+    pub fn previous_prompt(&self) -> Result<Option<Prompt>, ApiError> {
+        self.write("draft.previous_prompt", |store, d| {
+            Ok(store.edit(d, |s| Ok(s.previous_prompt()))?.map(Prompt::from))
+        })
+    }
+
+    /// Jump to the prompt at `path` (e.g. a violation's path).
+    pub fn go_to(&self, path: String) -> Result<Prompt, ApiError> {
+        self.write("draft.go_to", |store, d| Ok(store.edit(d, |s| s.go_to(&path))?.into()))
+    }
+
+    /// Show labels in `language`, one of the form's languages.
+    pub fn set_language(&self, language: String) -> Result<(), ApiError> {
+        self.write("draft.set_language", |store, d| {
+            Ok(store.edit(d, |s| s.set_language(&language))?)
+        })
+    }
+
+    // ----- reading ------------------------------------------------------------------------------
+
+    /// The prompt the volunteer is on; `null` before the first `nextPrompt`.
+    pub fn current(&self) -> Result<Option<Prompt>, ApiError> {
+        self.read("draft.current", |d| Ok(d.session().current().map(Prompt::from)))
+    }
+
+    /// The prompt at `path`, without moving.
+    pub fn prompt(&self, path: String) -> Result<Prompt, ApiError> {
+        self.read("draft.prompt", |d| Ok(d.session().prompt_at(&path)?.into()))
+    }
+
+    /// Every visible prompt, in form order.
+    pub fn visible_prompts(&self) -> Result<Vec<Prompt>, ApiError> {
+        self.read("draft.visible_prompts", |d| {
+            Ok(d.session().visible_prompts().into_iter().map(Prompt::from).collect())
+        })
+    }
+
+    pub fn progress(&self) -> Result<Progress, ApiError> {
+        self.read("draft.progress", |d| Ok(d.session().progress().into()))
+    }
+
+    /// Every reason the filling is not valid yet (what `finalize` would refuse).
+    pub fn validate(&self) -> Result<ValidationReport, ApiError> {
+        self.read("draft.validate", |d| Ok(d.session().validate().into()))
+    }
+
+    /// The risk assessment of the answers so far; `null` for forms without risk rules.
+    pub fn risk_assessment(&self) -> Result<Option<Assessment>, ApiError> {
+        self.read("draft.risk_assessment", |d| Ok(risk::assess(d.session()).map(Assessment::from)))
+    }
+
+    pub fn language(&self) -> Result<String, ApiError> {
+        self.read("draft.language", |d| Ok(d.session().language().to_string()))
+    }
+
+    /// The name of this filling for lists (the form's `instance_name`), or "".
+    pub fn instance_name(&self) -> Result<String, ApiError> {
+        self.read("draft.instance_name", |d| Ok(d.session().instance_name()))
+    }
+
+    /// The filled form as JSON: relevant fields with values, repeats as lists.
+    pub fn output_json(&self) -> Result<String, ApiError> {
+        self.read("draft.output_json", |d| Ok(d.session().output().to_string()))
+    }
+
+    /// Time spent per question, in the order questions were first reached.
+    pub fn timings(&self) -> Result<Vec<QuestionTiming>, ApiError> {
+        self.read("draft.timings", |d| {
+            Ok(d.session().timings().into_iter().map(QuestionTiming::from).collect())
+        })
+    }
+
+    // ----- finalize -----------------------------------------------------------------------------
+
+    /// Finalize in one transaction: validate (`NotValid` with the count and first path),
+    /// assess risk, sign the submission with the device key, queue it and its photos in the
+    /// outbox, append to the audit chain. Afterwards the draft answers reads only; changes fail
+    /// with `InvalidState`.
+    pub fn finalize(
+        &self,
+        progress: Option<Arc<dyn ProgressListener>>,
+    ) -> Result<FinalizeResult, ApiError> {
+        progress::report(progress.as_ref(), "finalize", 0, 1);
+        let result = call("draft.finalize", || {
+            let store = self.handle.get()?;
+            let mut state = self.inner.lock().map_err(|_| ApiError::poisoned())?;
+            if state.finalized {
+                return Err(ApiError::InvalidState {
+                    detail: format!("record {} is already finalized", self.record_id),
+                });
+            }
+            let done = store.finalize(&self.actor, &state.draft)?;
+            state.finalized = true;
+            Ok(FinalizeResult::from(done))
+        });
+        if let Ok(done) = &result {
+            logging::emit(LogLevel::Info, "draft.finalize", || {
+                format!("record {} finalized and queued", done.record_id)
+            });
+        }
+        progress::report(progress.as_ref(), "finalize", 1, 1);
+        result
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Mutex;
+
+    use super::*;
+    use crate::logging::{LogLevel, LogRecord, LogSink, set_log_sink};
+    use crate::records::Role;
+    use crate::store::SafeHomeStore;
+
+    /// A sink that calls the draft back on every event.
+    struct CallsBack {
+        draft: Arc<DraftSession>,
+        seen: Mutex<Vec<String>>,
+    }
+
+    impl LogSink for CallsBack {
+        fn log(&self, record: LogRecord) -> Result<(), crate::errors::CallbackError> {
+            let mut seen = self.seen.lock().unwrap();
+            seen.push(format!("{}: {}", record.target, record.message));
+            if seen.len() > 20 {
+                return Ok(()); // the recursion this test is about; fail below, not overflow
+            }
+            drop(seen);
+            let _ = self.draft.progress();
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn a_sink_may_call_the_api_without_deadlock_or_recursion() {
+        let _one = crate::logging::tests::SERIAL.lock().unwrap_or_else(|p| p.into_inner());
+        let dir = std::env::temp_dir().join(format!("safehome-ffi-draft-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("s.db").to_string_lossy().to_string();
+        let store = SafeHomeStore::open(path, vec![7; 32], 420).unwrap();
+        let sup = store.create_profile(None, "A".into(), Role::Supervisor, "1234".into()).unwrap();
+        let sup = store.unlock(sup.id, "1234".into()).unwrap();
+        let draft = sup.start_incident("injury_incident".into(), None, None).unwrap();
+        let sink = Arc::new(CallsBack { draft: Arc::clone(&draft), seen: Mutex::default() });
+        set_log_sink(Some(sink.clone()), LogLevel::Debug).unwrap();
+        // A failed call logs; the sink reads the draft (its lock is free again).
+        assert_eq!(draft.clear("no_such_field".into()).unwrap_err().code(), "invalid_path");
+        // After closing, the sink's own call fails: that failure is not sent back into it.
+        store.close_store().unwrap();
+        set_log_sink(None, LogLevel::Debug).unwrap();
+        let seen = sink.seen.lock().unwrap().clone();
+        assert_eq!(seen.len(), 2, "{seen:#?}");
+        assert!(seen[0].starts_with("draft.clear: failed: invalid_path"), "{seen:#?}");
+        assert_eq!(seen[1], "store.close: store closed");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}

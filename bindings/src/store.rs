@@ -1,0 +1,509 @@
+//! `SafeHomeStore` (the encrypted database, opened with the platform's data key) and
+//! `ProfileSession` (an unlocked profile: the only way to read or change records).
+//!
+//! Both hold a shared [`StoreHandle`]; `closeStore()` empties it, so every later call on the
+//! store, its profile sessions and its drafts fails with `ApiError::StoreClosed` instead of
+//! touching a closed database. Calls already running keep their reference and finish; the
+//! database's connections close when the last of them returns.
+
+use std::path::Path;
+use std::sync::{Arc, RwLock};
+
+use safehome_core::clock::{Clock, FixedClock, SystemClock, SystemEntropy};
+use safehome_core::crypto::DataKey;
+use safehome_core::store::profiles::Actor;
+use safehome_core::store::{Store, StoreConfig};
+use zeroize::Zeroize;
+
+use crate::draft::DraftSession;
+use crate::errors::{ApiError, call};
+use crate::logging::{self, LogLevel};
+use crate::progress::{self, ProgressListener};
+use crate::records::{
+    AttachmentInfo, AuditReport, Enrollment, Household, HouseholdRef, NewHousehold, OutboxEntry,
+    ProfileInfo, RecipientInfo, RecipientKind, RecordSummary, RecordView, Role, StorageStatus,
+};
+
+/// The open store, or nothing after `closeStore()`; and the clock it was opened with.
+pub(crate) struct StoreHandle {
+    store: RwLock<Option<Arc<Store>>>,
+    clock: Arc<dyn Clock>,
+    /// The clock of `openForTesting`, which the test harness moves (feature `test-hooks`).
+    #[cfg_attr(not(feature = "test-hooks"), allow(dead_code))]
+    test_clock: Option<Arc<FixedClock>>,
+}
+
+impl StoreHandle {
+    /// The store, unless it was closed.
+    pub(crate) fn get(&self) -> Result<Arc<Store>, ApiError> {
+        self.store.read().unwrap_or_else(|p| p.into_inner()).clone().ok_or(ApiError::StoreClosed)
+    }
+
+    /// The clock the store runs on (the system clock in the device's UTC offset).
+    pub(crate) fn clock(&self) -> &dyn Clock {
+        self.clock.as_ref()
+    }
+}
+
+impl std::fmt::Debug for StoreHandle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StoreHandle").finish_non_exhaustive()
+    }
+}
+
+/// The platform's data key: exactly 32 bytes. The copy that crossed the FFI is wiped.
+fn data_key(mut bytes: Vec<u8>) -> Result<DataKey, ApiError> {
+    let key = <[u8; 32]>::try_from(bytes.as_slice()).map(DataKey::from_bytes).map_err(|_| {
+        ApiError::InvalidInput {
+            detail: format!("data key: must be 32 bytes, not {}", bytes.len()),
+        }
+    });
+    bytes.zeroize();
+    key
+}
+
+/// The encrypted local database. Open it once per process with the data key the platform
+/// keystore holds (Android Keystore, iOS Keychain) and share it; every method may be called from
+/// any thread. Methods that hash PINs (`unlock`, `createProfile`) take most of a second by design
+/// and the photo and audit operations can take longer: call them off the UI thread.
+#[derive(Debug, uniffi::Object)]
+pub struct SafeHomeStore {
+    handle: Arc<StoreHandle>,
+}
+
+impl SafeHomeStore {
+    fn open_with(
+        path: &str,
+        key: Vec<u8>,
+        clock: Arc<dyn Clock>,
+        config: StoreConfig,
+        test_clock: Option<Arc<FixedClock>>,
+    ) -> Result<Arc<Self>, ApiError> {
+        let key = data_key(key)?;
+        let store = Store::open(
+            Path::new(path),
+            &key,
+            Arc::clone(&clock),
+            Arc::new(SystemEntropy::default()),
+            config,
+        )?;
+        logging::emit(LogLevel::Info, "store.open", || {
+            format!("store opened (device {})", store.device_id())
+        });
+        Ok(Arc::new(SafeHomeStore {
+            handle: Arc::new(StoreHandle {
+                store: RwLock::new(Some(Arc::new(store))),
+                clock,
+                test_clock,
+            }),
+        }))
+    }
+
+    fn store(&self) -> Result<Arc<Store>, ApiError> {
+        self.handle.get()
+    }
+}
+
+#[uniffi::export]
+impl SafeHomeStore {
+    /// Open (or create) the database file at `path` (its directory must exist) with the
+    /// platform's 32-byte data key. `utcOffsetMinutes` is the device's offset (Vietnam: 420).
+    /// A wrong key fails with `WrongKey` before anything is read; a newer database with
+    /// `NewerSchema`; a file that is not a database with `Corrupt`.
+    #[uniffi::constructor]
+    pub fn open(
+        path: String,
+        data_key: Vec<u8>,
+        utc_offset_minutes: i32,
+    ) -> Result<Arc<Self>, ApiError> {
+        call("store.open", || {
+            Self::open_with(
+                &path,
+                data_key,
+                Arc::new(SystemClock { offset_minutes: utc_offset_minutes }),
+                StoreConfig::default(),
+                None,
+            )
+        })
+    }
+
+    /// Close the database. Every later call on this store, its profile sessions and drafts
+    /// fails with `StoreClosed`; calls already running finish first. Calling it again does
+    /// nothing.
+    pub fn close_store(&self) -> Result<(), ApiError> {
+        call("store.close", || {
+            let taken = self.handle.store.write().unwrap_or_else(|p| p.into_inner()).take();
+            if taken.is_some() {
+                drop(taken);
+                logging::emit(LogLevel::Info, "store.close", || "store closed".into());
+            }
+            Ok(())
+        })
+    }
+
+    /// Whether `closeStore()` was called.
+    pub fn is_closed(&self) -> bool {
+        self.handle.get().is_err()
+    }
+
+    /// This device's id (a UUID, also in every submission).
+    pub fn device_id(&self) -> Result<String, ApiError> {
+        call("store.device_id", || Ok(self.store()?.device_id().to_string()))
+    }
+
+    /// Stop the statement running on the store (a long query on a screen the user left); that
+    /// call fails with `Interrupted` and changes nothing.
+    pub fn interrupt(&self) -> Result<(), ApiError> {
+        call("store.interrupt", || {
+            self.store()?.interrupt();
+            Ok(())
+        })
+    }
+
+    /// Sizes and counts, for the storage screen and the sync scheduler.
+    pub fn storage_status(&self) -> Result<StorageStatus, ApiError> {
+        call("store.storage_status", || Ok(self.store()?.storage_status()?.into()))
+    }
+
+    /// Recompute the audit chain; `isIntact` is false (with the first problem) after any
+    /// edit, deletion, insertion or reordering of its entries.
+    pub fn verify_audit(
+        &self,
+        progress: Option<Arc<dyn ProgressListener>>,
+    ) -> Result<AuditReport, ApiError> {
+        progress::report(progress.as_ref(), "verify_audit", 0, 1);
+        let report = call("store.verify_audit", || Ok(self.store()?.verify_audit()?.into()));
+        progress::report(progress.as_ref(), "verify_audit", 1, 1);
+        report
+    }
+
+    /// Every profile on this device, for the profile picker.
+    pub fn profiles(&self) -> Result<Vec<ProfileInfo>, ApiError> {
+        call("store.profiles", || {
+            Ok(self.store()?.profiles()?.into_iter().map(Into::into).collect())
+        })
+    }
+
+    /// Add a profile with a 4–12 digit PIN. `by` is an unlocked supervisor; it may be `null`
+    /// only for the first supervisor of a new device.
+    pub fn create_profile(
+        &self,
+        by: Option<Arc<ProfileSession>>,
+        name: String,
+        role: Role,
+        pin: String,
+    ) -> Result<ProfileInfo, ApiError> {
+        call("store.create_profile", || {
+            if let Some(b) = &by {
+                b.same_store(&self.handle)?;
+            }
+            let actor = by.as_ref().map(|b| &b.actor);
+            Ok(self.store()?.create_profile(actor, &name, role.into(), &pin)?.into())
+        })
+    }
+
+    /// Unlock a profile with its PIN. Wrong PINs are counted in the database: `WrongPin` (the
+    /// message says how many attempts remain), then `PinDelay` (growing waits), then
+    /// `LockedOut` until a supervisor resets the PIN.
+    pub fn unlock(&self, profile_id: String, pin: String) -> Result<Arc<ProfileSession>, ApiError> {
+        call("store.unlock", || {
+            let actor = self.store()?.unlock(&profile_id, &pin)?;
+            logging::emit(LogLevel::Info, "store.unlock", || {
+                format!("profile {} unlocked ({})", actor.profile_id(), actor.role().as_str())
+            });
+            Ok(Arc::new(ProfileSession { handle: Arc::clone(&self.handle), actor }))
+        })
+    }
+
+    /// Every outbox entry, oldest first. Device-level (no profile needed): the sync worker
+    /// runs while nobody is signed in, and entries hold only ids, hashes and sizes.
+    pub fn outbox(&self) -> Result<Vec<OutboxEntry>, ApiError> {
+        call("store.outbox", || Ok(self.store()?.outbox()?.into_iter().map(Into::into).collect()))
+    }
+
+    /// The server acknowledged an item by its SHA-256 (hex): only then may it ever be purged.
+    /// Returns the outbox entry's id; a hash matching nothing unacknowledged is `NotFound`.
+    pub fn acknowledge(&self, payload_sha256: String) -> Result<String, ApiError> {
+        call("store.acknowledge", || Ok(self.store()?.acknowledge(&payload_sha256)?))
+    }
+
+    /// Remove the payloads of records acknowledged longer ago than the retention period,
+    /// keeping their receipts; returns how many records were purged.
+    pub fn purge_expired(&self) -> Result<i32, ApiError> {
+        call("store.purge_expired", || Ok(crate::records::count(self.store()?.purge_expired()?)))
+    }
+
+    /// This device's team and communes.
+    pub fn enrollment(&self) -> Result<Enrollment, ApiError> {
+        call("store.enrollment", || Ok(self.store()?.enrollment()?.into()))
+    }
+
+    /// The keys evidence and submissions are sealed to.
+    pub fn recipients(&self) -> Result<Vec<RecipientInfo>, ApiError> {
+        call("store.recipients", || {
+            Ok(self.store()?.recipients()?.into_iter().map(Into::into).collect())
+        })
+    }
+}
+
+/// Options of `SafeHomeStore.openForTesting` (feature `test-hooks` only; never in an app).
+#[cfg(feature = "test-hooks")]
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+pub struct TestStoreOptions {
+    /// PBKDF2 iterations for new PINs (production: 600,000), so that PIN tests run fast.
+    pub pin_iterations: i32,
+    /// Run the store on a clock that stands still at this time (ms) until
+    /// `testAdvanceClock`; `null`: the system clock.
+    pub clock_start_ms: Option<i64>,
+}
+
+/// Exports for the foreign-language test harness only (feature `test-hooks`).
+#[cfg(feature = "test-hooks")]
+#[uniffi::export]
+impl SafeHomeStore {
+    /// `open` with test settings: cheap PIN hashing and an optional fixed clock.
+    #[uniffi::constructor]
+    pub fn open_for_testing(
+        path: String,
+        data_key: Vec<u8>,
+        utc_offset_minutes: i32,
+        options: TestStoreOptions,
+    ) -> Result<Arc<Self>, ApiError> {
+        call("store.open", || {
+            let fixed =
+                options.clock_start_ms.map(|ms| Arc::new(FixedClock::new(ms, utc_offset_minutes)));
+            let clock: Arc<dyn Clock> = match &fixed {
+                Some(c) => Arc::clone(c) as Arc<dyn Clock>,
+                None => Arc::new(SystemClock { offset_minutes: utc_offset_minutes }),
+            };
+            let config = StoreConfig {
+                pin_iterations: u32::try_from(options.pin_iterations.max(1)).unwrap_or(1),
+                ..StoreConfig::default()
+            };
+            Self::open_with(&path, data_key, clock, config, fixed)
+        })
+    }
+
+    /// Move the fixed clock of `openForTesting` forward.
+    pub fn test_advance_clock(&self, ms: i64) -> Result<(), ApiError> {
+        call("store.test_advance_clock", || match &self.handle.test_clock {
+            Some(c) => {
+                c.advance(ms);
+                Ok(())
+            }
+            None => {
+                Err(ApiError::InvalidState { detail: "the store runs on the system clock".into() })
+            }
+        })
+    }
+
+    /// Cap the database at `maxPages` pages so that the next growing write fails with
+    /// `DiskFull`, as on a full phone.
+    pub fn test_simulate_disk_limit(&self, max_pages: i32) -> Result<(), ApiError> {
+        call("store.test_simulate_disk_limit", || {
+            Ok(self.store()?.simulate_disk_limit(u32::try_from(max_pages.max(1)).unwrap_or(1))?)
+        })
+    }
+}
+
+/// An unlocked profile. Every read and change of households and records goes through it, and
+/// the store checks the profile's role for each (a record it may not see is `NotFound`). Drop
+/// it (Kotlin `close()`) when the user signs out or the app goes to the background.
+#[derive(Debug, uniffi::Object)]
+pub struct ProfileSession {
+    handle: Arc<StoreHandle>,
+    actor: Actor,
+}
+
+impl ProfileSession {
+    fn store(&self) -> Result<Arc<Store>, ApiError> {
+        self.handle.get()
+    }
+
+    /// A session of another store cannot act on this one.
+    fn same_store(&self, handle: &Arc<StoreHandle>) -> Result<(), ApiError> {
+        if Arc::ptr_eq(&self.handle, handle) {
+            Ok(())
+        } else {
+            Err(ApiError::InvalidInput {
+                detail: "by: the profile session belongs to another store".into(),
+            })
+        }
+    }
+
+    fn draft(&self, draft: safehome_core::store::records::Draft) -> Arc<DraftSession> {
+        DraftSession::new(Arc::clone(&self.handle), self.actor.clone(), draft)
+    }
+}
+
+#[uniffi::export]
+impl ProfileSession {
+    pub fn profile_id(&self) -> String {
+        self.actor.profile_id().to_string()
+    }
+
+    pub fn role(&self) -> Role {
+        self.actor.role().into()
+    }
+
+    /// Supervisors: set a new PIN for a profile and lift its lockout.
+    pub fn reset_pin(&self, profile_id: String, new_pin: String) -> Result<(), ApiError> {
+        call("profile.reset_pin", || {
+            Ok(self.store()?.reset_pin(&self.actor, &profile_id, &new_pin)?)
+        })
+    }
+
+    // ----- households ---------------------------------------------------------------------------
+
+    /// Register a household (volunteers: assigned to themselves).
+    pub fn add_household(&self, household: NewHousehold) -> Result<Household, ApiError> {
+        call("profile.add_household", || {
+            self.store()?.add_household(&self.actor, &household.into())?.try_into()
+        })
+    }
+
+    /// The households this profile may see, by code.
+    pub fn households(&self) -> Result<Vec<Household>, ApiError> {
+        call("profile.households", || {
+            self.store()?.households(&self.actor)?.into_iter().map(TryInto::try_into).collect()
+        })
+    }
+
+    /// One household with its risk history.
+    pub fn household(&self, id: String) -> Result<Household, ApiError> {
+        call("profile.household", || self.store()?.household(&self.actor, &id)?.try_into())
+    }
+
+    /// Find a household by its code (health workers link incidents this way).
+    pub fn household_by_code(&self, code: String) -> Result<HouseholdRef, ApiError> {
+        call("profile.household_by_code", || {
+            Ok(self.store()?.household_by_code(&self.actor, &code)?.into())
+        })
+    }
+
+    // ----- drafts -------------------------------------------------------------------------------
+
+    /// Start a household visit on a built-in form (`household_screening`); what the household
+    /// record knows (commune, village, head, location) is filled in.
+    pub fn start_visit(
+        &self,
+        household_id: String,
+        form_id: String,
+    ) -> Result<Arc<DraftSession>, ApiError> {
+        call("profile.start_visit", || {
+            Ok(self.draft(self.store()?.start_visit(&self.actor, &household_id, &form_id)?))
+        })
+    }
+
+    /// Start an injury incident (health workers), optionally linked to a household and a child.
+    pub fn start_incident(
+        &self,
+        form_id: String,
+        household_id: Option<String>,
+        child_ref: Option<String>,
+    ) -> Result<Arc<DraftSession>, ApiError> {
+        call("profile.start_incident", || {
+            let store = self.store()?;
+            let draft = store.start_incident(
+                &self.actor,
+                &form_id,
+                household_id.as_deref(),
+                child_ref.as_deref(),
+            )?;
+            Ok(self.draft(draft))
+        })
+    }
+
+    /// Reopen a draft where it stopped (after the app was killed, or from the list).
+    pub fn open_draft(&self, record_id: String) -> Result<Arc<DraftSession>, ApiError> {
+        call("profile.open_draft", || {
+            Ok(self.draft(self.store()?.open_draft(&self.actor, &record_id)?))
+        })
+    }
+
+    // ----- records ------------------------------------------------------------------------------
+
+    /// A record: its own for a volunteer or health worker, any for a supervisor.
+    pub fn record(&self, id: String) -> Result<RecordView, ApiError> {
+        call("profile.record", || self.store()?.record(&self.actor, &id)?.try_into())
+    }
+
+    /// The records this profile may see, oldest first.
+    pub fn records(&self) -> Result<Vec<RecordSummary>, ApiError> {
+        call("profile.records", || {
+            self.store()?.records(&self.actor)?.into_iter().map(TryInto::try_into).collect()
+        })
+    }
+
+    /// Supervisors: submissions not yet acknowledged, urgent first, then by deadline.
+    pub fn review_queue(&self, limit: i32) -> Result<Vec<RecordSummary>, ApiError> {
+        call("profile.review_queue", || {
+            let limit = usize::try_from(limit.max(0)).unwrap_or(0);
+            self.store()?
+                .review_queue(&self.actor, limit)?
+                .into_iter()
+                .map(TryInto::try_into)
+                .collect()
+        })
+    }
+
+    /// Supervisors: return a submission with a note; its owner gets a new draft revision
+    /// starting from its answers. Returns the new draft's record id.
+    pub fn return_record(&self, id: String, note: String) -> Result<String, ApiError> {
+        call("profile.return_record", || {
+            Ok(self.store()?.return_record(&self.actor, &id, &note)?)
+        })
+    }
+
+    /// Whether a finalized record's submission still matches its hash and device signature.
+    pub fn verify_submission(&self, id: String) -> Result<bool, ApiError> {
+        call("profile.verify_submission", || {
+            Ok(self.store()?.verify_submission(&self.actor, &id)?)
+        })
+    }
+
+    /// The photos attached to a record.
+    pub fn attachments(&self, record_id: String) -> Result<Vec<AttachmentInfo>, ApiError> {
+        call("profile.attachments", || {
+            Ok(self
+                .store()?
+                .attachments(&self.actor, &record_id)?
+                .into_iter()
+                .map(Into::into)
+                .collect())
+        })
+    }
+
+    /// The decrypted thumbnail (a small JPEG, a few kB) of an attachment, to show on screen.
+    /// The one image that crosses as bytes: writing it to a file would put a decrypted picture
+    /// on disk.
+    pub fn thumbnail(&self, attachment_id: String) -> Result<Vec<u8>, ApiError> {
+        call("profile.thumbnail", || Ok(self.store()?.thumbnail(&self.actor, &attachment_id)?))
+    }
+
+    // ----- team ---------------------------------------------------------------------------------
+
+    /// Supervisors: set this device's team and the communes (5-digit codes) it works in.
+    pub fn enroll(&self, team: String, communes: Vec<String>) -> Result<Enrollment, ApiError> {
+        call("profile.enroll", || Ok(self.store()?.enroll(&self.actor, &team, &communes)?.into()))
+    }
+
+    /// Supervisors: add (or relabel) a key that evidence is sealed to (`shrecip1…`).
+    pub fn add_recipient(
+        &self,
+        public_key: String,
+        kind: RecipientKind,
+        label: String,
+    ) -> Result<(), ApiError> {
+        call("profile.add_recipient", || {
+            Ok(self.store()?.add_recipient(&self.actor, &public_key, kind.into(), &label)?)
+        })
+    }
+
+    /// Supervisors: stop sealing to a key.
+    pub fn remove_recipient(&self, public_key: String) -> Result<(), ApiError> {
+        call("profile.remove_recipient", || {
+            Ok(self.store()?.remove_recipient(&self.actor, &public_key)?)
+        })
+    }
+}
