@@ -79,7 +79,7 @@ for case_ in WrongKey StoreClosed WrongPin PinDelay LockedOut NotValid Unsupport
   expect "case $case_\\(message: String\\)"
 done
 expect 'public static func `open`\(path: String, dataKey: Data, utcOffsetMinutes: Int32\)'
-expect 'func attachPhoto\(fieldPath: String, filePath: String, progress: ProgressListener\?\)'
+expect 'func attachPhoto\(fieldPath: String, filePath: String, progress: ProgressListener\? = nil\)'
 expect 'func closeStore\(\)'
 expect '^public func setLogSink\(sink: LogSink\?, minLevel: LogLevel\)'
 expect '^public func generateRecipientIdentity\(\)'

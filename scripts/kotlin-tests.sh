@@ -4,7 +4,8 @@
 # compiler from npm into build/tools. Then it builds safehome-ffi (with the `test-hooks`
 # feature), generates the Kotlin bindings from the built library with the workspace's
 # uniffi-bindgen, compiles them with the tests in android/jvm-tests once, and runs the tests
-# with JUnit 4. The last line is `N passed, N failed`.
+# with JUnit 4. The tests read photos from ../shared/fixtures (they fail loudly if it is
+# missing). The last line is `N passed, N failed`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -59,9 +60,15 @@ cargo build --locked -p safehome-ffi --features test-hooks
 cargo build --locked -p safehome-uniffi-bindgen
 
 case "$(uname -s)" in
-  Darwin) LIB="$TARGET/debug/libsafehome_ffi.dylib" ;;
-  *) LIB="$TARGET/debug/libsafehome_ffi.so" ;;
+  Darwin) LIBNAME=libsafehome_ffi.dylib ;;
+  *) LIBNAME=libsafehome_ffi.so ;;
 esac
+# A private copy: another cargo build in the workspace (without `test-hooks`) may replace
+# target/debug/$LIBNAME while the tests run; the bindings and the JVM use this copy only.
+mkdir -p "$OUT/lib"
+cp "$TARGET/debug/$LIBNAME" "$OUT/lib/$LIBNAME.tmp"
+mv "$OUT/lib/$LIBNAME.tmp" "$OUT/lib/$LIBNAME"
+LIB="$OUT/lib/$LIBNAME"
 
 step "uniffi-bindgen generate (library mode, kotlin)"
 rm -rf "$OUT/generated"
@@ -86,7 +93,7 @@ mapfile -t CLASSES < <(cd "$OUT/classes" && find . -name '*Test.class' ! -name '
   | sed 's|^\./||; s|\.class$||; s|/|.|g' | LC_ALL=C sort)
 step "JUnit: ${CLASSES[*]}"
 status=0
-RUST_BACKTRACE=0 java -Djna.library.path="$TARGET/debug" \
+RUST_BACKTRACE=0 java -Djna.library.path="$OUT/lib" -Dsafehome.repoRoot="$PWD" \
   -cp "$OUT/classes:$KOTLIN_LIB/kotlin-stdlib.jar:$JARS" \
   org.safehome.core.TestRunnerKt "${CLASSES[@]}" || status=$?
 exit "$status"

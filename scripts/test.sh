@@ -23,3 +23,6 @@ cargo test --workspace --doc --locked
 
 echo "== Kotlin tests of the bindings (JVM, JUnit 4)"
 bash scripts/kotlin-tests.sh
+
+echo "== Swift bindings: generated and checked (no Swift toolchain here: docs/bindings.md)"
+bash ios/generate-swift.sh --check

@@ -13,7 +13,7 @@ use safehome_core::store::records::Draft;
 use serde_json::json;
 
 use crate::answer::AnswerValue;
-use crate::errors::{ApiError, call};
+use crate::errors::{ApiError, call, guard};
 use crate::form::FormDefinition;
 use crate::logging::{self, LogLevel};
 use crate::progress::{self, ProgressListener};
@@ -93,12 +93,12 @@ impl DraftSession {
 #[uniffi::export]
 impl DraftSession {
     /// The record's id (also its id in `ProfileSession.record` and the outbox).
-    pub fn record_id(&self) -> String {
-        self.record_id.clone()
+    pub fn record_id(&self) -> Result<String, ApiError> {
+        guard(|| Ok(self.record_id.clone()))
     }
 
-    pub fn kind(&self) -> RecordKind {
-        self.kind
+    pub fn kind(&self) -> Result<RecordKind, ApiError> {
+        guard(|| Ok(self.kind))
     }
 
     /// The form being filled.
@@ -178,7 +178,8 @@ impl DraftSession {
     /// Process a photo file (JPEG, PNG or WebP; convert HEIC first), seal it to the team's
     /// recipients and attach it to the image question at `fieldPath`, in one transaction with
     /// the answer that names it. The file is read, never changed or deleted; the app deletes its
-    /// camera file afterwards. Takes up to a second for a large photo.
+    /// camera file afterwards. Call it off the UI thread: a large photo takes a while.
+    #[uniffi::method(default(progress = None))]
     pub fn attach_photo(
         &self,
         field_path: String,
@@ -281,6 +282,7 @@ impl DraftSession {
     /// assess risk, sign the submission with the device key, queue it and its photos in the
     /// outbox, append to the audit chain. Afterwards the draft answers reads only; changes fail
     /// with `InvalidState`.
+    #[uniffi::method(default(progress = None))]
     pub fn finalize(
         &self,
         progress: Option<Arc<dyn ProgressListener>>,

@@ -25,7 +25,7 @@ pub fn validate_fix(fix: GpsFix) -> Result<ValidatedFix, ApiError> {
 /// warning, mock provider, stale fix, outside the assigned area (needs `areas` and
 /// `input.assignedAreaCode`), far from the household, impossible travel since the previous
 /// visit, photos far from the fix in space or time. Flags are warnings, never refusals.
-#[uniffi::export]
+#[uniffi::export(default(areas = None))]
 pub fn location_quality_flags(
     input: VisitLocationInput,
     areas: Option<Arc<AssignedAreas>>,
@@ -79,19 +79,23 @@ impl AssignedAreas {
     }
 
     /// The areas, in file order.
-    pub fn areas(&self) -> Vec<AreaInfo> {
-        self.set.areas().iter().map(AreaInfo::from).collect()
+    pub fn areas(&self) -> Result<Vec<AreaInfo>, ApiError> {
+        call("areas.areas", || Ok(self.set.areas().iter().map(AreaInfo::from).collect()))
     }
 
     /// Which area a position is in (edges belong to the area whose code sorts first), or the
     /// nearest one and the distance to it.
-    pub fn locate(&self, lat: f64, lon: f64) -> AreaPlacement {
-        AreaPlacement::from_core(&self.set, self.set.locate(LatLon::new(lat, lon)))
+    pub fn locate(&self, lat: f64, lon: f64) -> Result<AreaPlacement, ApiError> {
+        call("areas.locate", || {
+            Ok(AreaPlacement::from_core(&self.set, self.set.locate(LatLon::new(lat, lon))))
+        })
     }
 
     /// Geodesic distance (m) from a position to the area `code` (0 inside); `null` for an
     /// unknown code or an invalid position.
-    pub fn distance_to(&self, lat: f64, lon: f64, code: String) -> Option<f64> {
-        self.set.find(&code).and_then(|i| self.set.distance_to(LatLon::new(lat, lon), i))
+    pub fn distance_to(&self, lat: f64, lon: f64, code: String) -> Result<Option<f64>, ApiError> {
+        call("areas.distance_to", || {
+            Ok(self.set.find(&code).and_then(|i| self.set.distance_to(LatLon::new(lat, lon), i)))
+        })
     }
 }

@@ -16,7 +16,7 @@ use safehome_core::store::{Store, StoreConfig};
 use zeroize::Zeroize;
 
 use crate::draft::DraftSession;
-use crate::errors::{ApiError, call};
+use crate::errors::{ApiError, call, guard};
 use crate::logging::{self, LogLevel};
 use crate::progress::{self, ProgressListener};
 use crate::records::{
@@ -142,8 +142,8 @@ impl SafeHomeStore {
     }
 
     /// Whether `closeStore()` was called.
-    pub fn is_closed(&self) -> bool {
-        self.handle.get().is_err()
+    pub fn is_closed(&self) -> Result<bool, ApiError> {
+        guard(|| Ok(self.handle.get().is_err()))
     }
 
     /// This device's id (a UUID, also in every submission).
@@ -167,6 +167,7 @@ impl SafeHomeStore {
 
     /// Recompute the audit chain; `isIntact` is false (with the first problem) after any
     /// edit, deletion, insertion or reordering of its entries.
+    #[uniffi::method(default(progress = None))]
     pub fn verify_audit(
         &self,
         progress: Option<Arc<dyn ProgressListener>>,
@@ -338,12 +339,12 @@ impl ProfileSession {
 
 #[uniffi::export]
 impl ProfileSession {
-    pub fn profile_id(&self) -> String {
-        self.actor.profile_id().to_string()
+    pub fn profile_id(&self) -> Result<String, ApiError> {
+        guard(|| Ok(self.actor.profile_id().to_string()))
     }
 
-    pub fn role(&self) -> Role {
-        self.actor.role().into()
+    pub fn role(&self) -> Result<Role, ApiError> {
+        guard(|| Ok(self.actor.role().into()))
     }
 
     /// Supervisors: set a new PIN for a profile and lift its lockout.
@@ -396,6 +397,7 @@ impl ProfileSession {
     }
 
     /// Start an injury incident (health workers), optionally linked to a household and a child.
+    #[uniffi::method(default(household_id = None, child_ref = None))]
     pub fn start_incident(
         &self,
         form_id: String,

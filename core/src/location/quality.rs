@@ -269,7 +269,8 @@ pub fn quality_flags(
         }
     }
     for photo in ctx.photos {
-        if let Some(loc) = photo.location {
+        // A position out of range (broken EXIF) says nothing about where the photo was taken.
+        if let Some(loc) = photo.location.filter(|l| l.is_valid()) {
             let d = distance_m(loc, here);
             let allowed = cfg.photo_max_distance_m + acc;
             if d > allowed {

@@ -51,13 +51,13 @@ final class StoreFailureTests: XCTestCase {
             if case .InvalidAnswer(let m) = $0 { return !m.contains("ba đứa") } else { return false }
         }
         let good = try fixture("photos/camera/DSCN0010.jpg").path
-        assertApiError(try draft.attachPhoto(fieldPath: "hazard_photo", filePath: good, progress: nil)) {
+        assertApiError(try draft.attachPhoto(fieldPath: "hazard_photo", filePath: good)) {
             if case .NoRecipients = $0 { return true } else { return false }
         }
         try team.configureRecipients()
         for odd in ["photos/odd/not-an-image.jpg", "photos/odd/iphone_13_pro_max.HEIC"] {
             let path = try fixture(odd).path
-            assertApiError(try draft.attachPhoto(fieldPath: "hazard_photo", filePath: path, progress: nil)) {
+            assertApiError(try draft.attachPhoto(fieldPath: "hazard_photo", filePath: path)) {
                 if case .UnsupportedFormat = $0 { return true } else { return false }
             }
         }
@@ -65,7 +65,7 @@ final class StoreFailureTests: XCTestCase {
         let heic = try fixture("photos/odd/iphone_13_pro_max.HEIC")
         XCTAssertFalse(PhotoPreparation.isCoreReadable(heic))
         let attached = try PhotoPreparation.withCoreReadablePhoto(at: heic) { path in
-            try draft.attachPhoto(fieldPath: "hazard_photo", filePath: path, progress: nil)
+            try draft.attachPhoto(fieldPath: "hazard_photo", filePath: path)
         }
         XCTAssertGreaterThan(attached.width, 0)
     }

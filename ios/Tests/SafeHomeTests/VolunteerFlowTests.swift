@@ -15,7 +15,7 @@ final class VolunteerFlowTests: XCTestCase {
         let store = temp.store
 
         let team = try Team(store)
-        XCTAssertEqual(team.volunteer.role(), .volunteer)
+        XCTAssertEqual(try team.volunteer.role(), .volunteer)
         XCTAssertEqual(try store.profiles().map(\.name), ["Đỗ Thị Hằng", "Lục Văn Toàn"])
         let archive = try team.configureRecipients()
         XCTAssertTrue(archive.recipient.hasPrefix("shrecip1"))
@@ -61,7 +61,7 @@ final class VolunteerFlowTests: XCTestCase {
 
         XCTAssertTrue(try draft.validate().isValid)
         try draft.setLanguage(language: "en")
-        let done = try draft.finalize(progress: nil)
+        let done = try draft.finalize()
         let assessment = try XCTUnwrap(done.assessment)
         XCTAssertEqual(assessment.level, .high)
         XCTAssertEqual(assessment.totalPoints, 18)
@@ -87,7 +87,7 @@ final class VolunteerFlowTests: XCTestCase {
         XCTAssertEqual(record.riskLevel, .high)
         XCTAssertTrue(try volunteer.verifySubmission(id: done.recordId))
         XCTAssertEqual(try team.supervisor.reviewQueue(limit: 10).map(\.id), [done.recordId])
-        XCTAssertTrue(try store.verifyAudit(progress: nil).isIntact)
+        XCTAssertTrue(try store.verifyAudit().isIntact)
 
         let events = log.snapshot
         XCTAssertTrue(events.contains { $0.target == "store.open" })

@@ -64,7 +64,7 @@ class LocationTest {
             // and a mock provider.
             val mock = draft.answerFix("household_gps", freshFix(accuracyM = 80.0, mock = true), true)
             val now = System.currentTimeMillis()
-            val flags = locationQualityFlags(VisitLocationInput(mock, now - 60_000, now), null)
+            val flags = locationQualityFlags(VisitLocationInput(mock, now - 60_000, now))
             assertEquals(
                 listOf(
                     QualityFlagCode.LOW_ACCURACY, QualityFlagCode.ACCEPTED_OVER_WARNING,

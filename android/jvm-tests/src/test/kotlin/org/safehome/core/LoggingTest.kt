@@ -80,7 +80,7 @@ class LoggingTest {
                 }
             }, LogLevel.DEBUG)
             assertThrows(ApiException.InvalidPath::class.java) { draft.clear("no_such_field") }
-            assertThrows(ApiException.NotValid::class.java) { draft.finalize(null) }
+            assertThrows(ApiException.NotValid::class.java) { draft.finalize() }
             assertEquals(2, seen.get())
             // A sink whose own calls fail does not recurse: events raised while the sink runs
             // on this thread are dropped.

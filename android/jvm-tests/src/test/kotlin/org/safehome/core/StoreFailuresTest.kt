@@ -49,6 +49,9 @@ class StoreFailuresTest {
     @Test
     fun profilesAndPermissions() {
         TempStore().use { t ->
+            // Interrupting an idle store is harmless; the next call runs.
+            t.store.interrupt()
+            assertEquals(0L, t.store.storageStatus().households)
             // Nobody may create a profile without a supervisor, except the first supervisor.
             assertThrows(ApiException.Forbidden::class.java) {
                 t.store.createProfile(null, "Lò Văn A", Role.VOLUNTEER, "2468")
@@ -114,7 +117,7 @@ class StoreFailuresTest {
             assertEquals(null, again.prompt("num_children").value)
             assertEquals(AnswerValue.Text("Bản Nà Lòng"), again.prompt("village").value)
             // Finalize refuses an incomplete visit with the count and the first path.
-            val nv = assertThrows(ApiException.NotValid::class.java) { draft.finalize(null) }
+            val nv = assertThrows(ApiException.NotValid::class.java) { draft.finalize() }
             val report = draft.validate()
             assertTrue(nv.message, nv.message!!.contains("${report.violations.size} problem(s)"))
             assertTrue(nv.message, nv.message!!.contains("first at ${report.violations.first().path}"))
@@ -170,7 +173,7 @@ class StoreFailuresTest {
             t.open(t.key).use { again ->
                 assertEquals(2, again.profiles().size)
                 assertEquals(1L, again.storageStatus().households)
-                assertTrue(again.verifyAudit(null).isIntact)
+                assertTrue(again.verifyAudit().isIntact)
                 again.closeStore()
             }
             // A file that is not a database.
@@ -206,7 +209,7 @@ class StoreFailuresTest {
             assertThrows(ApiException.StoreClosed::class.java) { draft.answer("village", AnswerValue.Text("x")) }
             assertThrows(ApiException.StoreClosed::class.java) { draft.progress() }
             assertThrows(ApiException.StoreClosed::class.java) { draft.nextPrompt() }
-            assertThrows(ApiException.StoreClosed::class.java) { draft.finalize(null) }
+            assertThrows(ApiException.StoreClosed::class.java) { draft.finalize() }
             // Closing again is harmless; the Kotlin object can still be closed.
             t.store.closeStore()
             draft.close()
@@ -244,7 +247,7 @@ class StoreFailuresTest {
             // The reopened draft has the last answer that was saved, and the audit chain is whole.
             val reopened = team.volunteer.openDraft(draft.recordId())
             assertEquals(AnswerValue.Text("Bản Nà Lòng"), reopened.prompt("village").value)
-            assertTrue(t.store.verifyAudit(null).isIntact)
+            assertTrue(t.store.verifyAudit().isIntact)
         }
     }
 }

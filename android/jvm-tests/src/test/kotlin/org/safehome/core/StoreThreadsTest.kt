@@ -56,7 +56,7 @@ class StoreThreadsTest {
                         else -> t.store.outbox()
                     }
                 }
-                finalized += own.finalize(null).recordId
+                finalized += own.finalize().recordId
             }
             assertEquals(emptyList<Throwable>(), unexpected)
 
@@ -68,7 +68,7 @@ class StoreThreadsTest {
             assertEquals(threads, outbox.count { it.itemKind == "submission" })
             assertEquals(threads / 2 + threads % 2, outbox.count { it.itemKind == "attachment" })
             assertEquals(threads + 1, team.volunteer.records().size)
-            assertTrue(t.store.verifyAudit(null).isIntact)
+            assertTrue(t.store.verifyAudit().isIntact)
             // The shared draft, reopened, holds one of the villages written.
             val again = team.volunteer.openDraft(shared.recordId()).prompt("village").value
             assertTrue(again.toString(), (again as AnswerValue.Text).value.startsWith("Bản "))

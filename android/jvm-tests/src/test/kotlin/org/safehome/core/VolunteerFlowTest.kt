@@ -128,7 +128,7 @@ class VolunteerFlowTest {
         assertThrows(ApiException.InvalidState::class.java) {
             draft.answer("village", AnswerValue.Text("x"))
         }
-        assertThrows(ApiException.InvalidState::class.java) { draft.finalize(null) }
+        assertThrows(ApiException.InvalidState::class.java) { draft.finalize() }
         assertEquals(RiskLevel.HIGH, draft.riskAssessment()!!.level)
 
         // The outbox: the signed submission and the sealed photo, both pending.
@@ -178,7 +178,7 @@ class VolunteerFlowTest {
         assertEquals("Cần thêm ảnh giếng", volunteer.record(done.recordId).returnNote)
 
         // The audit chain holds every step.
-        val audit = store.verifyAudit(null)
+        val audit = store.verifyAudit()
         assertTrue(audit.problem, audit.isIntact)
         assertTrue(audit.entries >= 10)
 
