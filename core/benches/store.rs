@@ -207,8 +207,7 @@ fn populate(path: &Path, households: usize, visits: usize) -> Actor {
     }
     tx.commit().unwrap();
     let s = open(path);
-    let sup = s.unlock(&sup.id, "1111").unwrap();
-    sup
+    s.unlock(&sup.id, "1111").unwrap()
 }
 
 fn bench_large(households: usize, visits: usize) {

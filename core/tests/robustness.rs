@@ -43,7 +43,7 @@ fn wild_value() -> impl Strategy<Value = Value> {
 
 /// Replace the value at a random place in `v` (chosen by `path`) with `new`.
 fn mutate(v: &mut Value, path: u64, new: Value) {
-    let descend = path % 4 != 0;
+    let descend = !path.is_multiple_of(4);
     let pick = (path / 4) as usize;
     match v {
         Value::Object(m) if descend && !m.is_empty() => {

@@ -287,7 +287,7 @@ fn check_call(func: Func, args: &mut [Expr]) -> Result<(), ExprError> {
             }
         }
         Func::IndexedRepeat => {
-            if args.len() % 2 == 0 {
+            if args.len().is_multiple_of(2) {
                 let col = args.last().map_or(0, |a| a.col);
                 return Err(syntax(
                     col,
