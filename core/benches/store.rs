@@ -81,25 +81,28 @@ fn bench_autosave(n: usize) {
     let s = open(&d.join("store.db"));
     let vol = team(&s);
     let mut draft = full_answers(&s, &vol, 0);
+    let draft_bytes =
+        serde_json::to_vec(&draft.session().state_without_events()).unwrap().len() + 29;
+
+    // The baseline: the same number of bytes upserted by a bare connection with the same
+    // durability. The two are interleaved, so both see the same disk and machine load.
+    let c = Connection::open(d.join("bare.db")).unwrap();
+    c.pragma_update(None, "journal_mode", "WAL").unwrap();
+    c.pragma_update(None, "synchronous", "FULL").unwrap();
+    c.execute_batch(
+        "CREATE TABLE drafts (id TEXT PRIMARY KEY, data BLOB NOT NULL, updated_at INTEGER NOT NULL)",
+    )
+    .unwrap();
+    let mut blob = vec![0u8; draft_bytes];
+    let rng = SeededEntropy::new(1);
     let mut answer = Vec::with_capacity(n);
+    let mut bare = Vec::with_capacity(n);
     for i in 0..n {
         let v = json!(format!("Ghi chú số {i}: ao cá chưa rào"));
         let t = Instant::now();
         s.answer(&mut draft, "notes", &v).unwrap();
         answer.push(t.elapsed().as_secs_f64() * 1e6);
-    }
-    let draft_bytes =
-        serde_json::to_vec(&draft.session().state_without_events()).unwrap().len() + 29;
 
-    // The baseline: the same number of bytes upserted by a bare connection, same durability.
-    let c = Connection::open(d.join("bare.db")).unwrap();
-    c.pragma_update(None, "journal_mode", "WAL").unwrap();
-    c.pragma_update(None, "synchronous", "FULL").unwrap();
-    c.execute_batch("CREATE TABLE drafts (id TEXT PRIMARY KEY, data BLOB NOT NULL, updated_at INTEGER NOT NULL)").unwrap();
-    let mut blob = vec![0u8; draft_bytes];
-    let rng = SeededEntropy::new(1);
-    let mut bare = Vec::with_capacity(n);
-    for i in 0..n {
         rng.fill(&mut blob[..16]);
         let t = Instant::now();
         c.execute(
