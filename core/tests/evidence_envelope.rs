@@ -352,7 +352,8 @@ fn the_seekable_sealer_into_a_file_sink_commits_only_whole_envelopes() {
         let cut = &p[..len - 1];
         let mut longer = p.clone();
         longer.push(0);
-        let cases: Vec<(&str, Box<dyn std::io::Read + '_>, Option<[u8; 32]>)> = vec![
+        type Case<'a> = (&'a str, Box<dyn std::io::Read + 'a>, Option<[u8; 32]>);
+        let cases: Vec<Case<'_>> = vec![
             ("short", Box::new(cut), None),
             ("long", Box::new(&longer[..]), None),
             (

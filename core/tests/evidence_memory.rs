@@ -264,10 +264,9 @@ fn sixty_four_mebibytes_stream_through_in_bounded_memory() {
             assert!(v < BUDGET_KB, "verifying 64 MiB raised peak RSS by {v} KiB");
         }
         _ => {
-            assert!(
-                !cfg!(target_os = "linux"),
-                "/proc/self/clear_refs and VmHWM are expected on Linux"
-            );
+            if cfg!(target_os = "linux") {
+                panic!("/proc/self/clear_refs and VmHWM are expected on Linux");
+            }
             println!("peak RSS not measurable on this OS; read/write sizes checked only");
         }
     }

@@ -10,8 +10,13 @@
 //! payload  64 KiB AES-256-GCM chunks, nonce = 88-bit counter || last-chunk flag (STREAM)
 //! ```
 //!
-//! Writer and reader stream: the writer holds one chunk, the reader one chunk, whatever the
-//! payload's size. A reader cannot know that the payload is whole until the final chunk and the
+//! Writer and reader stream with bounded memory whatever the payload's size: one chunk, or for
+//! payloads of 1 MiB and more a few batches of chunks shared with a helper thread that computes
+//! the payload's SHA-256 while the calling thread encrypts or decrypts (`lane`). Sealers: the
+//! streaming [`EnvelopeWriter`] and [`seal`] need the hash first and check the payload against
+//! it before the final chunk; [`seal_seekable`] writes the payload first and the header last,
+//! so it needs no hash in advance; [`seal_bytes`] hashes a buffer once. All give the same bytes
+//! for the same randomness. A reader cannot know that the payload is whole until the final chunk and the
 //! sealed SHA-256 verify, so [`open`] writes into a [`Sink`] and calls [`Sink::commit`] only
 //! then; on any failure it calls [`Sink::discard`]. [`FileSink`] writes to a temporary file
 //! beside the destination and renames it into place on commit; [`MemorySink`] hands its bytes
@@ -587,10 +592,30 @@ fn seal_slot<'b>(
     Ok(&slot[..plain_len + TAG_LEN])
 }
 
+/// Seal the slots of `b` from `from` up to `to` (exclusive) in place.
+fn seal_batch(
+    key: &LessSafeKey,
+    chunks: u64,
+    b: &mut Batch,
+    from: usize,
+    to: usize,
+) -> Result<(), EnvelopeError> {
+    for j in from..to {
+        let counter = b.first + j as u64;
+        let plain_len = b.plain_len(j);
+        seal_slot(key, counter, counter + 1 == chunks, b.slot_mut(j), plain_len)?;
+    }
+    Ok(())
+}
+
 /// Read exactly `len` payload bytes from `input` (a shorter or longer input is
 /// `LengthMismatch`), hash them on a [`Lane`] and write the sealed chunks to `out`, one `write`
 /// of at most a chunk and its tag at a time; every read asks for at most one chunk. Returns the
 /// payload's SHA-256.
+///
+/// The calling thread reads and writes; the helper thread hashes and, whenever it is ahead
+/// (the calling thread is slowed by I/O), also encrypts the batch it just hashed, so file to
+/// file the two threads share the encryption, and in memory the helper only hashes.
 ///
 /// With `hold_final`, the final chunk is sealed and written only once the hash matched it
 /// (`HashMismatch` otherwise): the streaming writer's guarantee that a payload that is not the
@@ -605,8 +630,16 @@ fn seal_payload<R: Read, W: Write>(
     let chunks = chunk_count(len);
     let threaded = lane::worth_a_thread(len);
     let (slots, depth) = if threaded { (lane::BATCH_CHUNKS, lane::DEPTH) } else { (1, 1) };
+    let holds_final = |b: &Batch| hold_final.is_some() && b.first + b.chunks as u64 == chunks;
+    // The helper's share: every slot of a batch it just hashed, but a held final chunk.
+    let spare = |b: &mut Batch| {
+        let to = b.chunks - usize::from(holds_final(b));
+        if seal_batch(key, chunks, b, 0, to).is_ok() {
+            b.sealed = to;
+        }
+    };
     std::thread::scope(|scope| {
-        let mut lane = Lane::start(scope, threaded, depth);
+        let mut lane = Lane::start(scope, threaded, depth, spare);
         let mut pool: Vec<Batch> = Vec::with_capacity(depth);
         let mut outstanding = 0usize;
         let mut next = 0u64;
@@ -619,6 +652,7 @@ fn seal_payload<R: Read, W: Write>(
                 let mut b = pool.pop().unwrap_or_else(|| Batch::new(slots.min(left)));
                 b.first = next;
                 b.chunks = 0;
+                b.sealed = 0;
                 while b.chunks < b.capacity() && next < chunks {
                     let plain_len = (len - read).min(CHUNK_SIZE as u64) as usize;
                     let j = b.chunks;
@@ -648,23 +682,18 @@ fn seal_payload<R: Read, W: Write>(
             if outstanding == 0 {
                 break;
             }
-            // The oldest batch, hashed: seal and write it.
+            // The oldest batch, hashed (and maybe sealed by the helper): seal the rest, write.
             let mut b = lane.recv()?;
             outstanding -= 1;
-            let holds_final = hold_final.is_some() && b.first + b.chunks as u64 == chunks;
-            let free = b.chunks - usize::from(holds_final);
+            let held_back = holds_final(&b);
+            let free = b.chunks - usize::from(held_back);
+            let from = b.sealed.min(free);
+            seal_batch(key, chunks, &mut b, from, free)?;
             for j in 0..free {
-                let counter = b.first + j as u64;
-                let plain_len = b.plain_len(j);
-                out.write_all(seal_slot(
-                    key,
-                    counter,
-                    counter + 1 == chunks,
-                    b.slot_mut(j),
-                    plain_len,
-                )?)?;
+                let start = j * lane::SLOT;
+                out.write_all(&b.buf[start..start + b.plain_len(j) + TAG_LEN])?;
             }
-            if holds_final {
+            if held_back {
                 held = Some(b);
             } else {
                 pool.push(b);
@@ -758,8 +787,9 @@ pub fn seal_seekable<R: Read, W: Write + Seek>(
 }
 
 /// Seal bytes held in memory (a processed photo) and return the envelope. The payload is hashed
-/// once — for a large one on a second thread while this one encrypts into the envelope after
-/// the header's place — and the header is filled in last.
+/// once (a borrowed slice cannot change, so there is nothing to check it against), its chunks
+/// are encrypted straight into the envelope after the header's place, and the header is filled
+/// in last.
 pub fn seal_bytes(
     plaintext: &[u8],
     info: EvidenceInfo,
@@ -773,40 +803,69 @@ pub fn seal_bytes(
     let body = s.header_len + SIGNATURE_LEN;
     let total = usize::try_from(envelope_len(s.header_len, len))
         .map_err(|_| EnvelopeError::PayloadTooLarge(len))?;
-    let mut out = Vec::with_capacity(total);
-    out.resize(body, 0);
-    let encrypt = |out: &mut Vec<u8>| -> Result<(), EnvelopeError> {
-        let chunks = chunk_count(len);
-        let mut pieces = plaintext.chunks(CHUNK_SIZE);
-        for counter in 0..chunks {
-            let piece = pieces.next().unwrap_or_default();
-            let at = out.len();
-            out.extend_from_slice(piece);
-            out.extend_from_slice(&[0u8; TAG_LEN]);
-            seal_slot(&s.payload_key, counter, counter + 1 == chunks, &mut out[at..], piece.len())?;
-        }
-        Ok(())
-    };
-    let sha = if lane::worth_a_thread(len) {
-        std::thread::scope(|scope| {
-            let hasher = std::thread::Builder::new()
-                .name("safehome-sha256".into())
-                .spawn_scoped(scope, || super::photo::sha256(plaintext));
-            encrypt(&mut out)?;
-            match hasher {
-                Ok(h) => h.join().map_err(|_| EnvelopeError::Crypto("hashing thread stopped")),
-                Err(_) => Ok(super::photo::sha256(plaintext)),
-            }
-        })?
-    } else {
-        let sha = super::photo::sha256(plaintext);
-        encrypt(&mut out)?;
-        sha
-    };
+    let mut out = vec![0u8; total];
+    let sha = seal_in_memory(&s.payload_key, plaintext, &mut out[body..])?;
     let (header, signature, summary) = s.header(sha)?;
     out[..s.header_len].copy_from_slice(&header);
     out[s.header_len..body].copy_from_slice(&signature);
     Ok((out, summary))
+}
+
+/// Encrypt `plaintext` into `payload` (exactly its sealed size) and return its SHA-256. From
+/// 1 MiB up a helper thread hashes the whole payload while this thread encrypts chunks from
+/// the front, then takes chunks from the back until the two meet: hashing and encrypting (and
+/// the page faults of a fresh envelope) are shared between two cores.
+fn seal_in_memory(
+    key: &LessSafeKey,
+    plaintext: &[u8],
+    payload: &mut [u8],
+) -> Result<[u8; 32], EnvelopeError> {
+    let chunks = chunk_count(plaintext.len() as u64);
+    let seal_one = |counter: u64, piece: &[u8], slot: &mut [u8]| -> Result<(), EnvelopeError> {
+        slot[..piece.len()].copy_from_slice(piece);
+        seal_slot(key, counter, counter + 1 == chunks, slot, piece.len()).map(|_| ())
+    };
+    if !lane::worth_a_thread(plaintext.len() as u64) {
+        if plaintext.is_empty() {
+            seal_one(0, &[], payload)?;
+        }
+        for (counter, (piece, slot)) in
+            plaintext.chunks(CHUNK_SIZE).zip(payload.chunks_mut(lane::SLOT)).enumerate()
+        {
+            seal_one(counter as u64, piece, slot)?;
+        }
+        return Ok(super::photo::sha256(plaintext));
+    }
+    let jobs: std::collections::VecDeque<(u64, &[u8], &mut [u8])> = plaintext
+        .chunks(CHUNK_SIZE)
+        .zip(payload.chunks_mut(lane::SLOT))
+        .enumerate()
+        .map(|(i, (piece, slot))| (i as u64, piece, slot))
+        .collect();
+    let jobs = std::sync::Mutex::new(jobs);
+    let work = |from_back: bool| -> Result<(), EnvelopeError> {
+        loop {
+            let job = {
+                let mut q =
+                    jobs.lock().map_err(|_| EnvelopeError::Crypto("sealing thread failed"))?;
+                if from_back { q.pop_back() } else { q.pop_front() }
+            };
+            let Some((counter, piece, slot)) = job else { return Ok(()) };
+            seal_one(counter, piece, slot)?;
+        }
+    };
+    std::thread::scope(|scope| {
+        let helper =
+            std::thread::Builder::new().name("safehome-sha256".into()).spawn_scoped(scope, || {
+                let sha = super::photo::sha256(plaintext);
+                work(true).map(|()| sha)
+            });
+        work(false)?;
+        match helper {
+            Ok(h) => h.join().map_err(|_| EnvelopeError::Crypto("hashing thread stopped"))?,
+            Err(_) => Ok(super::photo::sha256(plaintext)),
+        }
+    })
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1238,7 +1297,7 @@ fn open_payload<R: Read, W: Write>(
     let threaded = lane::worth_a_thread(len);
     let (slots, depth) = if threaded { (lane::BATCH_CHUNKS, lane::DEPTH) } else { (1, 1) };
     std::thread::scope(|scope| {
-        let mut lane = Lane::start(scope, threaded, depth);
+        let mut lane = Lane::start(scope, threaded, depth, |_: &mut Batch| {});
         let mut outstanding = 0usize;
         let mut next = 0u64;
         let mut left = len;

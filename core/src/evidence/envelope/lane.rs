@@ -12,7 +12,7 @@
 //! saves) the lane hashes inline, with the same interface.
 
 use std::collections::VecDeque;
-use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
+use std::sync::mpsc::{Receiver, SyncSender, TryRecvError, sync_channel};
 use std::thread::{Scope, ScopedJoinHandle};
 
 use ring::digest;
@@ -45,11 +45,13 @@ pub(super) struct Batch {
     pub tail: usize,
     /// STREAM counter of the first slot.
     pub first: u64,
+    /// Leading slots already sealed in place by the helper thread (see [`Lane::start`]).
+    pub sealed: usize,
 }
 
 impl Batch {
     pub fn new(slots: usize) -> Self {
-        Batch { buf: vec![0u8; slots * SLOT], chunks: 0, tail: 0, first: 0 }
+        Batch { buf: vec![0u8; slots * SLOT], chunks: 0, tail: 0, first: 0, sealed: 0 }
     }
     pub fn capacity(&self) -> usize {
         self.buf.len() / SLOT
@@ -93,25 +95,52 @@ fn lane_stopped() -> EnvelopeError {
 impl<'scope> Lane<'scope> {
     /// A lane on a helper thread in `scope` if `threaded` and a thread can be started, else
     /// inline. At most `depth` batches may be outstanding (sent and not yet received).
-    pub fn start<'env>(scope: &'scope Scope<'scope, 'env>, threaded: bool, depth: usize) -> Self {
+    ///
+    /// `spare` is work the helper may take over from the calling thread: it is called on a
+    /// batch just hashed when no other batch is waiting to be hashed — the helper is ahead, so
+    /// the calling thread (reading and writing files) is the slower one. Sealing passes the
+    /// chunk encryption, so the two threads share the work whichever side I/O or hashing
+    /// makes the slower. The inline lane never calls it.
+    pub fn start<'env, F>(
+        scope: &'scope Scope<'scope, 'env>,
+        threaded: bool,
+        depth: usize,
+        mut spare: F,
+    ) -> Self
+    where
+        F: FnMut(&mut Batch) + Send + 'scope,
+    {
         if threaded {
             let (to_hash, inbox) = sync_channel::<Batch>(depth);
             let (outbox, hashed) = sync_channel::<Batch>(depth);
-            let spawned = std::thread::Builder::new().name("safehome-sha256".into()).spawn_scoped(
-                scope,
-                move || {
-                    let mut ctx = digest::Context::new(&digest::SHA256);
-                    while let Ok(batch) = inbox.recv() {
-                        batch.hash_into(&mut ctx);
-                        if outbox.send(batch).is_err() {
-                            break;
-                        }
+            let helper = move || {
+                let mut ctx = digest::Context::new(&digest::SHA256);
+                let mut waiting: Option<Batch> = None;
+                loop {
+                    let mut batch = match waiting.take() {
+                        Some(b) => b,
+                        None => match inbox.recv() {
+                            Ok(b) => b,
+                            Err(_) => break,
+                        },
+                    };
+                    batch.hash_into(&mut ctx);
+                    match inbox.try_recv() {
+                        Ok(next) => waiting = Some(next),
+                        Err(TryRecvError::Empty) => spare(&mut batch),
+                        Err(TryRecvError::Disconnected) => {}
                     }
-                    let mut out = [0u8; 32];
-                    out.copy_from_slice(ctx.finish().as_ref());
-                    out
-                },
-            );
+                    if outbox.send(batch).is_err() {
+                        break;
+                    }
+                }
+                let mut out = [0u8; 32];
+                out.copy_from_slice(ctx.finish().as_ref());
+                out
+            };
+            let spawned = std::thread::Builder::new()
+                .name("safehome-sha256".into())
+                .spawn_scoped(scope, helper);
             if let Ok(helper) = spawned {
                 return Lane::Thread { to_hash: Some(to_hash), hashed, helper };
             }
@@ -192,7 +221,7 @@ mod tests {
         let expected = expected.finish();
         for threaded in [false, true] {
             let got = std::thread::scope(|s| {
-                let mut lane = Lane::start(s, threaded, 2);
+                let mut lane = Lane::start(s, threaded, 2, |_: &mut Batch| {});
                 let mut firsts = Vec::new();
                 for &(first, chunks, tail) in &batches[..2] {
                     lane.send(filled(first, chunks, tail)).unwrap();
@@ -214,7 +243,7 @@ mod tests {
     #[test]
     fn an_abandoned_lane_stops_its_thread() {
         std::thread::scope(|s| {
-            let mut lane = Lane::start(s, true, 2);
+            let mut lane = Lane::start(s, true, 2, |_: &mut Batch| {});
             assert!(matches!(lane, Lane::Thread { .. }));
             lane.send(filled(0, 2, 5)).unwrap();
             lane.send(filled(2, 2, 5)).unwrap();
@@ -222,7 +251,7 @@ mod tests {
         });
         // Finishing without receiving every batch is fine too.
         let d = std::thread::scope(|s| {
-            let mut lane = Lane::start(s, true, 2);
+            let mut lane = Lane::start(s, true, 2, |_: &mut Batch| {});
             lane.send(filled(0, 1, 5)).unwrap();
             lane.send(filled(1, 1, 5)).unwrap();
             lane.finish()
