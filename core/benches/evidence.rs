@@ -94,10 +94,22 @@ fn have(cmd: &str) -> bool {
     Command::new(cmd).arg("--version").output().is_ok()
 }
 
-/// Median wall time (ms) of `runs` runs of a command; `None` if it cannot run or fails.
-fn time_command(cmd: &str, args: &[&str], runs: usize) -> Option<f64> {
+/// Remove the files a timed run writes, so that every run writes new files (untimed). On this
+/// machine's ext4 (mounted with `discard`), truncating a 256 MiB file in place costs 35-100 ms
+/// and makes ext4 flush the new data at close (`auto_da_alloc`): rewriting in place would
+/// measure the file system, for SafeHome and rage alike.
+fn remove_outputs(outputs: &[&Path]) {
+    for o in outputs {
+        let _ = std::fs::remove_file(o);
+    }
+}
+
+/// Median wall time (ms) of `runs` runs of a command, each writing new `outputs`; `None` if it
+/// cannot run or fails.
+fn time_command(cmd: &str, args: &[&str], runs: usize, outputs: &[&Path]) -> Option<f64> {
     let mut t = Vec::new();
     for _ in 0..runs {
+        remove_outputs(outputs);
         let start = Instant::now();
         let out = Command::new(cmd).args(args).output().ok()?;
         if !out.status.success() {
@@ -122,10 +134,17 @@ fn status_kb(field: &str) -> Option<u64> {
 }
 
 /// Median wall time (ms) of `f` over `runs` runs after one warm-up.
-fn time_fn(runs: usize, mut f: impl FnMut()) -> f64 {
+fn time_fn(runs: usize, f: impl FnMut()) -> f64 {
+    time_fn_writing(runs, &[], f)
+}
+
+/// Median wall time (ms) of `f` over `runs` runs after one warm-up, each writing new `outputs`.
+fn time_fn_writing(runs: usize, outputs: &[&Path], mut f: impl FnMut()) -> f64 {
+    remove_outputs(outputs);
     f();
     let mut t = Vec::with_capacity(runs);
     for _ in 0..runs {
+        remove_outputs(outputs);
         let start = Instant::now();
         f();
         t.push(start.elapsed().as_secs_f64() * 1000.0);
@@ -262,7 +281,7 @@ fn pipeline_vs_vips(full: bool) {
     if full && !vips {
         println!("note: vipsthumbnail not found (apt-get install libvips-tools): anchor skipped");
     }
-    let vips_startup = if vips { time_command("vips", &["--version"], 9) } else { None };
+    let vips_startup = if vips { time_command("vips", &["--version"], 9, &[]) } else { None };
     for name in ["jolla.jpg", "HMD_Nokia_8.3_5G.jpg"] {
         let path = dir.join(name);
         let bytes = std::fs::read(&path).unwrap();
@@ -288,7 +307,7 @@ fn pipeline_vs_vips(full: bool) {
             let p = path.to_string_lossy().into_owned();
             let args = ["--size", "2000", "-o", target.as_str()];
             let full_args: Vec<&str> = std::iter::once(p.as_str()).chain(args).collect();
-            if let Some(v) = time_command("vipsthumbnail", &full_args, 9) {
+            if let Some(v) = time_command("vipsthumbnail", &full_args, 9, &[]) {
                 fields["vipsthumbnail_median_ms"] = v.into();
                 fields["ratio_vs_vipsthumbnail"] = (ours / v).into();
                 if let Some(s) = vips_startup {
@@ -368,10 +387,10 @@ fn throughput_vs_rage_and_openssl(full: bool) {
     let sealed2 = tmp.join("input-two-pass.shev");
     let opened = tmp.join("opened.bin");
     let runs = 7;
-    let seal_ms = time_fn(runs, || {
+    let seal_ms = time_fn_writing(runs, &[&sealed], || {
         seal_file(&k, &input, &sealed);
     });
-    let seal2_ms = time_fn(runs, || {
+    let seal2_ms = time_fn_writing(runs, &[&sealed2], || {
         seal_file_two_pass(&k, &input, &sealed2);
     });
     assert_eq!(
@@ -379,9 +398,9 @@ fn throughput_vs_rage_and_openssl(full: bool) {
         std::fs::metadata(&sealed2).unwrap().len()
     );
     let _ = std::fs::remove_file(&sealed2);
-    let open_ms = time_fn(runs, || open_file(&k, &sealed, &opened));
+    let open_ms = time_fn_writing(runs, &[&opened], || open_file(&k, &sealed, &opened));
     assert_eq!(sha256_file(&opened), sha256_file(&input));
-    let open_nf_ms = time_fn(runs, || open_file_no_fsync(&k, &sealed, &opened));
+    let open_nf_ms = time_fn_writing(runs, &[&opened], || open_file_no_fsync(&k, &sealed, &opened));
     assert_eq!(sha256_file(&opened), sha256_file(&input));
     let _ = std::fs::remove_file(&opened);
 
@@ -476,18 +495,22 @@ fn throughput_vs_rage_and_openssl(full: bool) {
             );
         if let Some(age_pub) = age_pub {
             let age_file = tmp.join("input.age");
+            let rage_out = tmp.join("rage-out.bin");
             let (i, a, o, kf) = (
                 input.to_string_lossy().into_owned(),
                 age_file.to_string_lossy().into_owned(),
-                tmp.join("rage-out.bin").to_string_lossy().into_owned(),
+                rage_out.to_string_lossy().into_owned(),
                 key.to_string_lossy().into_owned(),
             );
-            if let Some(enc) = time_command("rage", &["-r", &age_pub, "-o", &a, &i], runs) {
+            let enc = time_command("rage", &["-r", &age_pub, "-o", &a, &i], runs, &[&age_file]);
+            if let Some(enc) = enc {
                 fields["rage_seal_median_ms"] = enc.into();
                 fields["rage_seal_mib_s"] = mbps(enc).into();
                 fields["seal_ratio_vs_rage"] = (enc / seal_ms).into();
                 fields["seal_two_pass_ratio_vs_rage"] = (enc / seal2_ms).into();
-                if let Some(dec) = time_command("rage", &["-d", "-i", &kf, "-o", &o, &a], runs) {
+                let dec =
+                    time_command("rage", &["-d", "-i", &kf, "-o", &o, &a], runs, &[&rage_out]);
+                if let Some(dec) = dec {
                     fields["rage_open_median_ms"] = dec.into();
                     fields["rage_open_mib_s"] = mbps(dec).into();
                     fields["open_ratio_vs_rage"] = (dec / open_ms).into();
