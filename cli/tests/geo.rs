@@ -1,36 +1,16 @@
 //! `safehome geo ...` as a user runs it: output and exit codes.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use std::path::PathBuf;
-use std::process::{Command, Output};
+mod common;
 
-fn safehome(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_safehome")).args(args).output().expect("runs")
-}
-
-fn code(o: &Output) -> i32 {
-    o.status.code().expect("exit code")
-}
-
-fn stdout(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
+use common::{code, safehome, stderr, stdout};
 
 fn data(name: &str) -> String {
-    let p = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../core/tests/data/geo").join(name);
-    p.to_string_lossy().into_owned()
+    common::data_in("geo", name)
 }
 
 fn temp(name: &str, contents: &str) -> String {
-    let dir = std::env::temp_dir().join(format!("safehome-cli-geo-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let p = dir.join(name);
-    std::fs::write(&p, contents).unwrap();
-    p.to_string_lossy().into_owned()
+    common::temp("geo", name, contents)
 }
 
 const NOW: &str = "1795924800000"; // 2026-11-29T04:00:00Z
