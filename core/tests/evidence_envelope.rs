@@ -527,6 +527,41 @@ fn large_envelopes_are_opened_with_the_same_checks() {
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
+/// A large output is synced in the background while it is written (every
+/// `FileSink::WRITEBACK_EVERY` bytes); committing still renames a whole file into place, and
+/// discarding still leaves nothing.
+#[test]
+fn file_sink_with_background_writeback_commits_and_discards_whole() {
+    use std::io::Write;
+    let dir = std::env::temp_dir().join(format!("safehome-writeback-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let block = payload(CHUNK_SIZE, 7);
+    let blocks = (2 * FileSink::WRITEBACK_EVERY as usize) / CHUNK_SIZE + 3;
+    for commit in [true, false] {
+        let dest = dir.join(format!("big-{commit}.bin"));
+        let mut sink = FileSink::create(&dest).unwrap();
+        let temp = sink.temp_path().to_path_buf();
+        for _ in 0..blocks {
+            sink.write_all(&block).unwrap();
+        }
+        assert!(!dest.exists());
+        if commit {
+            sink.commit().unwrap();
+            let got = std::fs::read(&dest).unwrap();
+            assert_eq!(got.len(), blocks * CHUNK_SIZE);
+            assert!(got.chunks(CHUNK_SIZE).all(|c| c == &block[..]));
+        } else {
+            sink.discard();
+            assert!(!dest.exists());
+        }
+        assert!(!temp.exists());
+        // A sink is used once.
+        assert!(sink.write_all(&block).is_err());
+        assert!(sink.commit().is_err());
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
 // ---------------------------------------------------------------------------------------------
 // attacks: payload
 
