@@ -592,18 +592,20 @@ fn seal_slot<'b>(
     Ok(&slot[..plain_len + TAG_LEN])
 }
 
-/// Seal the slots of `b` from `from` up to `to` (exclusive) in place.
-fn seal_batch(
+/// Seal the slots of `b` from `b.sealed` up to `to` (exclusive) in place, counting them in
+/// `b.sealed` as they are done (of a payload of `chunks` chunks).
+fn seal_upto(
     key: &LessSafeKey,
     chunks: u64,
     b: &mut Batch,
-    from: usize,
     to: usize,
 ) -> Result<(), EnvelopeError> {
-    for j in from..to {
+    while b.sealed < to {
+        let j = b.sealed;
         let counter = b.first + j as u64;
         let plain_len = b.plain_len(j);
         seal_slot(key, counter, counter + 1 == chunks, b.slot_mut(j), plain_len)?;
+        b.sealed += 1;
     }
     Ok(())
 }
@@ -632,11 +634,10 @@ fn seal_payload<R: Read, W: Write>(
     let (slots, depth) = if threaded { (lane::BATCH_CHUNKS, lane::DEPTH) } else { (1, 1) };
     let holds_final = |b: &Batch| hold_final.is_some() && b.first + b.chunks as u64 == chunks;
     // The helper's share: every slot of a batch it just hashed, but a held final chunk.
+    // (An error leaves the rest to the calling thread, which reports it.)
     let spare = |b: &mut Batch| {
         let to = b.chunks - usize::from(holds_final(b));
-        if seal_batch(key, chunks, b, 0, to).is_ok() {
-            b.sealed = to;
-        }
+        let _ = seal_upto(key, chunks, b, to);
     };
     std::thread::scope(|scope| {
         let mut lane = Lane::start(scope, threaded, depth, spare);
@@ -687,8 +688,7 @@ fn seal_payload<R: Read, W: Write>(
             outstanding -= 1;
             let held_back = holds_final(&b);
             let free = b.chunks - usize::from(held_back);
-            let from = b.sealed.min(free);
-            seal_batch(key, chunks, &mut b, from, free)?;
+            seal_upto(key, chunks, &mut b, free)?;
             for j in 0..free {
                 let start = j * lane::SLOT;
                 out.write_all(&b.buf[start..start + b.plain_len(j) + TAG_LEN])?;
@@ -1417,7 +1417,8 @@ pub fn open_bytes(
     identity: &Identity,
     expect_device: Option<&DevicePublicKey>,
 ) -> Result<(Vec<u8>, Opened), EnvelopeError> {
-    let mut sink = MemorySink::new();
+    // The payload is shorter than the envelope: one allocation, no regrowth.
+    let mut sink = MemorySink { data: Vec::with_capacity(envelope.len()), committed: false };
     let opened = open(envelope, identity, expect_device, &mut sink)?;
     let data = sink.into_committed().ok_or(EnvelopeError::Crypto("sink not committed"))?;
     Ok((data, opened))
@@ -1545,6 +1546,34 @@ mod tests {
             assert!(sink.into_committed().is_none());
             // Keyless verification cannot tell: it never sees the plaintext.
             assert!(verify(&env[..], Some(&device.public())).is_ok());
+        }
+    }
+
+    /// A reader slow enough that the helper thread is always ahead, so it seals every batch it
+    /// hashes (but a held final chunk): the bytes are those of a sealer that does all the
+    /// encryption on one thread.
+    #[test]
+    fn chunks_sealed_by_the_helper_are_the_same_bytes() {
+        struct Slow<'a>(&'a [u8]);
+        impl Read for Slow<'_> {
+            fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+                std::thread::sleep(std::time::Duration::from_micros(300));
+                let n = buf.len().min(self.0.len());
+                buf[..n].copy_from_slice(&self.0[..n]);
+                self.0 = &self.0[n..];
+                Ok(n)
+            }
+        }
+        let len = (1 << 20) + 3 * CHUNK_SIZE + 17;
+        let p = payload(len);
+        let key = aead_key(&[9u8; 32]).unwrap();
+        let mut expected = vec![0u8; envelope_len(0, len as u64) as usize - SIGNATURE_LEN];
+        let sha = seal_in_memory(&key, &p, &mut expected).unwrap();
+        for hold in [None, Some(&sha)] {
+            let mut out = Vec::new();
+            let got = seal_payload(&key, len as u64, &mut Slow(&p), &mut out, hold).unwrap();
+            assert_eq!(got, sha);
+            assert!(out == expected, "hold_final: {}", hold.is_some());
         }
     }
 
