@@ -5,12 +5,10 @@
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 
-use safehome_core::location::{AccuracyThresholds, FixLimits};
 use safehome_core::risk;
 use safehome_core::store::Store;
 use safehome_core::store::profiles::Actor;
 use safehome_core::store::records::Draft;
-use serde_json::json;
 
 use crate::answer::AnswerValue;
 use crate::errors::{ApiError, call, guard};
@@ -129,34 +127,18 @@ impl DraftSession {
     /// Answer the geopoint question at `path` with a fix from the platform: the core validates
     /// the fix (`InvalidFix` names the reason), applies the question's capture and warning
     /// accuracy (a fix worse than the warning needs `confirmed = true`, else `InvalidFix` with
-    /// `confirmation_required`), and stores the answer (autosaved). The result goes to
-    /// `locationQualityFlags` for the supervisor's flags.
+    /// `confirmation_required`), and stores the answer with the whole fix (autosaved). At
+    /// `finalize` the store computes the location quality flags from it (mock provider, low
+    /// accuracy, far from the household, outside its commune, impossible travel, photos far
+    /// away): `RecordView.qualityFlags`.
     pub fn answer_fix(
         &self,
         path: String,
         fix: GpsFix,
         confirmed: bool,
     ) -> Result<AcceptedFix, ApiError> {
-        let clock = self.handle.clock();
         self.write("draft.answer_fix", |store, d| {
-            let valid = safehome_core::location::validate_fix(&fix.into(), &FixLimits::default(), clock)?;
-            let (field, _) = d.session().resolve(&path)?;
-            let thresholds = AccuracyThresholds::from_field(&d.session().form().field(field).def);
-            let accepted = thresholds.accept(valid, confirmed).map_err(|e| ApiError::InvalidFix {
-                detail: format!("confirmation_required: {e}"),
-            })?;
-            let f = &accepted.fix.fix;
-            let point = json!({
-                "lat": f.lat, "lon": f.lon, "alt": f.altitude_m.unwrap_or(0.0), "accuracy": f.accuracy_m,
-            });
-            store.edit(d, |s| {
-                if accepted.over_warning {
-                    s.set_geopoint_confirmed(&path, &point)
-                } else {
-                    s.set_answer(&path, &point)
-                }
-            })?;
-            Ok(accepted.into())
+            Ok(store.answer_fix(&self.actor, d, &path, &fix.into(), confirmed)?.into())
         })
     }
 

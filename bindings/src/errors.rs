@@ -302,6 +302,10 @@ impl From<StoreError> for ApiError {
             StoreError::NoRecipients => ApiError::NoRecipients,
             StoreError::Photo(e) => e.into(),
             StoreError::Envelope(_) => ApiError::Envelope { detail },
+            StoreError::Fix(e) => e.into(),
+            StoreError::FixNotAccepted(_) => {
+                ApiError::InvalidFix { detail: format!("confirmation_required: {detail}") }
+            }
         }
     }
 }

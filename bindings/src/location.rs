@@ -32,7 +32,7 @@ pub fn location_quality_flags(
 ) -> Result<Vec<QualityFlag>, ApiError> {
     call("location.quality_flags", || {
         let assigned = match (&areas, &input.assigned_area_code) {
-            (Some(a), Some(code)) => Some((&a.set, code.as_str())),
+            (Some(a), Some(code)) => Some((a.set.as_ref(), code.as_str())),
             (None, Some(_)) => {
                 return Err(ApiError::InvalidInput {
                     detail: "assignedAreaCode: needs the assigned areas".into(),
@@ -61,7 +61,7 @@ pub fn location_quality_flags(
 /// Immutable; share one instance.
 #[derive(Debug, uniffi::Object)]
 pub struct AssignedAreas {
-    set: AreaSet,
+    pub(crate) set: Arc<AreaSet>,
 }
 
 #[uniffi::export]
@@ -73,7 +73,7 @@ impl AssignedAreas {
     pub fn from_geojson(geojson: String) -> Result<Arc<Self>, ApiError> {
         call("areas.from_geojson", || {
             Ok(Arc::new(AssignedAreas {
-                set: AreaSet::from_geojson(&geojson, &ImportOptions::default())?,
+                set: Arc::new(AreaSet::from_geojson(&geojson, &ImportOptions::default())?),
             }))
         })
     }

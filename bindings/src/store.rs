@@ -17,6 +17,7 @@ use zeroize::Zeroize;
 
 use crate::draft::DraftSession;
 use crate::errors::{ApiError, call, guard};
+use crate::location::AssignedAreas;
 use crate::logging::{self, LogLevel};
 use crate::progress::{self, ProgressListener};
 use crate::records::{
@@ -24,10 +25,9 @@ use crate::records::{
     ProfileInfo, RecipientInfo, RecipientKind, RecordSummary, RecordView, Role, StorageStatus,
 };
 
-/// The open store, or nothing after `closeStore()`; and the clock it was opened with.
+/// The open store, or nothing after `closeStore()`.
 pub(crate) struct StoreHandle {
     store: RwLock<Option<Arc<Store>>>,
-    clock: Arc<dyn Clock>,
     /// The clock of `openForTesting`, which the test harness moves (feature `test-hooks`).
     #[cfg_attr(not(feature = "test-hooks"), allow(dead_code))]
     test_clock: Option<Arc<FixedClock>>,
@@ -37,11 +37,6 @@ impl StoreHandle {
     /// The store, unless it was closed.
     pub(crate) fn get(&self) -> Result<Arc<Store>, ApiError> {
         self.store.read().unwrap_or_else(|p| p.into_inner()).clone().ok_or(ApiError::StoreClosed)
-    }
-
-    /// The clock the store runs on (the system clock in the device's UTC offset).
-    pub(crate) fn clock(&self) -> &dyn Clock {
-        self.clock.as_ref()
     }
 }
 
@@ -80,22 +75,13 @@ impl SafeHomeStore {
         test_clock: Option<Arc<FixedClock>>,
     ) -> Result<Arc<Self>, ApiError> {
         let key = data_key(key)?;
-        let store = Store::open(
-            Path::new(path),
-            &key,
-            Arc::clone(&clock),
-            Arc::new(SystemEntropy::default()),
-            config,
-        )?;
+        let store =
+            Store::open(Path::new(path), &key, clock, Arc::new(SystemEntropy::default()), config)?;
         logging::emit(LogLevel::Info, "store.open", || {
             format!("store opened (device {})", store.device_id())
         });
         Ok(Arc::new(SafeHomeStore {
-            handle: Arc::new(StoreHandle {
-                store: RwLock::new(Some(Arc::new(store))),
-                clock,
-                test_clock,
-            }),
+            handle: Arc::new(StoreHandle { store: RwLock::new(Some(Arc::new(store))), test_clock }),
         }))
     }
 
@@ -156,6 +142,17 @@ impl SafeHomeStore {
     pub fn interrupt(&self) -> Result<(), ApiError> {
         call("store.interrupt", || {
             self.store()?.interrupt();
+            Ok(())
+        })
+    }
+
+    /// The team's assigned areas (communes), or `null` to forget them. With them, finalize
+    /// flags a household visit whose fix is outside the household's commune (`outsideArea`).
+    /// Held in memory: set them again after opening the store.
+    #[uniffi::method(default(areas = None))]
+    pub fn set_assigned_areas(&self, areas: Option<Arc<AssignedAreas>>) -> Result<(), ApiError> {
+        call("store.set_assigned_areas", || {
+            self.store()?.set_assigned_areas(areas.map(|a| Arc::clone(&a.set)));
             Ok(())
         })
     }

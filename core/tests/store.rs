@@ -7,117 +7,15 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use rusqlite::Connection;
-use safehome_core::clock::{FixedClock, SystemEntropy};
-use safehome_core::crypto::{DataKey, PinPolicy};
-use safehome_core::store::households::{Location, Member, NewHousehold};
+use safehome_core::clock::SystemEntropy;
+use safehome_core::crypto::PinPolicy;
 use safehome_core::store::migrate;
-use safehome_core::store::profiles::{Actor, Role};
+use safehome_core::store::profiles::Role;
 use safehome_core::store::{Store, StoreConfig, StoreError};
 use serde_json::json;
 
-const NOW: i64 = 1_795_924_800_000;
-
-struct Fixture {
-    _dir: TempDir,
-    path: PathBuf,
-    clock: Arc<FixedClock>,
-}
-
-/// A temporary directory removed on drop (no extra dependency for one helper).
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(tag: &str) -> TempDir {
-        let n =
-            std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos();
-        let p = std::env::temp_dir().join(format!("safehome-{tag}-{}-{n}", std::process::id()));
-        std::fs::create_dir_all(&p).unwrap();
-        TempDir(p)
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
-fn key(b: u8) -> DataKey {
-    DataKey::from_bytes([b; 32])
-}
-
-fn config() -> StoreConfig {
-    StoreConfig { pin_iterations: 1_000, ..StoreConfig::default() }
-}
-
-impl Fixture {
-    fn new(tag: &str) -> Fixture {
-        let dir = TempDir::new(tag);
-        let path = dir.0.join("safehome.db");
-        Fixture { _dir: dir, path, clock: Arc::new(FixedClock::new(NOW, 420)) }
-    }
-    fn open(&self) -> Store {
-        self.open_with(&key(1)).unwrap()
-    }
-    fn open_with(&self, k: &DataKey) -> Result<Store, StoreError> {
-        Store::open(&self.path, k, self.clock.clone(), Arc::new(SystemEntropy::default()), config())
-    }
-}
-
-/// A device with a supervisor, two volunteers and a health worker, all unlocked.
-struct Team {
-    sup: Actor,
-    vol: Actor,
-    vol2: Actor,
-    hw: Actor,
-}
-
-fn team(s: &Store) -> Team {
-    let sup = s.create_profile(None, "Đỗ Thị Hằng", Role::Supervisor, "1111").unwrap();
-    let sup = s.unlock(&sup.id, "1111").unwrap();
-    let v = s.create_profile(Some(&sup), "Lục Văn Toàn", Role::Volunteer, "2222").unwrap();
-    let v2 = s.create_profile(Some(&sup), "Hà Thị Nhung", Role::Volunteer, "3333").unwrap();
-    let h =
-        s.create_profile(Some(&sup), "Bác sĩ Nông Văn Khải", Role::HealthWorker, "4444").unwrap();
-    Team {
-        vol: s.unlock(&v.id, "2222").unwrap(),
-        vol2: s.unlock(&v2.id, "3333").unwrap(),
-        hw: s.unlock(&h.id, "4444").unwrap(),
-        sup,
-    }
-}
-
-fn new_household(head: &str) -> NewHousehold {
-    NewHousehold {
-        commune_code: "05569".into(),
-        village: "Thôn Khuôn Tát".into(),
-        address: Some("Nhà thứ ba sau cầu treo".into()),
-        head_name: head.into(),
-        members: vec![Member {
-            name: "Ma Thị Lan".into(),
-            birth_year: Some(2022),
-            sex: Some("female".into()),
-            relation: Some("con".into()),
-        }],
-        location: Some(Location { lat: 21.905, lon: 105.648, accuracy_m: 6.0 }),
-        volunteer_id: None,
-    }
-}
-
-fn answers() -> serde_json::Value {
-    json!({
-        "consent": "yes", "commune_code": "05569", "village": "Thôn Khuôn Tát", "head_name": "Ma Văn Hùng",
-        "household_gps": {"lat": 21.905, "lon": 105.648, "alt": 120, "accuracy": 6},
-        "num_children": 1,
-        "children": [{"child_name": "Ma Thị Lan", "child_sex": "female", "child_age": 3,
-                      "child_disability": "no", "child_lives_with": "both_parents"}],
-        "pond_fenced": "no", "well_covered": "yes", "poison_stored": "no", "window_bars": "yes",
-        "kitchen_separate": "yes", "hot_items_safe": "yes", "wiring_safe": "yes", "stairs_railing": "na",
-        "gate_fence": "yes", "helmet_use": "yes", "play_area": "yes", "child_injured_12m": "no",
-        "special_groups": ["none"], "serious_harm": "no",
-        "notes": "Ao cá sau nhà chưa có rào"
-    })
-}
+mod common;
+use common::*;
 
 fn finalized_visit(s: &Store, t: &Team) -> (String, String) {
     let h = s.add_household(&t.vol, &new_household("Ma Văn Hùng")).unwrap();
@@ -590,13 +488,6 @@ fn a_tampered_submission_fails_verification() {
     let s = f.open();
     let sup = s.unlock(t.sup.profile_id(), "1111").unwrap();
     assert!(!s.verify_submission(&sup, &id).unwrap());
-}
-
-fn fixture(rel: &str) -> PathBuf {
-    let p =
-        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/fixtures/photos").join(rel);
-    assert!(p.exists(), "fixture missing: {} (../shared/fixtures must be present)", p.display());
-    p
 }
 
 #[test]

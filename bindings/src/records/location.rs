@@ -217,7 +217,7 @@ impl From<loc::QualityFlag> for QualityFlag {
             code: f.code.into(),
             reason_vi: f.reason_vi,
             reason_en: f.reason_en,
-            numbers: f.numbers.into_iter().map(|(k, v)| (k.to_string(), v)).collect(),
+            numbers: f.numbers.into_iter().collect(),
             subject: f.subject,
         }
     }

@@ -11,7 +11,7 @@ use safehome_core::store::team as t;
 use safehome_core::store::{self as core, Attachment};
 use serde_json::Value as Json;
 
-use super::{Assessment, RiskLevel, count};
+use super::{Assessment, QualityFlag, QualityFlagCode, RiskLevel, count};
 use crate::errors::ApiError;
 
 /// What a profile may do on this device (`docs/storage.md` has the permission table).
@@ -266,6 +266,9 @@ pub struct RecordView {
     pub signature: Option<String>,
     /// The supervisor's note when the record was returned.
     pub return_note: Option<String>,
+    /// The location quality flags sealed at finalize (empty for drafts and for records whose
+    /// geopoints were not answered with a platform fix).
+    pub quality_flags: Vec<QualityFlag>,
 }
 
 impl TryFrom<r::RecordView> for RecordView {
@@ -292,6 +295,7 @@ impl TryFrom<r::RecordView> for RecordView {
             submission_sha256: x.submission_sha256,
             signature: x.signature,
             return_note: x.return_note,
+            quality_flags: x.quality_flags.into_iter().map(Into::into).collect(),
         })
     }
 }
@@ -307,6 +311,8 @@ pub struct RecordSummary {
     pub risk_level: Option<RiskLevel>,
     pub due_at_ms: Option<i64>,
     pub finalized_at_ms: Option<i64>,
+    /// The codes of its location quality flags (details in `RecordView.qualityFlags`).
+    pub quality_flags: Vec<QualityFlagCode>,
 }
 
 impl TryFrom<r::QueueItem> for RecordSummary {
@@ -321,6 +327,7 @@ impl TryFrom<r::QueueItem> for RecordSummary {
             risk_level: opt_level(x.risk_level)?,
             due_at_ms: x.due_at_ms,
             finalized_at_ms: x.finalized_at_ms,
+            quality_flags: x.quality_flags.into_iter().map(Into::into).collect(),
         })
     }
 }

@@ -143,7 +143,7 @@ impl FixError {
 }
 
 /// A fix that passed validation, with when the core received it and its age then.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ValidFix {
     pub fix: Fix,
     /// The injected clock's time at validation, ms.
@@ -294,7 +294,7 @@ pub enum AcceptError {
 }
 
 /// A fix accepted as a geopoint answer.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct AcceptedFix {
     pub fix: ValidFix,
     /// Accepted over the warning threshold with the volunteer's confirmation.

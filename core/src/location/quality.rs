@@ -58,13 +58,13 @@ impl FlagCode {
 }
 
 /// One quality flag.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct QualityFlag {
     pub code: FlagCode,
     pub reason_vi: String,
     pub reason_en: String,
     /// The measured values and the thresholds they were compared with.
-    pub numbers: BTreeMap<&'static str, f64>,
+    pub numbers: BTreeMap<String, f64>,
     /// What the flag is about when it is not the visit itself (a photo's id).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub subject: Option<String>,
@@ -154,7 +154,7 @@ fn flag(code: FlagCode, vi: String, en: String, numbers: &[(&'static str, f64)])
         code,
         reason_vi: vi,
         reason_en: en,
-        numbers: numbers.iter().copied().collect(),
+        numbers: numbers.iter().map(|(k, v)| ((*k).to_string(), *v)).collect(),
         subject: None,
     }
 }

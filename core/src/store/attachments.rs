@@ -72,6 +72,7 @@ impl Store {
         )?;
         let thumbnail =
             self.keys().column.encrypt("attachments", "thumbnail", &id, &processed.thumbnail)?;
+        let photo_location = self.photo_location_enc(&id, &processed.exif)?;
 
         // The answer and the attachment row commit together; if the commit fails, the
         // session's previous answer is put back.
@@ -93,8 +94,8 @@ impl Store {
         let saved = self.save_with(draft, |tx| {
             tx.execute(
                 "INSERT INTO attachments (id, record_id, field, envelope, envelope_len, plain_len, plain_sha256,
-                    orig_sha256, created_at, thumbnail_enc)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+                    orig_sha256, created_at, thumbnail_enc, photo_location_enc)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
                 params![
                     id,
                     attachment.record_id,
@@ -105,7 +106,8 @@ impl Store {
                     processed.sha256.to_vec(),
                     processed.original.sha256.to_vec(),
                     now,
-                    thumbnail
+                    thumbnail,
+                    photo_location
                 ],
             )?;
             Ok(())

@@ -52,6 +52,10 @@ pub enum StoreError {
     Photo(#[from] crate::evidence::photo::PhotoError),
     #[error(transparent)]
     Envelope(#[from] crate::evidence::envelope::EnvelopeError),
+    #[error(transparent)]
+    Fix(#[from] crate::location::FixError),
+    #[error(transparent)]
+    FixNotAccepted(#[from] crate::location::AcceptError),
     #[error("stored data is unreadable: {0}")]
     BadData(String),
 }

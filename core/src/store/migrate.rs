@@ -16,6 +16,7 @@ pub const SCHEMA_V1: &str = include_str!("migrations/0001_init.sql");
 const UPGRADES: &[&str] = &[
     include_str!("migrations/0002_quality_flags.sql"),
     include_str!("migrations/0003_record_events.sql"),
+    include_str!("migrations/0004_record_location.sql"),
 ];
 
 /// The schema version this code writes.

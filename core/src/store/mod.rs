@@ -9,6 +9,7 @@
 mod attachments;
 mod audit;
 mod error;
+mod fixes;
 pub mod households;
 pub mod migrate;
 pub mod outbox;
@@ -34,6 +35,7 @@ use crate::clock::{Clock, Entropy, new_uuid};
 use crate::crypto::{CryptoError, DataKey, KeyHierarchy, PIN_ITERATIONS, PinPolicy};
 use crate::evidence::keys::DeviceSigningKey;
 use crate::form::check::CheckedForm;
+use crate::location::AreaSet;
 
 const KEY_CHECK: &[u8] = b"safehome-key-check-v1";
 
@@ -71,6 +73,8 @@ pub struct Store {
     entropy: Arc<dyn Entropy>,
     config: StoreConfig,
     forms: Mutex<HashMap<String, Arc<CheckedForm>>>,
+    /// The team's assigned areas, when the app has loaded them (for the outside-area flag).
+    areas: Mutex<Option<Arc<AreaSet>>>,
 }
 
 impl std::fmt::Debug for Store {
@@ -132,6 +136,7 @@ impl Store {
             entropy,
             config,
             forms: Mutex::new(HashMap::new()),
+            areas: Mutex::new(None),
         })
     }
 

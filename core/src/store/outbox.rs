@@ -162,12 +162,13 @@ impl Store {
             for id in &ids {
                 tx.execute(
                     "UPDATE records SET submission_enc = NULL, draft_enc = NULL, child_ref_enc = NULL,
-                        quality_flags_enc = NULL, purged_at = ?2 WHERE id = ?1",
+                        quality_flags_enc = NULL, fixes_enc = NULL, purged_at = ?2 WHERE id = ?1",
                     params![id, s.now_ms()],
                 )?;
                 tx.execute("DELETE FROM record_events WHERE record_id = ?1", params![id])?;
                 tx.execute(
-                    "UPDATE attachments SET envelope = NULL, thumbnail_enc = NULL, purged_at = ?2 WHERE record_id = ?1",
+                    "UPDATE attachments SET envelope = NULL, thumbnail_enc = NULL, photo_location_enc = NULL,
+                        purged_at = ?2 WHERE record_id = ?1",
                     params![id, s.now_ms()],
                 )?;
                 s.audit(tx, None, Action::Purged, "record", id)?;

@@ -12,9 +12,11 @@ use rusqlite::{OptionalExtension, Transaction, params};
 use serde::Serialize;
 use serde_json::{Value as Json, json};
 
+use super::fixes::RecordFixes;
 use super::profiles::{Actor, Permission, Role};
 use super::{Action, Store, StoreError};
 use crate::form::session::{Session, SessionState, TimingEvent, TimingKind};
+use crate::location::{FlagCode, QualityFlag};
 use crate::risk::{self, Assessment};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -45,6 +47,8 @@ pub struct Draft {
     session: Session,
     /// How many of the session's timing events are already in `record_events`.
     saved_events: usize,
+    /// The platform fixes its geopoints were answered with (see `fixes`).
+    pub(crate) fixes: RecordFixes,
 }
 
 impl Draft {
@@ -91,6 +95,9 @@ pub struct RecordView {
     pub submission_sha256: Option<String>,
     pub signature: Option<String>,
     pub return_note: Option<String>,
+    /// The location quality flags sealed at finalize (empty for drafts and records without a
+    /// platform fix).
+    pub quality_flags: Vec<QualityFlag>,
 }
 
 /// One line of a supervisor's review queue.
@@ -104,6 +111,8 @@ pub struct QueueItem {
     pub risk_level: Option<String>,
     pub due_at_ms: Option<i64>,
     pub finalized_at_ms: Option<i64>,
+    /// The codes of its location quality flags, for the supervisor to see at a glance.
+    pub quality_flags: Vec<FlagCode>,
 }
 
 /// What finalize returns: enough for the app to show the outcome.
@@ -239,23 +248,24 @@ impl Store {
             owner_id: by.profile_id().to_string(),
             session,
             saved_events,
+            fixes: RecordFixes::new(),
         })
     }
 
     /// Reopen a draft where it stopped (after the app was killed, or from the list).
     pub fn open_draft(&self, by: &Actor, record_id: &str) -> Result<Draft, StoreError> {
-        // kind, form id, form version, owner, state, draft
-        type DraftRow = (String, String, String, String, String, Option<Vec<u8>>);
+        // kind, form id, form version, owner, state, draft, fixes
+        type DraftRow = (String, String, String, String, String, Option<Vec<u8>>, Option<Vec<u8>>);
         let row: Option<DraftRow> = self
             .reader()?
             .query_row(
-                "SELECT kind, form_id, form_version, owner_id, state, draft_enc FROM records WHERE id = ?1",
+                "SELECT kind, form_id, form_version, owner_id, state, draft_enc, fixes_enc FROM records WHERE id = ?1",
                 params![record_id],
-                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?)),
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?, r.get(6)?)),
             )
             .optional()?;
         let not_found = || StoreError::NotFound { entity: "record", id: record_id.into() };
-        let (kind, form_id, version, owner, state, draft) = row.ok_or_else(not_found)?;
+        let (kind, form_id, version, owner, state, draft, fixes) = row.ok_or_else(not_found)?;
         if owner != by.profile_id() {
             return Err(not_found());
         }
@@ -283,6 +293,7 @@ impl Store {
             owner_id: owner,
             session,
             saved_events,
+            fixes: self.load_fixes(record_id, fixes.as_deref())?,
         })
     }
 
@@ -370,6 +381,11 @@ impl Store {
         }
         let assessment = risk::assess(&draft.session);
         let now = self.now_ms();
+        let location = self.review_location(by, draft, now)?;
+        let flags_enc = location
+            .as_ref()
+            .map(|l| self.encrypt_flags(&draft.record_id, &l.flags))
+            .transpose()?;
         let outbox_id = self.new_id();
         let record_id = draft.record_id.clone();
         let (hash, outbox_id) = self.write(|tx, s| {
@@ -410,6 +426,7 @@ impl Store {
                     "id": a.id, "field": a.field, "envelope_sha256": hex(&a.sha256), "envelope_len": a.len,
                 })).collect::<Vec<_>>(),
                 "assessment": assessment,
+                "location": location,
                 "timings": draft.session.timings(),
                 "state": draft.session.state(),
             });
@@ -419,7 +436,8 @@ impl Store {
             let c = &s.keys().column;
             tx.execute(
                 "UPDATE records SET state = 'queued', submission_enc = ?2, submission_hash = ?3, signature = ?4,
-                    risk_level = ?5, due_at = ?6, finalized_at = ?7, updated_at = ?7, draft_enc = NULL
+                    risk_level = ?5, due_at = ?6, finalized_at = ?7, updated_at = ?7, draft_enc = NULL,
+                    quality_flags_enc = ?8
                  WHERE id = ?1",
                 params![
                     record_id,
@@ -428,7 +446,8 @@ impl Store {
                     signature.to_vec(),
                     assessment.as_ref().map(|a| a.level.as_str()),
                     assessment.as_ref().and_then(|a| a.due_at_ms),
-                    now
+                    now,
+                    flags_enc
                 ],
             )?;
             tx.execute(
@@ -477,20 +496,21 @@ impl Store {
             Option<Vec<u8>>,
             Option<Vec<u8>>,
             Option<Vec<u8>>,
+            Option<Vec<u8>>,
         );
         let row: Option<Row> = self
             .reader()?
             .query_row(
                 "SELECT kind, household_id, child_ref_enc, form_id, form_version, owner_id, state, revision,
                         revision_of, created_at, updated_at, finalized_at, risk_level, due_at, draft_enc,
-                        submission_enc, submission_hash, signature, return_note_enc
+                        submission_enc, submission_hash, signature, return_note_enc, quality_flags_enc
                  FROM records WHERE id = ?1",
                 params![id],
                 |r| {
                     Ok((
                         r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?, r.get(6)?, r.get(7)?,
                         r.get(8)?, r.get(9)?, r.get(10)?, r.get(11)?, r.get(12)?, r.get(13)?, r.get(14)?,
-                        r.get(15)?, r.get(16)?, r.get(17)?, r.get(18)?,
+                        r.get(15)?, r.get(16)?, r.get(17)?, r.get(18)?, r.get(19)?,
                     ))
                 },
             )
@@ -547,6 +567,7 @@ impl Store {
                 .18
                 .map(|v| c.decrypt_str("records", "return_note", id, &v))
                 .transpose()?,
+            quality_flags: self.decrypt_flags(id, r.19.as_deref())?,
         })
     }
 
@@ -608,11 +629,12 @@ impl Store {
     ) -> Result<Vec<QueueItem>, StoreError> {
         let conn = self.reader()?;
         let sql = format!(
-            "SELECT id, kind, household_id, owner_id, state, risk_level, due_at, finalized_at FROM records {tail}"
+            "SELECT id, kind, household_id, owner_id, state, risk_level, due_at, finalized_at,
+                    quality_flags_enc FROM records {tail}"
         );
         let mut stmt = conn.prepare(&sql)?;
         let rows = stmt.query_map(p, |r| {
-            Ok(QueueItem {
+            let item = QueueItem {
                 id: r.get(0)?,
                 kind: RecordKind::parse(&r.get::<_, String>(1)?),
                 household_id: r.get(2)?,
@@ -621,9 +643,18 @@ impl Store {
                 risk_level: r.get(5)?,
                 due_at_ms: r.get(6)?,
                 finalized_at_ms: r.get(7)?,
-            })
+                quality_flags: Vec::new(),
+            };
+            Ok((item, r.get::<_, Option<Vec<u8>>>(8)?))
         })?;
-        Ok(rows.collect::<Result<_, _>>()?)
+        let rows: Vec<(QueueItem, Option<Vec<u8>>)> = rows.collect::<Result<_, _>>()?;
+        rows.into_iter()
+            .map(|(mut item, flags)| {
+                let flags = self.decrypt_flags(&item.id, flags.as_deref())?;
+                item.quality_flags = flags.iter().map(|f| f.code).collect();
+                Ok(item)
+            })
+            .collect()
     }
 
     /// A supervisor returns a submission with a comment: it becomes `returned`, and a new draft
@@ -687,6 +718,7 @@ impl Store {
                     params![new_id, c.encrypt_str("records", "child_ref", &new_id, child)?],
                 )?;
             }
+            s.copy_fixes(tx, id, &new_id)?;
             append_events(tx, &new_id, session.events(), 0)?;
             s.audit(tx, Some(by.profile_id()), Action::Returned, view.kind.as_str(), id)?;
             s.audit(tx, Some(by.profile_id()), Action::Created, view.kind.as_str(), &new_id)

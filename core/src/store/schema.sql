@@ -85,7 +85,8 @@ CREATE TABLE records (
     finalized_at    INTEGER,
     acknowledged_at INTEGER,
     purged_at       INTEGER,
-    quality_flags_enc BLOB
+    quality_flags_enc BLOB,
+    fixes_enc       BLOB
 ) STRICT;
 CREATE INDEX records_owner ON records(owner_id, state);
 CREATE INDEX records_household ON records(household_id);
@@ -102,7 +103,8 @@ CREATE TABLE attachments (
     orig_sha256   BLOB NOT NULL,
     created_at    INTEGER NOT NULL,
     purged_at     INTEGER,
-    thumbnail_enc BLOB
+    thumbnail_enc BLOB,
+    photo_location_enc BLOB
 ) STRICT;
 CREATE INDEX attachments_record ON attachments(record_id);
 

@@ -156,9 +156,16 @@ class VolunteerFlowTest {
         assertTrue(volunteer.thumbnail(photo.id).size > 100)
         assertEquals(RiskLevel.HIGH, volunteer.household(household.id).riskHistory.single().level)
 
+        // The store judged the location at finalize: the fix itself is good, but the fixture
+        // photo's EXIF places it in Italy in 2008, and the supervisor is told so.
+        val photoFlags = listOf(QualityFlagCode.PHOTO_FAR_FROM_FIX, QualityFlagCode.PHOTO_TIME_FAR)
+        assertEquals(photoFlags, record.qualityFlags.map { it.code })
+        assertTrue(record.qualityFlags.all { it.subject == photo.id && it.reasonVi.isNotBlank() })
+
         // The supervisor's side: the review queue, then returning it for a second photo.
         val queue = team.supervisor.reviewQueue(10)
         assertEquals(listOf(done.recordId), queue.map { it.id })
+        assertEquals(photoFlags, queue.single().qualityFlags)
         assertThrows(ApiException.Forbidden::class.java) { volunteer.reviewQueue(10) }
         val status = store.storageStatus()
         assertEquals(1L, status.households)

@@ -1,0 +1,303 @@
+//! Where a record was made, and how far to trust it. A geopoint answered with a platform fix keeps
+//! the whole accepted fix (provider, mock flag, time, accuracy, whether the volunteer confirmed
+//! it over the warning), encrypted beside the draft; a photo keeps the position and time its
+//! EXIF gave. At finalize the store judges the record's location with `location::quality_flags`
+//! and seals the flags into the signed submission, so a supervisor sees them in the review queue
+//! and the server sees what the phone saw. Flags are warnings: computing them never blocks a
+//! finalize.
+
+use std::collections::BTreeMap;
+
+use rusqlite::{OptionalExtension, Transaction, params};
+use serde::Serialize;
+use serde_json::{Value as Json, json};
+
+use super::profiles::Actor;
+use super::records::Draft;
+use super::{Store, StoreError};
+use crate::evidence::exif::ExifFacts;
+use crate::form::model::FieldKind;
+use crate::location::{
+    AcceptedFix, AccuracyThresholds, AreaSet, Fix, FixLimits, LatLon, PhotoLocation, PreviousVisit,
+    QualityConfig, QualityFlag, RegisteredLocation, VisitContext, quality_flags, validate_fix,
+};
+
+/// The fixes a draft's geopoint questions were answered with, by answer path.
+pub(crate) type RecordFixes = BTreeMap<String, AcceptedFix>;
+
+/// What finalize seals about the record's location: the fix the flags were computed from and
+/// the flags themselves.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub(crate) struct LocationReview {
+    pub path: String,
+    pub fix: AcceptedFix,
+    pub flags: Vec<QualityFlag>,
+}
+
+impl Store {
+    /// The areas volunteers are assigned to (communes, villages). With them, finalize flags a
+    /// household visit whose fix is outside the household's commune. Kept in memory only.
+    pub fn set_assigned_areas(&self, areas: Option<std::sync::Arc<AreaSet>>) {
+        *self.areas.lock().unwrap_or_else(|p| p.into_inner()) = areas;
+    }
+
+    /// Answer the geopoint question at `path` with a fix from the platform: validate it on the
+    /// store's clock, apply the question's capture and warning accuracy (a fix worse than the
+    /// warning needs `confirmed`), set the answer and keep the accepted fix for the quality
+    /// flags, autosaved in one transaction. On any error the draft is as it was.
+    pub fn answer_fix(
+        &self,
+        by: &Actor,
+        draft: &mut Draft,
+        path: &str,
+        fix: &Fix,
+        confirmed: bool,
+    ) -> Result<AcceptedFix, StoreError> {
+        if draft.owner_id() != by.profile_id() {
+            return Err(StoreError::NotFound { entity: "record", id: draft.record_id.clone() });
+        }
+        let (field, _) = draft.session().resolve(path)?;
+        let def = &draft.session().form().field(field).def;
+        if draft.session().form().field(field).kind() != FieldKind::Geopoint {
+            return Err(StoreError::Invalid {
+                field: "path",
+                message: format!("{path} is not a geopoint question"),
+            });
+        }
+        let thresholds = AccuracyThresholds::from_field(def);
+        let valid = validate_fix(fix, &FixLimits::default(), self.clock().as_ref())?;
+        let accepted = thresholds.accept(valid, confirmed)?;
+        let f = &accepted.fix.fix;
+        let point = json!({
+            "lat": f.lat, "lon": f.lon, "alt": f.altitude_m.unwrap_or(0.0), "accuracy": f.accuracy_m,
+        });
+
+        let previous = draft.session().prompt_at(path)?.value;
+        if accepted.over_warning {
+            draft.session_mut().set_geopoint_confirmed(path, &point)?;
+        } else {
+            draft.session_mut().set_answer(path, &point)?;
+        }
+        let before = draft.fixes.insert(path.to_string(), accepted.clone());
+        let enc = self.encrypt_fixes(&draft.record_id, &draft.fixes)?;
+        let id = draft.record_id.clone();
+        let saved = self.save_with(draft, |tx| {
+            tx.prepare_cached("UPDATE records SET fixes_enc = ?2 WHERE id = ?1")?
+                .execute(params![id, enc])?;
+            Ok(())
+        });
+        if let Err(e) = saved {
+            match before {
+                Some(b) => draft.fixes.insert(path.to_string(), b),
+                None => draft.fixes.remove(path),
+            };
+            let _ = draft.session_mut().set_answer(path, &previous);
+            return Err(e);
+        }
+        Ok(accepted)
+    }
+
+    fn encrypt_fixes(&self, record_id: &str, fixes: &RecordFixes) -> Result<Vec<u8>, StoreError> {
+        let json = serde_json::to_string(fixes)?;
+        Ok(self.keys().column.encrypt_str("records", "fixes", record_id, &json)?)
+    }
+
+    /// The fixes kept for a record (empty when none was given).
+    pub(crate) fn load_fixes(
+        &self,
+        record_id: &str,
+        enc: Option<&[u8]>,
+    ) -> Result<RecordFixes, StoreError> {
+        match enc {
+            None => Ok(RecordFixes::new()),
+            Some(enc) => {
+                let json = self.keys().column.decrypt_str("records", "fixes", record_id, enc)?;
+                Ok(serde_json::from_str(&json)?)
+            }
+        }
+    }
+
+    /// Copy a record's fixes to its new revision (re-encrypted: the row id is in the AAD).
+    pub(crate) fn copy_fixes(
+        &self,
+        tx: &Transaction<'_>,
+        from: &str,
+        to: &str,
+    ) -> Result<(), StoreError> {
+        let enc: Option<Vec<u8>> = tx
+            .query_row("SELECT fixes_enc FROM records WHERE id = ?1", params![from], |r| r.get(0))
+            .optional()?
+            .flatten();
+        if let Some(enc) = enc {
+            let fixes = self.load_fixes(from, Some(&enc))?;
+            tx.execute(
+                "UPDATE records SET fixes_enc = ?2 WHERE id = ?1",
+                params![to, self.encrypt_fixes(to, &fixes)?],
+            )?;
+        }
+        Ok(())
+    }
+
+    /// The encrypted position and time a photo's EXIF gave, for the photo flags; `None` when
+    /// it gave neither.
+    pub(crate) fn photo_location_enc(
+        &self,
+        attachment_id: &str,
+        exif: &ExifFacts,
+    ) -> Result<Option<Vec<u8>>, StoreError> {
+        let location = exif.gps.as_ref().map(|g| LatLon::new(g.latitude, g.longitude));
+        if location.is_none() && exif.captured_at_ms.is_none() {
+            return Ok(None);
+        }
+        let photo =
+            PhotoLocation { id: attachment_id.into(), location, time_ms: exif.captured_at_ms };
+        let json = serde_json::to_string(&photo)?;
+        Ok(Some(self.keys().column.encrypt_str(
+            "attachments",
+            "photo_location",
+            attachment_id,
+            &json,
+        )?))
+    }
+
+    /// Judge the location of a draft about to be finalized. `None` when no geopoint of the
+    /// form still holds the fix it was answered with (typed by hand, prefilled, or cleared).
+    pub(crate) fn review_location(
+        &self,
+        by: &Actor,
+        draft: &Draft,
+        now_ms: i64,
+    ) -> Result<Option<LocationReview>, StoreError> {
+        let Some((path, fix)) = current_fix(draft) else {
+            return Ok(None);
+        };
+        let (household_id, started_ms): (Option<String>, i64) = self.reader()?.query_row(
+            "SELECT household_id, created_at FROM records WHERE id = ?1",
+            params![draft.record_id],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )?;
+        let household = match household_id.as_deref() {
+            // A record whose household the actor cannot see is judged without it.
+            Some(h) => self.household(by, h).ok(),
+            None => None,
+        };
+        let registered =
+            household.as_ref().and_then(|h| h.location.as_ref()).map(|l| RegisteredLocation {
+                location: LatLon::new(l.lat, l.lon),
+                accuracy_m: Some(l.accuracy_m),
+            });
+        let areas = self.areas.lock().unwrap_or_else(|p| p.into_inner()).clone();
+        let commune = household.as_ref().map(|h| h.commune_code.clone());
+        // The household's commune is the area the visit must be in, when the areas know it.
+        let assigned = match (&areas, &commune) {
+            (Some(set), Some(code)) if set.find(code).is_some() => {
+                Some((set.as_ref(), code.as_str()))
+            }
+            _ => None,
+        };
+        let photos = self.photo_locations(draft)?;
+        let previous = self.previous_fix(by.profile_id(), &draft.record_id)?;
+        let ctx = VisitContext {
+            fix: &fix,
+            visit_start_ms: started_ms,
+            visit_end_ms: now_ms,
+            assigned,
+            household: registered,
+            previous_visit: previous,
+            photos: &photos,
+        };
+        // `assigned` names an area of the set, so this cannot fail; were it to, the record is
+        // still finalized, without flags rather than without a submission.
+        let flags = quality_flags(&ctx, &QualityConfig::default()).unwrap_or_default();
+        Ok(Some(LocationReview { path, fix, flags }))
+    }
+
+    /// Where and when the record's photos were taken, for the photos still answered (a
+    /// replaced photo is dropped at finalize and is not judged).
+    fn photo_locations(&self, draft: &Draft) -> Result<Vec<PhotoLocation>, StoreError> {
+        let conn = self.reader()?;
+        let mut stmt = conn.prepare(
+            "SELECT id, field, photo_location_enc FROM attachments
+             WHERE record_id = ?1 AND photo_location_enc IS NOT NULL ORDER BY created_at, id",
+        )?;
+        let rows: Vec<(String, String, Vec<u8>)> = stmt
+            .query_map(params![draft.record_id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
+            .collect::<Result<_, _>>()?;
+        let c = &self.keys().column;
+        rows.into_iter()
+            .filter(|(id, field, _)| {
+                draft.session().prompt_at(field).is_ok_and(|p| p.value.as_str() == Some(id))
+            })
+            .map(|(id, _, enc)| {
+                let json = c.decrypt_str("attachments", "photo_location", &id, &enc)?;
+                Ok(serde_json::from_str(&json)?)
+            })
+            .collect()
+    }
+
+    /// The fix of the actor's latest finalized record, for the travel-speed check.
+    fn previous_fix(
+        &self,
+        owner_id: &str,
+        record_id: &str,
+    ) -> Result<Option<PreviousVisit>, StoreError> {
+        let row: Option<(String, Vec<u8>)> = self
+            .reader()?
+            .query_row(
+                "SELECT id, fixes_enc FROM records
+                 WHERE owner_id = ?1 AND id <> ?2 AND finalized_at IS NOT NULL AND fixes_enc IS NOT NULL
+                 ORDER BY finalized_at DESC, id DESC LIMIT 1",
+                params![owner_id, record_id],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()?;
+        let Some((id, enc)) = row else { return Ok(None) };
+        let fixes = self.load_fixes(&id, Some(&enc))?;
+        // Its latest fix is where the volunteer last was.
+        Ok(fixes.values().max_by_key(|f| f.fix.fix.time_ms).map(|f| PreviousVisit {
+            location: f.fix.position(),
+            accuracy_m: f.fix.fix.accuracy_m,
+            time_ms: f.fix.fix.time_ms,
+        }))
+    }
+
+    /// The quality flags sealed with a finalized record (empty when it had no fix).
+    pub(crate) fn decrypt_flags(
+        &self,
+        record_id: &str,
+        enc: Option<&[u8]>,
+    ) -> Result<Vec<QualityFlag>, StoreError> {
+        match enc {
+            None => Ok(Vec::new()),
+            Some(enc) => {
+                let json =
+                    self.keys().column.decrypt_str("records", "quality_flags", record_id, enc)?;
+                Ok(serde_json::from_str(&json)?)
+            }
+        }
+    }
+
+    pub(crate) fn encrypt_flags(
+        &self,
+        record_id: &str,
+        flags: &[QualityFlag],
+    ) -> Result<Vec<u8>, StoreError> {
+        let json = serde_json::to_string(flags)?;
+        Ok(self.keys().column.encrypt_str("records", "quality_flags", record_id, &json)?)
+    }
+}
+
+/// The fix the record is judged by: of the geopoints whose answer is still the fix they were
+/// answered with, the most recently taken.
+fn current_fix(draft: &Draft) -> Option<(String, AcceptedFix)> {
+    draft
+        .fixes
+        .iter()
+        .filter(|(path, fix)| {
+            let answer = draft.session().prompt_at(path).map(|p| p.value).unwrap_or(Json::Null);
+            let f = &fix.fix.fix;
+            answer["lat"].as_f64() == Some(f.lat) && answer["lon"].as_f64() == Some(f.lon)
+        })
+        .max_by_key(|(_, fix)| fix.fix.fix.time_ms)
+        .map(|(path, fix)| (path.clone(), fix.clone()))
+}
