@@ -8,10 +8,11 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use safehome_core::clock::{Entropy, SystemClock, SystemEntropy};
+use safehome_core::clock::{Clock, Entropy, FixedClock, SystemClock, SystemEntropy};
 use safehome_core::crypto::DataKey;
 use safehome_core::evidence::envelope::open_bytes;
 use safehome_core::evidence::keys::Identity;
+use safehome_core::location::{Fix, Provider};
 use safehome_core::store::households::NewHousehold;
 use safehome_core::store::profiles::{Actor, Role};
 use safehome_core::store::team::RecipientKind;
@@ -66,11 +67,14 @@ fn demo(lang: &str, keep: Option<&Path>) -> Result<(), String> {
     let db = dir.path.join("safehome.db");
     let mut key = [0u8; 32];
     SystemEntropy::default().fill(&mut key);
-    // Vietnam is UTC+7; the phone passes its own offset in the app.
+    // Vietnam is UTC+7; the phone passes its own offset in the app. The demo's day runs on a
+    // clock that starts now and moves 40 minutes between households, as a volunteer's round
+    // does (the location checks compare visit times: instant travel would be flagged).
+    let clock = Arc::new(FixedClock::new(SystemClock::default().now_ms(), 7 * 60));
     let store = Store::open(
         &db,
         &DataKey::from_bytes(key),
-        Arc::new(SystemClock { offset_minutes: 7 * 60 }),
+        clock.clone(),
         Arc::new(SystemEntropy::default()),
         StoreConfig::default(),
     )
@@ -127,6 +131,9 @@ fn demo(lang: &str, keep: Option<&Path>) -> Result<(), String> {
             location: None,
             volunteer_id: None,
         };
+        if i > 0 {
+            clock.advance(40 * 60_000);
+        }
         let h = store.add_household(&vol, &household).map_err(e)?;
         let mut draft = store.start_visit(&vol, &h.id, "household_screening").map_err(e)?;
         store
@@ -135,6 +142,15 @@ fn demo(lang: &str, keep: Option<&Path>) -> Result<(), String> {
                 s.load_answers(answers).map_err(|mut errs| errs.remove(0))
             })
             .map_err(e)?;
+        // The phone's GPS answers the location question; the store keeps the whole fix and
+        // judges it at finalize (provider, accuracy, the photo's EXIF position and time).
+        let gps = &answers["household_gps"];
+        if let (Some(lat), Some(lon)) = (gps["lat"].as_f64(), gps["lon"].as_f64()) {
+            let accuracy = gps["accuracy"].as_f64().unwrap_or(8.0);
+            let mut fix = Fix::new(lat, lon, accuracy, store.now_ms() - 3_000);
+            fix.provider = Provider::Gps;
+            store.answer_fix(&vol, &mut draft, "household_gps", &fix, true).map_err(e)?;
+        }
         if i == 1 && Path::new(PHOTO).exists() {
             let att = store
                 .attach_photo(&vol, &mut draft, "hazard_photo", Path::new(PHOTO))
@@ -194,13 +210,21 @@ fn demo(lang: &str, keep: Option<&Path>) -> Result<(), String> {
             .due_at_ms
             .map(|d| format!("{}h", (d - store.now_ms() + 1_800_000) / 3_600_000))
             .unwrap_or("-".into());
+        let flags: Vec<&str> = q.quality_flags.iter().map(|f| f.as_str()).collect();
         outln!(
-            "  {:<8} {:<9} {:<7} due {due:>5}  {}",
+            "  {:<8} {:<9} {:<7} due {due:>5}  {}{}",
             q.risk_level.as_deref().unwrap_or("-"),
             q.kind.as_str(),
             q.state,
-            q.id
+            q.id,
+            if flags.is_empty() { String::new() } else { format!("  ⚑ {}", flags.join(", ")) }
         );
+        if !flags.is_empty() {
+            // The reasons, with the numbers behind them, are in the record.
+            for f in store.record(&sup, &q.id).map_err(e)?.quality_flags {
+                outln!("           ⚑ {}", if vi { &f.reason_vi } else { &f.reason_en });
+            }
+        }
     }
 
     // On the supervisor's side: the photo opens with their key, and the device's signature

@@ -9,6 +9,7 @@ use std::sync::Arc;
 use clap::{Args, Subcommand};
 use safehome_core::clock::{Entropy, SystemClock, SystemEntropy};
 use safehome_core::crypto::DataKey;
+use safehome_core::location::Fix;
 use safehome_core::store::households::{Location, NewHousehold};
 use safehome_core::store::profiles::{Actor, Role};
 use safehome_core::store::team::RecipientKind;
@@ -120,6 +121,19 @@ pub enum VisitCommand {
         record: String,
         field: String,
         value: String,
+    },
+    /// Answer a geopoint question with a platform fix, given as JSON (`{"lat":..,"lon":..,
+    /// "accuracy_m":..,"time_ms":..,"provider":"gps","mock":false}`) or `@FILE`. The whole fix
+    /// is kept for the location quality flags computed at finalize.
+    Fix {
+        #[arg(long)]
+        user: String,
+        record: String,
+        field: String,
+        fix: String,
+        /// The volunteer confirms a fix worse than the question's warning accuracy.
+        #[arg(long)]
+        confirm: bool,
     },
     /// Process, seal and attach a photo to an image question of a draft.
     Photo {
@@ -462,6 +476,7 @@ pub fn visit(args: &DeviceArgs, cmd: VisitCommand) -> Outcome {
         | VisitCommand::Answer { user, .. }
         | VisitCommand::Fill { user, .. }
         | VisitCommand::Photo { user, .. }
+        | VisitCommand::Fix { user, .. }
         | VisitCommand::Finalize { user, .. }
         | VisitCommand::Show { user, .. }
         | VisitCommand::Return { user, .. } => user.clone(),
@@ -482,6 +497,25 @@ pub fn visit(args: &DeviceArgs, cmd: VisitCommand) -> Outcome {
             if !ok {
                 outln!("{field}: saved, but the answer does not meet the question's constraint");
             }
+            Ok(())
+        }
+        VisitCommand::Fix { record, field, fix, confirm, .. } => {
+            let text = match fix.strip_prefix('@') {
+                Some(path) => std::fs::read_to_string(path).map_err(|e| StoreError::Invalid {
+                    field: "fix",
+                    message: format!("{path}: {e}"),
+                })?,
+                None => fix,
+            };
+            let fix: Fix = serde_json::from_str(&text)
+                .map_err(|e| StoreError::Invalid { field: "fix", message: e.to_string() })?;
+            let mut d = store.open_draft(&a, &record)?;
+            let accepted = store.answer_fix(&a, &mut d, &field, &fix, confirm)?;
+            outln!(
+                "{field}: fix accepted, accuracy {} m{}",
+                accepted.fix.fix.accuracy_m,
+                if accepted.over_warning { " (confirmed over the warning)" } else { "" }
+            );
             Ok(())
         }
         VisitCommand::Photo { record, field, path, .. } => {
@@ -535,6 +569,10 @@ pub fn visit(args: &DeviceArgs, cmd: VisitCommand) -> Outcome {
                     r.revision,
                     r.risk_level.as_deref().unwrap_or("-")
                 );
+                for f in &r.quality_flags {
+                    let about = f.subject.as_deref().map(|s| format!(" [{s}]")).unwrap_or_default();
+                    outln!("  flag {}{about}: {}", f.code.as_str(), f.reason_en);
+                }
             }
             Ok(())
         }

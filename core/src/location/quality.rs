@@ -149,6 +149,24 @@ pub enum QualityError {
     UnknownArea(String),
 }
 
+/// A distance for a reason: metres up to 10 km, then kilometres (the numbers keep metres).
+fn metres(d: f64) -> String {
+    if d < 10_000.0 { format!("{d:.0} m") } else { format!("{:.0} km", d / 1000.0) }
+}
+
+/// A time gap in minutes for a reason, in minutes, hours or days as it grows: (vi, en).
+fn gap_text(minutes: f64) -> (String, String) {
+    if minutes < 120.0 {
+        (format!("{minutes:.0} phút"), format!("{minutes:.0} min"))
+    } else if minutes < 2_880.0 {
+        let h = minutes / 60.0;
+        (format!("{h:.0} giờ"), format!("{h:.0} h"))
+    } else {
+        let d = minutes / 1_440.0;
+        (format!("{d:.0} ngày"), format!("{d:.0} days"))
+    }
+}
+
 fn flag(code: FlagCode, vi: String, en: String, numbers: &[(&'static str, f64)]) -> QualityFlag {
     QualityFlag {
         code,
@@ -214,8 +232,8 @@ pub fn quality_flags(
         if d > allowed {
             out.push(flag(
                 FlagCode::OutsideArea,
-                format!("Vị trí nằm ngoài địa bàn được phân công {code}, cách {d:.0} m (độ chính xác {acc:.0} m)."),
-                format!("The position is outside the assigned area {code}, {d:.0} m away (accuracy {acc:.0} m)."),
+                format!("Vị trí nằm ngoài địa bàn được phân công {code}, cách {} (độ chính xác {acc:.0} m).", metres(d)),
+                format!("The position is outside the assigned area {code}, {} away (accuracy {acc:.0} m).", metres(d)),
                 &[("distance_m", d), ("accuracy_m", acc), ("margin_m", cfg.outside_area_margin_m)],
             ));
         }
@@ -226,12 +244,14 @@ pub fn quality_flags(
             out.push(flag(
                 FlagCode::FarFromHousehold,
                 format!(
-                    "Vị trí cách vị trí đã đăng ký của hộ gia đình {:.0} m (cho phép {:.0} m).",
-                    r.distance_m, r.allowed_m
+                    "Vị trí cách vị trí đã đăng ký của hộ gia đình {} (cho phép {:.0} m).",
+                    metres(r.distance_m),
+                    r.allowed_m
                 ),
                 format!(
-                    "The position is {:.0} m from the household's registered location ({:.0} m allowed).",
-                    r.distance_m, r.allowed_m
+                    "The position is {} from the household's registered location ({:.0} m allowed).",
+                    metres(r.distance_m),
+                    r.allowed_m
                 ),
                 &[
                     ("distance_m", r.distance_m),
@@ -252,11 +272,13 @@ pub fn quality_flags(
             out.push(flag(
                 FlagCode::ImpossibleTravel,
                 format!(
-                    "Từ lần thăm trước đã di chuyển {d:.0} m trong {minutes:.1} phút ({kmh:.0} km/h), vượt quá {:.0} km/h.",
+                    "Từ lần thăm trước đã di chuyển {} trong {minutes:.1} phút ({kmh:.0} km/h), vượt quá {:.0} km/h.",
+                    metres(d),
                     cfg.max_travel_speed_kmh
                 ),
                 format!(
-                    "Moved {d:.0} m in {minutes:.1} min since the previous visit ({kmh:.0} km/h), faster than {:.0} km/h.",
+                    "Moved {} in {minutes:.1} min since the previous visit ({kmh:.0} km/h), faster than {:.0} km/h.",
+                    metres(d),
                     cfg.max_travel_speed_kmh
                 ),
                 &[
@@ -277,10 +299,12 @@ pub fn quality_flags(
                 let mut fl = flag(
                     FlagCode::PhotoFarFromFix,
                     format!(
-                        "Vị trí GPS trong ảnh cách vị trí lần thăm {d:.0} m (cho phép {allowed:.0} m)."
+                        "Vị trí GPS trong ảnh cách vị trí lần thăm {} (cho phép {allowed:.0} m).",
+                        metres(d)
                     ),
                     format!(
-                        "The photo's GPS position is {d:.0} m from the visit's position ({allowed:.0} m allowed)."
+                        "The photo's GPS position is {} from the visit's position ({allowed:.0} m allowed).",
+                        metres(d)
                     ),
                     &[
                         ("distance_m", d),
@@ -305,13 +329,14 @@ pub fn quality_flags(
             if gap_ms > cfg.photo_max_time_gap_ms {
                 let (gap, lim) =
                     (gap_ms as f64 / 60_000.0, cfg.photo_max_time_gap_ms as f64 / 60_000.0);
+                let (gap_vi, gap_en) = gap_text(gap);
                 let mut fl = flag(
                     FlagCode::PhotoTimeFar,
                     format!(
-                        "Ảnh được chụp cách thời gian lần thăm {gap:.0} phút (cho phép {lim:.0} phút)."
+                        "Ảnh được chụp cách thời gian lần thăm {gap_vi} (cho phép {lim:.0} phút)."
                     ),
                     format!(
-                        "The photo was taken {gap:.0} min outside the visit's time ({lim:.0} min allowed)."
+                        "The photo was taken {gap_en} outside the visit's time ({lim:.0} min allowed)."
                     ),
                     &[("gap_min", gap), ("limit_min", lim)],
                 );
@@ -321,4 +346,18 @@ pub fn quality_flags(
         }
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reasons_use_units_a_reader_can_take_in() {
+        assert_eq!(metres(9_999.4), "9999 m");
+        assert_eq!(metres(8_695_024.0), "8695 km");
+        assert_eq!(gap_text(45.0), ("45 phút".to_string(), "45 min".to_string()));
+        assert_eq!(gap_text(180.0).1, "3 h");
+        assert_eq!(gap_text(9_519_498.0), ("6611 ngày".to_string(), "6611 days".to_string()));
+    }
 }

@@ -1,0 +1,116 @@
+//! The CLI acting as a device: a volunteer's visit with a GPS fix from a mock provider, and the
+//! location quality flags the supervisor then sees.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::process::{Command, Output};
+
+mod common;
+use common::{code, stderr, stdout};
+
+struct Device {
+    dir: std::path::PathBuf,
+}
+
+impl Device {
+    fn new(tag: &str) -> Device {
+        let dir =
+            std::env::temp_dir().join(format!("safehome-cli-dev-{tag}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        Device { dir }
+    }
+
+    /// Run `safehome` on this device's database as the profile whose PIN is `pin`.
+    fn run(&self, pin: &str, args: &[&str]) -> Output {
+        Command::new(env!("CARGO_BIN_EXE_safehome"))
+            .args(args)
+            .env("SAFEHOME_DB", self.dir.join("safehome.db"))
+            .env("SAFEHOME_KEY_FILE", self.dir.join("data.key"))
+            .env("SAFEHOME_PIN", pin)
+            .env("SAFEHOME_SUPERVISOR_PIN", "1111")
+            .output()
+            .expect("runs")
+    }
+
+    fn ok(&self, pin: &str, args: &[&str]) -> String {
+        let o = self.run(pin, args);
+        assert_eq!(code(&o), 0, "{args:?}: {}{}", stdout(&o), stderr(&o));
+        stdout(&o)
+    }
+}
+
+impl Drop for Device {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+#[test]
+fn a_mock_fix_is_kept_and_flagged_at_finalize() {
+    let d = Device::new("fix");
+    d.ok("", &["init"]);
+    d.ok("1111", &["user", "add", "--role", "supervisor", "--name", "Hằng"]);
+    d.ok("2222", &["user", "add", "--role", "volunteer", "--name", "Toàn", "--user", "Hằng"]);
+    let out = d.ok(
+        "2222",
+        &[
+            "household",
+            "add",
+            "--user",
+            "Toàn",
+            "--commune",
+            "05569",
+            "--village",
+            "Thôn Khuôn Tát",
+            "--head",
+            "Ma Văn Hùng",
+            "--lat",
+            "21.905",
+            "--lon",
+            "105.648",
+            "--accuracy",
+            "6",
+        ],
+    );
+    let household = out.split_whitespace().next().unwrap().to_string();
+    let visit = d.ok("2222", &["visit", "start", "--user", "Toàn", "--household", &household]);
+    let visit = visit.trim();
+
+    let now =
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis();
+    let fix = format!(
+        r#"{{"lat": 21.9052, "lon": 105.6481, "accuracy_m": 7, "time_ms": {now}, "provider": "gps", "mock": true}}"#
+    );
+    // Refused input: exit 1 with a one-line reason, and the draft keeps its answer.
+    for bad in [
+        r#"{"lat": 0, "lon": 0, "accuracy_m": 7, "time_ms": 1}"#.to_string(),
+        r#"{"lat": 21.9, "lon": 105.6}"#.to_string(),
+        fix.replace(r#""accuracy_m": 7"#, r#""accuracy_m": 90"#), // over the warning, unconfirmed
+    ] {
+        let o = d.run("2222", &["visit", "fix", "--user", "Toàn", visit, "household_gps", &bad]);
+        assert_eq!(code(&o), 1, "{bad}: {}", stderr(&o));
+        assert_eq!(stderr(&o).trim().lines().count(), 1, "{}", stderr(&o));
+    }
+    let out = d.ok("2222", &["visit", "fix", "--user", "Toàn", visit, "household_gps", &fix]);
+    assert!(out.contains("fix accepted, accuracy 7 m"), "{out}");
+
+    let answers = common::temp("device-fix", "answers.json", &serde_json::json!({
+        "consent": "yes", "num_children": 1,
+        "children": [{"child_name": "Ma Thị Lan", "child_sex": "female", "child_age": 3,
+                      "child_disability": "no", "child_lives_with": "both_parents"}],
+        "pond_fenced": "no", "well_covered": "yes", "poison_stored": "no", "window_bars": "yes",
+        "kitchen_separate": "yes", "hot_items_safe": "yes", "wiring_safe": "yes", "stairs_railing": "na",
+        "gate_fence": "yes", "helmet_use": "yes", "play_area": "yes", "child_injured_12m": "no",
+        "special_groups": ["none"], "serious_harm": "no"
+    }).to_string());
+    d.ok("2222", &["visit", "fill", "--user", "Toàn", visit, &answers]);
+    d.ok("2222", &["visit", "finalize", "--user", "Toàn", visit]);
+
+    let shown = d.ok("1111", &["visit", "show", "--user", "Hằng", visit]);
+    let flags: Vec<&str> = shown.lines().filter(|l| l.trim_start().starts_with("flag ")).collect();
+    assert_eq!(flags.len(), 1, "{shown}");
+    assert!(flags[0].contains("mock_provider"), "{shown}");
+    let json = d.ok("1111", &["visit", "show", "--user", "Hằng", visit, "--json"]);
+    let v: serde_json::Value = serde_json::from_str(&json).unwrap();
+    assert_eq!(v["quality_flags"][0]["code"], "mock_provider");
+}
