@@ -86,7 +86,13 @@ final class VolunteerFlowTests: XCTestCase {
         XCTAssertEqual(record.state, "queued")
         XCTAssertEqual(record.riskLevel, .high)
         XCTAssertTrue(try volunteer.verifySubmission(id: done.recordId))
-        XCTAssertEqual(try team.supervisor.reviewQueue(limit: 10).map(\.id), [done.recordId])
+        // Judged at finalize: the fix is good, the fixture photo's EXIF says Italy, 2008.
+        let photoFlags: [QualityFlagCode] = [.photoFarFromFix, .photoTimeFar]
+        XCTAssertEqual(record.qualityFlags.map(\.code), photoFlags)
+        XCTAssertTrue(record.qualityFlags.allSatisfy { $0.subject == photo.id })
+        let queue = try team.supervisor.reviewQueue(limit: 10)
+        XCTAssertEqual(queue.map(\.id), [done.recordId])
+        XCTAssertEqual(queue.first?.qualityFlags, photoFlags)
         XCTAssertTrue(try store.verifyAudit().isIntact)
 
         let events = log.snapshot
