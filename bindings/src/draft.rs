@@ -330,17 +330,29 @@ mod tests {
         let sup = store.create_profile(None, "A".into(), Role::Supervisor, "1234".into()).unwrap();
         let sup = store.unlock(sup.id, "1234".into()).unwrap();
         let draft = sup.start_incident("injury_incident".into(), None, None).unwrap();
+        let archive = crate::keys::generate_recipient_identity().unwrap();
+        sup.add_recipient(archive.recipient, crate::records::RecipientKind::Archive, "a".into())
+            .unwrap();
         let sink = Arc::new(CallsBack { draft: Arc::clone(&draft), seen: Mutex::default() });
         set_log_sink(Some(sink.clone()), LogLevel::Debug).unwrap();
         // A failed call logs; the sink reads the draft (its lock is free again).
         assert_eq!(draft.clear("no_such_field".into()).unwrap_err().code(), "invalid_path");
+        // The core logs while the draft is locked (photo sealed): the event waits until the call
+        // has returned, so the sink's call back into the draft neither deadlocks nor recurses.
+        let photo = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../shared/fixtures/photos/camera/DSCN0010.jpg"
+        );
+        draft.attach_photo("injury_photo".into(), photo.into(), None).unwrap();
         // After closing, the sink's own call fails: that failure is not sent back into it.
         store.close_store().unwrap();
         set_log_sink(None, LogLevel::Debug).unwrap();
         let seen = sink.seen.lock().unwrap().clone();
-        assert_eq!(seen.len(), 2, "{seen:#?}");
+        assert_eq!(seen.len(), 3, "{seen:#?}");
         assert!(seen[0].starts_with("draft.clear: failed: invalid_path"), "{seen:#?}");
-        assert_eq!(seen[1], "store.close: store closed");
+        assert!(seen[1].starts_with("safehome_core::store::attachments: attachment "), "{seen:#?}");
+        assert!(seen[1].contains(": 640x480 photo sealed, "), "{seen:#?}");
+        assert_eq!(seen[2], "store.close: store closed");
         let _ = std::fs::remove_dir_all(&dir);
     }
 }

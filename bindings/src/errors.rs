@@ -358,6 +358,7 @@ impl From<CallbackError> for ApiError {
 /// The panic's own message is not passed on (it could quote data); the panic hook still prints
 /// it to the process's stderr / logcat for developers.
 pub(crate) fn guard<T>(call: impl FnOnce() -> Result<T, ApiError>) -> Result<T, ApiError> {
+    let _scope = logging::CallScope::enter();
     catch_unwind(AssertUnwindSafe(call)).unwrap_or_else(|_| {
         Err(ApiError::Internal {
             detail: "the core panicked; the call had no effect that can be relied on".into(),

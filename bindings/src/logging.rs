@@ -1,18 +1,26 @@
-//! The log facade: a few events of the bindings and the core (store opened and closed, profile
-//! unlocked, visit finalized, every failed store call with its stable code) go to one sink that
-//! the app installs — logcat on Android, os_log on iOS.
+//! The log facade: the core's `tracing` events (store opened and migrated, record finalized
+//! with its flag count, photo sealed, storage faults, audit chain broken, lockouts) and the
+//! bindings' own (store closed, profile unlocked, every failed call with its stable code) go to
+//! one sink that the app installs — logcat on Android, os_log on iOS.
 //!
-//! The core has no `tracing` yet; until it has, the bindings emit these events themselves. When
-//! the core adopts `tracing`, this module becomes a `tracing` subscriber layer that forwards to
-//! the same `LogSink`, and the app's code does not change.
+//! Installing a sink also installs, once per process, a minimal `tracing` subscriber that hands
+//! each core event to the same path as the bindings' events (`emit`): level filter, re-entrancy
+//! guard, one `LogRecord` with the event's target (the core module, `safehome_core::store::…`).
+//! Spans are not used by the core and are ignored.
 //!
 //! Messages carry codes, ids (UUIDs), counts and levels — never names, answers or coordinates.
 //! The sink is called on the thread that made the API call, after every lock that call took is
 //! released, so a sink may itself call the API; events raised on that thread while the sink runs
 //! (a failing call made by the sink) are dropped rather than sent back into it.
 
-use std::cell::Cell;
-use std::sync::{Arc, RwLock};
+use std::cell::{Cell, RefCell};
+use std::fmt::Write as _;
+use std::sync::{Arc, OnceLock, RwLock};
+
+use tracing::field::{Field, Visit};
+use tracing::level_filters::LevelFilter;
+use tracing::subscriber::Interest;
+use tracing::{Event, Level, Metadata, span};
 
 use crate::errors::{ApiError, CallbackError, guard};
 
@@ -50,6 +58,39 @@ static SINK: RwLock<Installed> = RwLock::new(None);
 thread_local! {
     /// This thread is inside the sink: a call the sink makes must not log back into it.
     static IN_SINK: Cell<bool> = const { Cell::new(false) };
+    /// How many exported calls this thread is inside (a sink may call the API, so calls nest).
+    static CALL_DEPTH: Cell<u32> = const { Cell::new(0) };
+    /// Events raised inside a call, delivered when the outermost call ends.
+    static DEFERRED: RefCell<Vec<(Arc<dyn LogSink>, LogRecord)>> = const { RefCell::new(Vec::new()) };
+}
+
+/// The extent of one exported call on this thread. The core logs in the middle of its work,
+/// while the bindings may hold a session's lock; a sink that calls back into that session would
+/// deadlock. So events raised inside a call wait until the outermost call on the thread has
+/// returned and released every lock, then reach the sink in order.
+pub(crate) struct CallScope;
+
+impl CallScope {
+    pub(crate) fn enter() -> CallScope {
+        CALL_DEPTH.with(|d| d.set(d.get() + 1));
+        CallScope
+    }
+}
+
+impl Drop for CallScope {
+    fn drop(&mut self) {
+        let depth = CALL_DEPTH.with(|d| {
+            let n = d.get().saturating_sub(1);
+            d.set(n);
+            n
+        });
+        if depth == 0 {
+            let pending = DEFERRED.with(|q| std::mem::take(&mut *q.borrow_mut()));
+            for (sink, record) in pending {
+                deliver(&sink, record);
+            }
+        }
+    }
 }
 
 /// Marks this thread as inside the sink until dropped (also if the sink unwinds).
@@ -72,13 +113,85 @@ impl Drop for InSink {
 #[uniffi::export]
 pub fn set_log_sink(sink: Option<Arc<dyn LogSink>>, min_level: LogLevel) -> Result<(), ApiError> {
     guard(|| {
+        // An app that installed its own `tracing` subscriber first keeps it; the bindings'
+        // events still reach the sink.
+        static FORWARDING: OnceLock<bool> = OnceLock::new();
+        FORWARDING.get_or_init(|| tracing::subscriber::set_global_default(CoreEvents).is_ok());
         let mut installed = SINK.write().unwrap_or_else(|p| p.into_inner());
         *installed = sink.map(|s| (s, min_level));
         Ok(())
     })
 }
 
-/// Emit one event if a sink wants its level. `message` is built only then.
+/// Whether the installed sink wants events of `level` (checked before a message is built).
+fn wanted(level: LogLevel) -> bool {
+    matches!(&*SINK.read().unwrap_or_else(|p| p.into_inner()), Some((_, min)) if level <= *min)
+}
+
+fn level_of(level: &Level) -> LogLevel {
+    match *level {
+        Level::ERROR => LogLevel::Error,
+        Level::WARN => LogLevel::Warn,
+        Level::INFO => LogLevel::Info,
+        _ => LogLevel::Debug,
+    }
+}
+
+/// The `tracing` subscriber that forwards the core's events to the sink. The sink and its level
+/// can change at any time, so every callsite stays "sometimes" interesting and `enabled` asks.
+struct CoreEvents;
+
+impl tracing::Subscriber for CoreEvents {
+    fn register_callsite(&self, _: &'static Metadata<'static>) -> Interest {
+        Interest::sometimes()
+    }
+
+    fn enabled(&self, metadata: &Metadata<'_>) -> bool {
+        metadata.is_event() && wanted(level_of(metadata.level()))
+    }
+
+    fn max_level_hint(&self) -> Option<LevelFilter> {
+        Some(LevelFilter::DEBUG)
+    }
+
+    fn new_span(&self, _: &span::Attributes<'_>) -> span::Id {
+        span::Id::from_u64(1)
+    }
+
+    fn record(&self, _: &span::Id, _: &span::Record<'_>) {}
+
+    fn record_follows_from(&self, _: &span::Id, _: &span::Id) {}
+
+    fn event(&self, event: &Event<'_>) {
+        let metadata = event.metadata();
+        emit(level_of(metadata.level()), metadata.target(), || {
+            let mut text = EventText::default();
+            event.record(&mut text);
+            text.0
+        });
+    }
+
+    fn enter(&self, _: &span::Id) {}
+
+    fn exit(&self, _: &span::Id) {}
+}
+
+/// An event's message, then any other fields as ` name=value`.
+#[derive(Default)]
+struct EventText(String);
+
+impl Visit for EventText {
+    fn record_debug(&mut self, field: &Field, value: &dyn std::fmt::Debug) {
+        if field.name() == "message" {
+            let _ = write!(self.0, "{value:?}");
+        } else {
+            let _ = write!(self.0, " {}={value:?}", field.name());
+        }
+    }
+}
+
+/// Emit one event if a sink wants its level. `message` is built only then. Every event, the
+/// core's and the bindings', reaches the sink through here.
 pub(crate) fn emit(level: LogLevel, target: &str, message: impl FnOnce() -> String) {
     let sink = {
         let installed = SINK.read().unwrap_or_else(|p| p.into_inner());
@@ -87,9 +200,20 @@ pub(crate) fn emit(level: LogLevel, target: &str, message: impl FnOnce() -> Stri
             _ => return,
         }
     };
-    let Some(_inside) = InSink::enter() else { return };
+    if IN_SINK.with(Cell::get) {
+        return;
+    }
     let record =
         LogRecord { level, target: target.to_string(), message: message(), at_ms: now_ms() };
+    if CALL_DEPTH.with(Cell::get) > 0 {
+        DEFERRED.with(|q| q.borrow_mut().push((sink, record)));
+    } else {
+        deliver(&sink, record);
+    }
+}
+
+fn deliver(sink: &Arc<dyn LogSink>, record: LogRecord) {
+    let Some(_inside) = InSink::enter() else { return };
     // A failing sink cannot be reported anywhere but to itself: drop the event.
     let _ = sink.log(record);
 }
@@ -145,5 +269,37 @@ pub(crate) mod tests {
         set_log_sink(Some(Arc::new(Throws)), LogLevel::Debug).unwrap();
         emit(LogLevel::Error, "t", || "dropped".into());
         set_log_sink(None, LogLevel::Debug).unwrap();
+    }
+
+    #[test]
+    fn the_cores_tracing_events_reach_the_sink_at_its_level() {
+        let _one = SERIAL.lock().unwrap_or_else(|p| p.into_inner());
+        let dir = std::env::temp_dir().join(format!("safehome-ffi-log-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("log.db").to_string_lossy().into_owned();
+        let sink = Arc::new(Collect::default());
+        set_log_sink(Some(sink.clone()), LogLevel::Debug).unwrap();
+        let store = crate::store::SafeHomeStore::open(path, vec![7; 32], 420).unwrap();
+        store.verify_audit(None).unwrap();
+        set_log_sink(Some(sink.clone()), LogLevel::Info).unwrap();
+        store.verify_audit(None).unwrap(); // its debug event is below the level now
+        set_log_sink(None, LogLevel::Debug).unwrap();
+        store.close_store().unwrap();
+        let _ = std::fs::remove_dir_all(&dir);
+
+        let got = sink.0.lock().unwrap();
+        let opened = got
+            .iter()
+            .find(|r| r.target == "safehome_core::store")
+            .unwrap_or_else(|| panic!("no core event in {got:?}"));
+        assert_eq!(opened.level, LogLevel::Info);
+        assert!(opened.message.starts_with("store opened: schema v"), "{opened:?}");
+        let audits: Vec<_> =
+            got.iter().filter(|r| r.message.starts_with("audit chain intact")).collect();
+        assert_eq!(audits.len(), 1, "{got:?}");
+        assert_eq!(
+            (audits[0].level, audits[0].target.as_str()),
+            (LogLevel::Debug, "safehome_core::store::audit")
+        );
     }
 }

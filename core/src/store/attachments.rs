@@ -116,6 +116,13 @@ impl Store {
             let _ = draft.session_mut().set_answer(field_path, &previous);
             return Err(e);
         }
+        tracing::info!(
+            "attachment {id}: {}x{} photo sealed, {} bytes, to {} recipient(s)",
+            attachment.width,
+            attachment.height,
+            attachment.envelope_len,
+            recipients.len()
+        );
         Ok(attachment)
     }
 

@@ -207,6 +207,10 @@ impl Store {
                 Some(_) => Some("head: malformed".into()),
             };
         }
+        match &problem {
+            Some(p) => tracing::error!("audit chain broken ({count} entries): {p}"),
+            None => tracing::debug!("audit chain intact ({count} entries)"),
+        }
         Ok(AuditReport { entries: count, problem })
     }
 }

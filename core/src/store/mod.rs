@@ -114,7 +114,10 @@ impl Store {
         // visit survives power loss (docs/storage.md).
         writer.pragma_update(None, "journal_mode", "WAL")?;
         writer.pragma_update(None, "synchronous", "FULL")?;
-        migrate::migrate(&mut writer)?;
+        let found = migrate::migrate(&mut writer)?;
+        if found != 0 && found != migrate::VERSION {
+            tracing::info!("database migrated from schema v{found} to v{}", migrate::VERSION);
+        }
         let keys = KeyHierarchy::derive(data_key);
         let (device_id, device_key) =
             Self::init_keys(&mut writer, &keys, clock.as_ref(), entropy.as_ref())?;
@@ -124,6 +127,7 @@ impl Store {
         )?;
         configure(&reader)?;
         let interrupts = [writer.get_interrupt_handle(), reader.get_interrupt_handle()];
+        tracing::info!("store opened: schema v{}, device {device_id}", migrate::VERSION);
         Ok(Store {
             path: path.to_path_buf(),
             reader: Mutex::new(reader),
@@ -251,10 +255,26 @@ impl Store {
         f: impl FnOnce(&Transaction<'_>, &Store) -> Result<T, StoreError>,
     ) -> Result<T, StoreError> {
         let mut conn = self.writer.lock().unwrap_or_else(|p| p.into_inner());
-        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let out = f(&tx, self)?;
-        tx.commit()?;
-        Ok(out)
+        let out = conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(StoreError::from)
+            .and_then(|tx| {
+                let out = f(&tx, self)?;
+                tx.commit()?;
+                Ok(out)
+            });
+        // Storage faults matter to whoever reads the phone's logs; refusals (a wrong PIN, an
+        // invalid answer) are the caller's to report.
+        if let Err(
+            e @ (StoreError::DiskFull
+            | StoreError::ReadOnly
+            | StoreError::Corrupt
+            | StoreError::Sqlite(_)),
+        ) = &out
+        {
+            tracing::error!("write rolled back: {e}");
+        }
+        out
     }
 
     /// Append to the audit chain inside a write transaction.

@@ -173,6 +173,9 @@ impl Store {
                 )?;
                 s.audit(tx, None, Action::Purged, "record", id)?;
             }
+            if !ids.is_empty() {
+                tracing::info!("purged {} acknowledged record(s) past retention", ids.len());
+            }
             Ok(ids.len())
         })
     }

@@ -248,6 +248,7 @@ impl Store {
         }
         let failures = failed + 1;
         if policy.locks_out(failures) {
+            tracing::warn!("profile {profile_id} locked out after {failures} wrong PINs");
             Err(StoreError::LockedOut)
         } else {
             Err(StoreError::WrongPin { remaining: policy.lockout_after.saturating_sub(failures) })

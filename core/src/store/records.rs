@@ -466,6 +466,12 @@ impl Store {
             s.audit(tx, Some(by.profile_id()), Action::Queued, "outbox", &outbox_id)?;
             Ok((hex(hash.as_ref()), outbox_id.clone()))
         })?;
+        tracing::info!(
+            "record {} finalized and queued: risk {}, {} location flag(s)",
+            draft.record_id,
+            assessment.as_ref().map_or("none", |a| a.level.as_str()),
+            location.as_ref().map_or(0, |l| l.flags.len()),
+        );
         Ok(Finalized {
             record_id: draft.record_id.clone(),
             outbox_id,

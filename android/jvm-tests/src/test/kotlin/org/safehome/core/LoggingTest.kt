@@ -26,6 +26,10 @@ class LoggingTest {
             val open = events.single { it.target == "store.open" }
             assertEquals(LogLevel.INFO, open.level)
             assertTrue(open.message, open.message.contains(t.store.deviceId()))
+            // The core's own `tracing` events arrive too, named by the core module.
+            val core = events.single { it.target == "safehome_core::store" }
+            assertEquals(LogLevel.INFO, core.level)
+            assertTrue(core.message, core.message.startsWith("store opened: schema v"))
             val refused = events.single { it.target == "store.unlock" && it.message.contains("wrong_pin") }
             assertEquals(LogLevel.INFO, refused.level)
             assertTrue(refused.message.startsWith("failed: wrong_pin: wrong PIN; 9 attempt(s)"))
