@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# Run the two fuzz targets (fuzz/fuzz_targets: the envelope reader and the photo pipeline) under
+# libFuzzer with AddressSanitizer, SECONDS each (default 300): `bash scripts/fuzz.sh [SECONDS]`.
+#
+# cargo-fuzz wants a nightly compiler for the sanitizer flags. Where only stable is installed
+# (as on the team's build machines), RUSTC_BOOTSTRAP=1 lets the stable compiler accept them;
+# the code under test is the same either way. Not part of the test command: the same target
+# bodies run on every test run as property tests (core/tests/evidence_fuzz.rs).
+#
+# Seeds: small photos from ../shared/fixtures (every format and oddity there under 400 KB) and a
+# few envelope-builder inputs. Findings land in fuzz/artifacts/<target>/; the corpora grow in
+# fuzz/corpus/<target>/ (both ignored by git).
+set -euo pipefail
+cd "$(dirname "$0")/../fuzz"
+PER_TARGET="${1:-300}"
+FIXTURES="../../shared/fixtures/photos"
+
+command -v cargo-fuzz >/dev/null 2>&1 || cargo install cargo-fuzz --locked
+
+mkdir -p corpus/photo_pipeline corpus/envelope_open
+if [ -d "$FIXTURES" ]; then
+  find "$FIXTURES" -type f -size -400k ! -name LICENSE -exec cp {} corpus/photo_pipeline/ \;
+fi
+# Envelope seeds: mode byte 1 builds a valid envelope of (byte 1 x 600) bytes, then mutates it.
+printf '\x01\x00' > corpus/envelope_open/empty-payload
+printf '\x01\x02' > corpus/envelope_open/small-payload
+printf '\x01\xff' > corpus/envelope_open/three-chunks
+printf '\x01\x02\x00\x30\x01' > corpus/envelope_open/header-flip
+printf '\x01\x02\x80' > corpus/envelope_open/truncated
+
+export RUSTC_BOOTSTRAP=1
+for target in envelope_open photo_pipeline; do
+  echo "== fuzz $target for ${PER_TARGET}s"
+  cargo fuzz run -O "$target" "corpus/$target" -- \
+    -max_total_time="$PER_TARGET" -rss_limit_mb=2048 -max_len=1048576 -print_final_stats=1
+done
