@@ -433,17 +433,7 @@ impl<W: Write> EnvelopeWriter<W> {
         rand: Randomness<'_>,
         mut out: W,
     ) -> Result<Self, EnvelopeError> {
-        let s = Sealing::begin(
-            req.recipients,
-            req.device,
-            req.info,
-            req.sealed_at_ms,
-            req.plaintext_len,
-            rand,
-        )?;
-        let (header, signature, summary) = s.header(req.plaintext_sha256)?;
-        out.write_all(&header)?;
-        out.write_all(&signature)?;
+        let (s, summary) = begin_with_known_hash(req, rand, &mut out)?;
         Ok(EnvelopeWriter {
             out,
             key: s.payload_key,
@@ -725,6 +715,19 @@ pub fn seal<R: Read, W: Write>(
     mut input: R,
     mut output: W,
 ) -> Result<SealSummary, EnvelopeError> {
+    let (plaintext_len, expect_sha256) = (req.plaintext_len, req.plaintext_sha256);
+    let (s, summary) = begin_with_known_hash(req, rand, &mut output)?;
+    seal_payload(&s.payload_key, plaintext_len, &mut input, &mut output, Some(&expect_sha256))?;
+    output.flush()?;
+    Ok(summary)
+}
+
+/// Start sealing a payload whose length and SHA-256 are known: the signed header goes out first.
+fn begin_with_known_hash<'a, W: Write>(
+    req: SealRequest<'a>,
+    rand: Randomness<'_>,
+    out: &mut W,
+) -> Result<(Sealing<'a>, SealSummary), EnvelopeError> {
     let s = Sealing::begin(
         req.recipients,
         req.device,
@@ -734,17 +737,9 @@ pub fn seal<R: Read, W: Write>(
         rand,
     )?;
     let (header, signature, summary) = s.header(req.plaintext_sha256)?;
-    output.write_all(&header)?;
-    output.write_all(&signature)?;
-    seal_payload(
-        &s.payload_key,
-        req.plaintext_len,
-        &mut input,
-        &mut output,
-        Some(&req.plaintext_sha256),
-    )?;
-    output.flush()?;
-    Ok(summary)
+    out.write_all(&header)?;
+    out.write_all(&signature)?;
+    Ok((s, summary))
 }
 
 /// Seal a payload read from `input` into a seekable `output` (a file; not opened for append)
