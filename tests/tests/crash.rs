@@ -1,7 +1,8 @@
 //! Crash test: a child process autosaves and finalizes in a loop and is killed with SIGKILL at
 //! random moments. After every kill the database must pass SQLite's integrity check, every
-//! finalize that reported success must have its signed submission and outbox entry, and the
-//! audit chain must verify. CI runs 24 kills; `SAFEHOME_CRASH_KILLS=500` runs a longer one.
+//! finalize that reported success must have its signed submission, its location flags and its
+//! outbox entry, and the audit chain must verify. CI runs 24 kills; `SAFEHOME_CRASH_KILLS=500`
+//! runs a longer one.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::collections::BTreeMap;
@@ -12,6 +13,7 @@ use std::time::Duration;
 
 use safehome_core::clock::{FixedClock, SeededEntropy, SystemEntropy};
 use safehome_core::crypto::DataKey;
+use safehome_core::location::FlagCode;
 use safehome_core::store::profiles::Role;
 use safehome_core::store::{Store, StoreConfig};
 
@@ -103,6 +105,8 @@ fn check(db: &std::path::Path, finalized: &BTreeMap<String, String>, round: usiz
         assert!(r.signature.is_some(), "round {round}: {id} unsigned");
         assert!(store.verify_submission(&sup, id).unwrap(), "round {round}: {id} signature");
         assert_eq!(r.submission_sha256.as_deref(), Some(sha.as_str()));
+        let flags: Vec<FlagCode> = r.quality_flags.iter().map(|f| f.code).collect();
+        assert_eq!(flags, [FlagCode::MockProvider], "round {round}: {id} location flags");
         assert!(
             outbox.iter().any(|o| &o.item_id == id && &o.payload_sha256 == sha),
             "round {round}: {id} has no outbox entry"

@@ -1,5 +1,6 @@
 //! Child process for the crash test: opens the store given on the command line and, forever,
-//! registers a household, starts a visit, autosaves answers one by one and finalizes. After each
+//! registers a household, starts a visit, autosaves answers one by one (the GPS question with a
+//! platform fix) and finalizes. After each
 //! finalize returns it prints `FINALIZED <record id> <sha256>` and flushes, so the parent knows
 //! exactly which finalizes succeeded before it kills this process with SIGKILL.
 
@@ -9,6 +10,7 @@ use std::sync::Arc;
 
 use safehome_core::clock::{SystemClock, SystemEntropy};
 use safehome_core::crypto::{DataKey, PinPolicy};
+use safehome_core::location::Fix;
 use safehome_core::store::households::NewHousehold;
 use safehome_core::store::profiles::{Actor, Role};
 use safehome_core::store::{Store, StoreConfig, StoreError};
@@ -58,7 +60,6 @@ fn run() -> Result<(), StoreError> {
         let mut d = store.start_visit(&vol, &h.id, "household_screening")?;
         let answers = [
             ("consent", json!("yes")),
-            ("household_gps", json!({"lat": 21.9, "lon": 105.6, "accuracy": 5})),
             ("num_children", json!(1)),
             ("children[1]/child_name", json!("Nguyễn Thị Hoa")),
             ("children[1]/child_sex", json!("female")),
@@ -69,6 +70,11 @@ fn run() -> Result<(), StoreError> {
         for (path, value) in answers {
             store.answer(&mut d, path, &value)?;
         }
+        // A fix from a mock provider: the store keeps it with the answer, and every finalized
+        // record must carry the mock-provider flag after any kill.
+        let mut fix = Fix::new(21.9, 105.6, 5.0, store.now_ms());
+        fix.mock = true;
+        store.answer_fix(&vol, &mut d, "household_gps", &fix, false)?;
         for field in [
             "pond_fenced",
             "well_covered",
