@@ -211,3 +211,24 @@ fn a_bad_fix_is_a_typed_error_and_changes_nothing() {
     let reopened = s.open_draft(&t.vol, &d.record_id).unwrap();
     assert_eq!(reopened.session().prompt_at("household_gps").unwrap().value, before);
 }
+
+#[test]
+fn an_unreadable_photo_position_costs_its_flag_not_the_submission() {
+    let f = Fixture::new("loc-tamper");
+    let s = f.open();
+    let t = team(&s);
+    let archive = Identity::generate(&SystemEntropy::default());
+    s.add_recipient(&t.sup, &archive.recipient().to_string(), RecipientKind::Archive, "Lưu trữ")
+        .unwrap();
+    let mut d = visit(&s, &t);
+    s.answer_fix(&t.vol, &mut d, "household_gps", &gps_fix(&s, 21.9051, 105.648, 5.0), false)
+        .unwrap();
+    s.attach_photo(&t.vol, &mut d, "hazard_photo", &fixture("camera/DSCN0010.jpg")).unwrap();
+    // The photo's stored EXIF position is damaged behind the store's back.
+    let raw = rusqlite::Connection::open(&f.path).unwrap();
+    assert_eq!(raw.execute("UPDATE attachments SET photo_location_enc = x'0102'", []).unwrap(), 1);
+    drop(raw);
+    let done = s.finalize(&t.vol, &d).unwrap();
+    assert!(s.record(&t.sup, &done.record_id).unwrap().quality_flags.is_empty());
+    assert!(s.verify_submission(&t.sup, &done.record_id).unwrap());
+}

@@ -195,8 +195,22 @@ impl Store {
             }
             _ => None,
         };
-        let photos = self.photo_locations(draft)?;
-        let previous = self.previous_fix(by.profile_id(), &draft.record_id)?;
+        // What the flags compare with is read back from the database; a row that no longer
+        // decrypts costs that comparison, not the volunteer's submission.
+        let photos = self.photo_locations(draft).unwrap_or_else(|e| {
+            tracing::error!(
+                "record {}: photo positions unreadable, not judged: {e}",
+                draft.record_id
+            );
+            Vec::new()
+        });
+        let previous = self.previous_fix(by.profile_id(), &draft.record_id).unwrap_or_else(|e| {
+            tracing::error!(
+                "record {}: previous fix unreadable, travel not judged: {e}",
+                draft.record_id
+            );
+            None
+        });
         let ctx = VisitContext {
             fix: &fix,
             visit_start_ms: started_ms,
