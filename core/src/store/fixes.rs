@@ -12,6 +12,7 @@ use rusqlite::{OptionalExtension, Transaction, params};
 use serde::Serialize;
 use serde_json::{Value as Json, json};
 
+use super::households::Location;
 use super::profiles::Actor;
 use super::records::Draft;
 use super::{Store, StoreError};
@@ -160,57 +161,55 @@ impl Store {
         )?))
     }
 
-    /// Judge the location of a draft about to be finalized. `None` when no geopoint of the
-    /// form still holds the fix it was answered with (typed by hand, prefilled, or cleared).
+    /// Judge the location of a draft being finalized, inside finalize's transaction (the rows
+    /// it reads are the writer's, and no second read transaction is opened). `None` when no
+    /// geopoint of the form still holds the fix it was answered with (typed by hand,
+    /// prefilled, or cleared).
     pub(crate) fn review_location(
         &self,
-        by: &Actor,
+        tx: &Transaction<'_>,
         draft: &Draft,
+        household_id: Option<&str>,
+        started_ms: i64,
         now_ms: i64,
     ) -> Result<Option<LocationReview>, StoreError> {
         let Some((path, fix)) = current_fix(draft) else {
             return Ok(None);
         };
-        let (household_id, started_ms): (Option<String>, i64) = self.reader()?.query_row(
-            "SELECT household_id, created_at FROM records WHERE id = ?1",
-            params![draft.record_id],
-            |r| Ok((r.get(0)?, r.get(1)?)),
-        )?;
-        let household = match household_id.as_deref() {
-            // A record whose household the actor cannot see is judged without it.
-            Some(h) => self.household(by, h).ok(),
+        let household = match household_id {
+            Some(h) => self.household_place(tx, h)?,
             None => None,
         };
         let registered =
-            household.as_ref().and_then(|h| h.location.as_ref()).map(|l| RegisteredLocation {
+            household.as_ref().and_then(|(_, l)| l.as_ref()).map(|l| RegisteredLocation {
                 location: LatLon::new(l.lat, l.lon),
                 accuracy_m: Some(l.accuracy_m),
             });
         let areas = self.areas.lock().unwrap_or_else(|p| p.into_inner()).clone();
-        let commune = household.as_ref().map(|h| h.commune_code.clone());
         // The household's commune is the area the visit must be in, when the areas know it.
-        let assigned = match (&areas, &commune) {
-            (Some(set), Some(code)) if set.find(code).is_some() => {
+        let assigned = match (&areas, &household) {
+            (Some(set), Some((code, _))) if set.find(code).is_some() => {
                 Some((set.as_ref(), code.as_str()))
             }
             _ => None,
         };
         // What the flags compare with is read back from the database; a row that no longer
         // decrypts costs that comparison, not the volunteer's submission.
-        let photos = self.photo_locations(draft).unwrap_or_else(|e| {
+        let photos = self.photo_locations(tx, draft).unwrap_or_else(|e| {
             tracing::error!(
                 "record {}: photo positions unreadable, not judged: {e}",
                 draft.record_id
             );
             Vec::new()
         });
-        let previous = self.previous_fix(by.profile_id(), &draft.record_id).unwrap_or_else(|e| {
-            tracing::error!(
-                "record {}: previous fix unreadable, travel not judged: {e}",
-                draft.record_id
-            );
-            None
-        });
+        let previous =
+            self.previous_fix(tx, draft.owner_id(), &draft.record_id).unwrap_or_else(|e| {
+                tracing::error!(
+                    "record {}: previous fix unreadable, travel not judged: {e}",
+                    draft.record_id
+                );
+                None
+            });
         let ctx = VisitContext {
             fix: &fix,
             visit_start_ms: started_ms,
@@ -226,11 +225,33 @@ impl Store {
         Ok(Some(LocationReview { path, fix, flags }))
     }
 
+    /// A household's commune code and registered location (decrypted), if it exists.
+    fn household_place(
+        &self,
+        tx: &Transaction<'_>,
+        id: &str,
+    ) -> Result<Option<(String, Option<Location>)>, StoreError> {
+        let row: Option<(String, Option<Vec<u8>>)> = tx
+            .prepare_cached("SELECT commune_code, location_enc FROM households WHERE id = ?1")?
+            .query_row(params![id], |r| Ok((r.get(0)?, r.get(1)?)))
+            .optional()?;
+        let Some((commune, enc)) = row else { return Ok(None) };
+        let location = enc
+            .map(|e| self.keys().column.decrypt_str("households", "location", id, &e))
+            .transpose()?
+            .map(|json| serde_json::from_str(&json))
+            .transpose()?;
+        Ok(Some((commune, location)))
+    }
+
     /// Where and when the record's photos were taken, for the photos still answered (a
     /// replaced photo is dropped at finalize and is not judged).
-    fn photo_locations(&self, draft: &Draft) -> Result<Vec<PhotoLocation>, StoreError> {
-        let conn = self.reader()?;
-        let mut stmt = conn.prepare(
+    fn photo_locations(
+        &self,
+        tx: &Transaction<'_>,
+        draft: &Draft,
+    ) -> Result<Vec<PhotoLocation>, StoreError> {
+        let mut stmt = tx.prepare_cached(
             "SELECT id, field, photo_location_enc FROM attachments
              WHERE record_id = ?1 AND photo_location_enc IS NOT NULL ORDER BY created_at, id",
         )?;
@@ -249,21 +270,21 @@ impl Store {
             .collect()
     }
 
-    /// The fix of the actor's latest finalized record, for the travel-speed check.
+    /// The fix of the owner's latest finalized record, for the travel-speed check (one row,
+    /// through the partial index `records_owner_fixes`).
     fn previous_fix(
         &self,
+        tx: &Transaction<'_>,
         owner_id: &str,
         record_id: &str,
     ) -> Result<Option<PreviousVisit>, StoreError> {
-        let row: Option<(String, Vec<u8>)> = self
-            .reader()?
-            .query_row(
+        let row: Option<(String, Vec<u8>)> = tx
+            .prepare_cached(
                 "SELECT id, fixes_enc FROM records
                  WHERE owner_id = ?1 AND id <> ?2 AND finalized_at IS NOT NULL AND fixes_enc IS NOT NULL
                  ORDER BY finalized_at DESC, id DESC LIMIT 1",
-                params![owner_id, record_id],
-                |r| Ok((r.get(0)?, r.get(1)?)),
-            )
+            )?
+            .query_row(params![owner_id, record_id], |r| Ok((r.get(0)?, r.get(1)?)))
             .optional()?;
         let Some((id, enc)) = row else { return Ok(None) };
         let fixes = self.load_fixes(&id, Some(&enc))?;

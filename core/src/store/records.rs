@@ -381,14 +381,9 @@ impl Store {
         }
         let assessment = risk::assess(&draft.session);
         let now = self.now_ms();
-        let location = self.review_location(by, draft, now)?;
-        let flags_enc = location
-            .as_ref()
-            .map(|l| self.encrypt_flags(&draft.record_id, &l.flags))
-            .transpose()?;
         let outbox_id = self.new_id();
         let record_id = draft.record_id.clone();
-        let (hash, outbox_id) = self.write(|tx, s| {
+        let (hash, outbox_id, flag_count) = self.write(|tx, s| {
             let (state, kind, household, revision, revision_of, created): (String, String, Option<String>, i64, Option<String>, i64) = tx
                 .query_row(
                     "SELECT state, kind, household_id, revision, revision_of, created_at FROM records WHERE id = ?1",
@@ -402,6 +397,9 @@ impl Store {
                 Some(h) => tx.query_row("SELECT code FROM households WHERE id = ?1", params![h], |r| r.get(0)).optional()?,
                 None => None,
             };
+            let location = s.review_location(tx, draft, household.as_deref(), created, now)?;
+            let flags_enc =
+                location.as_ref().map(|l| s.encrypt_flags(&record_id, &l.flags)).transpose()?;
             let data = draft.session.output();
             let attachments = settle_attachments(tx, &record_id, &data)?;
             let form = &draft.session.form().form;
@@ -464,13 +462,13 @@ impl Store {
             }
             s.audit(tx, Some(by.profile_id()), Action::Finalized, &kind, &record_id)?;
             s.audit(tx, Some(by.profile_id()), Action::Queued, "outbox", &outbox_id)?;
-            Ok((hex(hash.as_ref()), outbox_id.clone()))
+            Ok((hex(hash.as_ref()), outbox_id.clone(), location.map_or(0, |l| l.flags.len())))
         })?;
         tracing::info!(
             "record {} finalized and queued: risk {}, {} location flag(s)",
             draft.record_id,
             assessment.as_ref().map_or("none", |a| a.level.as_str()),
-            location.as_ref().map_or(0, |l| l.flags.len()),
+            flag_count,
         );
         Ok(Finalized {
             record_id: draft.record_id.clone(),

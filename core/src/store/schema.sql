@@ -91,6 +91,7 @@ CREATE TABLE records (
 CREATE INDEX records_owner ON records(owner_id, state);
 CREATE INDEX records_household ON records(household_id);
 CREATE INDEX records_queue ON records(state, risk_level, due_at);
+CREATE INDEX records_owner_fixes ON records(owner_id, finalized_at, id) WHERE fixes_enc IS NOT NULL;
 
 CREATE TABLE attachments (
     id            TEXT PRIMARY KEY,
