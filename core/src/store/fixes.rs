@@ -99,8 +99,7 @@ impl Store {
     }
 
     fn encrypt_fixes(&self, record_id: &str, fixes: &RecordFixes) -> Result<Vec<u8>, StoreError> {
-        let json = serde_json::to_string(fixes)?;
-        Ok(self.keys().column.encrypt_str("records", "fixes", record_id, &json)?)
+        self.encrypt_json("records", "fixes", record_id, fixes)
     }
 
     /// The fixes kept for a record (empty when none was given).
@@ -109,13 +108,7 @@ impl Store {
         record_id: &str,
         enc: Option<&[u8]>,
     ) -> Result<RecordFixes, StoreError> {
-        match enc {
-            None => Ok(RecordFixes::new()),
-            Some(enc) => {
-                let json = self.keys().column.decrypt_str("records", "fixes", record_id, enc)?;
-                Ok(serde_json::from_str(&json)?)
-            }
-        }
+        enc.map_or(Ok(RecordFixes::new()), |e| self.decrypt_json("records", "fixes", record_id, e))
     }
 
     /// Copy a record's fixes to its new revision (re-encrypted: the row id is in the AAD).
@@ -152,13 +145,7 @@ impl Store {
         }
         let photo =
             PhotoLocation { id: attachment_id.into(), location, time_ms: exif.captured_at_ms };
-        let json = serde_json::to_string(&photo)?;
-        Ok(Some(self.keys().column.encrypt_str(
-            "attachments",
-            "photo_location",
-            attachment_id,
-            &json,
-        )?))
+        Ok(Some(self.encrypt_json("attachments", "photo_location", attachment_id, &photo)?))
     }
 
     /// Judge the location of a draft being finalized, inside finalize's transaction (the rows
@@ -236,11 +223,8 @@ impl Store {
             .query_row(params![id], |r| Ok((r.get(0)?, r.get(1)?)))
             .optional()?;
         let Some((commune, enc)) = row else { return Ok(None) };
-        let location = enc
-            .map(|e| self.keys().column.decrypt_str("households", "location", id, &e))
-            .transpose()?
-            .map(|json| serde_json::from_str(&json))
-            .transpose()?;
+        let location =
+            enc.map(|e| self.decrypt_json("households", "location", id, &e)).transpose()?;
         Ok(Some((commune, location)))
     }
 
@@ -258,15 +242,11 @@ impl Store {
         let rows: Vec<(String, String, Vec<u8>)> = stmt
             .query_map(params![draft.record_id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
             .collect::<Result<_, _>>()?;
-        let c = &self.keys().column;
         rows.into_iter()
             .filter(|(id, field, _)| {
                 draft.session().prompt_at(field).is_ok_and(|p| p.value.as_str() == Some(id))
             })
-            .map(|(id, _, enc)| {
-                let json = c.decrypt_str("attachments", "photo_location", &id, &enc)?;
-                Ok(serde_json::from_str(&json)?)
-            })
+            .map(|(id, _, enc)| self.decrypt_json("attachments", "photo_location", &id, &enc))
             .collect()
     }
 
@@ -302,14 +282,7 @@ impl Store {
         record_id: &str,
         enc: Option<&[u8]>,
     ) -> Result<Vec<QualityFlag>, StoreError> {
-        match enc {
-            None => Ok(Vec::new()),
-            Some(enc) => {
-                let json =
-                    self.keys().column.decrypt_str("records", "quality_flags", record_id, enc)?;
-                Ok(serde_json::from_str(&json)?)
-            }
-        }
+        enc.map_or(Ok(Vec::new()), |e| self.decrypt_json("records", "quality_flags", record_id, e))
     }
 
     pub(crate) fn encrypt_flags(
@@ -317,8 +290,7 @@ impl Store {
         record_id: &str,
         flags: &[QualityFlag],
     ) -> Result<Vec<u8>, StoreError> {
-        let json = serde_json::to_string(flags)?;
-        Ok(self.keys().column.encrypt_str("records", "quality_flags", record_id, &json)?)
+        self.encrypt_json("records", "quality_flags", record_id, flags)
     }
 }
 

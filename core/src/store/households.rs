@@ -179,8 +179,14 @@ impl Store {
                 .transpose()
                 .map_err(StoreError::from)
         };
-        let members = opt("members", r.get(7)?)?.map(|m| serde_json::from_str(&m)).transpose()?;
-        let location = opt("location", r.get(8)?)?.map(|m| serde_json::from_str(&m)).transpose()?;
+        let members: Option<Vec<Member>> = r
+            .get::<_, Option<Vec<u8>>>(7)?
+            .map(|v| self.decrypt_json("households", "members", &id, &v))
+            .transpose()?;
+        let location = r
+            .get::<_, Option<Vec<u8>>>(8)?
+            .map(|v| self.decrypt_json("households", "location", &id, &v))
+            .transpose()?;
         Ok(Household {
             code: r.get(1)?,
             commune_code: r.get(2)?,

@@ -293,6 +293,30 @@ impl Store {
         &self.keys
     }
 
+    /// A value as JSON, encrypted for `table.column` of row `id`.
+    pub(crate) fn encrypt_json<T: Serialize + ?Sized>(
+        &self,
+        table: &'static str,
+        column: &'static str,
+        id: &str,
+        value: &T,
+    ) -> Result<Vec<u8>, StoreError> {
+        let json = serde_json::to_string(value)?;
+        Ok(self.keys.column.encrypt_str(table, column, id, &json)?)
+    }
+
+    /// The value `encrypt_json` stored in `table.column` of row `id`.
+    pub(crate) fn decrypt_json<T: serde::de::DeserializeOwned>(
+        &self,
+        table: &'static str,
+        column: &'static str,
+        id: &str,
+        enc: &[u8],
+    ) -> Result<T, StoreError> {
+        let json = self.keys.column.decrypt_str(table, column, id, enc)?;
+        Ok(serde_json::from_str(&json)?)
+    }
+
     pub(crate) fn config(&self) -> &StoreConfig {
         &self.config
     }
