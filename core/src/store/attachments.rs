@@ -74,10 +74,6 @@ impl Store {
             self.keys().column.encrypt("attachments", "thumbnail", &id, &processed.thumbnail)?;
         let photo_location = self.photo_location_enc(&id, &processed.exif)?;
 
-        // The answer and the attachment row commit together; if the commit fails, the
-        // session's previous answer is put back.
-        let previous = draft.session().prompt_at(field_path)?.value;
-        draft.session_mut().set_answer(field_path, &Json::String(id.clone()))?;
         let attachment = Attachment {
             id: id.clone(),
             record_id: draft.record_id.clone(),
@@ -91,7 +87,9 @@ impl Store {
             had_gps: processed.exif.gps.is_some(),
         };
         let now = self.now_ms();
-        let saved = self.save_with(draft, |tx| {
+        // The answer and the attachment row commit together.
+        let answer = Json::String(id.clone());
+        self.save_answer_with(draft, field_path, |s| s.set_answer(field_path, &answer), |tx| {
             tx.execute(
                 "INSERT INTO attachments (id, record_id, field, envelope, envelope_len, plain_len, plain_sha256,
                     orig_sha256, created_at, thumbnail_enc, photo_location_enc)
@@ -111,11 +109,7 @@ impl Store {
                 ],
             )?;
             Ok(())
-        });
-        if let Err(e) = saved {
-            let _ = draft.session_mut().set_answer(field_path, &previous);
-            return Err(e);
-        }
+        })?;
         tracing::info!(
             "attachment {id}: {}x{} photo sealed, {} bytes, to {} recipient(s)",
             attachment.width,

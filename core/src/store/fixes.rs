@@ -73,28 +73,28 @@ impl Store {
             "lat": f.lat, "lon": f.lon, "alt": f.altitude_m.unwrap_or(0.0), "accuracy": f.accuracy_m,
         });
 
-        let previous = draft.session().prompt_at(path)?.value;
-        if accepted.over_warning {
-            draft.session_mut().set_geopoint_confirmed(path, &point)?;
-        } else {
-            draft.session_mut().set_answer(path, &point)?;
-        }
-        let before = draft.fixes.insert(path.to_string(), accepted.clone());
-        let enc = self.encrypt_fixes(&draft.record_id, &draft.fixes)?;
+        let mut fixes = draft.fixes.clone();
+        fixes.insert(path.to_string(), accepted.clone());
+        let enc = self.encrypt_fixes(&draft.record_id, &fixes)?;
         let id = draft.record_id.clone();
-        let saved = self.save_with(draft, |tx| {
-            tx.prepare_cached("UPDATE records SET fixes_enc = ?2 WHERE id = ?1")?
-                .execute(params![id, enc])?;
-            Ok(())
-        });
-        if let Err(e) = saved {
-            match before {
-                Some(b) => draft.fixes.insert(path.to_string(), b),
-                None => draft.fixes.remove(path),
-            };
-            let _ = draft.session_mut().set_answer(path, &previous);
-            return Err(e);
-        }
+        let over_warning = accepted.over_warning;
+        self.save_answer_with(
+            draft,
+            path,
+            |s| {
+                if over_warning {
+                    s.set_geopoint_confirmed(path, &point)
+                } else {
+                    s.set_answer(path, &point)
+                }
+            },
+            |tx| {
+                tx.prepare_cached("UPDATE records SET fixes_enc = ?2 WHERE id = ?1")?
+                    .execute(params![id, enc])?;
+                Ok(())
+            },
+        )?;
+        draft.fixes = fixes;
         Ok(accepted)
     }
 

@@ -56,10 +56,6 @@ impl Draft {
         &self.session
     }
 
-    pub(crate) fn session_mut(&mut self) -> &mut Session {
-        &mut self.session
-    }
-
     pub fn owner_id(&self) -> &str {
         &self.owner_id
     }
@@ -350,6 +346,24 @@ impl Store {
         })?;
         draft.saved_events = events.len();
         Ok(())
+    }
+
+    /// Change the answer at `path` and save the draft together with `also`, in one transaction.
+    /// If the save fails, the previous answer is put back, so the session matches what is stored.
+    pub(crate) fn save_answer_with<T>(
+        &self,
+        draft: &mut Draft,
+        path: &str,
+        change: impl FnOnce(&mut Session) -> Result<T, crate::form::session::SessionError>,
+        also: impl FnOnce(&Transaction<'_>) -> Result<(), StoreError>,
+    ) -> Result<T, StoreError> {
+        let previous = draft.session.prompt_at(path)?.value;
+        let out = change(&mut draft.session)?;
+        if let Err(e) = self.save_with(draft, also) {
+            let _ = draft.session.set_answer(path, &previous);
+            return Err(e);
+        }
+        Ok(out)
     }
 
     fn load_events(&self, record_id: &str) -> Result<Vec<TimingEvent>, StoreError> {
