@@ -138,15 +138,14 @@ val cargoBuildHost by tasks.registering(Exec::class) {
 
 /** Generate the Kotlin bindings (uniffi library mode; bindings/uniffi.toml names the package). */
 val generateBindings by tasks.registering(Exec::class) {
-    description = "uniffi-bindgen generate --language kotlin"
+    description = "uniffi-bindgen kotlin: uniffi's Kotlin with the call-layer rewrite (docs/bindings.md)"
     dependsOn(cargoBuildHost)
     workingDir = repoRoot
     val out = generatedKotlin.get().asFile
     doFirst { out.deleteRecursively() }
     commandLine(
-        File(cargoTarget, "$rustProfileDir/uniffi-bindgen").path, "generate",
-        File(cargoTarget, "$rustProfileDir/$hostLibName").path,
-        "--language", "kotlin", "--out-dir", out.path, "--no-format",
+        File(cargoTarget, "$rustProfileDir/uniffi-bindgen").path, "kotlin",
+        File(cargoTarget, "$rustProfileDir/$hostLibName").path, out.path,
     )
     inputs.file(File(cargoTarget, "$rustProfileDir/$hostLibName"))
     outputs.dir(out)

@@ -44,15 +44,14 @@ val cargoBuildHost by tasks.registering(Exec::class) {
 
 /** Generate the Kotlin bindings from the built library (uniffi library mode). */
 val generateBindings by tasks.registering(Exec::class) {
-    description = "uniffi-bindgen generate --language kotlin"
+    description = "uniffi-bindgen kotlin: uniffi's Kotlin with the call-layer rewrite (docs/bindings.md)"
     dependsOn(cargoBuildHost)
     workingDir = repoRoot
     val out = generatedKotlin.get().asFile
     doFirst { out.deleteRecursively() }
     commandLine(
-        File(cargoTarget, "debug/uniffi-bindgen").path, "generate",
-        File(cargoTarget, "debug/$hostLibName").path,
-        "--language", "kotlin", "--out-dir", out.path, "--no-format",
+        File(cargoTarget, "debug/uniffi-bindgen").path, "kotlin",
+        File(cargoTarget, "debug/$hostLibName").path, out.path,
     )
     inputs.file(File(cargoTarget, "debug/$hostLibName"))
     outputs.dir(out)

@@ -12,6 +12,7 @@ uniffi::setup_scaffolding!();
 mod answer;
 mod draft;
 mod errors;
+mod ffibuffer_shims;
 mod form;
 mod keys;
 mod location;

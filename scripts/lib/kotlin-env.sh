@@ -75,10 +75,9 @@ kotlin_env_bindings() {
   mv "$out/lib/$LIBNAME.tmp" "$out/lib/$LIBNAME"
   LIB="$out/lib/$LIBNAME"
 
-  step "uniffi-bindgen generate (library mode, kotlin)"
+  step "uniffi-bindgen kotlin (library mode, then the call-layer rewrite)"
   rm -rf "$out/generated"
-  "$TARGET/debug/uniffi-bindgen" generate "$LIB" --language kotlin --out-dir "$out/generated" \
-    --no-format >/dev/null
+  "$TARGET/debug/uniffi-bindgen" kotlin "$LIB" "$out/generated"
 }
 
 # kotlin_env_compile OUT CLASSPATH SOURCE_DIR...
