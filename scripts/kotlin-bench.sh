@@ -9,7 +9,7 @@
 #   bash scripts/kotlin-bench.sh            # full run: about a minute of measuring after the builds
 #   bash scripts/kotlin-bench.sh --quick    # a few iterations of each, to check it works
 #
-# Output: one JSON line per benchmark (build/kotlin-bench/rust.jsonl and kotlin.jsonl as well),
+# Output: one JSON line per benchmark (build/kotlin-bench/rust.jsonl, stock.jsonl and kotlin.jsonl),
 # then a table; exit code 0 even when a target is missed (the table says so), 1 if Kotlin and
 # Rust did not answer on the same filled form. Figures: docs/bindings.md, "Benchmarks". Not part
 # of scripts/test.sh (CI only compiles Bench.kt, with the Kotlin tests).
@@ -39,11 +39,23 @@ RUST_BENCH="$(cargo build --locked --release -p safehome-ffi --bench api \
   --message-format=json-render-diagnostics | sed -n 's/.*"executable":"\([^"]*\)".*/\1/p' | tail -n 1)"
 [ -x "$RUST_BENCH" ] || { echo "kotlin-bench: no Rust benchmark executable" >&2; exit 1; }
 kotlin_env_compile "$OUT" "$JARS" "$BENCH_SRC"
+# The same benchmark against uniffi's own Kotlin (no call-layer rewrite), for the speed-up column.
+step "uniffi-bindgen generate --language kotlin (uniffi's own, for comparison)"
+rm -rf "$OUT/stock/generated"
+"$TARGET/debug/uniffi-bindgen" generate "$LIB" --language kotlin --no-format \
+  --out-dir "$OUT/stock/generated" >/dev/null
+kotlin_env_compile "$OUT/stock" "$JARS" "$BENCH_SRC"
 
 step "Rust: bindings/benches/api.rs (release)"
 "$RUST_BENCH" --bench --out "$OUT/rust.jsonl" "${QUICK[@]}"
 
-step "Kotlin: org.safehome.bench.BenchKt (JNA, $LIB)"
+step "Kotlin, uniffi's own bindings (JNA Structures): org.safehome.bench.BenchKt"
+RUST_BACKTRACE=0 java -Djna.library.path="$OUT/lib" -Dsafehome.repoRoot="$PWD" \
+  -cp "$OUT/stock/classes:$KOTLIN_LIB/kotlin-stdlib.jar:$JARS" \
+  org.safehome.bench.BenchKt --out "$OUT/stock.jsonl" --no-table "${QUICK[@]}"
+
+step "Kotlin, SafeHome's call layer: org.safehome.bench.BenchKt (JNA, $LIB)"
 RUST_BACKTRACE=0 java -Djna.library.path="$OUT/lib" -Dsafehome.repoRoot="$PWD" \
   -cp "$OUT/classes:$KOTLIN_LIB/kotlin-stdlib.jar:$JARS" \
-  org.safehome.bench.BenchKt --rust "$OUT/rust.jsonl" --out "$OUT/kotlin.jsonl" "${QUICK[@]}"
+  org.safehome.bench.BenchKt --rust "$OUT/rust.jsonl" --stock "$OUT/stock.jsonl" \
+  --out "$OUT/kotlin.jsonl" "${QUICK[@]}"

@@ -39,8 +39,12 @@ import org.safehome.core.generateRecipientIdentity
  * the median CPU time of the calling thread, `thread_cpu_median`, which a busy machine inflates
  * less: the wall-clock figures are the ones compared).
  *
- * Arguments: [--rust FILE] [--out FILE] [--quick]. System property safehome.repoRoot: the
- * repository root (photos are read from ../shared/fixtures/photos/camera).
+ * With `--stock FILE` (the JSON lines of this same program compiled against uniffi's own Kotlin,
+ * which passes JNA Structures, run just before) the table ends with each call's speed-up from
+ * SafeHome's call layer (docs/bindings.md, "Call layer"). `--no-table` prints the JSON lines only.
+ *
+ * Arguments: [--rust FILE] [--stock FILE] [--out FILE] [--quick] [--no-table]. System property
+ * safehome.repoRoot: the repository root (photos are read from ../shared/fixtures/photos/camera).
  */
 
 /**
@@ -257,6 +261,7 @@ fun main(args: Array<String>) {
     fun arg(flag: String) = args.indexOf(flag).takeIf { it >= 0 }?.let { args.getOrNull(it + 1) }
     val quick = "--quick" in args
     val rustFile = arg("--rust")?.let(::File)
+    val stockFile = arg("--stock")?.let(::File)
     val outFile = arg("--out")?.let(::File)
     val root = File(System.getProperty("safehome.repoRoot", "."))
     val camera = File(root, "../shared/fixtures/photos/camera").canonicalFile
@@ -287,6 +292,7 @@ fun main(args: Array<String>) {
     record(oneAnswer(answer))
     attachPhotos(photo, camera, photos).forEach(::record)
     outFile?.writeText(stats.joinToString("\n", postfix = "\n") { it.json() })
+    if ("--no-table" in args) return
 
     // The table: Kotlin figures, the Rust figure each compares with, the ratio and the target.
     val rust = rustFile?.let(::readRust) ?: emptyMap()
@@ -339,6 +345,14 @@ fun main(args: Array<String>) {
     }
     for ((name, r) in rust.entries.sortedBy { it.key }) {
         println(String.format(format, name, human(r.median), human(r.p10), human(r.p90), "", "", "", "", "").trimEnd())
+    }
+    stockFile?.let(::readRust)?.let { stock ->
+        println()
+        println(String.format("%-38s %10s %16s %10s", "uniffi's own Kotlin, same run", "median", "call layer", "speed-up"))
+        for (s in stats) {
+            val before = stock[s.name] ?: continue
+            println(String.format("%-38s %10s %16s %10s", s.name, human(before.median), human(s.median), ratio(before.median / s.median)))
+        }
     }
     println(
         when {

@@ -106,8 +106,15 @@ class LoggingTest {
                     throw CallbackException.Failed("the screen is gone")
                 }
             }
+            val sink = CollectingSink()
+            setLogSink(sink, LogLevel.WARN)
             assertTrue(t.store.verifyAudit(throwing).isIntact)
             assertEquals(2, calls.get())
+            // The listener's error reached Rust whole: the code and the message Kotlin wrote into
+            // the call status Rust passed to the callback (the call layer writes through to it).
+            val failures = sink.snapshot().filter { it.message.startsWith("progress listener failed") }
+            assertEquals(2, failures.size)
+            assertTrue(failures.first().message, failures.all { it.message.contains("the screen is gone") })
         }
     }
 }
