@@ -89,8 +89,8 @@ expect '^public func generateRecipientIdentity\(\)'
 expect '^module SafeHomeCoreFFI \{'
 if [ "$TEST_HOOKS" = 1 ]; then
   expect 'openForTesting'
-elif grep -q 'openForTesting\|testPanicWhileLocked\|testAdvanceClock' "$SWIFT"; then
-  echo "test hooks leaked into a build without the test-hooks feature" >&2
+elif grep -q 'openForTesting\|testPanicWhileLocked\|testAdvanceClock\|benchAnswerInRust' "$SWIFT"; then
+  echo "test or bench hooks leaked into a build without the test-hooks feature" >&2
   missing=$((missing + 1))
 fi
 # Large data never crosses as bytes: the only `Data` parameter of the API is the data key.

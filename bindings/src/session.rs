@@ -190,6 +190,42 @@ impl FormSession {
     }
 }
 
+/// Exports for the Kotlin benchmark only (feature `bench-hooks`; scripts/kotlin-bench.sh).
+#[cfg(feature = "bench-hooks")]
+#[uniffi::export]
+impl FormSession {
+    /// Answers `path` `count` times in Rust, alternating the integers `first` and `second`, and
+    /// returns the nanoseconds taken. `core_only` false: through this object's `answer` (guard,
+    /// lock, `AnswerValue` conversion); true: on the core session directly, under one lock, as
+    /// criterion's `one_answer` does. The benchmark interleaves these batches with its own on the
+    /// same session, so Kotlin and Rust are timed in the same moments of a shared machine.
+    pub fn bench_answer_in_rust(
+        &self,
+        path: String,
+        first: i64,
+        second: i64,
+        count: i32,
+        core_only: bool,
+    ) -> Result<i64, ApiError> {
+        let start = std::time::Instant::now();
+        if core_only {
+            self.with(|s| {
+                for i in 0..count {
+                    let age = serde_json::json!(if i % 2 == 0 { first } else { second });
+                    std::hint::black_box(s.set_answer(std::hint::black_box(&path), &age)?);
+                }
+                Ok(())
+            })?;
+        } else {
+            for i in 0..count {
+                let value = if i % 2 == 0 { first } else { second };
+                std::hint::black_box(self.answer(path.clone(), AnswerValue::Integer { value })?);
+            }
+        }
+        Ok(i64::try_from(start.elapsed().as_nanos()).unwrap_or(i64::MAX))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
