@@ -103,12 +103,12 @@ fn elements(ty: &str) -> Option<usize> {
 pub const STATUS_ELEMENTS: usize = 4;
 
 fn is_primitive(ty: &str) -> bool {
-    matches!(ty, "Long" | "Int" | "Short" | "Byte" | "Float" | "Double" | "Unit")
+    matches!(ty, "Long" | "Int" | "Short" | "Byte" | "Float" | "Double")
 }
 
 impl Decl {
     fn has_status(&self) -> bool {
-        self.params.last().is_some_and(|p| p.ty == STATUS_TYPE)
+        self.status_param().is_some()
     }
 
     /// The parameters before the call status.
@@ -139,7 +139,7 @@ impl Decl {
             Route::FfiBuffer { symbol: ffi_buffer_symbol(&self.name) }
         } else if self.has_status()
             && self.args().iter().all(|p| is_primitive(&p.ty))
-            && is_primitive(&self.ret)
+            && (is_primitive(&self.ret) || self.ret == "Unit")
         {
             Route::StatusPointer
         } else if !self.has_status() && !self.mentions_rust_buffer() {
