@@ -6,9 +6,9 @@ use std::path::Path;
 use std::sync::{Arc, Mutex};
 
 use safehome_core::risk;
-use safehome_core::store::Store;
 use safehome_core::store::profiles::Actor;
 use safehome_core::store::records::Draft;
+use safehome_core::store::{PhotoStep, Store};
 
 use crate::answer::AnswerValue;
 use crate::errors::{ApiError, call, guard};
@@ -160,7 +160,10 @@ impl DraftSession {
     /// Process a photo file (JPEG, PNG or WebP; convert HEIC first), seal it to the team's
     /// recipients and attach it to the image question at `fieldPath`, in one transaction with
     /// the answer that names it. The file is read, never changed or deleted; the app deletes its
-    /// camera file afterwards. Call it off the UI thread: a large photo takes a while.
+    /// camera file afterwards. Call it off the UI thread: a large photo takes a while. The
+    /// draft is not held while the photo is processed and sealed, so other calls on it (the
+    /// volunteer answering the next question) go on meanwhile. Progress: `attach_photo` 0/3,
+    /// then 1/3 processed, 2/3 sealed, 3/3 attached (or failed).
     #[uniffi::method(default(progress = None))]
     pub fn attach_photo(
         &self,
@@ -168,11 +171,29 @@ impl DraftSession {
         file_path: String,
         progress: Option<Arc<dyn ProgressListener>>,
     ) -> Result<AttachmentInfo, ApiError> {
-        progress::report(progress.as_ref(), "attach_photo", 0, 1);
-        let result = self.write("draft.attach_photo", |store, d| {
-            Ok(store.attach_photo(&self.actor, d, &field_path, Path::new(&file_path))?.into())
-        });
-        progress::report(progress.as_ref(), "attach_photo", 1, 1);
+        const OPERATION: &str = "draft.attach_photo";
+        const STEPS: i32 = 3;
+        progress::report(progress.as_ref(), "attach_photo", 0, STEPS);
+        let result = self
+            .write(OPERATION, |store, d| Ok(store.photo_target(&self.actor, d, &field_path)?))
+            .and_then(|target| {
+                call(OPERATION, || {
+                    let store = self.handle.get()?;
+                    Ok(store.prepare_photo(&target, Path::new(&file_path), &mut |step| {
+                        let done = match step {
+                            PhotoStep::Processed => 1,
+                            PhotoStep::Sealed => 2,
+                        };
+                        progress::report(progress.as_ref(), "attach_photo", done, STEPS);
+                    })?)
+                })
+            })
+            .and_then(|prepared| {
+                self.write(OPERATION, |store, d| {
+                    Ok(store.attach_prepared(&self.actor, d, prepared)?.into())
+                })
+            });
+        progress::report(progress.as_ref(), "attach_photo", STEPS, STEPS);
         result
     }
 

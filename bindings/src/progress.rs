@@ -8,8 +8,9 @@ use crate::logging::{self, LogLevel};
 /// Told how a long operation (attaching a photo, verifying the audit chain, finalizing) is
 /// going: `done` of `total` steps of `operation`, from `0 / total` at the start to
 /// `total / total` at the end. Called on the thread that made the call, with no lock held.
-/// Today the core reports only the start and the end of each operation; finer steps will come
-/// through the same method. A listener that throws is logged and ignored: the operation goes on.
+/// Attaching a photo reports when the photo is processed and when it is sealed as well;
+/// finalizing and verifying the audit chain, each one transaction, report their start and end.
+/// A listener that throws is logged and ignored: the operation goes on.
 #[uniffi::export(foreign)]
 pub trait ProgressListener: Send + Sync {
     fn on_progress(&self, operation: String, done: i32, total: i32) -> Result<(), CallbackError>;

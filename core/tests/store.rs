@@ -491,6 +491,49 @@ fn a_tampered_submission_fails_verification() {
 }
 
 #[test]
+fn a_photo_prepared_without_its_draft_attaches_only_to_that_draft() {
+    use safehome_core::evidence::keys::Identity;
+    use safehome_core::store::PhotoStep;
+    use safehome_core::store::team::RecipientKind;
+
+    let f = Fixture::new("photo-steps");
+    let s = f.open();
+    let t = team(&s);
+    let archive = Identity::generate(&SystemEntropy::default());
+    s.add_recipient(&t.sup, &archive.recipient().to_string(), RecipientKind::Archive, "Lưu trữ")
+        .unwrap();
+    let h = s.add_household(&t.vol, &new_household("Ma Văn Hùng")).unwrap();
+    let mut a = s.start_visit(&t.vol, &h.id, "household_screening").unwrap();
+    let mut b = s.start_visit(&t.vol, &h.id, "household_screening").unwrap();
+    let photo = fixture("camera/DSCN0010.jpg");
+
+    // The target is checked first: the owner and an image question.
+    assert!(matches!(s.photo_target(&t.sup, &a, "hazard_photo"), Err(StoreError::NotFound { .. })));
+    assert!(matches!(s.photo_target(&t.vol, &a, "notes"), Err(StoreError::Invalid { .. })));
+    let target = s.photo_target(&t.vol, &a, "hazard_photo").unwrap();
+
+    // Preparing reports its two steps in order and needs no draft.
+    let mut steps = Vec::new();
+    let prepared = s.prepare_photo(&target, &photo, &mut |step| steps.push(step)).unwrap();
+    assert_eq!(steps, [PhotoStep::Processed, PhotoStep::Sealed]);
+    // Meanwhile the draft moves on, and the photo still attaches to it afterwards.
+    s.edit(&mut a, |sess| sess.set_answer("notes", &json!("trong lúc xử lý ảnh"))).unwrap();
+
+    // Not to another draft: refused, nothing written there.
+    let again = s.prepare_photo(&target, &photo, &mut |_| {}).unwrap();
+    assert!(matches!(s.attach_prepared(&t.vol, &mut b, again), Err(StoreError::Invalid { .. })));
+    assert_eq!(b.session().prompt_at("hazard_photo").unwrap().value, serde_json::Value::Null);
+
+    let attached = s.attach_prepared(&t.vol, &mut a, prepared).unwrap();
+    assert_eq!(a.session().prompt_at("hazard_photo").unwrap().value, json!(attached.id));
+    assert_eq!(a.session().prompt_at("notes").unwrap().value, json!("trong lúc xử lý ảnh"));
+    let reopened = s.open_draft(&t.vol, &a.record_id).unwrap();
+    assert_eq!(reopened.session().prompt_at("hazard_photo").unwrap().value, json!(attached.id));
+    assert_eq!(s.attachments(&t.vol, &a.record_id).unwrap().len(), 1);
+    assert!(s.attachments(&t.vol, &b.record_id).unwrap().is_empty());
+}
+
+#[test]
 fn photos_are_sealed_to_the_team_and_travel_with_the_submission() {
     use safehome_core::evidence::envelope::open_bytes;
     use safehome_core::evidence::keys::Identity;

@@ -34,9 +34,43 @@ pub struct Attachment {
     pub had_gps: bool,
 }
 
+/// Where a photo is going: a draft's image question and the size limit it sets. Taken under
+/// the draft's lock by [`Store::photo_target`], so that the slow part, [`Store::prepare_photo`],
+/// needs neither.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PhotoTarget {
+    record_id: String,
+    field_path: String,
+    max_pixels: u32,
+}
+
+/// The steps of preparing a photo, reported as they finish.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PhotoStep {
+    /// Decoded, turned upright, downscaled, re-encoded without metadata.
+    Processed,
+    /// Sealed to the team's recipients and signed by the device.
+    Sealed,
+}
+
+/// A photo processed and sealed for one image question, not yet attached to its draft.
+#[derive(Debug)]
+pub struct PreparedPhoto {
+    target: PhotoTarget,
+    envelope: Vec<u8>,
+    sha256: [u8; 32],
+    original_sha256: [u8; 32],
+    thumbnail_enc: Vec<u8>,
+    photo_location_enc: Option<Vec<u8>>,
+    attachment: Attachment,
+    recipients: usize,
+}
+
 impl Store {
     /// Process, seal and attach a photo to the image question at `field_path` of a draft.
     /// Refused with `NoRecipients` before any work when the team has no recipient keys.
+    /// The three steps below in one call; an app that must keep answering while a photo is
+    /// processed calls them itself, holding the draft only for the first and the last.
     pub fn attach_photo(
         &self,
         by: &Actor,
@@ -44,6 +78,18 @@ impl Store {
         field_path: &str,
         photo: &Path,
     ) -> Result<Attachment, StoreError> {
+        let target = self.photo_target(by, draft, field_path)?;
+        let prepared = self.prepare_photo(&target, photo, &mut |_| {})?;
+        self.attach_prepared(by, draft, prepared)
+    }
+
+    /// Check that the actor owns the draft and that `field_path` is one of its image questions.
+    pub fn photo_target(
+        &self,
+        by: &Actor,
+        draft: &Draft,
+        field_path: &str,
+    ) -> Result<PhotoTarget, StoreError> {
         if draft.owner_id() != by.profile_id() {
             return Err(StoreError::NotFound { entity: "record", id: draft.record_id.clone() });
         }
@@ -55,12 +101,25 @@ impl Store {
                 message: format!("{field_path} is not an image question"),
             });
         }
-        let recipients = self.recipient_keys()?;
-        let opts = PhotoOptions {
+        Ok(PhotoTarget {
+            record_id: draft.record_id.clone(),
+            field_path: field_path.to_string(),
             max_pixels: info.def.max_pixels.unwrap_or(PhotoOptions::default().max_pixels),
-            ..PhotoOptions::default()
-        };
+        })
+    }
+
+    /// The slow part: process the photo file and seal it, with no draft and no lock held,
+    /// reporting each [`PhotoStep`] as it finishes. Refused with `NoRecipients` before any work.
+    pub fn prepare_photo(
+        &self,
+        target: &PhotoTarget,
+        photo: &Path,
+        progress: &mut dyn FnMut(PhotoStep),
+    ) -> Result<PreparedPhoto, StoreError> {
+        let recipients = self.recipient_keys()?;
+        let opts = PhotoOptions { max_pixels: target.max_pixels, ..PhotoOptions::default() };
         let processed = process_file(photo, &opts)?;
+        progress(PhotoStep::Processed);
         let id = self.new_id();
         let (envelope, _) = seal_bytes(
             &processed.jpeg,
@@ -70,14 +129,14 @@ impl Store {
             self.now_ms(),
             Randomness::System,
         )?;
-        let thumbnail =
+        let thumbnail_enc =
             self.keys().column.encrypt("attachments", "thumbnail", &id, &processed.thumbnail)?;
-        let photo_location = self.photo_location_enc(&id, &processed.exif)?;
-
+        let photo_location_enc = self.photo_location_enc(&id, &processed.exif)?;
+        progress(PhotoStep::Sealed);
         let attachment = Attachment {
-            id: id.clone(),
-            record_id: draft.record_id.clone(),
-            field: field_path.to_string(),
+            id,
+            record_id: target.record_id.clone(),
+            field: target.field_path.clone(),
             envelope_len: envelope.len() as i64,
             plain_len: processed.jpeg.len() as i64,
             plain_sha256: hex(&processed.sha256),
@@ -86,8 +145,42 @@ impl Store {
             height: processed.height,
             had_gps: processed.exif.gps.is_some(),
         };
+        Ok(PreparedPhoto {
+            target: target.clone(),
+            envelope,
+            sha256: processed.sha256,
+            original_sha256: processed.original.sha256,
+            thumbnail_enc,
+            photo_location_enc,
+            attachment,
+            recipients: recipients.len(),
+        })
+    }
+
+    /// Attach a prepared photo to its draft: the answer that names it and the attachment row
+    /// commit together. The draft is checked again (it must be the one the photo was prepared
+    /// for, still the actor's, the question still an image one).
+    pub fn attach_prepared(
+        &self,
+        by: &Actor,
+        draft: &mut Draft,
+        prepared: PreparedPhoto,
+    ) -> Result<Attachment, StoreError> {
+        let target = &prepared.target;
+        if draft.record_id != target.record_id {
+            return Err(StoreError::Invalid {
+                field: "draft",
+                message: format!(
+                    "the photo was prepared for record {}, not {}",
+                    target.record_id, draft.record_id
+                ),
+            });
+        }
+        self.photo_target(by, draft, &target.field_path)?;
+        let attachment = prepared.attachment;
+        let id = &attachment.id;
+        let field_path = target.field_path.as_str();
         let now = self.now_ms();
-        // The answer and the attachment row commit together.
         let answer = Json::String(id.clone());
         self.save_answer_with(draft, field_path, |s| s.set_answer(field_path, &answer), |tx| {
             tx.execute(
@@ -98,14 +191,14 @@ impl Store {
                     id,
                     attachment.record_id,
                     field_path,
-                    envelope,
+                    prepared.envelope,
                     attachment.envelope_len,
                     attachment.plain_len,
-                    processed.sha256.to_vec(),
-                    processed.original.sha256.to_vec(),
+                    prepared.sha256.to_vec(),
+                    prepared.original_sha256.to_vec(),
                     now,
-                    thumbnail,
-                    photo_location
+                    prepared.thumbnail_enc,
+                    prepared.photo_location_enc
                 ],
             )?;
             Ok(())
@@ -115,7 +208,7 @@ impl Store {
             attachment.width,
             attachment.height,
             attachment.envelope_len,
-            recipients.len()
+            prepared.recipients
         );
         Ok(attachment)
     }

@@ -27,7 +27,7 @@ use rusqlite::{
 };
 use serde::Serialize;
 
-pub use attachments::Attachment;
+pub use attachments::{Attachment, PhotoStep, PhotoTarget, PreparedPhoto};
 pub use audit::{Action, AuditReport};
 pub use error::StoreError;
 

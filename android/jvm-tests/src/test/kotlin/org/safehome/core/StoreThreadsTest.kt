@@ -4,6 +4,7 @@ import java.util.Collections
 import java.util.concurrent.CountDownLatch
 import java.util.concurrent.TimeUnit
 import org.junit.Assert.assertEquals
+import org.junit.Assert.assertThrows
 import org.junit.Assert.assertTrue
 import org.junit.Test
 
@@ -72,6 +73,47 @@ class StoreThreadsTest {
             // The shared draft, reopened, holds one of the villages written.
             val again = team.volunteer.openDraft(shared.recordId()).prompt("village").value
             assertTrue(again.toString(), (again as AnswerValue.Text).value.startsWith("Bản "))
+        }
+    }
+
+    /**
+     * The draft is not held while its photo is processed and sealed: a listener answering on
+     * the same draft at "processed" would deadlock otherwise (the timeout turns that into a
+     * failure). A draft finalized at that moment refuses the photo; the record stays as it was.
+     */
+    @Test(timeout = 120_000)
+    fun aPhotoBeingProcessedDoesNotHoldTheDraft() {
+        TempStore().use { t ->
+            val team = Team(t.store)
+            team.configureRecipients()
+            val h = team.registerHousehold()
+            val photo = fixture("photos/camera/DSCN0012.jpg").path
+
+            val draft = team.volunteer.startVisit(h.id, "household_screening")
+            Family.fill(draft) { p -> draft.answerFix(p.path, freshFix(), false) }
+            val answered = object : ProgressListener {
+                override fun onProgress(operation: String, done: Int, total: Int) {
+                    if (done == 1) draft.answer("notes", AnswerValue.Text("Ảnh chụp lúc đang trả lời"))
+                }
+            }
+            val attached = draft.attachPhoto("hazard_photo", photo, answered)
+            assertEquals(AnswerValue.Text("Ảnh chụp lúc đang trả lời"), draft.prompt("notes").value)
+            assertEquals(AnswerValue.Attachment(attached.id), draft.prompt("hazard_photo").value)
+
+            val other = team.volunteer.startVisit(h.id, "household_screening")
+            Family.fill(other) { p -> other.answerFix(p.path, freshFix(), false) }
+            var finalizedId: String? = null
+            val finalizing = object : ProgressListener {
+                override fun onProgress(operation: String, done: Int, total: Int) {
+                    if (done == 1) finalizedId = other.finalize().recordId
+                }
+            }
+            assertThrows(ApiException.InvalidState::class.java) {
+                other.attachPhoto("hazard_photo", photo, finalizing)
+            }
+            assertEquals("queued", team.volunteer.record(checkNotNull(finalizedId)).state)
+            // The finalized visit went out without the photo; the first draft is not finalized.
+            assertEquals(listOf("submission"), t.store.outbox().map { it.itemKind })
         }
     }
 
