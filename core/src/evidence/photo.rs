@@ -533,23 +533,35 @@ fn target_size(w: u32, h: u32, long_edge: u32) -> Option<(u32, u32)> {
     Some(if w >= h { (long_edge, s(h)) } else { (s(w), long_edge) })
 }
 
-fn pixel_type(channels: u8) -> fr::PixelType {
-    if channels == 1 { fr::PixelType::U8 } else { fr::PixelType::U8x3 }
-}
-
 fn resize_err(e: impl std::fmt::Display) -> PhotoError {
     PhotoError::Encode(format!("resize: {e}"))
 }
 
 fn resize_into(src: &Raster, w: u32, h: u32) -> Result<Raster, PhotoError> {
-    let pt = pixel_type(src.channels);
-    let src_img =
-        fr::images::ImageRef::new(src.width, src.height, &src.data, pt).map_err(resize_err)?;
-    let mut dst = fr::images::Image::new(w, h, pt);
+    let mut data = vec![0u8; w as usize * h as usize * usize::from(src.channels)];
+    // The typed resizer for the two pixel types a raster has. `Resizer::resize` would dispatch
+    // on the pixel type at run time and so link every type's kernels: about 2 MB of the
+    // library, which every phone downloads.
+    if src.channels == 1 {
+        resize_typed::<fr::pixels::U8>(src, &mut data, w, h)?;
+    } else {
+        resize_typed::<fr::pixels::U8x3>(src, &mut data, w, h)?;
+    }
+    Ok(Raster { width: w, height: h, channels: src.channels, data })
+}
+
+fn resize_typed<P: fr::PixelTrait>(
+    src: &Raster,
+    dst: &mut [u8],
+    w: u32,
+    h: u32,
+) -> Result<(), PhotoError> {
+    let src_img = fr::images::TypedImageRef::<P>::from_buffer(src.width, src.height, &src.data)
+        .map_err(resize_err)?;
+    let mut dst_img = fr::images::TypedImage::<P>::from_buffer(w, h, dst).map_err(resize_err)?;
     let options =
         fr::ResizeOptions::new().resize_alg(fr::ResizeAlg::Convolution(fr::FilterType::Lanczos3));
-    fr::Resizer::new().resize(&src_img, &mut dst, &options).map_err(resize_err)?;
-    Ok(Raster { width: w, height: h, channels: src.channels, data: dst.into_vec() })
+    fr::Resizer::new().resize_typed(&src_img, &mut dst_img, &options).map_err(resize_err)
 }
 
 /// Shrink to `long_edge` (consuming the big buffer so it is freed at once), or pass through.
