@@ -492,16 +492,12 @@ fn a_tampered_submission_fails_verification() {
 
 #[test]
 fn a_photo_prepared_without_its_draft_attaches_only_to_that_draft() {
-    use safehome_core::evidence::keys::Identity;
     use safehome_core::store::PhotoStep;
-    use safehome_core::store::team::RecipientKind;
 
     let f = Fixture::new("photo-steps");
     let s = f.open();
     let t = team(&s);
-    let archive = Identity::generate(&SystemEntropy::default());
-    s.add_recipient(&t.sup, &archive.recipient().to_string(), RecipientKind::Archive, "Lưu trữ")
-        .unwrap();
+    add_archive_recipient(&s, &t);
     let h = s.add_household(&t.vol, &new_household("Ma Văn Hùng")).unwrap();
     let mut a = s.start_visit(&t.vol, &h.id, "household_screening").unwrap();
     let mut b = s.start_visit(&t.vol, &h.id, "household_screening").unwrap();

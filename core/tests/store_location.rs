@@ -6,11 +6,8 @@
 
 use std::sync::Arc;
 
-use safehome_core::clock::SystemEntropy;
-use safehome_core::evidence::keys::Identity;
 use safehome_core::location::{AreaSet, Fix, FlagCode, ImportOptions, Provider};
 use safehome_core::store::records::Draft;
-use safehome_core::store::team::RecipientKind;
 use safehome_core::store::{Store, StoreError};
 use serde_json::json;
 
@@ -56,9 +53,7 @@ fn a_good_fix_gives_no_flags_and_a_suspect_one_gives_each_reason() {
     let s = f.open();
     let t = team(&s);
     s.set_assigned_areas(Some(communes()));
-    let archive = Identity::generate(&SystemEntropy::default());
-    s.add_recipient(&t.sup, &archive.recipient().to_string(), RecipientKind::Archive, "Lưu trữ")
-        .unwrap();
+    add_archive_recipient(&s, &t);
 
     // A careful visit: a GPS fix 20 m from the registered location, 8 m accuracy.
     let mut d = visit(&s, &t);
@@ -217,9 +212,7 @@ fn an_unreadable_photo_position_costs_its_flag_not_the_submission() {
     let f = Fixture::new("loc-tamper");
     let s = f.open();
     let t = team(&s);
-    let archive = Identity::generate(&SystemEntropy::default());
-    s.add_recipient(&t.sup, &archive.recipient().to_string(), RecipientKind::Archive, "Lưu trữ")
-        .unwrap();
+    add_archive_recipient(&s, &t);
     let mut d = visit(&s, &t);
     s.answer_fix(&t.vol, &mut d, "household_gps", &gps_fix(&s, 21.9051, 105.648, 5.0), false)
         .unwrap();

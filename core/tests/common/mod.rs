@@ -7,8 +7,10 @@ use std::sync::Arc;
 
 use safehome_core::clock::{FixedClock, SystemEntropy};
 use safehome_core::crypto::DataKey;
+use safehome_core::evidence::keys::Identity;
 use safehome_core::store::households::{Location, Member, NewHousehold};
 use safehome_core::store::profiles::{Actor, Role};
+use safehome_core::store::team::RecipientKind;
 use safehome_core::store::{Store, StoreConfig, StoreError};
 use serde_json::json;
 
@@ -82,6 +84,14 @@ pub fn team(s: &Store) -> Team {
         hw: s.unlock(&h.id, "4444").unwrap(),
         sup,
     }
+}
+
+/// A freshly generated archive recipient, added by the supervisor: photos can then be sealed.
+pub fn add_archive_recipient(s: &Store, t: &Team) -> Identity {
+    let archive = Identity::generate(&SystemEntropy::default());
+    s.add_recipient(&t.sup, &archive.recipient().to_string(), RecipientKind::Archive, "Lưu trữ")
+        .unwrap();
+    archive
 }
 
 pub fn new_household(head: &str) -> NewHousehold {
