@@ -53,16 +53,16 @@ pub enum PhotoStep {
     Sealed,
 }
 
-/// A photo processed and sealed for one image question, not yet attached to its draft.
+/// A photo processed and sealed for one image question, not yet attached to its draft (which
+/// `attachment.record_id` and `attachment.field` name).
 #[derive(Debug)]
 pub struct PreparedPhoto {
-    target: PhotoTarget,
+    attachment: Attachment,
     envelope: Vec<u8>,
     sha256: [u8; 32],
     original_sha256: [u8; 32],
     thumbnail_enc: Vec<u8>,
     photo_location_enc: Option<Vec<u8>>,
-    attachment: Attachment,
     recipients: usize,
 }
 
@@ -146,13 +146,12 @@ impl Store {
             had_gps: processed.exif.gps.is_some(),
         };
         Ok(PreparedPhoto {
-            target: target.clone(),
+            attachment,
             envelope,
             sha256: processed.sha256,
             original_sha256: processed.original.sha256,
             thumbnail_enc,
             photo_location_enc,
-            attachment,
             recipients: recipients.len(),
         })
     }
@@ -166,20 +165,19 @@ impl Store {
         draft: &mut Draft,
         prepared: PreparedPhoto,
     ) -> Result<Attachment, StoreError> {
-        let target = &prepared.target;
-        if draft.record_id != target.record_id {
+        let attachment = prepared.attachment;
+        if draft.record_id != attachment.record_id {
             return Err(StoreError::Invalid {
                 field: "draft",
                 message: format!(
                     "the photo was prepared for record {}, not {}",
-                    target.record_id, draft.record_id
+                    attachment.record_id, draft.record_id
                 ),
             });
         }
-        self.photo_target(by, draft, &target.field_path)?;
-        let attachment = prepared.attachment;
+        self.photo_target(by, draft, &attachment.field)?;
         let id = &attachment.id;
-        let field_path = target.field_path.as_str();
+        let field_path = attachment.field.as_str();
         let now = self.now_ms();
         let answer = Json::String(id.clone());
         self.save_answer_with(draft, field_path, |s| s.set_answer(field_path, &answer), |tx| {
