@@ -82,15 +82,11 @@ internal class UniffiFfiFrame(private val stack: UniffiFfiFrameStack) {
         stack.depth--
     }
 
-    fun putArgPointer(offset: Int, value: Pointer?) = putAddress(args, offset, value)
-
     fun putArgRustBuffer(offset: Int, value: RustBuffer) {
         args.putLong(offset, value.capacity)
         args.putLong(offset + 8, value.len)
         putAddress(args, offset + 16, value.data)
     }
-
-    fun retPointer(offset: Int): Pointer? = address(ret, offset)
 
     fun retRustBuffer(offset: Int): RustBuffer.ByValue =
         RustBuffer.create(ret.getLong(offset).toULong(), ret.getLong(offset + 8).toULong(), address(ret, offset + 16))
