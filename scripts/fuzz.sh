@@ -7,20 +7,20 @@
 # the code under test is the same either way. Not part of the test command: the same target
 # bodies run on every test run as property tests (core/tests/evidence_fuzz.rs).
 #
-# Seeds: small photos from ../shared/fixtures (every format and oddity there under 400 KB) and a
-# few envelope-builder inputs. Findings land in fuzz/artifacts/<target>/; the corpora grow in
+# Seeds: the repository's photo fixtures under 400 KB (testdata/photos: every format and oddity)
+# and a few envelope-builder inputs. Findings land in fuzz/artifacts/<target>/; the corpora grow in
 # fuzz/corpus/<target>/ (both ignored by git).
 set -euo pipefail
 cd "$(dirname "$0")/../fuzz"
 PER_TARGET="${1:-300}"
-FIXTURES="../../shared/fixtures/photos"
+FIXTURES="../testdata/photos"
 
 command -v cargo-fuzz >/dev/null 2>&1 || cargo install cargo-fuzz --locked
 
 mkdir -p corpus/photo_pipeline corpus/envelope_open
-if [ -d "$FIXTURES" ]; then
-  find "$FIXTURES" -type f -size -400k ! -name LICENSE -exec cp {} corpus/photo_pipeline/ \;
-fi
+[ -d "$FIXTURES/camera" ] || { echo "photo fixtures missing at $FIXTURES" >&2; exit 2; }
+find "$FIXTURES" -type f -size -400k -name '*.*' ! -name '*.md' ! -name '*.py' \
+  -exec cp {} corpus/photo_pipeline/ \;
 # Envelope seeds: mode byte 1 builds a valid envelope of (byte 1 x 600) bytes, then mutates it.
 printf '\x01\x00' > corpus/envelope_open/empty-payload
 printf '\x01\x02' > corpus/envelope_open/small-payload

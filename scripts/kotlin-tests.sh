@@ -5,7 +5,7 @@
 # feature, and `bench-hooks` so that the benchmark harness compiles), generates the Kotlin
 # bindings from the built library with the workspace's uniffi-bindgen, compiles them with the tests in android/jvm-tests (and the benchmark harness
 # of android/jvm-bench, which is not run here) once, and runs the tests with JUnit 4. The tests
-# read photos from ../shared/fixtures (they fail loudly if it is missing). The last line is
+# read photos from testdata/photos (they fail loudly if one is missing). The last line is
 # `N passed, N failed`. The tools and the build steps are shared with scripts/kotlin-bench.sh
 # (scripts/lib/kotlin-env.sh).
 set -euo pipefail

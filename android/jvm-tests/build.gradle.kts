@@ -73,7 +73,7 @@ dependencies {
 tasks.test {
     useJUnit()
     // JNA loads libsafehome_ffi from the cargo target directory; the tests read fixtures from
-    // ../shared/fixtures relative to the repository root.
+    // testdata/ in the repository.
     systemProperty("jna.library.path", File(cargoTarget, "debug").path)
     systemProperty("safehome.repoRoot", repoRoot.path)
     environment("RUST_BACKTRACE", "0")

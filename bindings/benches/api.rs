@@ -6,7 +6,7 @@
 //!   household screening with 12 children, alternating the age of `children[7]` between 4 and 9;
 //! - `rust/api/one_answer/child_age`: the same answer through `safehome_ffi::FormSession` (the
 //!   object Kotlin calls: guard, mutex, `AnswerValue` conversion), filled by the same API calls;
-//! - `rust/api/attach_photo/<photo>`: `DraftSession::attach_photo` of an 8 MP and a 9 MP camera
+//! - `rust/api/attach_photo/<photo>`: `DraftSession::attach_photo` of an 8 MP phone
 //!   photo on a store in a temporary directory (decode, downscale, encode, seal, one transaction).
 //!
 //! Timing: warm-up, then samples of `batch` calls each timed with a monotonic clock; every
@@ -269,8 +269,6 @@ impl Drop for TempDir {
 }
 
 fn attach_photos(plan: Plan, photos: &[&str], out: &mut Vec<Stats>) -> Res<()> {
-    let camera =
-        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/fixtures/photos/camera");
     let tmp = TempDir::new()?;
     let db = tmp.0.join("safehome.db").to_string_lossy().into_owned();
     let key: Vec<u8> = (0u8..32).map(|i| i.wrapping_mul(37).wrapping_add(11)).collect();
@@ -298,12 +296,7 @@ fn attach_photos(plan: Plan, photos: &[&str], out: &mut Vec<Stats>) -> Res<()> {
     })?;
     let draft = vol.start_visit(household.id, FORM.into())?;
     for name in photos {
-        let path = camera.join(name);
-        if !path.is_file() {
-            return Err(
-                format!("fixture missing: {} (see ../shared/fixtures)", path.display()).into()
-            );
-        }
+        let path = safehome_testdata::photo(&format!("camera/{name}"));
         let path = path.to_string_lossy().into_owned();
         let mut size = (0, 0);
         let stem = name.trim_end_matches(".jpg");
@@ -331,7 +324,7 @@ fn main() -> Res<()> {
             Plan { warmup: ms(1_000), min_warmup_batches: 10, samples: 300, batch: 1_000 },
             Plan { warmup: ms(1_000), min_warmup_batches: 10, samples: 300, batch: 10 },
             Plan { warmup: Duration::ZERO, min_warmup_batches: 3, samples: 15, batch: 1 },
-            &["jolla.jpg", "HMD_Nokia_8.3_5G.jpg"],
+            &["jolla.jpg"],
         )
     } else {
         (

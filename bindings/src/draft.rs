@@ -360,11 +360,8 @@ mod tests {
         assert_eq!(draft.clear("no_such_field".into()).unwrap_err().code(), "invalid_path");
         // The core logs while the draft is locked (photo sealed): the event waits until the call
         // has returned, so the sink's call back into the draft neither deadlocks nor recurses.
-        let photo = concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/../../shared/fixtures/photos/camera/DSCN0010.jpg"
-        );
-        draft.attach_photo("injury_photo".into(), photo.into(), None).unwrap();
+        let photo = safehome_testdata::photo("camera/DSCN0010.jpg");
+        draft.attach_photo("injury_photo".into(), photo.display().to_string(), None).unwrap();
         // After closing, the sink's own call fails: that failure is not sent back into it.
         store.close_store().unwrap();
         set_log_sink(None, LogLevel::Debug).unwrap();

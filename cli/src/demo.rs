@@ -24,9 +24,9 @@ use crate::Outcome;
 use crate::outln;
 use crate::report;
 
-/// A real phone photo with GPS tags, from the project's shared fixtures (present in a checkout).
-const PHOTO: &str =
-    concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/fixtures/photos/camera/DSCN0010.jpg");
+/// A real camera photo with GPS tags (testdata/photos/camera/DSCN0010.jpg, CC BY-SA 4.0: see
+/// testdata/photos/README.md), embedded so that an installed binary runs the whole demo.
+const PHOTO: &[u8] = include_bytes!("../../testdata/photos/camera/DSCN0010.jpg");
 
 /// A directory removed when the demo ends (unless kept).
 struct Workdir {
@@ -145,22 +145,26 @@ fn demo(lang: &str, keep: Option<&Path>) -> Result<(), String> {
         // The phone's GPS answers the location question; the store keeps the whole fix and
         // judges it at finalize (provider, accuracy, the photo's EXIF position and time).
         let gps = &answers["household_gps"];
-        if let (Some(lat), Some(lon)) = (gps["lat"].as_f64(), gps["lon"].as_f64()) {
-            let accuracy = gps["accuracy"].as_f64().unwrap_or(8.0);
-            let mut fix = Fix::new(lat, lon, accuracy, store.now_ms() - 3_000);
-            fix.provider = Provider::Gps;
-            store.answer_fix(&vol, &mut draft, "household_gps", &fix, true).map_err(e)?;
-        }
-        if i == 1 && Path::new(PHOTO).exists() {
-            let att = store
-                .attach_photo(&vol, &mut draft, "hazard_photo", Path::new(PHOTO))
-                .map_err(e)?;
+        let (Some(lat), Some(lon)) = (gps["lat"].as_f64(), gps["lon"].as_f64()) else {
+            return Err(format!("example household {}: no household_gps position", i + 1));
+        };
+        let accuracy = gps["accuracy"].as_f64().unwrap_or(8.0);
+        let mut fix = Fix::new(lat, lon, accuracy, store.now_ms() - 3_000);
+        fix.provider = Provider::Gps;
+        store.answer_fix(&vol, &mut draft, "household_gps", &fix, true).map_err(e)?;
+        if i == 1 {
+            // The app hands the core the camera's file; the demo writes its embedded photo.
+            let photo = dir.path.join("pond.jpg");
+            std::fs::write(&photo, PHOTO).map_err(|x| format!("{}: {x}", photo.display()))?;
+            let att = store.attach_photo(&vol, &mut draft, "hazard_photo", &photo).map_err(e)?;
+            std::fs::remove_file(&photo).map_err(|x| format!("{}: {x}", photo.display()))?;
             outln!(
-                "  {} {}x{}, {} bytes sealed, EXIF removed",
+                "  {} {}x{}, {} bytes {}",
                 if vi { "ảnh ao cá:" } else { "pond photo:" },
                 att.width,
                 att.height,
-                att.envelope_len
+                att.envelope_len,
+                if vi { "đã niêm phong, đã xóa EXIF" } else { "sealed, EXIF removed" }
             );
             sealed_photo = Some(att.id);
         }
@@ -205,6 +209,7 @@ fn demo(lang: &str, keep: Option<&Path>) -> Result<(), String> {
         "\n== {}",
         if vi { "Hàng đợi của cán bộ giám sát" } else { "Supervisor's review queue" }
     );
+    let mut flagged = 0;
     for q in store.review_queue(&sup, 500).map_err(e)? {
         let due = q
             .due_at_ms
@@ -220,50 +225,59 @@ fn demo(lang: &str, keep: Option<&Path>) -> Result<(), String> {
             if flags.is_empty() { String::new() } else { format!("  ⚑ {}", flags.join(", ")) }
         );
         if !flags.is_empty() {
+            flagged += 1;
             // The reasons, with the numbers behind them, are in the record.
             for f in store.record(&sup, &q.id).map_err(e)?.quality_flags {
                 outln!("           ⚑ {}", if vi { &f.reason_vi } else { &f.reason_en });
             }
         }
     }
+    if flagged == 0 {
+        // The pond photo's EXIF places it in Italy in 2008: its record must carry flags.
+        return Err("no record in the review queue carries a location flag".into());
+    }
 
     // On the supervisor's side: the photo opens with their key, and the device's signature
     // proves it was not altered since the volunteer's phone sealed it.
-    if let Some(id) = &sealed_photo {
-        let envelope = store.envelope(&sup, id).map_err(e)?;
-        let (jpeg, opened) =
-            open_bytes(&envelope, &supervisor_key, Some(&store.device_key().public()))
-                .map_err(|x| x.to_string())?;
-        outln!(
-            "\n{}: {} bytes JPEG, sha256 {}…, {}",
-            if vi {
-                "Ảnh mở bằng khóa của cán bộ giám sát, chữ ký thiết bị hợp lệ"
-            } else {
-                "Photo opened with the supervisor's key, device signature valid"
-            },
-            jpeg.len(),
-            &safehome_core::evidence::hex(&opened.metadata.plaintext_sha256)[..16],
-            if opened.metadata.gps.is_some() { "GPS sealed inside" } else { "no GPS" }
-        );
-    }
+    let id = sealed_photo.ok_or("no example household took the pond photo")?;
+    let envelope = store.envelope(&sup, &id).map_err(e)?;
+    let (jpeg, opened) = open_bytes(&envelope, &supervisor_key, Some(&store.device_key().public()))
+        .map_err(|x| x.to_string())?;
+    outln!(
+        "\n{}: {} bytes JPEG, sha256 {}…, {}",
+        if vi {
+            "Ảnh mở bằng khóa của cán bộ giám sát, chữ ký thiết bị hợp lệ"
+        } else {
+            "Photo opened with the supervisor's key, device signature valid"
+        },
+        jpeg.len(),
+        &safehome_core::evidence::hex(&opened.metadata.plaintext_sha256)[..16],
+        match (opened.metadata.gps.is_some(), vi) {
+            (true, true) => "có GPS niêm phong bên trong",
+            (true, false) => "GPS sealed inside",
+            (false, true) => "không có GPS",
+            (false, false) => "no GPS",
+        }
+    );
 
     // Sync stand-in: the first item is uploaded and acknowledged by hash.
     let outbox = store.outbox().map_err(e)?;
-    if let Some(first) = outbox.first() {
-        store.outbox_uploaded(&first.id).map_err(e)?;
-        store.acknowledge(&first.payload_sha256).map_err(e)?;
-    }
+    let first = outbox.first().ok_or("the outbox is empty after six finalized records")?;
+    store.outbox_uploaded(&first.id).map_err(e)?;
+    store.acknowledge(&first.payload_sha256).map_err(e)?;
     let status = store.storage_status().map_err(e)?;
     let audit = store.verify_audit().map_err(e)?;
     outln!(
-        "\n{}: {} {}, {} bytes {}; audit chain {} ({} entries)",
+        "\n{}: {} {}, {} bytes {}; {} {} ({} {})",
         if vi { "Hộp thư đi" } else { "Outbox" },
         outbox.len(),
         if vi { "mục" } else { "items" },
         status.pending_upload_bytes,
         if vi { "chờ gửi" } else { "waiting to upload" },
+        if vi { "chuỗi nhật ký kiểm tra" } else { "audit chain" },
         if audit.is_intact() { "OK" } else { "BROKEN" },
-        audit.entries
+        audit.entries,
+        if vi { "mục" } else { "entries" }
     );
     if !audit.is_intact() {
         return Err(format!("audit chain broken: {:?}", audit.problem));

@@ -83,7 +83,9 @@ enum Command {
     Evidence(evidence_cmd::EvidenceCommand),
     /// Evaluate an XLSForm expression and print its value as JSON.
     Expr {
-        /// The expression, e.g. `if(${age} < 6, 'young', 'older')`.
+        /// The expression, e.g. `if(${age} < 6, 'young', 'older')`. One that starts with `-`
+        /// (`-7 mod 3`) is taken as the expression, not as an option.
+        #[arg(allow_hyphen_values = true)]
         expression: String,
         /// JSON object of variables: `{"age": 4}`; lists become repeated values.
         #[arg(long)]

@@ -17,10 +17,7 @@ fn text(b: &[u8]) -> String {
 }
 
 fn photo(rel: &str) -> String {
-    let p =
-        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/fixtures/photos").join(rel);
-    assert!(p.is_file(), "photo fixture missing: {}", p.display());
-    p.to_string_lossy().into_owned()
+    s(&safehome_testdata::photo(rel))
 }
 
 fn workdir(name: &str) -> PathBuf {
@@ -167,7 +164,7 @@ fn photo_process_writes_a_clean_jpeg_and_a_thumbnail() {
         "-o",
         &s(&out),
         "--max-pixels",
-        "900",
+        "300",
         "--quality",
         "70",
         "--thumbnail",
@@ -176,16 +173,17 @@ fn photo_process_writes_a_clean_jpeg_and_a_thumbnail() {
     ]);
     assert_eq!(code(&o), 0, "{}", text(&o.stderr));
     let r: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
-    assert_eq!((r["width"].as_u64(), r["height"].as_u64()), (Some(600), Some(900)));
+    assert_eq!((r["width"].as_u64(), r["height"].as_u64()), (Some(200), Some(300)));
     assert_eq!(r["exif"]["orientation"], 6);
     let dims = |p: &Path| {
         let l = safehome_core::evidence::jpeg::parse(&std::fs::read(p).unwrap()).unwrap();
         assert_eq!(l.metadata_segments().count(), 0);
         (l.width, l.height)
     };
-    assert_eq!(dims(&out), (600, 900));
+    assert_eq!(dims(&out), (200, 300));
+    // The thumbnail's long edge is 320 px or the photo's, whichever is smaller.
     let (tw, th) = dims(&thumb);
-    assert_eq!(tw.max(th), 320);
+    assert_eq!(tw.max(th), 300);
     std::fs::remove_dir_all(&d).unwrap();
 }
 
@@ -194,13 +192,15 @@ fn refusals_and_usage_errors_have_their_exit_codes() {
     let d = workdir("codes");
     let out = s(&d.join("x.jpg"));
     // Refused input: exit 1, one line naming the reason.
-    for (rel, needle) in [
-        ("odd/iphone_13_pro_max.HEIC", "HEIC"),
-        ("odd/truncated-half.jpg", "truncated"),
-        ("odd/bomb-20000x20000.png", "20000x20000"),
-        ("odd/empty.jpg", "empty"),
+    let synthetic = safehome_testdata::write_synthetic(&d.join("synthetic"));
+    for (path, needle) in [
+        (photo("odd/iphone_13_pro_max.head.HEIC"), "HEIC"),
+        (s(&synthetic.join("truncated-half.jpg")), "truncated"),
+        (s(&synthetic.join("bomb-20000x20000.png")), "20000x20000"),
+        (photo("odd/empty.jpg"), "empty"),
     ] {
-        let o = safehome(&["photo", "process", &photo(rel), "-o", &out]);
+        let rel = &path;
+        let o = safehome(&["photo", "process", &path, "-o", &out]);
         assert_eq!(code(&o), 1, "{rel}");
         let err = text(&o.stderr);
         assert_eq!(err.lines().count(), 1, "{rel}: {err}");

@@ -1,6 +1,6 @@
 //! Evidence benchmarks, each beside its anchor measured in the same run:
-//! - `pipeline/*`: the photo pipeline on `camera/jolla.jpg` (8 MP) and
-//!   `camera/HMD_Nokia_8.3_5G.jpg` (9 MP) to 2000 px, vs `vipsthumbnail IN --size 2000
+//! - `pipeline/*`: the photo pipeline on `camera/jolla.jpg` (an 8 MP phone photo, in
+//!   testdata/photos) to 2000 px, vs `vipsthumbnail IN --size 2000
 //!   -o OUT[Q=80,strip]` (wall time of the process, and the same minus `vips --version`, i.e.
 //!   without libvips' start-up); peak memory of one pipeline run (VmHWM of a child process) vs
 //!   vipsthumbnail's maximum RSS. Targets (issue 3): <= 1.0x vipsthumbnail, <= 64 MiB.
@@ -41,10 +41,8 @@ use safehome_core::evidence::{DeviceSigningKey, EvidenceInfo, Identity, Recipien
 const PEAK_ENV: &str = "SAFEHOME_EVIDENCE_BENCH_CHILD";
 
 fn photos_dir() -> PathBuf {
-    let d =
-        PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/fixtures/photos/camera"));
-    assert!(d.join("jolla.jpg").is_file(), "photo fixtures missing at {}", d.display());
-    d
+    safehome_testdata::photo("camera/jolla.jpg");
+    safehome_testdata::photos_dir().join("camera")
 }
 
 struct Keys {
@@ -302,7 +300,7 @@ fn pipeline_vs_vips(full: bool) {
         println!("note: vipsthumbnail not found (apt-get install libvips-tools): anchor skipped");
     }
     let vips_startup = if vips { time_command("vips", &["--version"], 9, &[]) } else { None };
-    for name in ["jolla.jpg", "HMD_Nokia_8.3_5G.jpg"] {
+    for name in ["jolla.jpg"] {
         let path = dir.join(name);
         let bytes = std::fs::read(&path).unwrap();
         let runs = if full { 15 } else { 1 };
@@ -623,7 +621,7 @@ fn criterion_benches(c: &mut Criterion, full: bool) {
     let dir = photos_dir();
     let mut g = c.benchmark_group("pipeline");
     g.sample_size(10).measurement_time(Duration::from_secs(if full { 8 } else { 1 }));
-    for name in ["jolla.jpg", "HMD_Nokia_8.3_5G.jpg"] {
+    for name in ["jolla.jpg"] {
         let bytes = std::fs::read(dir.join(name)).unwrap();
         g.bench_function(name, |b| {
             b.iter(|| photo::process(black_box(&bytes), &PhotoOptions::default()).unwrap())

@@ -2,16 +2,9 @@
 //! The fuzz targets' bodies (fuzz/fuzz_targets) run on random and mutated inputs, so that CI
 //! exercises them on stable Rust without libFuzzer.
 
-use std::path::Path;
-
 use proptest::prelude::*;
 use safehome_core::evidence::fuzzing;
-
-fn fixture(rel: &str) -> Vec<u8> {
-    let p =
-        Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/fixtures/photos")).join(rel);
-    std::fs::read(&p).unwrap_or_else(|e| panic!("photo fixture {} missing: {e}", p.display()))
-}
+use safehome_testdata::read_photo;
 
 /// Small valid images of each accepted format, made here, to mutate.
 fn seeds() -> Vec<Vec<u8>> {
@@ -31,7 +24,13 @@ fn seeds() -> Vec<Vec<u8>> {
     image::codecs::jpeg::JpegEncoder::new_with_quality(&mut jpg, 70)
         .encode(rgb.as_raw(), 37, 23, image::ExtendedColorType::Rgb8)
         .unwrap();
-    vec![png, webp, jpg, fixture("orientation/Landscape_6.jpg"), fixture("odd/image01137.jpg")]
+    vec![
+        png,
+        webp,
+        jpg,
+        read_photo("orientation/Landscape_6.jpg"),
+        read_photo("odd/image01137.jpg"),
+    ]
 }
 
 fn mutate(mut b: Vec<u8>, flips: &[(usize, u8)], cut: Option<usize>) -> Vec<u8> {

@@ -3,24 +3,20 @@
 //! come out upright and identical by pixels; no output carries EXIF, GPS or any other metadata.
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use safehome_core::evidence::jpeg;
 use safehome_core::evidence::photo::{self, PhotoError, PhotoOptions};
+use safehome_testdata::{photos_dir, png_bomb, read_photo, truncated_jpeg};
 
-fn fixtures() -> PathBuf {
-    let dir = Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/fixtures/photos"));
-    assert!(
-        dir.join("camera/jolla.jpg").is_file(),
-        "photo fixtures are missing: expected them at {} (see shared/fixtures/README.md)",
-        dir.display()
-    );
-    dir.to_path_buf()
-}
-
+/// A fixture's bytes: a file under testdata/photos, or one of the inputs made in code (named
+/// `synthetic/...`).
 fn read(rel: &str) -> Vec<u8> {
-    let p = fixtures().join(rel);
-    std::fs::read(&p).unwrap_or_else(|e| panic!("fixture {} unreadable: {e}", p.display()))
+    match rel {
+        "synthetic/truncated-half.jpg" => truncated_jpeg(),
+        "synthetic/bomb-20000x20000.png" => png_bomb(20_000, 20_000),
+        _ => read_photo(rel),
+    }
 }
 
 /// What each fixture must give.
@@ -44,31 +40,25 @@ fn expectations() -> BTreeMap<&'static str, Expect> {
     let mut m = BTreeMap::from([
         ("camera/DSCN0010.jpg", Ok { w: 640, h: 480, gps: true }),
         ("camera/DSCN0012.jpg", Ok { w: 640, h: 480, gps: true }),
-        ("camera/HMD_Nokia_8.3_5G.jpg", Ok { w: 2000, h: 858, gps: true }),
+        ("camera/HMD_Nokia_8.3_5G.small.jpg", Ok { w: 1152, h: 494, gps: true }),
         ("camera/jolla.jpg", Ok { w: 2000, h: 1500, gps: false }),
-        ("odd/35-empty.jpg", Ok { w: 2000, h: 1503, gps: false }),
-        ("odd/36-memory_error.jpg", Ok { w: 1600, h: 1200, gps: false }),
-        ("odd/bomb-20000x20000.png", TooManyPixels),
-        // Its entropy-coded data ends early ("premature end of data segment" in libjpeg).
-        ("odd/corrupted.jpg", Corrupt),
+        ("odd/35-empty.small.jpg", Ok { w: 541, h: 406, gps: false }),
+        ("odd/36-memory_error.small.jpg", Ok { w: 400, h: 300, gps: false }),
+        // A run of 0xFF bytes inside its entropy-coded data is not followed by a marker.
+        ("odd/corrupted.head.jpg", Corrupt),
         ("odd/empty.jpg", Empty),
         ("odd/image00971.jpg", Ok { w: 636, h: 227, gps: false }),
         ("odd/image01088.jpg", Ok { w: 425, h: 120, gps: false }),
         ("odd/image01137.jpg", Ok { w: 88, h: 64, gps: false }),
-        ("odd/iphone_13_pro_max.HEIC", Unsupported("HEIC")),
+        ("odd/iphone_13_pro_max.head.HEIC", Unsupported("HEIC")),
         ("odd/not-an-image.jpg", Unsupported("unknown")),
-        ("odd/truncated-half.jpg", Truncated),
         ("orientation/LICENSE", Unsupported("unknown")),
+        ("synthetic/truncated-half.jpg", Truncated),
+        ("synthetic/bomb-20000x20000.png", TooManyPixels),
     ]);
     for i in 0..=8 {
-        m.insert(
-            leak(format!("orientation/Landscape_{i}.jpg")),
-            Ok { w: 1800, h: 1200, gps: false },
-        );
-        m.insert(
-            leak(format!("orientation/Portrait_{i}.jpg")),
-            Ok { w: 1200, h: 1800, gps: false },
-        );
+        m.insert(leak(format!("orientation/Landscape_{i}.jpg")), Ok { w: 450, h: 300, gps: false });
+        m.insert(leak(format!("orientation/Portrait_{i}.jpg")), Ok { w: 300, h: 450, gps: false });
     }
     m
 }
@@ -77,12 +67,12 @@ fn leak(s: String) -> &'static str {
     Box::leak(s.into_boxed_str())
 }
 
-/// Every file under the fixture folder, relative to it.
+/// Every file under the fixture folder, relative to it, and the inputs made in code.
 fn all_fixture_files() -> Vec<String> {
-    let root = fixtures();
+    let root = photos_dir();
     let mut out = Vec::new();
     for sub in std::fs::read_dir(&root).unwrap() {
-        let sub = sub.unwrap().path();
+        let sub: PathBuf = sub.unwrap().path();
         if !sub.is_dir() {
             continue;
         }
@@ -91,6 +81,7 @@ fn all_fixture_files() -> Vec<String> {
             out.push(f.strip_prefix(&root).unwrap().to_string_lossy().replace('\\', "/"));
         }
     }
+    out.extend(["truncated-half.jpg", "bomb-20000x20000.png"].map(|n| format!("synthetic/{n}")));
     out.sort();
     out
 }
@@ -173,8 +164,8 @@ fn gps_and_capture_time_are_read_from_exif() {
     assert_eq!(g.time_ms, Some(1_224_772_027_240));
 
     // HMD writes signed rationals and an offset: 2022-08-14 14:12:31 +03:00.
-    let hmd =
-        photo::process(&read("camera/HMD_Nokia_8.3_5G.jpg"), &PhotoOptions::default()).unwrap();
+    let hmd = photo::process(&read("camera/HMD_Nokia_8.3_5G.small.jpg"), &PhotoOptions::default())
+        .unwrap();
     let g = hmd.exif.gps.unwrap();
     assert!((60.0..61.0).contains(&g.latitude) && (24.0..25.0).contains(&g.longitude), "{g:?}");
     assert_eq!(hmd.exif.captured_local.as_deref(), Some("2022-08-14T14:12:31"));
@@ -185,7 +176,7 @@ fn gps_and_capture_time_are_read_from_exif() {
 
 #[test]
 fn the_bomb_is_refused_before_allocation_by_either_limit() {
-    let bomb = read("odd/bomb-20000x20000.png");
+    let bomb = png_bomb(20_000, 20_000);
     match photo::process(&bomb, &PhotoOptions::default()) {
         Err(PhotoError::TooManyPixels { width: 20000, height: 20000, limit_megapixels: 50 }) => {}
         other => panic!("{:?}", other.map(|p| p.width)),

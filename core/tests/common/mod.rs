@@ -127,8 +127,5 @@ pub fn answers() -> serde_json::Value {
 }
 
 pub fn fixture(rel: &str) -> PathBuf {
-    let p =
-        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/fixtures/photos").join(rel);
-    assert!(p.exists(), "fixture missing: {} (../shared/fixtures must be present)", p.display());
-    p
+    safehome_testdata::photo(rel)
 }

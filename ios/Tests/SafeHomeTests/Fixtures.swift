@@ -1,4 +1,5 @@
 import Foundation
+import ImageIO
 import XCTest
 @testable import SafeHome
 import SafeHomeCore
@@ -7,20 +8,37 @@ let vietnamOffsetMinutes: Int32 = 420
 let supervisorPin = "1357"
 let volunteerPin = "2468"
 
-/// `../shared/fixtures/<relative>` from the repository root (found from this file's path; the
-/// simulator shares the Mac's file system). Fails loudly when missing.
+/// `testdata/<relative>` in the repository (found from this file's path; the simulator shares the
+/// Mac's file system). Fails loudly when missing.
 func fixture(_ relative: String, file: StaticString = #filePath, line: UInt = #line) throws -> URL {
     let repoRoot = URL(fileURLWithPath: #filePath)
         .deletingLastPathComponent() // SafeHomeTests
         .deletingLastPathComponent() // Tests
         .deletingLastPathComponent() // ios
         .deletingLastPathComponent() // repository root
-    let url = repoRoot.appendingPathComponent("../shared/fixtures/\(relative)").standardizedFileURL
+    let url = repoRoot.appendingPathComponent("testdata/\(relative)").standardizedFileURL
     guard FileManager.default.fileExists(atPath: url.path) else {
-        XCTFail("fixture missing: \(url.path) (see ../shared/fixtures/README.md)", file: file, line: line)
+        XCTFail("fixture missing from the repository: \(url.path) (see testdata/photos/README.md)", file: file, line: line)
         throw CocoaError(.fileNoSuchFile)
     }
     return url
+}
+
+/// A whole HEIC photo (the iOS camera's default format), encoded by ImageIO from a camera JPEG
+/// into `dir`. The repository keeps only the head of a real iPhone HEIC, enough for the core's
+/// format check but not for the platform's decoder.
+func makeHeic(from jpeg: URL, in dir: URL) throws -> URL {
+    guard let source = CGImageSourceCreateWithURL(jpeg as CFURL, nil),
+          let image = CGImageSourceCreateImageAtIndex(source, 0, nil) else {
+        throw CocoaError(.fileReadCorruptFile)
+    }
+    let out = dir.appendingPathComponent("photo.heic")
+    guard let dest = CGImageDestinationCreateWithURL(out as CFURL, "public.heic" as CFString, 1, nil) else {
+        throw CocoaError(.fileWriteUnknown)
+    }
+    CGImageDestinationAddImage(dest, image, nil)
+    guard CGImageDestinationFinalize(dest) else { throw CocoaError(.fileWriteUnknown) }
+    return out
 }
 
 func randomDataKey() -> Data {

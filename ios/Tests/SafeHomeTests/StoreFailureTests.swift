@@ -55,14 +55,14 @@ final class StoreFailureTests: XCTestCase {
             if case .NoRecipients = $0 { return true } else { return false }
         }
         try team.configureRecipients()
-        for odd in ["photos/odd/not-an-image.jpg", "photos/odd/iphone_13_pro_max.HEIC"] {
+        for odd in ["photos/odd/not-an-image.jpg", "photos/odd/iphone_13_pro_max.head.HEIC"] {
             let path = try fixture(odd).path
             assertApiError(try draft.attachPhoto(fieldPath: "hazard_photo", filePath: path)) {
                 if case .UnsupportedFormat = $0 { return true } else { return false }
             }
         }
-        // The same HEIC, converted on the platform, is accepted.
-        let heic = try fixture("photos/odd/iphone_13_pro_max.HEIC")
+        // A whole HEIC, converted on the platform, is accepted.
+        let heic = try makeHeic(from: try fixture("photos/camera/DSCN0010.jpg"), in: temp.dir)
         XCTAssertFalse(PhotoPreparation.isCoreReadable(heic))
         let attached = try PhotoPreparation.withCoreReadablePhoto(at: heic) { path in
             try draft.attachPhoto(fieldPath: "hazard_photo", filePath: path)

@@ -48,7 +48,7 @@ import org.safehome.core.generateRecipientIdentity
  * SafeHome's call layer (docs/bindings.md, "Call layer"). `--no-table` prints the JSON lines only.
  *
  * Arguments: [--rust FILE] [--stock FILE] [--out FILE] [--quick] [--no-table]. System property
- * safehome.repoRoot: the repository root (photos are read from ../shared/fixtures/photos/camera).
+ * safehome.repoRoot: the repository root (photos are read from testdata/photos/camera).
  */
 
 /**
@@ -272,7 +272,7 @@ fun attachPhotos(plan: Plan, camera: File, photos: List<String>): List<Stats> {
             val draft = vol.startVisit(household.id, FORM)
             return photos.map { name ->
                 val photo = File(camera, name)
-                check(photo.isFile) { "fixture missing: $photo (the benchmark needs ../shared/fixtures/)" }
+                check(photo.isFile) { "fixture missing from the repository: $photo" }
                 var size = 0 to 0
                 val s = measure("kotlin/api/attach_photo/${name.removeSuffix(".jpg")}", plan) {
                     val a = draft.attachPhoto("hazard_photo", photo.path, null)
@@ -322,14 +322,14 @@ fun main(args: Array<String>) {
     val stockFile = arg("--stock")?.let(::File)
     val outFile = arg("--out")?.let(::File)
     val root = File(System.getProperty("safehome.repoRoot", "."))
-    val camera = File(root, "../shared/fixtures/photos/camera").canonicalFile
+    val camera = File(root, "testdata/photos/camera").canonicalFile
 
     val (call, answer, photo) = if (quick) {
         Triple(Plan(0, 1, 3, 10), Plan(0, 1, 3, 2), Plan(0, 0, 1, 1))
     } else {
         Triple(Plan(2_000, 10, 300, 1_000), Plan(2_000, 10, 300, 10), Plan(0, 3, 15, 1))
     }
-    val photos = if (quick) listOf("DSCN0010.jpg") else listOf("jolla.jpg", "HMD_Nokia_8.3_5G.jpg")
+    val photos = if (quick) listOf("DSCN0010.jpg") else listOf("jolla.jpg")
 
     val load = runCatching { File("/proc/loadavg").readText().trim() }.getOrDefault("?")
     println(

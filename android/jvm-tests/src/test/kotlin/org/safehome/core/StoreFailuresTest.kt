@@ -139,11 +139,11 @@ class StoreFailuresTest {
                 draft.attachPhoto("hazard_photo", fixture("photos/odd/not-an-image.jpg").path, null)
             }
             val heic = assertThrows(ApiException.UnsupportedFormat::class.java) {
-                draft.attachPhoto("hazard_photo", fixture("photos/odd/iphone_13_pro_max.HEIC").path, null)
+                draft.attachPhoto("hazard_photo", fixture("photos/odd/iphone_13_pro_max.head.HEIC").path, null)
             }
             assertTrue(heic.message, heic.message!!.contains("HEIC"))
             assertThrows(ApiException.Photo::class.java) {
-                draft.attachPhoto("hazard_photo", fixture("photos/odd/truncated-half.jpg").path, null)
+                draft.attachPhoto("hazard_photo", truncatedPhoto(t.dir).path, null)
             }
             assertThrows(ApiException.Photo::class.java) {
                 draft.attachPhoto("hazard_photo", fixture("photos/odd/empty.jpg").path, null)

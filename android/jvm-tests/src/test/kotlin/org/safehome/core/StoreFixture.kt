@@ -14,15 +14,21 @@ const val VOLUNTEER_PIN = "2468"
 fun randomDataKey(): ByteArray = ByteArray(32).also { SecureRandom().nextBytes(it) }
 
 /**
- * A shared fixture file, `../shared/fixtures/<relative>` from the repository root (the harness
- * runs from there; Gradle sets `safehome.repoRoot`). Fails loudly when it is missing: a test
- * that silently skipped its photo would prove nothing.
+ * A fixture file of the repository, `testdata/<relative>` from its root (the harness runs from
+ * there; Gradle sets `safehome.repoRoot`). Fails loudly when it is missing: a test that silently
+ * skipped its photo would prove nothing.
  */
 fun fixture(relative: String): File {
     val root = File(System.getProperty("safehome.repoRoot", "."))
-    val file = File(root, "../shared/fixtures/$relative").canonicalFile
-    check(file.isFile) { "fixture missing: $file (the tests need ../shared/fixtures/, see its README)" }
+    val file = File(root, "testdata/$relative").canonicalFile
+    check(file.isFile) { "fixture missing from the repository: $file (see testdata/photos/README.md)" }
     return file
+}
+
+/** The first half of a camera photo, written into [dir]: a JPEG cut off in its pixel data. */
+fun truncatedPhoto(dir: File): File {
+    val whole = fixture("photos/camera/DSCN0010.jpg").readBytes()
+    return File(dir, "truncated-half.jpg").also { it.writeBytes(whole.copyOf(whole.size / 2)) }
 }
 
 /** A temporary directory with a store in it, deleted by [close]. */
