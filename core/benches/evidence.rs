@@ -38,6 +38,9 @@ use safehome_core::evidence::envelope::{
 use safehome_core::evidence::photo::{self, PhotoOptions};
 use safehome_core::evidence::{DeviceSigningKey, EvidenceInfo, Identity, RecipientKey};
 
+/// The phone photos the pipeline is timed on (testdata/photos/camera).
+const PIPELINE_PHOTOS: &[&str] = &["jolla.jpg"];
+
 const PEAK_ENV: &str = "SAFEHOME_EVIDENCE_BENCH_CHILD";
 
 fn photos_dir() -> PathBuf {
@@ -300,7 +303,7 @@ fn pipeline_vs_vips(full: bool) {
         println!("note: vipsthumbnail not found (apt-get install libvips-tools): anchor skipped");
     }
     let vips_startup = if vips { time_command("vips", &["--version"], 9, &[]) } else { None };
-    for name in ["jolla.jpg"] {
+    for &name in PIPELINE_PHOTOS {
         let path = dir.join(name);
         let bytes = std::fs::read(&path).unwrap();
         let runs = if full { 15 } else { 1 };
@@ -621,7 +624,7 @@ fn criterion_benches(c: &mut Criterion, full: bool) {
     let dir = photos_dir();
     let mut g = c.benchmark_group("pipeline");
     g.sample_size(10).measurement_time(Duration::from_secs(if full { 8 } else { 1 }));
-    for name in ["jolla.jpg"] {
+    for &name in PIPELINE_PHOTOS {
         let bytes = std::fs::read(dir.join(name)).unwrap();
         g.bench_function(name, |b| {
             b.iter(|| photo::process(black_box(&bytes), &PhotoOptions::default()).unwrap())
