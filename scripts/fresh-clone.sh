@@ -10,17 +10,18 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
 
-echo "== no tracked file refers to ../shared"
-# The pattern is spelt with escapes so that this file does not match itself.
+echo "== no tracked file refers to the shared folder beside the repository"
+# The pattern is spelt with escapes, and no message here spells the path, so that this file
+# does not match itself.
 if git grep -n -E '\.\./shared' -- .; then
-  echo "tracked files above refer to ../shared, which a fresh clone does not have" >&2
+  echo "the tracked files above refer to a folder beside the repository, which a fresh clone does not have" >&2
   exit 1
 fi
 
 tmp=$(mktemp -d /tmp/safehome-fresh-clone.XXXXXX)
 trap 'rm -rf "$tmp"' EXIT
 for d in "$tmp" "$(dirname "$tmp")"; do
-  if [ -e "$d/shared" ] || [ -e "$d/../shared" ]; then
+  if [ -e "$d/shared" ] || [ -e "$(dirname "$d")/shared" ]; then
     echo "$d has a shared/ folder near it: the check would prove nothing" >&2
     exit 1
   fi

@@ -29,5 +29,5 @@ bash scripts/kotlin-tests.sh
 echo "== Swift bindings: generated and checked (no Swift toolchain here: docs/bindings.md)"
 bash ios/generate-swift.sh --check
 
-echo "== a fresh clone: no reference to ../shared; the demo runs in a clone with nothing beside it"
+echo "== a fresh clone: nothing refers outside the repository; the demo runs in a clone alone"
 bash scripts/fresh-clone.sh
