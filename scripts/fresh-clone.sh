@@ -5,7 +5,9 @@
 # opened, the location flags with their reasons, the audit chain).
 #
 # `bash scripts/fresh-clone.sh` (part of scripts/test.sh). It clones HEAD: commit first.
-# The clone builds into this checkout's target directory, so dependencies are not rebuilt.
+# The clone builds into target/fresh-clone of this checkout (kept between runs, so only the
+# first run builds the dependencies): not into target/ itself, whose artifacts would then carry
+# the clone's paths (the fixtures' folder is compiled in) and outlive it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
@@ -30,6 +32,6 @@ done
 echo "== git clone into $tmp/safehome, then the demo test there"
 git clone --quiet --no-hardlinks "$root" "$tmp/safehome"
 cd "$tmp/safehome"
-CARGO_TARGET_DIR="$root/target" cargo test --locked -p safehome-cli --test cli demo_ -- --nocapture
+CARGO_TARGET_DIR="$root/target/fresh-clone" cargo test --locked -p safehome-cli --test cli demo_ -- --nocapture
 
 echo "fresh clone: OK"
