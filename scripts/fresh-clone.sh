@@ -20,7 +20,10 @@ if git grep -n -E '\.\./shared' -- .; then
   exit 1
 fi
 
-tmp=$(mktemp -d /tmp/safehome-fresh-clone.XXXXXX)
+# One fixed folder, so that target/fresh-clone never holds artifacts built from another path.
+tmp=/tmp/safehome-fresh-clone
+rm -rf "$tmp"
+mkdir -p "$tmp"
 trap 'rm -rf "$tmp"' EXIT
 for d in "$tmp" "$(dirname "$tmp")"; do
   if [ -e "$d/shared" ] || [ -e "$(dirname "$d")/shared" ]; then
