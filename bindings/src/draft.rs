@@ -3,6 +3,7 @@
 //! returns, photos are attached from files, and `finalize` seals the record into the outbox.
 
 use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
 use safehome_core::risk;
@@ -21,10 +22,9 @@ use crate::records::{
 };
 use crate::store::StoreHandle;
 
-/// The draft and whether it has been finalized (after which it only answers reads).
+/// The draft, under the session's lock.
 struct DraftState {
     draft: Draft,
-    finalized: bool,
 }
 
 /// A visit or incident being filled. Any thread may call any method; calls on one draft are
@@ -37,6 +37,10 @@ pub struct DraftSession {
     record_id: String,
     kind: RecordKind,
     inner: Mutex<DraftState>,
+    /// Set (under the lock) once `finalize` succeeded, after which the session only answers
+    /// reads. Atomic so that `openDraft` can read it without waiting for the lock, which a
+    /// long photo may hold or a callback's own thread may (a second lock would deadlock).
+    finalized: AtomicBool,
 }
 
 impl std::fmt::Debug for DraftSession {
@@ -52,8 +56,19 @@ impl DraftSession {
             actor,
             record_id: draft.record_id.clone(),
             kind: draft.kind.into(),
-            inner: Mutex::new(DraftState { draft, finalized: false }),
+            inner: Mutex::new(DraftState { draft }),
+            finalized: AtomicBool::new(false),
         })
+    }
+
+    /// The profile that owns the draft.
+    pub(crate) fn owner_id(&self) -> &str {
+        self.actor.profile_id()
+    }
+
+    /// Whether `finalize` succeeded on this session (it then refuses every change).
+    pub(crate) fn is_finalized(&self) -> bool {
+        self.finalized.load(Ordering::SeqCst)
     }
 
     /// Read the draft under its lock (the store must still be open).
@@ -78,7 +93,7 @@ impl DraftSession {
         call(operation, || {
             let store = self.handle.get()?;
             let mut state = self.inner.lock().map_err(|_| ApiError::poisoned())?;
-            if state.finalized {
+            if self.is_finalized() {
                 return Err(ApiError::InvalidState {
                     detail: format!("record {} is finalized; cannot edit", self.record_id),
                 });
@@ -293,14 +308,14 @@ impl DraftSession {
         progress::report(progress.as_ref(), "finalize", 0, 1);
         let result = call("draft.finalize", || {
             let store = self.handle.get()?;
-            let mut state = self.inner.lock().map_err(|_| ApiError::poisoned())?;
-            if state.finalized {
+            let state = self.inner.lock().map_err(|_| ApiError::poisoned())?;
+            if self.is_finalized() {
                 return Err(ApiError::InvalidState {
                     detail: format!("record {} is already finalized", self.record_id),
                 });
             }
             let done = store.finalize(&self.actor, &state.draft)?;
-            state.finalized = true;
+            self.finalized.store(true, Ordering::SeqCst);
             Ok(FinalizeResult::from(done))
         });
         if let Ok(done) = &result {

@@ -129,6 +129,11 @@ pub enum ApiError {
     /// Assigned areas that are not valid GeoJSON areas; the message names each feature.
     #[error("{detail}")]
     InvalidAreas { detail: String },
+    /// Another copy of this draft saved since this copy was opened (another process changed
+    /// the database): nothing was saved. Reopen the draft. `ProfileSession.openDraft` hands out
+    /// one shared copy per record, so an app that opens drafts only through it never sees this.
+    #[error("record {record_id} was saved by another copy of its draft; reopen it")]
+    StaleDraft { record_id: String },
     /// A foreign implementation (log sink, progress listener) threw.
     #[error("a callback failed: {detail}")]
     Callback { detail: String },
@@ -168,6 +173,7 @@ impl ApiError {
             ApiError::Envelope { .. } => "envelope",
             ApiError::InvalidFix { .. } => "invalid_fix",
             ApiError::InvalidAreas { .. } => "invalid_areas",
+            ApiError::StaleDraft { .. } => "stale_draft",
             ApiError::Callback { .. } => "callback",
         }
     }
@@ -292,6 +298,7 @@ impl From<StoreError> for ApiError {
             StoreError::LockedOut => ApiError::LockedOut,
             StoreError::WeakPin => ApiError::WeakPin,
             StoreError::InvalidState { .. } => ApiError::InvalidState { detail },
+            StoreError::StaleDraft { id } => ApiError::StaleDraft { record_id: id },
             StoreError::Invalid { .. } => ApiError::InvalidInput { detail },
             StoreError::Form(e) => e.into(),
             StoreError::Session(e) => e.into(),

@@ -6,8 +6,9 @@
 //! touching a closed database. Calls already running keep their reference and finish; the
 //! database's connections close when the last of them returns.
 
+use std::collections::HashMap;
 use std::path::Path;
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, Mutex, RwLock, Weak};
 
 use safehome_core::clock::{Clock, FixedClock, SystemClock, SystemEntropy};
 use safehome_core::crypto::DataKey;
@@ -31,6 +32,10 @@ pub(crate) struct StoreHandle {
     /// The clock of `openForTesting`, which the test harness moves (feature `test-hooks`).
     #[cfg_attr(not(feature = "test-hooks"), allow(dead_code))]
     test_clock: Option<Arc<FixedClock>>,
+    /// The live draft of each record: one owner per draft. A second `openDraft` of a record
+    /// (another screen, a configuration change) gets the same `DraftSession`, so two copies
+    /// can never diverge from each other or from the database.
+    drafts: Mutex<HashMap<String, Weak<DraftSession>>>,
 }
 
 impl StoreHandle {
@@ -81,7 +86,11 @@ impl SafeHomeStore {
             format!("store opened (device {})", store.device_id())
         });
         Ok(Arc::new(SafeHomeStore {
-            handle: Arc::new(StoreHandle { store: RwLock::new(Some(Arc::new(store))), test_clock }),
+            handle: Arc::new(StoreHandle {
+                store: RwLock::new(Some(Arc::new(store))),
+                test_clock,
+                drafts: Mutex::default(),
+            }),
         }))
     }
 
@@ -329,8 +338,23 @@ impl ProfileSession {
         }
     }
 
+    /// Wrap a new draft and register it as its record's live draft.
     fn draft(&self, draft: safehome_core::store::records::Draft) -> Arc<DraftSession> {
-        DraftSession::new(Arc::clone(&self.handle), self.actor.clone(), draft)
+        let mut live = self.handle.drafts.lock().unwrap_or_else(|p| p.into_inner());
+        self.register(&mut live, draft)
+    }
+
+    fn register(
+        &self,
+        live: &mut HashMap<String, Weak<DraftSession>>,
+        draft: safehome_core::store::records::Draft,
+    ) -> Arc<DraftSession> {
+        // Entries of drafts the app has dropped are pruned as new ones come.
+        live.retain(|_, d| d.strong_count() > 0);
+        let id = draft.record_id.clone();
+        let session = DraftSession::new(Arc::clone(&self.handle), self.actor.clone(), draft);
+        live.insert(id, Arc::downgrade(&session));
+        session
     }
 }
 
@@ -413,10 +437,25 @@ impl ProfileSession {
         })
     }
 
-    /// Reopen a draft where it stopped (after the app was killed, or from the list).
+    /// Reopen a draft where it stopped (after the app was killed, or from the list). While a
+    /// `DraftSession` of the record is alive, every open returns that same session (changes
+    /// made through one are seen through the other); only its owner can open it.
     pub fn open_draft(&self, record_id: String) -> Result<Arc<DraftSession>, ApiError> {
         call("profile.open_draft", || {
-            Ok(self.draft(self.store()?.open_draft(&self.actor, &record_id)?))
+            let store = self.store()?;
+            // Held while the draft loads, so that two threads opening the same record at once
+            // cannot both load it.
+            let mut live = self.handle.drafts.lock().unwrap_or_else(|p| p.into_inner());
+            // A finalized session is no longer the record's draft: the store refuses below.
+            let open = live.get(&record_id).and_then(Weak::upgrade).filter(|d| !d.is_finalized());
+            if let Some(open) = open {
+                if open.owner_id() != self.actor.profile_id() {
+                    return Err(ApiError::NotFound { entity: "record".into(), id: record_id });
+                }
+                return Ok(open);
+            }
+            let draft = store.open_draft(&self.actor, &record_id)?;
+            Ok(self.register(&mut live, draft))
         })
     }
 

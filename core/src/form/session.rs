@@ -245,6 +245,9 @@ pub struct SessionState {
     pub events: Vec<TimingEvent>,
 }
 
+/// Cloning copies the filling (answers, positions, events), not the form: the store keeps a copy
+/// to put back when a save fails.
+#[derive(Clone)]
 pub struct Session {
     form: Arc<CheckedForm>,
     layout: Layout,

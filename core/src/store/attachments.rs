@@ -180,7 +180,7 @@ impl Store {
         let field_path = attachment.field.as_str();
         let now = self.now_ms();
         let answer = Json::String(id.clone());
-        self.save_answer_with(draft, field_path, |s| s.set_answer(field_path, &answer), |tx| {
+        self.change_draft(draft, |d| Ok(d.session_mut().set_answer(field_path, &answer)?), |tx| {
             tx.execute(
                 "INSERT INTO attachments (id, record_id, field, envelope, envelope_len, plain_len, plain_sha256,
                     orig_sha256, created_at, thumbnail_enc, photo_location_enc)

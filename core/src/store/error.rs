@@ -58,6 +58,10 @@ pub enum StoreError {
     FixNotAccepted(#[from] crate::location::AcceptError),
     #[error("stored data is unreadable: {0}")]
     BadData(String),
+    /// Another copy of this draft saved since this copy was loaded: saving would overwrite
+    /// newer answers. Reopen the draft.
+    #[error("record {id} was saved by another copy of its draft; reopen it")]
+    StaleDraft { id: String },
 }
 
 impl From<rusqlite::Error> for StoreError {

@@ -24,7 +24,7 @@ use crate::location::{
 };
 
 /// The fixes a draft's geopoint questions were answered with, by answer path.
-pub(crate) type RecordFixes = BTreeMap<String, AcceptedFix>;
+pub type RecordFixes = BTreeMap<String, AcceptedFix>;
 
 /// What finalize seals about the record's location: the fix the flags were computed from and
 /// the flags themselves.
@@ -78,15 +78,16 @@ impl Store {
         let enc = self.encrypt_fixes(&draft.record_id, &fixes)?;
         let id = draft.record_id.clone();
         let over_warning = accepted.over_warning;
-        self.save_answer_with(
+        self.change_draft(
             draft,
-            path,
-            |s| {
-                if over_warning {
-                    s.set_geopoint_confirmed(path, &point)
+            |d| {
+                d.fixes = fixes;
+                let s = d.session_mut();
+                Ok(if over_warning {
+                    s.set_geopoint_confirmed(path, &point)?
                 } else {
-                    s.set_answer(path, &point)
-                }
+                    s.set_answer(path, &point)?
+                })
             },
             |tx| {
                 tx.prepare_cached("UPDATE records SET fixes_enc = ?2 WHERE id = ?1")?
@@ -94,7 +95,6 @@ impl Store {
                 Ok(())
             },
         )?;
-        draft.fixes = fixes;
         Ok(accepted)
     }
 

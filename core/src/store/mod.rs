@@ -75,6 +75,9 @@ pub struct Store {
     forms: Mutex<HashMap<String, Arc<CheckedForm>>>,
     /// The team's assigned areas, when the app has loaded them (for the outside-area flag).
     areas: Mutex<Option<Arc<AreaSet>>>,
+    /// Test hook: write transactions left before one is made to fail (negative: none).
+    #[cfg(feature = "test-hooks")]
+    fault_after: std::sync::atomic::AtomicI64,
 }
 
 impl std::fmt::Debug for Store {
@@ -141,6 +144,8 @@ impl Store {
             config,
             forms: Mutex::new(HashMap::new()),
             areas: Mutex::new(None),
+            #[cfg(feature = "test-hooks")]
+            fault_after: std::sync::atomic::AtomicI64::new(-1),
         })
     }
 
@@ -260,6 +265,8 @@ impl Store {
             .map_err(StoreError::from)
             .and_then(|tx| {
                 let out = f(&tx, self)?;
+                #[cfg(feature = "test-hooks")]
+                self.injected_fault()?;
                 tx.commit()?;
                 Ok(out)
             });
@@ -355,12 +362,33 @@ impl Store {
         Ok(lines.join("; "))
     }
 
-    /// Test hook: cap the database size (in pages) to simulate a full disk.
-    #[doc(hidden)]
+    /// Test hook (feature `test-hooks`): cap the database size (in pages) to simulate a full
+    /// disk.
+    #[cfg(feature = "test-hooks")]
     pub fn simulate_disk_limit(&self, max_pages: u32) -> Result<(), StoreError> {
         let conn = self.writer.lock().unwrap_or_else(|p| p.into_inner());
         conn.query_row(&format!("PRAGMA max_page_count = {max_pages}"), [], |_| Ok(()))?;
         Ok(())
+    }
+
+    /// Test hook (feature `test-hooks`): after `n` more write transactions commit, make the
+    /// next one fail as a full disk would, once: its statements have run and are rolled back.
+    /// `None` cancels a pending fault.
+    #[cfg(feature = "test-hooks")]
+    pub fn fail_write_after(&self, n: Option<u32>) {
+        let v = n.map_or(-1, i64::from);
+        self.fault_after.store(v, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    #[cfg(feature = "test-hooks")]
+    fn injected_fault(&self) -> Result<(), StoreError> {
+        use std::sync::atomic::Ordering;
+        let left = self.fault_after.load(Ordering::SeqCst);
+        if left < 0 {
+            return Ok(());
+        }
+        self.fault_after.store(left - 1, Ordering::SeqCst);
+        if left == 0 { Err(StoreError::DiskFull) } else { Ok(()) }
     }
 
     /// Sizes and counts for the app's storage screen and the sync scheduler.

@@ -40,6 +40,13 @@ impl RecordKind {
 
 /// An open draft: the live form session of one record. The app keeps it while the volunteer
 /// fills the form; every change goes through the store so it is autosaved.
+///
+/// A draft in memory always equals the stored draft: a change is applied, saved, and kept only
+/// if the save committed (`Store::change_draft`). Each save checks that the stored draft is
+/// still at the revision this copy was loaded at, so a second copy of the same record (another
+/// process, or a screen that kept an old copy) is refused as stale instead of overwriting newer
+/// answers. The bindings hand out one shared copy per record, so an app never meets that.
+#[derive(Clone)]
 pub struct Draft {
     pub record_id: String,
     pub kind: RecordKind,
@@ -47,6 +54,8 @@ pub struct Draft {
     session: Session,
     /// How many of the session's timing events are already in `record_events`.
     saved_events: usize,
+    /// `records.draft_rev` when this copy was loaded or last saved.
+    revision: i64,
     /// The platform fixes its geopoints were answered with (see `fixes`).
     pub(crate) fixes: RecordFixes,
 }
@@ -58,6 +67,16 @@ impl Draft {
 
     pub fn owner_id(&self) -> &str {
         &self.owner_id
+    }
+
+    /// The platform fixes the draft's geopoint answers were given with, by path.
+    pub fn fixes(&self) -> &std::collections::BTreeMap<String, crate::location::AcceptedFix> {
+        &self.fixes
+    }
+
+    /// For the store's own changes, which go through `Store::change_draft`.
+    pub(super) fn session_mut(&mut self) -> &mut Session {
+        &mut self.session
     }
 }
 
@@ -244,24 +263,42 @@ impl Store {
             owner_id: by.profile_id().to_string(),
             session,
             saved_events,
+            revision: 0,
             fixes: RecordFixes::new(),
         })
     }
 
     /// Reopen a draft where it stopped (after the app was killed, or from the list).
     pub fn open_draft(&self, by: &Actor, record_id: &str) -> Result<Draft, StoreError> {
-        // kind, form id, form version, owner, state, draft, fixes
-        type DraftRow = (String, String, String, String, String, Option<Vec<u8>>, Option<Vec<u8>>);
-        let row: Option<DraftRow> = self
-            .reader()?
+        // kind, form id, form version, owner, state, draft, fixes, draft revision
+        type DraftRow =
+            (String, String, String, String, String, Option<Vec<u8>>, Option<Vec<u8>>, i64);
+        // The row and its timing events are read in one transaction: a save in between would
+        // pair this revision with events of the next one.
+        let mut conn = self.reader()?;
+        let tx = conn.transaction()?;
+        let row: Option<DraftRow> = tx
             .query_row(
-                "SELECT kind, form_id, form_version, owner_id, state, draft_enc, fixes_enc FROM records WHERE id = ?1",
+                "SELECT kind, form_id, form_version, owner_id, state, draft_enc, fixes_enc, draft_rev
+                 FROM records WHERE id = ?1",
                 params![record_id],
-                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?, r.get(6)?)),
+                |r| {
+                    Ok((
+                        r.get(0)?,
+                        r.get(1)?,
+                        r.get(2)?,
+                        r.get(3)?,
+                        r.get(4)?,
+                        r.get(5)?,
+                        r.get(6)?,
+                        r.get(7)?,
+                    ))
+                },
             )
             .optional()?;
         let not_found = || StoreError::NotFound { entity: "record", id: record_id.into() };
-        let (kind, form_id, version, owner, state, draft, fixes) = row.ok_or_else(not_found)?;
+        let (kind, form_id, version, owner, state, draft, fixes, revision) =
+            row.ok_or_else(not_found)?;
         if owner != by.profile_id() {
             return Err(not_found());
         }
@@ -278,7 +315,9 @@ impl Store {
         };
         let json = self.keys().column.decrypt_str("records", "draft", record_id, &draft)?;
         let mut state: SessionState = serde_json::from_str(&json)?;
-        state.events = self.load_events(record_id)?;
+        state.events = load_events(&tx, record_id)?;
+        drop(tx);
+        drop(conn);
         let saved_events = state.events.len();
         let form = self.form(&form_id, &version)?;
         let session =
@@ -289,20 +328,19 @@ impl Store {
             owner_id: owner,
             session,
             saved_events,
+            revision,
             fixes: self.load_fixes(record_id, fixes.as_deref())?,
         })
     }
 
     /// Apply a change to the draft's session and autosave it in one small transaction. If the
-    /// change is refused, nothing is saved and the session is as it was.
+    /// change is refused or the save fails, nothing is saved and the session is as it was.
     pub fn edit<T>(
         &self,
         draft: &mut Draft,
         change: impl FnOnce(&mut Session) -> Result<T, crate::form::session::SessionError>,
     ) -> Result<T, StoreError> {
-        let out = change(&mut draft.session)?;
-        self.autosave(draft)?;
-        Ok(out)
+        self.change_draft(draft, |d| Ok(change(&mut d.session)?), |_| Ok(()))
     }
 
     /// Set one answer and autosave: the common case of `edit`.
@@ -311,13 +349,31 @@ impl Store {
     }
 
     /// Write the draft's answers (encrypted) and its new timing events, in one small
-    /// transaction, if the record is still a draft.
+    /// transaction, if the record is still a draft at the revision this copy holds.
     pub fn autosave(&self, draft: &mut Draft) -> Result<(), StoreError> {
-        self.save_with(draft, |_| Ok(()))
+        self.change_draft(draft, |_| Ok(()), |_| Ok(()))
     }
 
-    /// Autosave together with `also`, in one transaction: both commit or neither does.
-    pub(crate) fn save_with(
+    /// The one path of every change to a draft: apply `change` to the draft in memory, then
+    /// save it together with `also` in one transaction. If the change is refused or the save
+    /// fails (full disk, a stale copy, a finalized record), the draft in memory is put back as
+    /// it was, so that it always equals what is stored.
+    pub(crate) fn change_draft<T>(
+        &self,
+        draft: &mut Draft,
+        change: impl FnOnce(&mut Draft) -> Result<T, StoreError>,
+        also: impl FnOnce(&Transaction<'_>) -> Result<(), StoreError>,
+    ) -> Result<T, StoreError> {
+        let before = draft.clone();
+        let saved = change(draft).and_then(|out| self.save(draft, also).map(|()| out));
+        if saved.is_err() {
+            *draft = before;
+        }
+        saved
+    }
+
+    /// Save the draft as it is in memory (with `also`), checking and bumping its revision.
+    fn save(
         &self,
         draft: &mut Draft,
         also: impl FnOnce(&Transaction<'_>) -> Result<(), StoreError>,
@@ -330,56 +386,19 @@ impl Store {
             // Cached: autosave runs on every answer, parsing the SQL each time would show.
             let n = tx
                 .prepare_cached(
-                    "UPDATE records SET draft_enc = ?2, updated_at = ?3 WHERE id = ?1 AND state = 'draft'",
+                    "UPDATE records SET draft_enc = ?2, updated_at = ?3, draft_rev = draft_rev + 1
+                     WHERE id = ?1 AND state = 'draft' AND draft_rev = ?4",
                 )?
-                .execute(params![draft.record_id, enc, now])?;
+                .execute(params![draft.record_id, enc, now, draft.revision])?;
             if n == 0 {
-                return Err(StoreError::InvalidState {
-                    entity: "record",
-                    id: draft.record_id.clone(),
-                    state: "not a draft".into(),
-                    action: "save",
-                });
+                return Err(refused_save(tx, &draft.record_id, "save")?);
             }
             append_events(tx, &draft.record_id, events, draft.saved_events)?;
             also(tx)
         })?;
         draft.saved_events = events.len();
+        draft.revision += 1;
         Ok(())
-    }
-
-    /// Change the answer at `path` and save the draft together with `also`, in one transaction.
-    /// If the save fails, the previous answer is put back, so the session matches what is stored.
-    pub(crate) fn save_answer_with<T>(
-        &self,
-        draft: &mut Draft,
-        path: &str,
-        change: impl FnOnce(&mut Session) -> Result<T, crate::form::session::SessionError>,
-        also: impl FnOnce(&Transaction<'_>) -> Result<(), StoreError>,
-    ) -> Result<T, StoreError> {
-        let previous = draft.session.prompt_at(path)?.value;
-        let out = change(&mut draft.session)?;
-        if let Err(e) = self.save_with(draft, also) {
-            let _ = draft.session.set_answer(path, &previous);
-            return Err(e);
-        }
-        Ok(out)
-    }
-
-    fn load_events(&self, record_id: &str) -> Result<Vec<TimingEvent>, StoreError> {
-        let conn = self.reader()?;
-        let mut stmt = conn.prepare(
-            "SELECT at, path, kind FROM record_events WHERE record_id = ?1 ORDER BY seq",
-        )?;
-        let rows: Vec<(i64, String, String)> = stmt
-            .query_map(params![record_id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
-            .collect::<Result<_, _>>()?;
-        rows.into_iter()
-            .map(|(at_ms, path, kind)| {
-                let kind: TimingKind = serde_json::from_value(Json::String(kind))?;
-                Ok(TimingEvent { at_ms, path, kind })
-            })
-            .collect()
     }
 
     /// Finalize in one transaction: validate (refusing with every violation), assess risk,
@@ -398,14 +417,18 @@ impl Store {
         let outbox_id = self.new_id();
         let record_id = draft.record_id.clone();
         let (hash, outbox_id, flag_count) = self.write(|tx, s| {
-            let (state, kind, household, revision, revision_of, created): (String, String, Option<String>, i64, Option<String>, i64) = tx
+            let (state, kind, household, revision, revision_of, created, draft_rev): (String, String, Option<String>, i64, Option<String>, i64, i64) = tx
                 .query_row(
-                    "SELECT state, kind, household_id, revision, revision_of, created_at FROM records WHERE id = ?1",
+                    "SELECT state, kind, household_id, revision, revision_of, created_at, draft_rev FROM records WHERE id = ?1",
                     params![record_id],
-                    |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?)),
+                    |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?, r.get(6)?)),
                 )?;
             if state != "draft" {
                 return Err(StoreError::InvalidState { entity: "record", id: record_id.clone(), state, action: "finalize" });
+            }
+            // A stale copy would sign answers that are not the stored ones.
+            if draft_rev != draft.revision {
+                return Err(StoreError::StaleDraft { id: record_id.clone() });
             }
             let household_code: Option<String> = match &household {
                 Some(h) => tx.query_row("SELECT code FROM households WHERE id = ?1", params![h], |r| r.get(0)).optional()?,
@@ -782,6 +805,43 @@ pub fn may_record(role: Role, kind: RecordKind) -> bool {
 }
 
 /// Append `events[from..]` to the record's event log.
+/// A record's timing events, in order.
+fn load_events(
+    conn: &rusqlite::Connection,
+    record_id: &str,
+) -> Result<Vec<TimingEvent>, StoreError> {
+    let mut stmt =
+        conn.prepare("SELECT at, path, kind FROM record_events WHERE record_id = ?1 ORDER BY seq")?;
+    let rows: Vec<(i64, String, String)> = stmt
+        .query_map(params![record_id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
+        .collect::<Result<_, _>>()?;
+    rows.into_iter()
+        .map(|(at_ms, path, kind)| {
+            let kind: TimingKind = serde_json::from_value(Json::String(kind))?;
+            Ok(TimingEvent { at_ms, path, kind })
+        })
+        .collect()
+}
+
+/// Why a write guarded by `state = 'draft' AND draft_rev = ?` touched no row: the record is
+/// no longer a draft, or another copy of the draft saved since this one was loaded.
+fn refused_save(
+    tx: &Transaction<'_>,
+    record_id: &str,
+    action: &'static str,
+) -> Result<StoreError, StoreError> {
+    let state: Option<String> = tx
+        .query_row("SELECT state FROM records WHERE id = ?1", params![record_id], |r| r.get(0))
+        .optional()?;
+    Ok(match state {
+        None => StoreError::NotFound { entity: "record", id: record_id.into() },
+        Some(s) if s == "draft" => StoreError::StaleDraft { id: record_id.into() },
+        Some(state) => {
+            StoreError::InvalidState { entity: "record", id: record_id.into(), state, action }
+        }
+    })
+}
+
 fn append_events(
     tx: &Transaction<'_>,
     record_id: &str,

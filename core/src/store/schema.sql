@@ -86,7 +86,8 @@ CREATE TABLE records (
     acknowledged_at INTEGER,
     purged_at       INTEGER,
     quality_flags_enc BLOB,
-    fixes_enc       BLOB
+    fixes_enc       BLOB,
+    draft_rev       INTEGER NOT NULL DEFAULT 0
 ) STRICT;
 CREATE INDEX records_owner ON records(owner_id, state);
 CREATE INDEX records_household ON records(household_id);
