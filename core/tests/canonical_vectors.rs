@@ -119,6 +119,33 @@ fn golden_vectors() {
     }
 }
 
+fn doc() -> String {
+    let p = concat!(env!("CARGO_MANIFEST_DIR"), "/../docs/storage.md");
+    std::fs::read_to_string(p).unwrap_or_else(|e| panic!("{p}: {e}"))
+}
+
+/// The text of the fenced block after the marker `<!-- name -->`, exactly (spaces inside strings
+/// are part of the bytes), without the newline before the closing fence.
+fn doc_block<'a>(doc: &'a str, name: &str) -> &'a str {
+    let marker = format!("<!-- {name} -->");
+    let at = doc.find(&marker).unwrap_or_else(|| panic!("docs/storage.md lacks {marker}"));
+    let rest = &doc[at + marker.len()..];
+    let rest = &rest[rest.find("```").unwrap()..];
+    let rest = &rest[rest.find('\n').unwrap() + 1..];
+    &rest[..rest.find("\n```").unwrap()]
+}
+
+#[test]
+fn published_vectors_match_the_code() {
+    let doc = doc();
+    for v in VECTORS {
+        let block = |part: &str| doc_block(&doc, &format!("jcs-{}-{part}", v.name));
+        assert_eq!(block("input"), v.input, "{}: input", v.name);
+        assert_eq!(block("bytes"), v.bytes, "{}: bytes", v.name);
+        assert_eq!(block("sha256"), v.sha256, "{}: SHA-256", v.name);
+    }
+}
+
 /// The refusal the docs describe: an integer whose digits a double would change, named by path.
 #[test]
 fn an_unsafe_integer_is_refused_with_its_path() {
