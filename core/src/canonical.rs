@@ -593,7 +593,7 @@ mod tests {
             (-limit..=limit).prop_map(Value::from),
             (0..=MAX_EXACT_INTEGER).prop_map(Value::from),
             (-999_999_999_999_999_i64..=999_999_999_999_999, -22_i32..=4)
-                .prop_map(|(m, e)| { Value::from(format!("{m}e{e}").parse::<f64>().unwrap()) }),
+                .prop_map(|(m, e)| Value::from(format!("{m}e{e}").parse::<f64>().unwrap())),
             Just(Value::from(-0.0_f64)),
         ]
     }
