@@ -313,6 +313,8 @@ impl From<StoreError> for ApiError {
             StoreError::FixNotAccepted(_) => {
                 ApiError::InvalidFix { detail: format!("confirmation_required: {detail}") }
             }
+            // The core built a submission it cannot encode canonically: its bug, not the app's.
+            StoreError::NotCanonical(_) => ApiError::Internal { detail },
         }
     }
 }
@@ -495,6 +497,12 @@ mod tests {
                 "envelope",
             ),
             (SessionError::UnknownField { path: "x".into() }.into(), "invalid_path"),
+            (
+                StoreError::NotCanonical(safehome_core::canonical::CanonicalError::UnsafeInteger {
+                    path: "data.children[2].age".into(),
+                }),
+                "internal",
+            ),
         ];
         for (e, code) in cases {
             let api = ApiError::from(e);

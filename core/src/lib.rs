@@ -1,6 +1,7 @@
 //! SafeHome core: the survey form engine, risk screening and (in later issues) evidence,
 //! location and storage. Pure Rust: no FFI types, no I/O beyond what a module documents.
 
+pub mod canonical;
 pub mod clock;
 pub mod crypto;
 pub mod evidence;

@@ -1,5 +1,6 @@
 //! Store errors: typed, with what went wrong and where, never personal data.
 
+use crate::canonical::CanonicalError;
 use crate::crypto::CryptoError;
 use crate::form::check::FormError;
 use crate::form::session::{SessionError, Violation};
@@ -62,6 +63,10 @@ pub enum StoreError {
     /// newer answers. Reopen the draft.
     #[error("record {id} was saved by another copy of its draft; reopen it")]
     StaleDraft { id: String },
+    /// The app's own submission has no exact canonical encoding (an integer beyond ±2^53, say):
+    /// nothing was signed or written. A bug to report, not a problem with the stored data.
+    #[error("the submission cannot be signed: {0}")]
+    NotCanonical(#[from] CanonicalError),
 }
 
 impl From<rusqlite::Error> for StoreError {

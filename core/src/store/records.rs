@@ -15,6 +15,7 @@ use serde_json::{Value as Json, json};
 use super::fixes::RecordFixes;
 use super::profiles::{Actor, Permission, Role};
 use super::{Action, Store, StoreError};
+use crate::canonical;
 use crate::form::session::{Session, SessionState, TimingEvent, TimingKind};
 use crate::location::{FlagCode, QualityFlag};
 use crate::risk::{self, Assessment};
@@ -440,8 +441,10 @@ impl Store {
             let data = draft.session.output();
             let attachments = settle_attachments(tx, &record_id, &data)?;
             let form = &draft.session.form().form;
-            // serde_json maps are sorted by key, so this encoding is canonical: the same
-            // submission always gives the same bytes, hash and signature.
+            // The bytes hashed and signed are the RFC 8785 (JCS) encoding of this value, which
+            // `canonical` builds without relying on serde_json's map order or number format:
+            // the same submission gives the same bytes, hash and signature on every build, and
+            // any JCS implementation elsewhere agrees on them.
             let submission = json!({
                 "schema": "safehome.submission.v1",
                 "record_id": record_id,
@@ -465,7 +468,7 @@ impl Store {
                 "timings": draft.session.timings(),
                 "state": draft.session.state(),
             });
-            let bytes = serde_json::to_vec(&submission)?;
+            let bytes = canonical::to_vec(&submission)?;
             let hash = digest::digest(&digest::SHA256, &bytes);
             let signature = s.device_key().sign(&bytes);
             let c = &s.keys().column;
