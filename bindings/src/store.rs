@@ -36,7 +36,11 @@ pub(crate) struct StoreHandle {
 impl StoreHandle {
     /// The store, unless it was closed.
     pub(crate) fn get(&self) -> Result<Arc<Store>, ApiError> {
-        self.store.read().unwrap_or_else(|p| p.into_inner()).clone().ok_or(ApiError::StoreClosed)
+        self.store
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+            .ok_or_else(ApiError::store_closed)
     }
 }
 
