@@ -74,10 +74,22 @@ for rec in Prompt Assessment FinalizeResult GpsFix AcceptedFix QualityFlag House
   expect "^public struct $rec: Equatable"
 done
 expect '^enum ApiError: Swift.Error'
-for case_ in WrongKey StoreClosed WrongPin PinDelay LockedOut NotValid UnsupportedFormat InvalidFix \
-    DiskFull NotFound Forbidden NoRecipients; do
-  expect "case $case_\\(message: String\\)"
+# ApiError is a rich error: each case has the fields an app acts on, then `detail` (for logs).
+for case_ in WrongKey StoreClosed LockedOut DiskFull NoRecipients; do
+  expect "case $case_\\(detail: String($|\\))"
 done
+expect 'case WrongPin\(attemptsRemaining: Int32, detail: String($|\))'
+expect 'case PinDelay\(retryAtMs: Int64, detail: String($|\))'
+expect 'case NotValid\(count: Int32, firstPath: String, detail: String($|\))'
+expect 'case UnsupportedFormat\(format: String, detail: String($|\))'
+expect 'case InvalidFix\(reason: FixRefusal, detail: String($|\))'
+expect 'case InvalidPath\(path: String, detail: String($|\))'
+expect 'case InvalidAnswer\(path: String, detail: String($|\))'
+expect 'case InvalidForm\(line: Int32\?, column: Int32\?, path: String\?, detail: String($|\))'
+expect 'case InvalidAreas\(featureIndex: Int32\?, featureCode: String\?, detail: String($|\))'
+expect 'case NotFound\(entity: String, id: String, detail: String($|\))'
+expect 'case Forbidden\(role: String, action: String, detail: String($|\))'
+expect '^public enum FixRefusal: Equatable'
 expect 'public static func `open`\(path: String, dataKey: Data, utcOffsetMinutes: Int32\)'
 expect 'func attachPhoto\(fieldPath: String, filePath: String, progress: ProgressListener\? = nil\)'
 expect 'func closeStore\(\)'

@@ -39,9 +39,9 @@ impl AnswerValue {
     /// The core's JSON input for this answer. `path` only labels the error.
     pub(crate) fn to_json(&self, path: &str) -> Result<Json, ApiError> {
         let finite = |x: f64| {
-            serde_json::Number::from_f64(x).map(Json::Number).ok_or_else(|| {
-                ApiError::InvalidAnswer { detail: format!("{path}: numbers must be finite") }
-            })
+            serde_json::Number::from_f64(x)
+                .map(Json::Number)
+                .ok_or_else(|| ApiError::invalid_answer(path.to_string(), "numbers must be finite"))
         };
         Ok(match self {
             AnswerValue::Text { value }

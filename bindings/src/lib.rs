@@ -24,7 +24,7 @@ mod store;
 
 pub use answer::AnswerValue;
 pub use draft::DraftSession;
-pub use errors::{ApiError, CallbackError};
+pub use errors::{ApiError, CallbackError, FixRefusal};
 pub use form::{FormDefinition, list_builtin_forms};
 pub use keys::generate_recipient_identity;
 pub use location::{AssignedAreas, location_quality_flags, validate_fix};

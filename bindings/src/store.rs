@@ -41,7 +41,11 @@ pub(crate) struct StoreHandle {
 impl StoreHandle {
     /// The store, unless it was closed.
     pub(crate) fn get(&self) -> Result<Arc<Store>, ApiError> {
-        self.store.read().unwrap_or_else(|p| p.into_inner()).clone().ok_or(ApiError::StoreClosed)
+        self.store
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+            .ok_or_else(ApiError::store_closed)
     }
 }
 
@@ -450,7 +454,7 @@ impl ProfileSession {
             let open = live.get(&record_id).and_then(Weak::upgrade).filter(|d| !d.is_finalized());
             if let Some(open) = open {
                 if open.owner_id() != self.actor.profile_id() {
-                    return Err(ApiError::NotFound { entity: "record".into(), id: record_id });
+                    return Err(ApiError::not_found("record", record_id));
                 }
                 return Ok(open);
             }

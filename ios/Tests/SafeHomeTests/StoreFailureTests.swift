@@ -21,13 +21,13 @@ final class StoreFailureTests: XCTestCase {
         let temp = try TempStore(clockStartMs: start)
         let team = try Team(temp.store)
         let id = team.volunteerProfile.id
-        for remaining in [9, 8, 7] {
+        for remaining: Int32 in [9, 8, 7] {
             assertApiError(try temp.store.unlock(profileId: id, pin: "0000")) {
-                if case .WrongPin(let m) = $0 { return m.contains("\(remaining) attempt(s)") } else { return false }
+                if case .WrongPin(let attemptsRemaining, _) = $0 { return attemptsRemaining == remaining } else { return false }
             }
         }
         assertApiError(try temp.store.unlock(profileId: id, pin: volunteerPin)) {
-            if case .PinDelay(let m) = $0 { return m.contains("\(start + 30_000)") } else { return false }
+            if case .PinDelay(let retryAtMs, _) = $0 { return retryAtMs == start + 30_000 } else { return false }
         }
         for _ in 0..<6 {
             try temp.store.testAdvanceClock(ms: 15 * 60_000)
@@ -48,17 +48,17 @@ final class StoreFailureTests: XCTestCase {
         let team = try Team(temp.store)
         let draft = try team.volunteer.startVisit(householdId: try team.registerHousehold().id, formId: "household_screening")
         assertApiError(try draft.answer(path: "num_children", value: .text(value: "ba đứa"))) {
-            if case .InvalidAnswer(let m) = $0 { return !m.contains("ba đứa") } else { return false }
+            if case .InvalidAnswer(let path, let detail) = $0 { return path == "num_children" && !detail.contains("ba đứa") } else { return false }
         }
         let good = try fixture("photos/camera/DSCN0010.jpg").path
         assertApiError(try draft.attachPhoto(fieldPath: "hazard_photo", filePath: good)) {
             if case .NoRecipients = $0 { return true } else { return false }
         }
         try team.configureRecipients()
-        for odd in ["photos/odd/not-an-image.jpg", "photos/odd/iphone_13_pro_max.head.HEIC"] {
+        for (odd, expected) in [("photos/odd/not-an-image.jpg", "unknown"), ("photos/odd/iphone_13_pro_max.head.HEIC", "HEIC")] {
             let path = try fixture(odd).path
             assertApiError(try draft.attachPhoto(fieldPath: "hazard_photo", filePath: path)) {
-                if case .UnsupportedFormat = $0 { return true } else { return false }
+                if case .UnsupportedFormat(let format, _) = $0 { return format == expected } else { return false }
             }
         }
         // A whole HEIC, converted on the platform, is accepted.
@@ -75,7 +75,7 @@ final class StoreFailureTests: XCTestCase {
         let team = try Team(temp.store)
         let draft = try team.volunteer.startVisit(householdId: try team.registerHousehold().id, formId: "household_screening")
         try temp.store.closeStore()
-        assertApiError(try temp.store.profiles()) { $0 == .StoreClosed(message: "the store is closed") }
+        assertApiError(try temp.store.profiles()) { $0 == .StoreClosed(detail: "the store is closed") }
         assertApiError(try draft.progress()) { if case .StoreClosed = $0 { return true } else { return false } }
         assertApiError(try team.volunteer.households()) { if case .StoreClosed = $0 { return true } else { return false } }
         assertApiError(try temp.reopen(key: randomDataKey())) { if case .WrongKey = $0 { return true } else { return false } }

@@ -30,7 +30,7 @@ class FailuresTest {
         val e = assertThrows(ApiException.InvalidAnswer::class.java) {
             session.answer("num_children", AnswerValue.Text("ba đứa"))
         }
-        assertTrue(e.message, e.message!!.startsWith("num_children:"))
+        assertEquals("num_children", e.path)
         // The message describes the input, never repeats it: answers may be personal data.
         assertFalse(e.message, e.message!!.contains("ba đứa"))
         assertThrows(ApiException.InvalidAnswer::class.java) {
@@ -120,7 +120,8 @@ class FailuresTest {
         val doomed = FormSession(form, VIETNAM_OFFSET_MINUTES)
         doomed.answer("consent", AnswerValue.Choice("yes"))
         val e = assertThrows(ApiException.Internal::class.java) { doomed.testPanicWhileLocked() }
-        assertTrue(e.message, e.message!!.startsWith("internal error"))
+        // The panic's own text stays in the process's log; it is not passed on (it could quote data).
+        assertFalse(e.message, e.message!!.contains("forced panic"))
         // The panic poisoned that session's lock: it refuses every later call, typed.
         assertThrows(ApiException.Internal::class.java) { doomed.progress() }
         assertThrows(ApiException.Internal::class.java) { doomed.stateJson() }

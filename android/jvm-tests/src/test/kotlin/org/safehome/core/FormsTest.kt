@@ -40,7 +40,7 @@ class FormsTest {
         val e = assertThrows(ApiException.UnknownForm::class.java) {
             FormDefinition.builtin("household_screenig")
         }
-        assertTrue(e.message!!.contains("household_screenig"))
+        assertEquals("household_screenig", e.id)
     }
 
     @Test
@@ -60,12 +60,15 @@ class FormsTest {
         val syntax = assertThrows(ApiException.InvalidForm::class.java) {
             FormDefinition.fromJson("{\"id\": \"tiny\",")
         }
-        assertTrue(syntax.message, syntax.message!!.contains("line 1"))
+        assertEquals(1, syntax.line)
+        assertTrue(syntax.message, syntax.column!! > 1)
+        assertEquals(null, syntax.path)
         // Valid JSON, invalid form: a reference to a field that does not exist.
         val definition = assertThrows(ApiException.InvalidForm::class.java) {
             FormDefinition.fromJson(TINY_FORM.replace("\"required\": true", "\"relevant\": \"\${nobody} = 1\""))
         }
-        assertTrue(definition.message, definition.message!!.contains("nobody"))
+        assertEquals("name", definition.path)
+        assertEquals(null, definition.line)
     }
 
     companion object {

@@ -23,17 +23,18 @@ class LocationTest {
         assertEquals(2_000L, ok.ageMs)
         assertEquals(FixProvider.GPS, ok.fix.provider)
         val cases = mapOf(
-            "stale" to freshFix(ageMs = 10 * 60_000),
-            "not_finite" to freshFix().copy(lat = Double.NaN),
-            "out_of_range" to freshFix().copy(lat = 91.0),
-            "null_island" to freshFix().copy(lat = 0.0, lon = 0.0),
-            "accuracy_not_positive" to freshFix(accuracyM = 0.0),
-            "accuracy_absurd" to freshFix(accuracyM = 50_000.0),
-            "in_future" to freshFix().copy(timeMs = System.currentTimeMillis() + 3_600_000, ageMs = null),
+            FixRefusal.STALE to freshFix(ageMs = 10 * 60_000),
+            FixRefusal.NOT_FINITE to freshFix().copy(lat = Double.NaN),
+            FixRefusal.OUT_OF_RANGE to freshFix().copy(lat = 91.0),
+            FixRefusal.NULL_ISLAND to freshFix().copy(lat = 0.0, lon = 0.0),
+            FixRefusal.ACCURACY_NOT_POSITIVE to freshFix(accuracyM = 0.0),
+            FixRefusal.ACCURACY_ABSURD to freshFix(accuracyM = 50_000.0),
+            FixRefusal.IN_FUTURE to freshFix().copy(timeMs = System.currentTimeMillis() + 3_600_000, ageMs = null),
         )
-        for ((code, fix) in cases) {
-            val e = assertThrows(code, ApiException.InvalidFix::class.java) { validateFix(fix) }
-            assertTrue(e.message, e.message!!.startsWith("$code:"))
+        for ((reason, fix) in cases) {
+            val e = assertThrows("$reason", ApiException.InvalidFix::class.java) { validateFix(fix) }
+            assertEquals(reason, e.reason)
+            // Privacy: no field of the error repeats the (valid) longitude.
             assertFalse(e.message, e.message!!.contains("103.34"))
         }
     }
@@ -47,18 +48,20 @@ class LocationTest {
             val e = assertThrows(ApiException.InvalidFix::class.java) {
                 draft.answerFix("household_gps", freshFix(accuracyM = 80.0), confirmed = false)
             }
-            assertTrue(e.message, e.message!!.startsWith("confirmation_required:"))
+            assertEquals(FixRefusal.CONFIRMATION_REQUIRED, e.reason)
             val accepted = draft.answerFix("household_gps", freshFix(accuracyM = 80.0), confirmed = true)
             assertTrue(accepted.overWarning)
             val gps = draft.prompt("household_gps").value as AnswerValue.Geopoint
             assertEquals(80.0, gps.accuracy, 0.0)
             assertFalse(draft.validate().violations.any { it.code == ViolationCode.ACCURACY_UNCONFIRMED })
-            assertThrows(ApiException.InvalidFix::class.java) {
+            val stale = assertThrows(ApiException.InvalidFix::class.java) {
                 draft.answerFix("household_gps", freshFix(ageMs = 3_600_000), confirmed = true)
             }
-            assertThrows(ApiException.InvalidPath::class.java) {
+            assertEquals(FixRefusal.STALE, stale.reason)
+            val path = assertThrows(ApiException.InvalidPath::class.java) {
                 draft.answerFix("no_such_point", freshFix(), confirmed = false)
             }
+            assertEquals("no_such_point", path.path)
 
             // The supervisor's flags for that visit: low accuracy, confirmed over the warning,
             // and a mock provider.
@@ -113,10 +116,15 @@ class LocationTest {
             {"type": "Feature", "properties": {"code": "05569", "name": "x"},
              "geometry": {"type": "Polygon", "coordinates": [[[103.0, 21.5], [103.5, 21.5], [103.5, 22.0], [103.0, 22.0]]]}}]}"""
         val e = assertThrows(ApiException.InvalidAreas::class.java) { AssignedAreas.fromGeojson(unclosed) }
-        assertTrue(e.message, e.message!!.contains("feature 0 (code 05569)"))
-        assertThrows(ApiException.InvalidAreas::class.java) { AssignedAreas.fromGeojson("{") }
-        assertThrows(ApiException.InvalidAreas::class.java) {
+        assertEquals(0, e.featureIndex)
+        assertEquals("05569", e.featureCode)
+        // Problems with the whole document name no feature.
+        val syntax = assertThrows(ApiException.InvalidAreas::class.java) { AssignedAreas.fromGeojson("{") }
+        assertEquals(null, syntax.featureIndex)
+        val empty = assertThrows(ApiException.InvalidAreas::class.java) {
             AssignedAreas.fromGeojson("""{"type": "FeatureCollection", "features": []}""")
         }
+        assertEquals(null, empty.featureIndex)
+        assertEquals(null, empty.featureCode)
     }
 }

@@ -16,19 +16,21 @@ class StoreFailuresTest {
         TempStore(clockStartMs = start).use { t ->
             val team = Team(t.store)
             val id = team.volunteerProfile.id
-            // Three free attempts; the message says how many remain before lockout.
+            // Three free attempts; the error says how many remain before lockout.
             for (remaining in listOf(9, 8, 7)) {
                 val e = assertThrows(ApiException.WrongPin::class.java) { t.store.unlock(id, "0000") }
-                assertTrue(e.message, e.message!!.contains("$remaining attempt(s) remaining"))
+                assertEquals(remaining, e.attemptsRemaining)
+                // The message for logs crosses too, and Kotlin's `message` includes it.
+                assertTrue(e.message, e.detail.isNotBlank() && e.message!!.contains(e.detail))
             }
-            // Then a wait: even the right PIN is refused until the retry time, given in the message.
+            // Then a wait: even the right PIN is refused until the retry time.
             val delay = assertThrows(ApiException.PinDelay::class.java) { t.store.unlock(id, VOLUNTEER_PIN) }
-            assertTrue(delay.message, delay.message!!.contains("${start + 30_000}"))
+            assertEquals(start + 30_000, delay.retryAtMs)
             // Each later failure doubles the wait (up to 15 minutes); the tenth locks the profile.
             for (remaining in 6 downTo 1) {
                 t.store.testAdvanceClock(15 * 60_000L)
                 val e = assertThrows(ApiException.WrongPin::class.java) { t.store.unlock(id, "1111") }
-                assertTrue(e.message, e.message!!.contains("$remaining attempt(s)"))
+                assertEquals(remaining, e.attemptsRemaining)
             }
             t.store.testAdvanceClock(15 * 60_000L)
             assertThrows(ApiException.LockedOut::class.java) { t.store.unlock(id, "1111") }
@@ -38,11 +40,13 @@ class StoreFailuresTest {
             assertTrue(profile.locked)
             assertEquals(10, profile.failedAttempts)
             // Only a supervisor lifts it; a volunteer may not.
-            assertThrows(ApiException.Forbidden::class.java) { team.volunteer.resetPin(id, "9999") }
+            val forbidden = assertThrows(ApiException.Forbidden::class.java) { team.volunteer.resetPin(id, "9999") }
+            assertEquals("volunteer", forbidden.role)
             assertThrows(ApiException.WeakPin::class.java) { team.supervisor.resetPin(id, "12") }
             team.supervisor.resetPin(id, "8642")
             assertEquals(id, t.store.unlock(id, "8642").profileId())
-            assertThrows(ApiException.NotFound::class.java) { t.store.unlock("no-such-profile", "1234") }
+            val missing = assertThrows(ApiException.NotFound::class.java) { t.store.unlock("no-such-profile", "1234") }
+            assertEquals("profile" to "no-such-profile", missing.entity to missing.id)
         }
     }
 
@@ -100,6 +104,8 @@ class StoreFailuresTest {
             val e = assertThrows(ApiException.InvalidAnswer::class.java) {
                 draft.answer("num_children", AnswerValue.Text("ba đứa"))
             }
+            assertEquals("num_children", e.path)
+            // Privacy: no field of the error repeats the answer.
             assertFalse(e.message, e.message!!.contains("ba đứa"))
             assertThrows(ApiException.InvalidAnswer::class.java) {
                 draft.answer("village", AnswerValue.Choices(listOf("x")))
@@ -107,10 +113,12 @@ class StoreFailuresTest {
             assertThrows(ApiException.InvalidAnswer::class.java) {
                 draft.answer("household_gps", AnswerValue.Geopoint(Double.NaN, 103.0, 0.0, 5.0))
             }
-            assertThrows(ApiException.InvalidPath::class.java) {
+            val unknown = assertThrows(ApiException.InvalidPath::class.java) {
                 draft.answer("no_such_field", AnswerValue.Text("x"))
             }
-            assertThrows(ApiException.NotAllowed::class.java) { draft.addRepeat("children") }
+            assertEquals("no_such_field", unknown.path)
+            val fixed = assertThrows(ApiException.NotAllowed::class.java) { draft.addRepeat("children") }
+            assertEquals("children", fixed.path)
             assertEquals(null, draft.prompt("num_children").value)
             // Nothing refused was saved: the reopened draft has the same answers.
             val again = team.volunteer.openDraft(draft.recordId())
@@ -119,8 +127,10 @@ class StoreFailuresTest {
             // Finalize refuses an incomplete visit with the count and the first path.
             val nv = assertThrows(ApiException.NotValid::class.java) { draft.finalize() }
             val report = draft.validate()
-            assertTrue(nv.message, nv.message!!.contains("${report.violations.size} problem(s)"))
-            assertTrue(nv.message, nv.message!!.contains("first at ${report.violations.first().path}"))
+            assertEquals(report.violations.size, nv.count)
+            assertEquals(report.violations.first().path, nv.firstPath)
+            // Privacy: a violation's own message may name a child; it never reaches the error.
+            assertFalse(nv.message, report.violations.any { it.message.isNotEmpty() && nv.message!!.contains(it.message) })
             assertEquals(emptyList<OutboxEntry>(), t.store.outbox())
         }
     }
@@ -135,13 +145,14 @@ class StoreFailuresTest {
             // No recipients yet: nothing could ever open the sealed photo.
             assertThrows(ApiException.NoRecipients::class.java) { draft.attachPhoto("hazard_photo", good, null) }
             team.configureRecipients()
-            assertThrows(ApiException.UnsupportedFormat::class.java) {
+            val text = assertThrows(ApiException.UnsupportedFormat::class.java) {
                 draft.attachPhoto("hazard_photo", fixture("photos/odd/not-an-image.jpg").path, null)
             }
+            assertEquals("unknown", text.format)
             val heic = assertThrows(ApiException.UnsupportedFormat::class.java) {
                 draft.attachPhoto("hazard_photo", fixture("photos/odd/iphone_13_pro_max.head.HEIC").path, null)
             }
-            assertTrue(heic.message, heic.message!!.contains("HEIC"))
+            assertEquals("HEIC", heic.format)
             assertThrows(ApiException.Photo::class.java) {
                 draft.attachPhoto("hazard_photo", truncatedPhoto(t.dir).path, null)
             }
@@ -152,7 +163,10 @@ class StoreFailuresTest {
                 draft.attachPhoto("hazard_photo", File(t.dir, "missing.jpg").path, null)
             }
             assertThrows(ApiException.InvalidInput::class.java) { draft.attachPhoto("village", good, null) }
-            assertThrows(ApiException.InvalidPath::class.java) { draft.attachPhoto("no_such", good, null) }
+            assertEquals(
+                "no_such",
+                assertThrows(ApiException.InvalidPath::class.java) { draft.attachPhoto("no_such", good, null) }.path,
+            )
             // None of it changed the answer; a good photo still attaches.
             assertEquals(null, draft.prompt("hazard_photo").value)
             val ok = draft.attachPhoto("hazard_photo", good, null)
