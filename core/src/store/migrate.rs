@@ -25,6 +25,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0002_quality_flags.sql"),
     include_str!("migrations/0003_record_events.sql"),
     include_str!("migrations/0004_record_location.sql"),
+    include_str!("migrations/0005_assigned_areas.sql"),
 ];
 
 /// The schema version this code writes.

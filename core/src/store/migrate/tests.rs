@@ -301,13 +301,20 @@ fn the_version_is_compared() {
 
 #[test]
 fn a_migration_edited_after_its_snapshot_is_caught() {
-    // The last migration without its index: what a device running it would lack.
-    let last = MIGRATIONS.last().copied().unwrap_or_default();
-    let index = last.lines().rfind(|l| l.starts_with("CREATE INDEX")).unwrap();
-    let c = db_from(&snapshot(VERSION - 1), VERSION - 1);
-    c.execute_batch(&last.replace(index, "")).unwrap();
-    c.pragma_update(None, "user_version", VERSION).unwrap();
-    let d = differences(&db_from(&snapshot(VERSION), VERSION), &c);
+    // The latest migration that creates an index, without it: what a device running the
+    // edited migration would lack.
+    let (i, sql) = MIGRATIONS
+        .iter()
+        .enumerate()
+        .rev()
+        .find(|(_, sql)| sql.lines().any(|l| l.starts_with("CREATE INDEX")))
+        .unwrap();
+    let v = i as i64 + 1;
+    let index = sql.lines().rfind(|l| l.starts_with("CREATE INDEX")).unwrap();
+    let c = db_from(&snapshot(v - 1), v - 1);
+    c.execute_batch(&sql.replace(index, "")).unwrap();
+    c.pragma_update(None, "user_version", v).unwrap();
+    let d = differences(&db_from(&snapshot(v), v), &c);
     assert_reported(&d, &["missing index "]);
 }
 
