@@ -306,6 +306,7 @@ impl From<StoreError> for ApiError {
             StoreError::FixNotAccepted(_) => {
                 ApiError::InvalidFix { detail: format!("confirmation_required: {detail}") }
             }
+            StoreError::Areas(e) => e.into(),
         }
     }
 }
@@ -488,6 +489,7 @@ mod tests {
                 "envelope",
             ),
             (SessionError::UnknownField { path: "x".into() }.into(), "invalid_path"),
+            (StoreError::Areas(AreasError::Empty), "invalid_areas"),
         ];
         for (e, code) in cases {
             let api = ApiError::from(e);
