@@ -500,6 +500,7 @@ impl From<StoreError> for ApiError {
             StoreError::FixNotAccepted(e) => e.into(),
             // The core built a submission it cannot encode canonically: its bug, not the app's.
             StoreError::NotCanonical(_) => ApiError::Internal { detail },
+            StoreError::Areas(e) => e.into(),
         }
     }
 }
@@ -756,6 +757,7 @@ mod tests {
                 "internal",
             ),
             (StoreError::StaleDraft { id: "r1".into() }, "stale_draft"),
+            (StoreError::Areas(AreasError::Empty), "invalid_areas"),
         ];
         for (e, code) in cases {
             let api = ApiError::from(e);

@@ -159,14 +159,11 @@ impl SafeHomeStore {
         })
     }
 
-    /// The team's assigned areas (communes), or `null` to forget them. With them, finalize
-    /// flags a household visit whose fix is outside the household's commune (`outsideArea`).
-    /// Held in memory: set them again after opening the store.
-    #[uniffi::method(default(areas = None))]
-    pub fn set_assigned_areas(&self, areas: Option<Arc<AssignedAreas>>) -> Result<(), ApiError> {
-        call("store.set_assigned_areas", || {
-            self.store()?.set_assigned_areas(areas.map(|a| Arc::clone(&a.set)));
-            Ok(())
+    /// The device's assigned areas (set by a supervisor with `ProfileSession.setAssignedAreas`,
+    /// kept in the database), or `null` when none are set: for on-screen lookups.
+    pub fn assigned_areas(&self) -> Result<Option<Arc<AssignedAreas>>, ApiError> {
+        call("store.assigned_areas", || {
+            Ok(self.store()?.assigned_areas()?.map(|set| Arc::new(AssignedAreas { set })))
         })
     }
 
@@ -528,6 +525,18 @@ impl ProfileSession {
     /// Supervisors: set this device's team and the communes (5-digit codes) it works in.
     pub fn enroll(&self, team: String, communes: Vec<String>) -> Result<Enrollment, ApiError> {
         call("profile.enroll", || Ok(self.store()?.enroll(&self.actor, &team, &communes)?.into()))
+    }
+
+    /// Supervisors: set the areas (communes, villages) this device's volunteers are assigned
+    /// to, as GeoJSON (a FeatureCollection with `code` and `name` properties), or `null` to clear
+    /// them. Kept in the database with the enrollment: every later finalize, after any restart,
+    /// flags a household visit outside the household's commune (`outsideArea`); without areas
+    /// the sealed review lists that check as skipped. Invalid areas are refused
+    /// (`InvalidAreas`, naming each bad feature) and the previous ones stay.
+    pub fn set_assigned_areas(&self, geojson: Option<String>) -> Result<(), ApiError> {
+        call("profile.set_assigned_areas", || {
+            Ok(self.store()?.set_assigned_areas(&self.actor, geojson.as_deref())?)
+        })
     }
 
     /// Supervisors: add (or relabel) a key that evidence is sealed to (`shrecip1…`).

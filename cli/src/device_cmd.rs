@@ -68,7 +68,20 @@ pub enum TeamCommand {
         #[arg(long, default_value = "")]
         label: String,
     },
-    /// Show the enrollment and recipients.
+    /// Set the areas this device's volunteers are assigned to, kept with the enrollment: a
+    /// GeoJSON FeatureCollection of Polygon/MultiPolygon features with `code` and `name`
+    /// properties. Every later finalize flags a visit outside its household's commune.
+    SetAreas {
+        #[arg(long)]
+        user: String,
+        /// The GeoJSON file (refused, with every bad feature named, if invalid).
+        #[arg(required_unless_present = "clear", conflicts_with = "clear")]
+        file: Option<PathBuf>,
+        /// Remove the areas: visits are then not checked against any (and say so).
+        #[arg(long)]
+        clear: bool,
+    },
+    /// Show the enrollment, the assigned areas and the recipients.
     Show,
 }
 
@@ -398,8 +411,38 @@ pub fn team(args: &DeviceArgs, cmd: TeamCommand) -> Outcome {
             };
             store.add_recipient(&a, &key, kind, &label)
         }
+        TeamCommand::SetAreas { user, file, clear: _ } => {
+            // clap makes FILE and --clear exclusive and one of them required.
+            let text = match file.as_deref().map(std::fs::read_to_string).transpose() {
+                Ok(t) => t,
+                Err(e) => return fail(format!("areas file: {e}"), Outcome::Unusable),
+            };
+            let a = match actor(&store, &user) {
+                Ok(a) => a,
+                Err(o) => return o,
+            };
+            store.set_assigned_areas(&a, text.as_deref()).and_then(|()| {
+                match store.assigned_areas()? {
+                    Some(set) => {
+                        let codes: Vec<&str> =
+                            set.areas().iter().map(|a| a.code.as_str()).collect();
+                        outln!("assigned areas: {} ({})", set.len(), codes.join(", "));
+                    }
+                    None => outln!("assigned areas cleared"),
+                }
+                Ok(())
+            })
+        }
         TeamCommand::Show => store.enrollment().and_then(|e| {
-            json_out(&serde_json::json!({"enrollment": e, "recipients": store.recipients()?}));
+            let areas = store.assigned_areas()?.map(|set| {
+                set.areas()
+                    .iter()
+                    .map(|a| serde_json::json!({"code": a.code, "name": a.name}))
+                    .collect::<Vec<_>>()
+            });
+            json_out(&serde_json::json!({
+                "enrollment": e, "assigned_areas": areas, "recipients": store.recipients()?,
+            }));
             Ok(())
         }),
     };

@@ -114,3 +114,100 @@ fn a_mock_fix_is_kept_and_flagged_at_finalize() {
     let v: serde_json::Value = serde_json::from_str(&json).unwrap();
     assert_eq!(v["quality_flags"][0]["code"], "mock_provider");
 }
+
+/// Each command is its own process: the areas a supervisor set once are what a later process's
+/// finalize checks the visit against.
+#[test]
+fn assigned_areas_set_once_are_checked_by_every_later_finalize() {
+    let d = Device::new("areas");
+    d.ok("", &["init"]);
+    d.ok("1111", &["user", "add", "--role", "supervisor", "--name", "Hằng"]);
+    d.ok("2222", &["user", "add", "--role", "volunteer", "--name", "Toàn", "--user", "Hằng"]);
+
+    let commune = |west: f64, east: f64| {
+        serde_json::json!({"type": "FeatureCollection", "features": [{
+            "type": "Feature", "properties": {"code": "05569", "name": "Xã Khuôn Tát"},
+            "geometry": {"type": "Polygon", "coordinates": [[
+                [west, 21.86], [east, 21.86], [east, 21.95], [west, 21.95], [west, 21.86]]]}
+        }]})
+        .to_string()
+    };
+    let areas = common::temp("device-areas", "areas.geojson", &commune(105.60, 105.70));
+    let unclosed = common::temp(
+        "device-areas",
+        "unclosed.geojson",
+        &commune(105.60, 105.70).replace("[105.6,21.86]]]", "[105.6,21.9]]]"),
+    );
+    // Refused with the feature named, and nothing stored.
+    let o = d.run("1111", &["team", "set-areas", "--user", "Hằng", &unclosed]);
+    assert_eq!(code(&o), 1, "{}", stderr(&o));
+    assert!(stderr(&o).contains("feature 0 (code 05569)"), "{}", stderr(&o));
+    let shown: serde_json::Value = serde_json::from_str(&d.ok("", &["team", "show"])).unwrap();
+    assert_eq!(shown["assigned_areas"], serde_json::Value::Null);
+    // A volunteer may not change them.
+    let o = d.run("2222", &["team", "set-areas", "--user", "Toàn", "--clear"]);
+    assert_eq!(code(&o), 1, "{}", stderr(&o));
+
+    let out = d.ok("1111", &["team", "set-areas", "--user", "Hằng", &areas]);
+    assert_eq!(out.trim(), "assigned areas: 1 (05569)");
+    let shown: serde_json::Value = serde_json::from_str(&d.ok("", &["team", "show"])).unwrap();
+    assert_eq!(shown["assigned_areas"][0]["code"], "05569", "{shown}");
+
+    let household = d.ok(
+        "2222",
+        &[
+            "household",
+            "add",
+            "--user",
+            "Toàn",
+            "--commune",
+            "05569",
+            "--village",
+            "Thôn Khuôn Tát",
+            "--head",
+            "Ma Văn Hùng",
+            "--lat",
+            "21.905",
+            "--lon",
+            "105.648",
+            "--accuracy",
+            "6",
+        ],
+    );
+    let household = household.split_whitespace().next().unwrap().to_string();
+    let visit = d.ok("2222", &["visit", "start", "--user", "Toàn", "--household", &household]);
+    let visit = visit.trim();
+    let now =
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis();
+    // 6 km north of the household, outside its commune, with a good accuracy.
+    let fix = format!(
+        r#"{{"lat": 21.96, "lon": 105.648, "accuracy_m": 8, "time_ms": {now}, "provider": "gps"}}"#
+    );
+    d.ok("2222", &["visit", "fix", "--user", "Toàn", visit, "household_gps", &fix]);
+    let answers = common::temp("device-areas", "answers.json", &serde_json::json!({
+        "consent": "yes", "num_children": 1,
+        "children": [{"child_name": "Ma Thị Lan", "child_sex": "female", "child_age": 3,
+                      "child_disability": "no", "child_lives_with": "both_parents"}],
+        "pond_fenced": "no", "well_covered": "yes", "poison_stored": "no", "window_bars": "yes",
+        "kitchen_separate": "yes", "hot_items_safe": "yes", "wiring_safe": "yes", "stairs_railing": "na",
+        "gate_fence": "yes", "helmet_use": "yes", "play_area": "yes", "child_injured_12m": "no",
+        "special_groups": ["none"], "serious_harm": "no"
+    }).to_string());
+    d.ok("2222", &["visit", "fill", "--user", "Toàn", visit, &answers]);
+    d.ok("2222", &["visit", "finalize", "--user", "Toàn", visit]);
+
+    let json = d.ok("1111", &["visit", "show", "--user", "Hằng", visit, "--json"]);
+    let v: serde_json::Value = serde_json::from_str(&json).unwrap();
+    let codes: Vec<&str> = v["quality_flags"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["code"].as_str().unwrap())
+        .collect();
+    assert_eq!(codes, ["outside_area", "far_from_household"], "{json}");
+
+    assert_eq!(
+        d.ok("1111", &["team", "set-areas", "--user", "Hằng", "--clear"]).trim(),
+        "assigned areas cleared"
+    );
+}

@@ -4,27 +4,33 @@
 //! time) into the signed submission and the review queue.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use std::sync::Arc;
-
-use safehome_core::location::{AreaSet, Fix, FlagCode, ImportOptions, Provider};
+use rusqlite::Connection;
+use safehome_core::crypto::KeyHierarchy;
+use safehome_core::location::{AreasError, Fix, FlagCode, Provider};
+use safehome_core::store::profiles::Actor;
 use safehome_core::store::records::Draft;
 use safehome_core::store::{Store, StoreError};
-use serde_json::json;
+use serde_json::{Value, json};
 
 mod common;
 use common::*;
 
+/// A commune as a GeoJSON FeatureCollection of one box.
+fn commune_box(code: &str, west: f64, south: f64, east: f64, north: f64) -> String {
+    json!({"type": "FeatureCollection", "features": [{
+        "type": "Feature",
+        "properties": {"code": code, "name": "Xã Khuôn Tát"},
+        "geometry": {"type": "Polygon", "coordinates": [[
+            [west, south], [east, south], [east, north], [west, north], [west, south]
+        ]]}
+    }]})
+    .to_string()
+}
+
 /// The household's commune, 05569: a box of about 10 km around the registered location
 /// (21.905, 105.648).
-fn communes() -> Arc<AreaSet> {
-    let gj = json!({"type": "FeatureCollection", "features": [{
-        "type": "Feature",
-        "properties": {"code": "05569", "name": "Xã Khuôn Tát"},
-        "geometry": {"type": "Polygon", "coordinates": [[
-            [105.60, 21.86], [105.70, 21.86], [105.70, 21.95], [105.60, 21.95], [105.60, 21.86]
-        ]]}
-    }]});
-    Arc::new(AreaSet::from_geojson(&gj.to_string(), &ImportOptions::default()).unwrap())
+fn communes() -> String {
+    commune_box("05569", 105.60, 21.86, 105.70, 21.95)
 }
 
 fn gps_fix(s: &Store, lat: f64, lon: f64, accuracy_m: f64) -> Fix {
@@ -52,7 +58,7 @@ fn a_good_fix_gives_no_flags_and_a_suspect_one_gives_each_reason() {
     let f = Fixture::new("loc-flags");
     let s = f.open();
     let t = team(&s);
-    s.set_assigned_areas(Some(communes()));
+    s.set_assigned_areas(&t.sup, Some(&communes())).unwrap();
     add_archive_recipient(&s, &t);
 
     // A careful visit: a GPS fix 20 m from the registered location, 8 m accuracy.
@@ -224,4 +230,241 @@ fn an_unreadable_photo_position_costs_its_flag_not_the_submission() {
     let done = s.finalize(&t.vol, &d).unwrap();
     assert!(s.record(&t.sup, &done.record_id).unwrap().quality_flags.is_empty());
     assert!(s.verify_submission(&t.sup, &done.record_id).unwrap());
+}
+
+// ----- assigned areas are configuration; checks not run are sealed with their reason -----------
+
+/// The location review sealed into a finalized record's signed submission.
+fn sealed_location(f: &Fixture, record_id: &str) -> Value {
+    let c = Connection::open(&f.path).unwrap();
+    let enc: Vec<u8> = c
+        .query_row("SELECT submission_enc FROM records WHERE id = ?1", [record_id], |r| r.get(0))
+        .unwrap();
+    let keys = KeyHierarchy::derive(&key(1));
+    let bytes = keys.column.decrypt("records", "submission", record_id, &enc).unwrap();
+    serde_json::from_slice::<Value>(&bytes).unwrap()["location"].clone()
+}
+
+/// `check: reason` for each skipped check of a sealed review (`check/subject: reason` for a
+/// photo's).
+fn skipped(location: &Value) -> Vec<String> {
+    location["skipped_checks"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no skipped_checks in {location}"))
+        .iter()
+        .map(|c| match c["subject"].as_str() {
+            Some(_) => {
+                format!("{}/photo: {}", c["check"].as_str().unwrap(), c["reason"].as_str().unwrap())
+            }
+            None => format!("{}: {}", c["check"].as_str().unwrap(), c["reason"].as_str().unwrap()),
+        })
+        .collect()
+}
+
+fn sealed_codes(location: &Value) -> Vec<String> {
+    location["flags"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["code"].as_str().unwrap().into())
+        .collect()
+}
+
+/// A household visit answered with a good GPS fix at (lat, lon), finalized; its record id.
+fn finalized_visit_at(s: &Store, vol: &Actor, lat: f64, lon: f64) -> String {
+    let h = s.add_household(vol, &new_household("Ma Văn Hùng")).unwrap();
+    let mut d = s.start_visit(vol, &h.id, "household_screening").unwrap();
+    let mut a = answers();
+    a.as_object_mut().unwrap().remove("household_gps");
+    s.edit(&mut d, |sess| sess.load_answers(&a).map_err(|mut e| e.remove(0))).unwrap();
+    s.answer_fix(vol, &mut d, "household_gps", &gps_fix(s, lat, lon, 8.0), false).unwrap();
+    s.finalize(vol, &d).unwrap().record_id
+}
+
+fn unlock_by_name(s: &Store, name: &str, pin: &str) -> Actor {
+    let p = s.profiles().unwrap().into_iter().find(|p| p.name == name).unwrap();
+    s.unlock(&p.id, pin).unwrap()
+}
+
+#[test]
+fn assigned_areas_survive_a_restart_without_being_set_again() {
+    let f = Fixture::new("areas-restart");
+    {
+        let s = f.open();
+        let t = team(&s);
+        s.set_assigned_areas(&t.sup, Some(&communes())).unwrap();
+    }
+    // The app was restarted; nobody sets the areas again.
+    let s = f.open();
+    let vol = unlock_by_name(&s, "Lục Văn Toàn", "2222");
+    let areas = s.assigned_areas().unwrap().expect("the areas were kept");
+    assert_eq!(areas.areas().iter().map(|a| a.code.as_str()).collect::<Vec<_>>(), ["05569"]);
+
+    // 6 km north of the household, outside its commune (accuracy 8 m).
+    let outside = finalized_visit_at(&s, &vol, 21.96, 105.648);
+    let sup = unlock_by_name(&s, "Đỗ Thị Hằng", "1111");
+    let flags = codes(&s.record(&sup, &outside).unwrap().quality_flags);
+    assert!(flags.contains(&FlagCode::OutsideArea), "{flags:?}");
+    let location = sealed_location(&f, &outside);
+    assert!(sealed_codes(&location).contains(&"outside_area".to_string()), "{location}");
+    // The area was checked, and its previous-visit check had nothing to compare with.
+    assert_eq!(skipped(&location), ["impossible_travel: no_previous_fix"]);
+    assert!(s.verify_submission(&sup, &outside).unwrap());
+
+    // The GeoJSON is not in the database in the clear.
+    let c = Connection::open(&f.path).unwrap();
+    let stored: Vec<u8> = c.query_row("SELECT areas_enc FROM device", [], |r| r.get(0)).unwrap();
+    assert!(!String::from_utf8_lossy(&stored).contains("FeatureCollection"));
+}
+
+#[test]
+fn without_areas_the_review_says_which_checks_it_could_not_run() {
+    let f = Fixture::new("areas-none");
+    let s = f.open();
+    let t = team(&s);
+    add_archive_recipient(&s, &t);
+
+    // No areas, no earlier visit: inside the commune, but nothing says so.
+    let first = finalized_visit_at(&s, &t.vol, 21.9052, 105.6481);
+    let location = sealed_location(&f, &first);
+    assert_eq!(sealed_codes(&location), Vec::<String>::new());
+    assert_eq!(
+        skipped(&location),
+        ["outside_area: no_assigned_areas", "impossible_travel: no_previous_fix"]
+    );
+
+    // With the areas set: checked, inside. Every check ran.
+    f.clock.advance(60_000);
+    s.set_assigned_areas(&t.sup, Some(&communes())).unwrap();
+    let second = finalized_visit_at(&s, &t.vol, 21.9052, 105.6481);
+    let location = sealed_location(&f, &second);
+    assert_eq!(sealed_codes(&location), Vec::<String>::new());
+    assert_eq!(skipped(&location), Vec::<String>::new());
+    assert_eq!(location["skipped_checks"], json!([]));
+
+    // A household of another commune, without a registered location, and a photo without EXIF
+    // (no position, no time): each check that cannot run is named with its reason.
+    f.clock.advance(60_000);
+    let mut h = new_household("Hoàng Văn Tú");
+    h.commune_code = "05662".into();
+    h.location = None;
+    let h = s.add_household(&t.vol, &h).unwrap();
+    let mut d = s.start_visit(&t.vol, &h.id, "household_screening").unwrap();
+    let mut a = answers();
+    a.as_object_mut().unwrap().remove("household_gps");
+    s.edit(&mut d, |sess| sess.load_answers(&a).map_err(|mut e| e.remove(0))).unwrap();
+    s.answer_fix(&t.vol, &mut d, "household_gps", &gps_fix(&s, 21.9052, 105.6481, 8.0), false)
+        .unwrap();
+    let photo = s
+        .attach_photo(&t.vol, &mut d, "hazard_photo", &fixture("orientation/Landscape_0.jpg"))
+        .unwrap();
+    let third = s.finalize(&t.vol, &d).unwrap().record_id;
+    let location = sealed_location(&f, &third);
+    assert_eq!(
+        skipped(&location),
+        [
+            "outside_area: commune_not_in_areas",
+            "far_from_household: household_has_no_location",
+            "photo_far_from_fix/photo: photo_has_no_position",
+            "photo_time_far/photo: photo_has_no_time",
+        ],
+    );
+    let photo_skip = &location["skipped_checks"][2];
+    assert_eq!(photo_skip["subject"], json!(photo.id), "{location}");
+}
+
+#[test]
+fn updating_the_areas_changes_the_next_finalize() {
+    let f = Fixture::new("areas-update");
+    let s = f.open();
+    let t = team(&s);
+    s.set_assigned_areas(&t.sup, Some(&communes())).unwrap();
+    let inside = finalized_visit_at(&s, &t.vol, 21.9052, 105.6481);
+    assert_eq!(codes(&s.record(&t.sup, &inside).unwrap().quality_flags), []);
+
+    // The commune's boundary is corrected: the same position is now 5 km outside it.
+    f.clock.advance(3_600_000);
+    s.set_assigned_areas(&t.sup, Some(&commune_box("05569", 105.70, 21.86, 105.80, 21.95)))
+        .unwrap();
+    let moved = finalized_visit_at(&s, &t.vol, 21.9052, 105.6481);
+    assert_eq!(codes(&s.record(&t.sup, &moved).unwrap().quality_flags), [FlagCode::OutsideArea]);
+
+    // Cleared: the check is no longer run, and the review says so.
+    f.clock.advance(3_600_000);
+    s.set_assigned_areas(&t.sup, None).unwrap();
+    assert!(s.assigned_areas().unwrap().is_none());
+    let unchecked = finalized_visit_at(&s, &t.vol, 21.9052, 105.6481);
+    assert_eq!(codes(&s.record(&t.sup, &unchecked).unwrap().quality_flags), []);
+    assert_eq!(skipped(&sealed_location(&f, &unchecked)), ["outside_area: no_assigned_areas"]);
+
+    // Each change is in the audit chain, which still verifies.
+    let c = Connection::open(&f.path).unwrap();
+    let changes: i64 = c
+        .query_row(
+            "SELECT count(*) FROM audit WHERE entity = 'areas' AND action = 'configured'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(changes, 3);
+    assert!(s.verify_audit().unwrap().is_intact());
+}
+
+#[test]
+fn invalid_areas_are_refused_and_the_previous_areas_kept() {
+    let f = Fixture::new("areas-invalid");
+    let s = f.open();
+    let t = team(&s);
+    s.set_assigned_areas(&t.sup, Some(&communes())).unwrap();
+
+    let unclosed = communes().replace("[105.6,21.86]]]", "[105.6,21.9]]]");
+    assert_ne!(unclosed, communes());
+    match s.set_assigned_areas(&t.sup, Some(&unclosed)) {
+        Err(e @ StoreError::Areas(AreasError::Features(_))) => {
+            assert!(e.to_string().contains("feature 0 (code 05569)"), "{e}");
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(matches!(
+        s.set_assigned_areas(&t.sup, Some("{")),
+        Err(StoreError::Areas(AreasError::Json { .. }))
+    ));
+    assert!(matches!(
+        s.set_assigned_areas(&t.sup, Some(r#"{"type": "FeatureCollection", "features": []}"#)),
+        Err(StoreError::Areas(AreasError::Empty))
+    ));
+    // Only a supervisor configures the team.
+    assert!(matches!(s.set_assigned_areas(&t.vol, None), Err(StoreError::Forbidden { .. })));
+
+    // The previous areas stay, in memory and in the database.
+    let kept = |s: &Store| {
+        let a = s.assigned_areas().unwrap().unwrap();
+        (a.len(), a.areas()[0].bbox())
+    };
+    assert_eq!(kept(&s), (1, [105.60, 21.86, 105.70, 21.95]));
+    let outside = finalized_visit_at(&s, &t.vol, 21.96, 105.648);
+    assert!(
+        codes(&s.record(&t.sup, &outside).unwrap().quality_flags).contains(&FlagCode::OutsideArea)
+    );
+    drop(s);
+    assert_eq!(kept(&f.open()), (1, [105.60, 21.86, 105.70, 21.95]));
+}
+
+#[test]
+fn altered_areas_are_reported_as_unreadable_and_the_visit_still_finalized() {
+    let f = Fixture::new("areas-tamper");
+    let s = f.open();
+    let t = team(&s);
+    s.set_assigned_areas(&t.sup, Some(&communes())).unwrap();
+    // The areas are replaced behind the store's back, without the data key: say with another
+    // device's ciphertext, or with nothing useful.
+    let raw = Connection::open(&f.path).unwrap();
+    raw.execute("UPDATE device SET areas_enc = x'01020304', areas_rev = areas_rev + 1", [])
+        .unwrap();
+    drop(raw);
+    assert!(matches!(s.assigned_areas(), Err(StoreError::Crypto(_))));
+    let id = finalized_visit_at(&s, &t.vol, 21.96, 105.648);
+    let location = sealed_location(&f, &id);
+    assert!(!sealed_codes(&location).contains(&"outside_area".to_string()));
+    assert_eq!(skipped(&location)[0], "outside_area: areas_unreadable");
 }

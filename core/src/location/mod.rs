@@ -39,5 +39,6 @@ pub use households::{
 };
 pub use quality::{
     FlagCode, PhotoLocation, PreviousVisit, QualityConfig, QualityError, QualityFlag,
-    RegisteredLocation, VisitContext, quality_flags,
+    RegisteredLocation, SkipReason, SkippedCheck, VisitContext, quality_flags,
+    skipped_photo_checks,
 };

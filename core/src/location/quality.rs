@@ -70,6 +70,91 @@ pub struct QualityFlag {
     pub subject: Option<String>,
 }
 
+/// A check that was not run for a visit, and why. With the flags, it tells "checked, nothing to
+/// flag" from "not checked": a visit with no `outside_area` flag was inside its area only if
+/// `outside_area` is not among its skipped checks.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SkippedCheck {
+    /// The check, named by the flag it would have raised.
+    pub check: FlagCode,
+    pub reason: SkipReason,
+    /// What the check is about when it is not the visit itself (a photo's id).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub subject: Option<String>,
+}
+
+impl SkippedCheck {
+    pub fn new(check: FlagCode, reason: SkipReason) -> SkippedCheck {
+        SkippedCheck { check, reason, subject: None }
+    }
+}
+
+/// Why a check was not run. Stable snake_case codes (in `docs/location.md`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SkipReason {
+    /// The device has no assigned areas.
+    NoAssignedAreas,
+    /// The device's stored assigned areas could not be read (damaged or altered).
+    AreasUnreadable,
+    /// The household's commune is not one of the assigned areas.
+    CommuneNotInAreas,
+    /// The record is not about a registered household (an incident).
+    NoHousehold,
+    /// The household has no registered location.
+    HouseholdHasNoLocation,
+    /// The volunteer has no earlier finalized record with a fix.
+    NoPreviousFix,
+    /// The previous record's fix could not be read (damaged or altered).
+    PreviousFixUnreadable,
+    /// The photo's EXIF gave no usable position.
+    PhotoHasNoPosition,
+    /// The photo's EXIF gave no time.
+    PhotoHasNoTime,
+    /// The photos' stored EXIF positions and times could not be read (damaged or altered).
+    PhotoLocationsUnreadable,
+}
+
+impl SkipReason {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SkipReason::NoAssignedAreas => "no_assigned_areas",
+            SkipReason::AreasUnreadable => "areas_unreadable",
+            SkipReason::CommuneNotInAreas => "commune_not_in_areas",
+            SkipReason::NoHousehold => "no_household",
+            SkipReason::HouseholdHasNoLocation => "household_has_no_location",
+            SkipReason::NoPreviousFix => "no_previous_fix",
+            SkipReason::PreviousFixUnreadable => "previous_fix_unreadable",
+            SkipReason::PhotoHasNoPosition => "photo_has_no_position",
+            SkipReason::PhotoHasNoTime => "photo_has_no_time",
+            SkipReason::PhotoLocationsUnreadable => "photo_locations_unreadable",
+        }
+    }
+}
+
+/// The photo checks [`quality_flags`] cannot run: a photo without a usable EXIF position is not
+/// compared with the fix, one without an EXIF time not with the visit's time.
+pub fn skipped_photo_checks(photos: &[PhotoLocation]) -> Vec<SkippedCheck> {
+    let skip = |check, reason, photo: &PhotoLocation| SkippedCheck {
+        check,
+        reason,
+        subject: Some(photo.id.clone()),
+    };
+    let mut out = Vec::new();
+    for photo in photos {
+        // The same test as the flag's: a position out of range says nothing.
+        if !photo.location.is_some_and(|l| l.is_valid()) {
+            out.push(skip(FlagCode::PhotoFarFromFix, SkipReason::PhotoHasNoPosition, photo));
+        }
+    }
+    for photo in photos {
+        if photo.time_ms.is_none() {
+            out.push(skip(FlagCode::PhotoTimeFar, SkipReason::PhotoHasNoTime, photo));
+        }
+    }
+    out
+}
+
 /// Thresholds for the flags.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct QualityConfig {
@@ -359,5 +444,58 @@ mod tests {
         assert_eq!(gap_text(45.0), ("45 phút".to_string(), "45 min".to_string()));
         assert_eq!(gap_text(180.0).1, "3 h");
         assert_eq!(gap_text(9_519_498.0), ("6611 ngày".to_string(), "6611 days".to_string()));
+    }
+
+    #[test]
+    fn photo_checks_without_exif_data_are_skipped_by_photo() {
+        let photo = |id: &str, location: Option<LatLon>, time_ms: Option<i64>| PhotoLocation {
+            id: id.into(),
+            location,
+            time_ms,
+        };
+        let photos = [
+            photo("whole", Some(LatLon::new(21.9, 105.6)), Some(1)),
+            photo("bare", None, None),
+            photo("broken", Some(LatLon::new(210.0, 105.6)), Some(1)),
+        ];
+        let skipped = skipped_photo_checks(&photos);
+        let subjects: Vec<(&str, &str)> = skipped
+            .iter()
+            .map(|s| (s.check.as_str(), s.subject.as_deref().unwrap_or("")))
+            .collect();
+        assert_eq!(
+            subjects,
+            [
+                ("photo_far_from_fix", "bare"),
+                ("photo_far_from_fix", "broken"),
+                ("photo_time_far", "bare")
+            ]
+        );
+        assert!(skipped[..2].iter().all(|s| s.reason == SkipReason::PhotoHasNoPosition));
+        assert_eq!(skipped[2].reason, SkipReason::PhotoHasNoTime);
+    }
+
+    #[test]
+    fn skipped_checks_serialise_as_stable_codes() {
+        let reasons = [
+            SkipReason::NoAssignedAreas,
+            SkipReason::AreasUnreadable,
+            SkipReason::CommuneNotInAreas,
+            SkipReason::NoHousehold,
+            SkipReason::HouseholdHasNoLocation,
+            SkipReason::NoPreviousFix,
+            SkipReason::PreviousFixUnreadable,
+            SkipReason::PhotoHasNoPosition,
+            SkipReason::PhotoHasNoTime,
+            SkipReason::PhotoLocationsUnreadable,
+        ];
+        for r in reasons {
+            assert_eq!(serde_json::to_value(r).ok(), Some(serde_json::json!(r.as_str())));
+        }
+        let s = SkippedCheck::new(FlagCode::OutsideArea, SkipReason::NoAssignedAreas);
+        assert_eq!(
+            serde_json::to_string(&s).ok().as_deref(),
+            Some(r#"{"check":"outside_area","reason":"no_assigned_areas"}"#)
+        );
     }
 }

@@ -57,6 +57,9 @@ pub enum StoreError {
     Fix(#[from] crate::location::FixError),
     #[error(transparent)]
     FixNotAccepted(#[from] crate::location::AcceptError),
+    /// Assigned areas that are not valid GeoJSON areas (each bad feature named).
+    #[error("assigned areas: {0}")]
+    Areas(#[from] crate::location::AreasError),
     #[error("stored data is unreadable: {0}")]
     BadData(String),
     /// Another copy of this draft saved since this copy was loaded: saving would overwrite

@@ -4,7 +4,8 @@
 //! EXIF gave. At finalize the store judges the record's location with `location::quality_flags`
 //! and seals the flags into the signed submission, so a supervisor sees them in the review queue
 //! and the server sees what the phone saw. Flags are warnings: computing them never blocks a
-//! finalize.
+//! finalize. A check that cannot run (no assigned areas, no registered location, no previous
+//! fix, a photo without EXIF position...) is sealed too, with its reason, as a skipped check.
 
 use std::collections::BTreeMap;
 
@@ -19,29 +20,27 @@ use super::{Store, StoreError};
 use crate::evidence::exif::ExifFacts;
 use crate::form::model::FieldKind;
 use crate::location::{
-    AcceptedFix, AccuracyThresholds, AreaSet, Fix, FixLimits, LatLon, PhotoLocation, PreviousVisit,
-    QualityConfig, QualityFlag, RegisteredLocation, VisitContext, quality_flags, validate_fix,
+    AcceptedFix, AccuracyThresholds, Fix, FixLimits, FlagCode, LatLon, PhotoLocation,
+    PreviousVisit, QualityConfig, QualityFlag, RegisteredLocation, SkipReason, SkippedCheck,
+    VisitContext, quality_flags, skipped_photo_checks, validate_fix,
 };
 
 /// The fixes a draft's geopoint questions were answered with, by answer path.
 pub type RecordFixes = BTreeMap<String, AcceptedFix>;
 
-/// What finalize seals about the record's location: the fix the flags were computed from and
-/// the flags themselves.
+/// What finalize seals about the record's location: the fix the flags were computed from, the
+/// flags, and the checks that could not be run with why (`skipped_checks`, empty when every
+/// check ran), so that the signed submission tells "checked, nothing to flag" from "not
+/// checked".
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub(crate) struct LocationReview {
     pub path: String,
     pub fix: AcceptedFix,
     pub flags: Vec<QualityFlag>,
+    pub skipped_checks: Vec<SkippedCheck>,
 }
 
 impl Store {
-    /// The areas volunteers are assigned to (communes, villages). With them, finalize flags a
-    /// household visit whose fix is outside the household's commune. Kept in memory only.
-    pub fn set_assigned_areas(&self, areas: Option<std::sync::Arc<AreaSet>>) {
-        *self.areas.lock().unwrap_or_else(|p| p.into_inner()) = areas;
-    }
-
     /// Answer the geopoint question at `path` with a fix from the platform: validate it on the
     /// store's clock, apply the question's capture and warning accuracy (a fix worse than the
     /// warning needs `confirmed`), set the answer and keep the accepted fix for the quality
@@ -163,6 +162,8 @@ impl Store {
         let Some((path, fix)) = current_fix(draft) else {
             return Ok(None);
         };
+        // Every check that cannot run is listed with its reason, in the order of the flags.
+        let mut skipped = Vec::new();
         let household = match household_id {
             Some(h) => self.household_place(tx, h)?,
             None => None,
@@ -172,36 +173,76 @@ impl Store {
                 location: LatLon::new(l.lat, l.lon),
                 accuracy_m: Some(l.accuracy_m),
             });
-        let areas = self.areas.lock().unwrap_or_else(|p| p.into_inner()).clone();
-        // The household's commune is the area the visit must be in, when the areas know it.
-        let assigned = match (&areas, &household) {
-            (Some(set), Some((code, _))) if set.find(code).is_some() => {
-                Some((set.as_ref(), code.as_str()))
-            }
-            _ => None,
-        };
         // What the flags compare with is read back from the database; a row that no longer
-        // decrypts costs that comparison, not the volunteer's submission.
-        let photos = self.photo_locations(tx, draft).unwrap_or_else(|e| {
-            tracing::error!(
-                "record {}: photo positions unreadable, not judged: {e}",
-                draft.record_id
-            );
-            Vec::new()
-        });
-        let previous =
-            self.previous_fix(tx, draft.owner_id(), &draft.record_id).unwrap_or_else(|e| {
+        // decrypts costs that comparison (listed as skipped), not the volunteer's submission.
+        let areas = match &household {
+            Some(_) => self.areas_in(tx).map_err(|e| {
+                tracing::error!(
+                    "record {}: assigned areas unreadable, area not judged: {e}",
+                    draft.record_id
+                );
+            }),
+            None => Ok(None),
+        };
+        // The household's commune is the area the visit must be in.
+        let assigned = match (&areas, &household) {
+            (_, None) => Err(SkipReason::NoHousehold),
+            (Err(()), _) => Err(SkipReason::AreasUnreadable),
+            (Ok(None), _) => Err(SkipReason::NoAssignedAreas),
+            (Ok(Some(set)), Some((code, _))) if set.find(code).is_some() => {
+                Ok((set.as_ref(), code.as_str()))
+            }
+            (Ok(Some(_)), Some(_)) => Err(SkipReason::CommuneNotInAreas),
+        };
+        if let Err(reason) = assigned {
+            skipped.push(SkippedCheck::new(FlagCode::OutsideArea, reason));
+        }
+        if registered.is_none() {
+            let reason = if household.is_some() {
+                SkipReason::HouseholdHasNoLocation
+            } else {
+                SkipReason::NoHousehold
+            };
+            skipped.push(SkippedCheck::new(FlagCode::FarFromHousehold, reason));
+        }
+        let previous = match self.previous_fix(tx, draft.owner_id(), &draft.record_id) {
+            Ok(Some(p)) => Some(p),
+            Ok(None) => {
+                skipped
+                    .push(SkippedCheck::new(FlagCode::ImpossibleTravel, SkipReason::NoPreviousFix));
+                None
+            }
+            Err(e) => {
                 tracing::error!(
                     "record {}: previous fix unreadable, travel not judged: {e}",
                     draft.record_id
                 );
+                let reason = SkipReason::PreviousFixUnreadable;
+                skipped.push(SkippedCheck::new(FlagCode::ImpossibleTravel, reason));
                 None
-            });
+            }
+        };
+        let photos = match self.photo_locations(tx, draft) {
+            Ok(photos) => {
+                skipped.extend(skipped_photo_checks(&photos));
+                photos
+            }
+            Err(e) => {
+                tracing::error!(
+                    "record {}: photo positions unreadable, not judged: {e}",
+                    draft.record_id
+                );
+                let reason = SkipReason::PhotoLocationsUnreadable;
+                skipped.push(SkippedCheck::new(FlagCode::PhotoFarFromFix, reason));
+                skipped.push(SkippedCheck::new(FlagCode::PhotoTimeFar, reason));
+                Vec::new()
+            }
+        };
         let ctx = VisitContext {
             fix: &fix,
             visit_start_ms: started_ms,
             visit_end_ms: now_ms,
-            assigned,
+            assigned: assigned.ok(),
             household: registered,
             previous_visit: previous,
             photos: &photos,
@@ -209,7 +250,7 @@ impl Store {
         // `assigned` names an area of the set, so this cannot fail; were it to, the record is
         // still finalized, without flags rather than without a submission.
         let flags = quality_flags(&ctx, &QualityConfig::default()).unwrap_or_default();
-        Ok(Some(LocationReview { path, fix, flags }))
+        Ok(Some(LocationReview { path, fix, flags, skipped_checks: skipped }))
     }
 
     /// A household's commune code and registered location (decrypted), if it exists.
@@ -229,7 +270,8 @@ impl Store {
     }
 
     /// Where and when the record's photos were taken, for the photos still answered (a
-    /// replaced photo is dropped at finalize and is not judged).
+    /// replaced photo is dropped at finalize and is not judged). A photo whose EXIF gave
+    /// neither is listed too, without them, so that its checks are reported as skipped.
     fn photo_locations(
         &self,
         tx: &Transaction<'_>,
@@ -237,16 +279,19 @@ impl Store {
     ) -> Result<Vec<PhotoLocation>, StoreError> {
         let mut stmt = tx.prepare_cached(
             "SELECT id, field, photo_location_enc FROM attachments
-             WHERE record_id = ?1 AND photo_location_enc IS NOT NULL ORDER BY created_at, id",
+             WHERE record_id = ?1 ORDER BY created_at, id",
         )?;
-        let rows: Vec<(String, String, Vec<u8>)> = stmt
+        let rows: Vec<(String, String, Option<Vec<u8>>)> = stmt
             .query_map(params![draft.record_id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
             .collect::<Result<_, _>>()?;
         rows.into_iter()
             .filter(|(id, field, _)| {
                 draft.session().prompt_at(field).is_ok_and(|p| p.value.as_str() == Some(id))
             })
-            .map(|(id, _, enc)| self.decrypt_json("attachments", "photo_location", &id, &enc))
+            .map(|(id, _, enc)| match enc {
+                Some(enc) => self.decrypt_json("attachments", "photo_location", &id, &enc),
+                None => Ok(PhotoLocation { id, location: None, time_ms: None }),
+            })
             .collect()
     }
 

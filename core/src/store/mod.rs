@@ -35,7 +35,6 @@ use crate::clock::{Clock, Entropy, new_uuid};
 use crate::crypto::{CryptoError, DataKey, KeyHierarchy, PIN_ITERATIONS, PinPolicy};
 use crate::evidence::keys::DeviceSigningKey;
 use crate::form::check::CheckedForm;
-use crate::location::AreaSet;
 
 const KEY_CHECK: &[u8] = b"safehome-key-check-v1";
 
@@ -73,8 +72,8 @@ pub struct Store {
     entropy: Arc<dyn Entropy>,
     config: StoreConfig,
     forms: Mutex<HashMap<String, Arc<CheckedForm>>>,
-    /// The team's assigned areas, when the app has loaded them (for the outside-area flag).
-    areas: Mutex<Option<Arc<AreaSet>>>,
+    /// The assigned areas stored with the enrollment, parsed (`None`: not read yet).
+    areas: Mutex<Option<team::CachedAreas>>,
     /// Test hook: write transactions left before one is made to fail (negative: none).
     #[cfg(feature = "test-hooks")]
     fault_after: std::sync::atomic::AtomicI64,

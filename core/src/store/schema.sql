@@ -15,7 +15,9 @@ CREATE TABLE device (
     public_key      BLOB NOT NULL,
     team            TEXT,
     communes        TEXT NOT NULL DEFAULT '[]',
-    created_at      INTEGER NOT NULL
+    created_at      INTEGER NOT NULL,
+    areas_enc       BLOB,
+    areas_rev       INTEGER NOT NULL DEFAULT 0
 ) STRICT;
 
 -- Public keys that submissions and evidence are sealed to: the organisation's archive key

@@ -1,15 +1,30 @@
-//! Team configuration of this device: its enrollment (team, commune codes) and the public keys
-//! that evidence and submissions are sealed to, set through the API and CLI until sync
-//! delivers them.
+//! Team configuration of this device: its enrollment (team, commune codes), the areas its
+//! volunteers are assigned to, and the public keys that evidence and submissions are sealed to,
+//! set through the API and CLI until sync delivers them.
+//!
+//! The assigned areas are configuration, not a per-process setting: whether a visit is checked
+//! against them must not depend on the app remembering a call after each start. They are kept
+//! as the GeoJSON that was validated, encrypted in the device row, and parsed into an
+//! [`AreaSet`] (with its R-trees) once per change, not once per finalize.
 
 use std::str::FromStr;
+use std::sync::Arc;
 
-use rusqlite::params;
+use rusqlite::{Connection, params};
 use serde::{Deserialize, Serialize};
 
 use super::profiles::{Actor, Permission};
 use super::{Action, Store, StoreError};
 use crate::evidence::keys::RecipientKey;
+use crate::location::{AreaSet, ImportOptions, Validation};
+
+/// The parsed assigned areas as of one revision of the device row (`areas_rev`), so a store
+/// rebuilds them only after they changed.
+#[derive(Debug, Clone)]
+pub(crate) struct CachedAreas {
+    rev: i64,
+    set: Option<Arc<AreaSet>>,
+}
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Enrollment {
@@ -83,6 +98,78 @@ impl Store {
             team,
             communes: serde_json::from_str(&communes)?,
         })
+    }
+
+    /// Set the areas the device's volunteers are assigned to (communes, villages), as a GeoJSON
+    /// FeatureCollection with `code` and `name` properties, or clear them with `None`. Fully
+    /// validated first: invalid areas are refused (`StoreError::Areas`, naming each bad feature)
+    /// and the previous areas stay. The areas persist with the enrollment: every later finalize,
+    /// after any restart, flags a household visit outside the household's commune.
+    pub fn set_assigned_areas(&self, by: &Actor, geojson: Option<&str>) -> Result<(), StoreError> {
+        by.require(Permission::ConfigureTeam)?;
+        let set = geojson
+            .map(|text| AreaSet::from_geojson(text, &ImportOptions::default()).map(Arc::new))
+            .transpose()?;
+        let rev = self.write(|tx, s| {
+            let enc = geojson
+                .map(|text| s.keys().column.encrypt_str("device", "areas", s.device_id(), text))
+                .transpose()?;
+            let rev: i64 = tx.query_row(
+                "UPDATE device SET areas_enc = ?2, areas_rev = areas_rev + 1 WHERE id = ?1
+                 RETURNING areas_rev",
+                params![s.device_id(), enc],
+                |r| r.get(0),
+            )?;
+            s.audit(tx, Some(by.profile_id()), Action::Configured, "areas", s.device_id())?;
+            Ok(rev)
+        })?;
+        // Only once committed: a rolled-back change must not reach the next finalize.
+        tracing::info!(
+            "assigned areas {} (revision {rev})",
+            set.as_ref().map_or("cleared".to_string(), |a| format!("set: {} area(s)", a.len()))
+        );
+        *self.areas.lock().unwrap_or_else(|p| p.into_inner()) = Some(CachedAreas { rev, set });
+        Ok(())
+    }
+
+    /// The device's assigned areas, or `None` when none are set.
+    pub fn assigned_areas(&self) -> Result<Option<Arc<AreaSet>>, StoreError> {
+        let conn = self.reader()?;
+        self.areas_in(&conn)
+    }
+
+    /// The assigned areas as `conn` sees them (finalize passes its own transaction): the parsed
+    /// set kept in memory while the device row's `areas_rev` is the one it was parsed at,
+    /// otherwise decrypted and parsed again (structural checks only: the text passed the full
+    /// validation when it was set, and the column key proves it was not changed since).
+    pub(crate) fn areas_in(&self, conn: &Connection) -> Result<Option<Arc<AreaSet>>, StoreError> {
+        let rev: i64 = conn
+            .prepare_cached("SELECT areas_rev FROM device WHERE id = ?1")?
+            .query_row(params![self.device_id()], |r| r.get(0))?;
+        let cached = self.areas.lock().unwrap_or_else(|p| p.into_inner()).clone();
+        if let Some(c) = cached.filter(|c| c.rev == rev) {
+            return Ok(c.set);
+        }
+        // The revision again, with the text in the same statement: a change committed since
+        // the first read must not be cached under the older revision.
+        let (rev, enc): (i64, Option<Vec<u8>>) = conn.query_row(
+            "SELECT areas_rev, areas_enc FROM device WHERE id = ?1",
+            params![self.device_id()],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )?;
+        let set = match enc {
+            Some(enc) => {
+                let text =
+                    self.keys().column.decrypt_str("device", "areas", self.device_id(), &enc)?;
+                let opts =
+                    ImportOptions { validation: Validation::Structural, ..Default::default() };
+                Some(Arc::new(AreaSet::from_geojson(&text, &opts)?))
+            }
+            None => None,
+        };
+        *self.areas.lock().unwrap_or_else(|p| p.into_inner()) =
+            Some(CachedAreas { rev, set: set.clone() });
+        Ok(set)
     }
 
     /// Add (or relabel) a recipient key. The text form's checksum catches a mistyped key.

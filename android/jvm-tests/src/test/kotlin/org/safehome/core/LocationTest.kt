@@ -2,6 +2,7 @@ package org.safehome.core
 
 import org.junit.Assert.assertEquals
 import org.junit.Assert.assertFalse
+import org.junit.Assert.assertNull
 import org.junit.Assert.assertThrows
 import org.junit.Assert.assertTrue
 import org.junit.Test
@@ -107,6 +108,32 @@ class LocationTest {
         assertThrows(ApiException.InvalidInput::class.java) { locationQualityFlags(input, null) }
         assertThrows(ApiException.InvalidInput::class.java) {
             locationQualityFlags(input.copy(assignedAreaCode = "00000"), areas)
+        }
+    }
+
+    @Test
+    fun assignedAreasArePartOfTheDeviceConfiguration() {
+        TempStore().use { t ->
+            val team = Team(t.store)
+            assertNull(t.store.assignedAreas())
+            // Only a supervisor configures the team; invalid areas are refused and change nothing.
+            assertThrows(ApiException.Forbidden::class.java) { team.volunteer.setAssignedAreas(communes) }
+            assertThrows(ApiException.InvalidAreas::class.java) { team.supervisor.setAssignedAreas("{") }
+            assertNull(t.store.assignedAreas())
+            team.supervisor.setAssignedAreas(communes)
+            assertEquals(listOf("05569", "05662"), t.store.assignedAreas()!!.areas().map { it.code })
+
+            // After a restart the areas come from the database: nobody sets them again.
+            t.store.closeStore()
+            val reopened = t.open(t.key)
+            try {
+                assertEquals(listOf("05569", "05662"), reopened.assignedAreas()!!.areas().map { it.code })
+                reopened.unlock(team.supervisorProfile.id, SUPERVISOR_PIN).setAssignedAreas(null)
+                assertNull(reopened.assignedAreas())
+            } finally {
+                reopened.closeStore()
+                reopened.close()
+            }
         }
     }
 
