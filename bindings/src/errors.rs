@@ -149,6 +149,11 @@ pub enum ApiError {
     /// one shared copy per record, so an app that opens drafts only through it never sees this.
     #[error("{detail}")]
     StaleDraft { record_id: String, detail: String },
+    /// A row of the database whose security fields (a profile's role, PIN verifier, failure
+    /// counter, lockout) were changed outside the app: refused, and reported by `verifyAudit`.
+    /// The device's database cannot be trusted; the app should stop and tell a supervisor.
+    #[error("{detail}")]
+    Tampered { table: String, row: String, detail: String },
     /// A foreign implementation (log sink, progress listener) threw.
     #[error("{detail}")]
     Callback { detail: String },
@@ -247,6 +252,7 @@ impl ApiError {
             ApiError::InvalidFix { .. } => "invalid_fix",
             ApiError::InvalidAreas { .. } => "invalid_areas",
             ApiError::StaleDraft { .. } => "stale_draft",
+            ApiError::Tampered { .. } => "tampered",
             ApiError::Callback { .. } => "callback",
         }
     }
@@ -485,6 +491,9 @@ impl From<StoreError> for ApiError {
             StoreError::WeakPin => ApiError::weak_pin(),
             StoreError::InvalidState { .. } => ApiError::InvalidState { detail },
             StoreError::StaleDraft { id } => ApiError::StaleDraft { record_id: id, detail },
+            StoreError::Tampered { table, row } => {
+                ApiError::Tampered { table: table.to_string(), row, detail }
+            }
             StoreError::Invalid { .. } => ApiError::InvalidInput { detail },
             StoreError::Form(e) => e.into(),
             StoreError::Session(e) => e.into(),
@@ -757,6 +766,7 @@ mod tests {
                 "internal",
             ),
             (StoreError::StaleDraft { id: "r1".into() }, "stale_draft"),
+            (StoreError::Tampered { table: "profiles", row: "p1".into() }, "tampered"),
             (StoreError::Areas(AreasError::Empty), "invalid_areas"),
         ];
         for (e, code) in cases {

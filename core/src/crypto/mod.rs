@@ -7,7 +7,9 @@
 //!        ├─ info "column-key"      -> AES-256-GCM key for sensitive columns
 //!        ├─ info "device-key-seal" -> AES-256-GCM key sealing the Ed25519 device key
 //!        │                          (the key itself: `evidence::keys::DeviceSigningKey`)
-//!        └─ info "audit-mac"       -> HMAC-SHA256 key authenticating the audit chain head
+//!        ├─ info "audit-mac"       -> HMAC-SHA256 key authenticating the audit chain head
+//!        ├─ info "pin-verifier"    -> HMAC-SHA256 key over each PIN's PBKDF2 output
+//!        └─ info "row-mac"         -> HMAC-SHA256 key over the security fields of a row
 //! ```
 
 mod column;

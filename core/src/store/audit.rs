@@ -130,7 +130,8 @@ impl AuditReport {
 
 impl Store {
     /// Recompute the whole chain: detects edited, deleted, inserted and reordered entries, and
-    /// (through the keyed head) entries removed from the end.
+    /// (through the keyed head) entries removed from the end. Rows whose security fields carry
+    /// a MAC (profiles) are checked too: an edit made without the key is reported.
     pub fn verify_audit(&self) -> Result<AuditReport, StoreError> {
         let conn = self.reader()?;
         let mut stmt = conn.prepare(
@@ -206,6 +207,15 @@ impl Store {
                 }
                 Some(_) => Some("head: malformed".into()),
             };
+        }
+        drop(rows);
+        drop(stmt);
+        drop(conn);
+        if problem.is_none() {
+            // Rows whose security fields were edited without the key (docs/storage.md).
+            if let Some(row) = self.tampered_profiles()?.into_iter().next() {
+                problem = Some(format!("profiles row {row}: changed outside the app"));
+            }
         }
         match &problem {
             Some(p) => tracing::error!("audit chain broken ({count} entries): {p}"),

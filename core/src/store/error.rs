@@ -62,6 +62,9 @@ pub enum StoreError {
     Areas(#[from] crate::location::AreasError),
     #[error("stored data is unreadable: {0}")]
     BadData(String),
+    /// A row whose security fields do not match their MAC: edited without the data key.
+    #[error("{table} row {row} was changed outside the app (its integrity check fails)")]
+    Tampered { table: &'static str, row: String },
     /// Another copy of this draft saved since this copy was loaded: saving would overwrite
     /// newer answers. Reopen the draft.
     #[error("record {id} was saved by another copy of its draft; reopen it")]

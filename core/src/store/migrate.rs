@@ -11,9 +11,10 @@ pub mod schema;
 #[cfg(test)]
 mod tests;
 
-use rusqlite::{Connection, TransactionBehavior};
+use rusqlite::{Connection, Transaction, TransactionBehavior};
 
 use super::StoreError;
+use crate::crypto::KeyHierarchy;
 
 /// The current schema, for new databases.
 const SCHEMA: &str = include_str!("schema.sql");
@@ -27,23 +28,28 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0004_record_location.sql"),
     include_str!("migrations/0005_draft_revision.sql"),
     include_str!("migrations/0006_assigned_areas.sql"),
+    include_str!("migrations/0007_profile_integrity.sql"),
 ];
 
 /// The schema version this code writes.
 pub const VERSION: i64 = MIGRATIONS.len() as i64;
 
-/// Bring the database to `VERSION`. Returns the version it had before.
-pub fn migrate(conn: &mut Connection) -> Result<i64, StoreError> {
-    migrate_to(conn, VERSION)
+/// Bring the database to `VERSION`. Returns the version it had before. An existing database is
+/// checked against `keys` before anything is changed: a wrong key migrates nothing.
+pub fn migrate(conn: &mut Connection, keys: &KeyHierarchy) -> Result<i64, StoreError> {
+    migrate_to(conn, VERSION, keys)
 }
 
 /// Bring the database to `target` (`VERSION` in the app; the tests stop at each past version to
 /// check one migration at a time). Returns the version it had before.
-fn migrate_to(conn: &mut Connection, target: i64) -> Result<i64, StoreError> {
+fn migrate_to(conn: &mut Connection, target: i64, keys: &KeyHierarchy) -> Result<i64, StoreError> {
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
     let found: i64 = tx.query_row("PRAGMA user_version", [], |r| r.get(0))?;
     if found > VERSION {
         return Err(StoreError::NewerSchema { found, supported: VERSION });
+    }
+    if found > 0 && target > found {
+        super::check_key(&tx, keys)?;
     }
     // Only SQLite's own tools write a negative version: whatever this is, it is not ours.
     let from = usize::try_from(found).map_err(|_| StoreError::Corrupt)?;
@@ -51,8 +57,9 @@ fn migrate_to(conn: &mut Connection, target: i64) -> Result<i64, StoreError> {
     if found == 0 && target == VERSION {
         tx.execute_batch(SCHEMA)?;
     } else {
-        for sql in MIGRATIONS.iter().take(to).skip(from) {
+        for (i, sql) in MIGRATIONS.iter().enumerate().take(to).skip(from) {
             tx.execute_batch(sql)?;
+            keyed_step(&tx, i as i64 + 1, keys)?;
         }
     }
     if target > found {
@@ -60,4 +67,12 @@ fn migrate_to(conn: &mut Connection, target: i64) -> Result<i64, StoreError> {
     }
     tx.commit()?;
     Ok(found)
+}
+
+/// What a migration to `version` must do with the data key, in its transaction.
+fn keyed_step(tx: &Transaction<'_>, version: i64, keys: &KeyHierarchy) -> Result<(), StoreError> {
+    match version {
+        7 => super::profiles::key_profiles(tx, keys),
+        _ => Ok(()),
+    }
 }

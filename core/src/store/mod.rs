@@ -116,11 +116,12 @@ impl Store {
         // visit survives power loss (docs/storage.md).
         writer.pragma_update(None, "journal_mode", "WAL")?;
         writer.pragma_update(None, "synchronous", "FULL")?;
-        let found = migrate::migrate(&mut writer)?;
+        let keys = KeyHierarchy::derive(data_key);
+        // The key is checked before any migration runs: a wrong key changes nothing.
+        let found = migrate::migrate(&mut writer, &keys)?;
         if found != 0 && found != migrate::VERSION {
             tracing::info!("database migrated from schema v{found} to v{}", migrate::VERSION);
         }
-        let keys = KeyHierarchy::derive(data_key);
         let (device_id, device_key) =
             Self::init_keys(&mut writer, &keys, clock.as_ref(), entropy.as_ref())?;
         let reader = Connection::open_with_flags(
@@ -157,23 +158,9 @@ impl Store {
         entropy: &dyn Entropy,
     ) -> Result<(String, DeviceSigningKey), StoreError> {
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let check: Option<Vec<u8>> = tx
-            .query_row("SELECT value FROM meta WHERE key = 'key_check'", [], |r| r.get(0))
-            .optional()?;
-        match check {
-            Some(c) => {
-                let plain = keys
-                    .column
-                    .decrypt("meta", "value", "key_check", &c)
-                    .map_err(|_| StoreError::WrongKey)?;
-                if plain != KEY_CHECK {
-                    return Err(StoreError::WrongKey);
-                }
-            }
-            None => {
-                let c = keys.column.encrypt("meta", "value", "key_check", KEY_CHECK)?;
-                tx.execute("INSERT INTO meta (key, value) VALUES ('key_check', ?1)", params![c])?;
-            }
+        if !check_key(&tx, keys)? {
+            let c = keys.column.encrypt("meta", "value", "key_check", KEY_CHECK)?;
+            tx.execute("INSERT INTO meta (key, value) VALUES ('key_check', ?1)", params![c])?;
         }
         let device: Option<(String, Vec<u8>)> = tx
             .query_row("SELECT id, signing_key_enc FROM device LIMIT 1", [], |r| {
@@ -456,4 +443,21 @@ pub struct StorageStatus {
     pub households: i64,
     pub records_by_state: Vec<StateCount>,
     pub outbox_by_state: Vec<StateCount>,
+}
+
+/// Check `keys` against the database's key check: `Ok(true)` if it opens it, `Ok(false)` if the
+/// database has none yet (new), `WrongKey` otherwise.
+pub(crate) fn check_key(tx: &Transaction<'_>, keys: &KeyHierarchy) -> Result<bool, StoreError> {
+    let check: Option<Vec<u8>> = tx
+        .query_row("SELECT value FROM meta WHERE key = 'key_check'", [], |r| r.get(0))
+        .optional()?;
+    let Some(c) = check else {
+        return Ok(false);
+    };
+    let plain =
+        keys.column.decrypt("meta", "value", "key_check", &c).map_err(|_| StoreError::WrongKey)?;
+    if plain != KEY_CHECK {
+        return Err(StoreError::WrongKey);
+    }
+    Ok(true)
 }

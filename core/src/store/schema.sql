@@ -39,7 +39,8 @@ CREATE TABLE profiles (
     failed_attempts INTEGER NOT NULL DEFAULT 0,
     next_attempt_at INTEGER NOT NULL DEFAULT 0,
     locked          INTEGER NOT NULL DEFAULT 0,
-    created_at      INTEGER NOT NULL
+    created_at      INTEGER NOT NULL,
+    row_mac         BLOB
 ) STRICT;
 
 CREATE TABLE commune_sequences (
@@ -139,6 +140,7 @@ CREATE TABLE audit (
     prev_hash BLOB NOT NULL,
     hash      BLOB NOT NULL
 ) STRICT;
+CREATE INDEX audit_entity ON audit(entity, entity_id, seq);
 CREATE TABLE record_events (
     record_id TEXT NOT NULL REFERENCES records(id) ON DELETE CASCADE,
     seq       INTEGER NOT NULL,

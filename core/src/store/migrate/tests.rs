@@ -18,7 +18,13 @@ use rusqlite::Connection;
 
 use super::schema::{Schema, normalize_sql};
 use super::{MIGRATIONS, SCHEMA, VERSION, migrate, migrate_to};
+use crate::crypto::{DataKey, KeyHierarchy};
 use crate::store::StoreError;
+
+/// The data key of these databases (they hold no rows a key protects).
+fn keys() -> KeyHierarchy {
+    KeyHierarchy::derive(&DataKey::from_bytes([9; 32]))
+}
 
 const REGENERATE: &str = "cargo test -p safehome-core --lib \
                           store::migrate::tests::write_missing_snapshots -- --ignored";
@@ -55,7 +61,7 @@ fn db_from(sql: &str, v: i64) -> Connection {
 fn replayed(v: i64) -> Connection {
     let mut c = Connection::open_in_memory().unwrap();
     for step in 1..=v {
-        assert_eq!(migrate_to(&mut c, step).unwrap(), step - 1);
+        assert_eq!(migrate_to(&mut c, step, &keys()).unwrap(), step - 1);
     }
     c
 }
@@ -63,7 +69,7 @@ fn replayed(v: i64) -> Connection {
 /// A new database, as the app creates it.
 fn fresh() -> Connection {
     let mut c = Connection::open_in_memory().unwrap();
-    assert_eq!(migrate(&mut c).unwrap(), 0);
+    assert_eq!(migrate(&mut c, &keys()).unwrap(), 0);
     c
 }
 
@@ -110,7 +116,7 @@ fn every_past_version_migrates_to_the_fresh_schema() {
     let fresh = fresh();
     for v in 1..=VERSION {
         let mut c = db_from(&snapshot(v), v);
-        assert_eq!(migrate(&mut c).unwrap(), v);
+        assert_eq!(migrate(&mut c, &keys()).unwrap(), v);
         assert_same("a fresh database", &fresh, &format!("version {v} migrated"), &c);
     }
 }
@@ -119,7 +125,7 @@ fn every_past_version_migrates_to_the_fresh_schema() {
 fn each_migration_turns_its_snapshot_into_the_next() {
     for v in 1..VERSION {
         let mut c = db_from(&snapshot(v), v);
-        assert_eq!(migrate_to(&mut c, v + 1).unwrap(), v);
+        assert_eq!(migrate_to(&mut c, v + 1, &keys()).unwrap(), v);
         let next = db_from(&snapshot(v + 1), v + 1);
         assert_same(&format!("snapshot v{}", v + 1), &next, &format!("v{v} + migration"), &c);
     }
@@ -153,7 +159,7 @@ fn a_newer_database_is_refused_and_left_alone() {
     let mut c = fresh();
     c.pragma_update(None, "user_version", VERSION + 1).unwrap();
     let before = Schema::read(&c).unwrap();
-    match migrate(&mut c) {
+    match migrate(&mut c, &keys()) {
         Err(StoreError::NewerSchema { found, supported }) => {
             assert_eq!((found, supported), (VERSION + 1, VERSION));
         }
@@ -166,7 +172,7 @@ fn a_newer_database_is_refused_and_left_alone() {
 fn a_negative_version_is_not_a_safehome_database() {
     let mut c = Connection::open_in_memory().unwrap();
     c.pragma_update(None, "user_version", -1).unwrap();
-    assert!(matches!(migrate(&mut c), Err(StoreError::Corrupt)));
+    assert!(matches!(migrate(&mut c, &keys()), Err(StoreError::Corrupt)));
     let tables: i64 = c.query_row("SELECT count(*) FROM sqlite_master", [], |r| r.get(0)).unwrap();
     assert_eq!(tables, 0);
 }
