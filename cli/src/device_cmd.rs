@@ -233,6 +233,7 @@ fn store_fail(e: StoreError) -> Outcome {
             | StoreError::NewerSchema { .. }
             | StoreError::ReadOnly
             | StoreError::DiskFull
+            | StoreError::Tampered { .. }
     );
     fail(e, if unusable { Outcome::Unusable } else { Outcome::Refused })
 }
