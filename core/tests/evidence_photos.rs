@@ -15,6 +15,7 @@ fn read(rel: &str) -> Vec<u8> {
     match rel {
         "synthetic/truncated-half.jpg" => truncated_jpeg(),
         "synthetic/bomb-20000x20000.png" => png_bomb(20_000, 20_000),
+        "synthetic/bomb-1x50000000.png" => png_bomb(1, 50_000_000),
         _ => read_photo(rel),
     }
 }
@@ -33,6 +34,7 @@ enum Expect {
     Corrupt,
     Empty,
     TooManyPixels,
+    SideTooLong,
 }
 
 fn expectations() -> BTreeMap<&'static str, Expect> {
@@ -55,6 +57,7 @@ fn expectations() -> BTreeMap<&'static str, Expect> {
         ("orientation/LICENSE", Unsupported("unknown")),
         ("synthetic/truncated-half.jpg", Truncated),
         ("synthetic/bomb-20000x20000.png", TooManyPixels),
+        ("synthetic/bomb-1x50000000.png", SideTooLong),
     ]);
     for i in 0..=8 {
         m.insert(leak(format!("orientation/Landscape_{i}.jpg")), Ok { w: 450, h: 300, gps: false });
@@ -81,7 +84,10 @@ fn all_fixture_files() -> Vec<String> {
             out.push(f.strip_prefix(&root).unwrap().to_string_lossy().replace('\\', "/"));
         }
     }
-    out.extend(["truncated-half.jpg", "bomb-20000x20000.png"].map(|n| format!("synthetic/{n}")));
+    out.extend(
+        ["truncated-half.jpg", "bomb-20000x20000.png", "bomb-1x50000000.png"]
+            .map(|n| format!("synthetic/{n}")),
+    );
     out.sort();
     out
 }
@@ -139,7 +145,8 @@ fn every_fixture_is_processed_or_refused_with_a_typed_error() {
             (Expect::Truncated, Err(PhotoError::Truncated { .. }))
             | (Expect::Corrupt, Err(PhotoError::Corrupt { .. }))
             | (Expect::Empty, Err(PhotoError::Empty))
-            | (Expect::TooManyPixels, Err(PhotoError::TooManyPixels { .. })) => {}
+            | (Expect::TooManyPixels, Err(PhotoError::TooManyPixels { .. }))
+            | (Expect::SideTooLong, Err(PhotoError::SideTooLong { .. })) => {}
             (want, got) => panic!("{rel}: expected {want:?}, got {:?}", got.map(|p| p.width)),
         }
     }

@@ -31,6 +31,11 @@ pub const DEFAULT_MAX_INPUT_BYTES: u64 = 64 << 20;
 /// Largest long edge an output may be given.
 pub const MAX_OUTPUT_PIXELS: u32 = 16_384;
 
+/// The longest side a photo may declare. Larger than any phone camera's (a 200 MP sensor is
+/// 16,320 px wide); the pixel cap alone does not bound a side: a 1 x 50,000,000 PNG is within
+/// 50 MP, yet its decoding and resizing cost gigabytes (issue 14).
+pub const MAX_SIDE: u32 = 20_000;
+
 /// The content type of every processed photo.
 pub const OUTPUT_CONTENT_TYPE: &str = "image/jpeg";
 
@@ -94,6 +99,10 @@ pub enum PhotoError {
     InputTooLarge { size: u64, limit: u64 },
     #[error("the image declares {width}x{height} pixels, over the {limit_megapixels} MP limit")]
     TooManyPixels { width: u32, height: u32, limit_megapixels: u32 },
+    #[error(
+        "the image declares {width}x{height} pixels: a side is over the {max_side}-pixel limit"
+    )]
+    SideTooLong { width: u32, height: u32, max_side: u32 },
     #[error(
         "decoding {width}x{height} pixels needs {needed} bytes, over the {budget}-byte memory budget"
     )]
@@ -419,8 +428,12 @@ fn webp_container(b: &[u8]) -> Result<Container<'_>, PhotoError> {
     Ok(Container { width, height, exif })
 }
 
-/// The pixel cap and the memory budget, from declared dimensions, before any allocation.
+/// The side and pixel caps and the memory budget, from declared dimensions, before any
+/// allocation.
 fn check_limits(w: u32, h: u32, bytes_per_pixel: u64, o: &PhotoOptions) -> Result<(), PhotoError> {
+    if w.max(h) > MAX_SIDE {
+        return Err(PhotoError::SideTooLong { width: w, height: h, max_side: MAX_SIDE });
+    }
     let pixels = u64::from(w) * u64::from(h);
     if pixels > u64::from(o.max_megapixels) * 1_000_000 {
         return Err(PhotoError::TooManyPixels {
