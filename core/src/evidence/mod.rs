@@ -6,7 +6,8 @@
 pub mod bech32;
 pub mod envelope;
 pub mod exif;
-#[doc(hidden)]
+// The fuzz targets' bodies are for fuzz/ and the proptests only: not part of an app build.
+#[cfg(feature = "test-hooks")]
 pub mod fuzzing;
 pub mod jpeg;
 pub mod keys;
