@@ -14,8 +14,8 @@ cargo fmt --all -- --check
 
 echo "== cargo clippy"
 cargo clippy --workspace --all-targets --locked -- -D warnings
-# The harness-only exports of the bindings (test-hooks, bench-hooks) are linted too.
-cargo clippy -p safehome-ffi --all-targets --features test-hooks,bench-hooks --locked -- -D warnings
+# The harness-only exports of the bindings (test-hooks, bench-hooks, provisioning) are linted too.
+cargo clippy -p safehome-ffi --all-targets --features test-hooks,bench-hooks,provisioning --locked -- -D warnings
 
 echo "== cargo test"
 cargo test --workspace --all-targets --locked
