@@ -23,9 +23,10 @@ use std::time::{Duration, Instant};
 
 use safehome_core::clock::{FixedClock, SeededEntropy};
 use safehome_core::evidence::keys::Identity;
-use safehome_core::evidence::{hex, photo::sha256};
+use safehome_core::evidence::photo::sha256;
 use safehome_core::form::check::CheckedForm;
 use safehome_core::form::session::Session;
+use safehome_core::hex;
 use safehome_ffi::{
     AnswerValue, FieldKind, FormDefinition, FormSession, NewHousehold, RecipientKind, Role,
     SafeHomeStore, core_version,
@@ -182,7 +183,7 @@ fn api_value(path: &str, kind: FieldKind, v: &Value) -> Res<AnswerValue> {
 /// sha256 of the filled form's output JSON: Kotlin prints the same for its session, so the
 /// script can check both sides answer on the same state.
 fn digest(output: &str) -> String {
-    hex(&sha256(output.as_bytes()))
+    hex::encode(&sha256(output.as_bytes()))
 }
 
 fn one_answer(plan: Plan, out: &mut Vec<Stats>) -> Res<()> {

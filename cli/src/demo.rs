@@ -251,7 +251,7 @@ fn demo(lang: &str, keep: Option<&Path>) -> Result<(), String> {
             "Photo opened with the supervisor's key, device signature valid"
         },
         jpeg.len(),
-        &safehome_core::evidence::hex(&opened.metadata.plaintext_sha256)[..16],
+        &safehome_core::hex::encode(&opened.metadata.plaintext_sha256)[..16],
         match (opened.metadata.gps.is_some(), vi) {
             (true, true) => "có GPS niêm phong bên trong",
             (true, false) => "GPS sealed inside",

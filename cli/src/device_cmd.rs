@@ -9,6 +9,7 @@ use std::sync::Arc;
 use clap::{Args, Subcommand};
 use safehome_core::clock::{Entropy, SystemClock, SystemEntropy};
 use safehome_core::crypto::DataKey;
+use safehome_core::hex;
 use safehome_core::location::Fix;
 use safehome_core::store::households::{Location, NewHousehold};
 use safehome_core::store::profiles::{Actor, Role};
@@ -239,14 +240,16 @@ fn store_fail(e: StoreError) -> Outcome {
 
 fn read_key(path: &Path) -> Result<DataKey, String> {
     let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
-    DataKey::from_hex(&text)
-        .ok_or_else(|| format!("{}: expected 64 hex characters", path.display()))
+    // The file may end with a newline (an editor, `echo`); the digits themselves are strict.
+    hex::decode_array::<32>(text.trim())
+        .map(DataKey::from_bytes)
+        .map_err(|e| format!("{}: the data key: {e}", path.display()))
 }
 
 fn write_new_key(path: &Path) -> Result<(), String> {
     let mut k = [0u8; 32];
     SystemEntropy::default().fill(&mut k);
-    let hex: String = k.iter().map(|b| format!("{b:02x}")).collect();
+    let text = hex::encode(&k);
     #[cfg(unix)]
     {
         use std::io::Write;
@@ -257,11 +260,11 @@ fn write_new_key(path: &Path) -> Result<(), String> {
             .mode(0o600)
             .open(path)
             .map_err(|e| format!("{}: {e}", path.display()))?;
-        f.write_all(hex.as_bytes()).map_err(|e| format!("{}: {e}", path.display()))
+        f.write_all(text.as_bytes()).map_err(|e| format!("{}: {e}", path.display()))
     }
     #[cfg(not(unix))]
     {
-        std::fs::write(path, hex).map_err(|e| format!("{}: {e}", path.display()))
+        std::fs::write(path, text).map_err(|e| format!("{}: {e}", path.display()))
     }
 }
 
@@ -318,8 +321,7 @@ pub fn init(args: &DeviceArgs) -> Outcome {
     }
     match open(args) {
         Ok(s) => {
-            let pk: String = s.device_public_key().iter().map(|b| format!("{b:02x}")).collect();
-            outln!("device {} (public key {pk})", s.device_id());
+            outln!("device {} (public key {})", s.device_id(), hex::encode(&s.device_public_key()));
             Outcome::Ok
         }
         Err(o) => o,

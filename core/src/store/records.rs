@@ -17,6 +17,7 @@ use super::profiles::{Actor, Permission, Role};
 use super::{Action, Store, StoreError};
 use crate::canonical;
 use crate::form::session::{Session, SessionState, TimingEvent, TimingKind};
+use crate::hex;
 use crate::location::{FlagCode, QualityFlag};
 use crate::risk::{self, Assessment};
 
@@ -138,10 +139,6 @@ pub struct Finalized {
     pub outbox_id: String,
     pub submission_sha256: String,
     pub assessment: Option<Assessment>,
-}
-
-pub(crate) fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 impl Store {
@@ -454,14 +451,14 @@ impl Store {
                 "form": {"id": form.id, "version": form.version},
                 "household_code": household_code,
                 "device_id": s.device_id(),
-                "device_public_key": hex(&s.device_public_key()),
+                "device_public_key": hex::encode(&s.device_public_key()),
                 "owner_id": by.profile_id(),
                 "created_at_ms": created,
                 "finalized_at_ms": now,
                 "instance_name": draft.session.instance_name(),
                 "data": data,
                 "attachments": attachments.iter().map(|a| json!({
-                    "id": a.id, "field": a.field, "envelope_sha256": hex(&a.sha256), "envelope_len": a.len,
+                    "id": a.id, "field": a.field, "envelope_sha256": hex::encode(&a.sha256), "envelope_len": a.len,
                 })).collect::<Vec<_>>(),
                 "assessment": assessment,
                 "location": location,
@@ -502,7 +499,7 @@ impl Store {
             }
             s.audit(tx, Some(by.profile_id()), Action::Finalized, &kind, &record_id)?;
             s.audit(tx, Some(by.profile_id()), Action::Queued, "outbox", &outbox_id)?;
-            Ok((hex(hash.as_ref()), outbox_id.clone(), location.map_or(0, |l| l.flags.len())))
+            Ok((hex::encode(hash.as_ref()), outbox_id.clone(), location.map_or(0, |l| l.flags.len())))
         })?;
         tracing::info!(
             "record {} finalized and queued: risk {}, {} location flag(s)",
@@ -605,8 +602,8 @@ impl Store {
             due_at_ms: r.13,
             data,
             assessment,
-            submission_sha256: r.16.as_deref().map(hex),
-            signature: r.17.as_deref().map(hex),
+            submission_sha256: r.16.as_deref().map(hex::encode),
+            signature: r.17.as_deref().map(hex::encode),
             return_note: r
                 .18
                 .map(|v| c.decrypt_str("records", "return_note", id, &v))
