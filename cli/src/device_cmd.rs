@@ -579,7 +579,9 @@ pub fn visit(args: &DeviceArgs, cmd: VisitCommand) -> Outcome {
         VisitCommand::Fill { record, answers, .. } => {
             let text = std::fs::read_to_string(&answers)
                 .map_err(|e| StoreError::Invalid { field: "answers", message: e.to_string() })?;
-            let json: serde_json::Value = serde_json::from_str(&text)?;
+            // The user's file, not stored data: a syntax error is bad input.
+            let json: serde_json::Value = serde_json::from_str(&text)
+                .map_err(|e| StoreError::Invalid { field: "answers", message: e.to_string() })?;
             let mut d = store.open_draft(&a, &record)?;
             store.edit(&mut d, |s| s.load_answers(&json).map_err(|mut e| e.remove(0)))?;
             Ok(())

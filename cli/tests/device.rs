@@ -103,6 +103,11 @@ fn a_mock_fix_is_kept_and_flagged_at_finalize() {
         "gate_fence": "yes", "helmet_use": "yes", "play_area": "yes", "child_injured_12m": "no",
         "special_groups": ["none"], "serious_harm": "no"
     }).to_string());
+    // An answers file that is not JSON is the user's bad input, not unreadable stored data.
+    let broken = common::temp("device-fix", "broken.json", r#"{"consent": "#);
+    let o = d.run("2222", &["visit", "fill", "--user", "Toàn", visit, &broken]);
+    assert_eq!(code(&o), 1, "{}", stderr(&o));
+    assert!(stderr(&o).starts_with("answers: EOF while parsing"), "{}", stderr(&o));
     d.ok("2222", &["visit", "fill", "--user", "Toàn", visit, &answers]);
     d.ok("2222", &["visit", "finalize", "--user", "Toàn", visit]);
 
