@@ -18,8 +18,9 @@ use safehome_core::store::{Store, StoreConfig, StoreError};
 
 use crate::Outcome;
 use crate::outln;
+use crate::utc_offset::UtcOffset;
 
-/// Where the device's database and data key are.
+/// Where the device's database and data key are, and its local time.
 #[derive(Args, Debug, Clone)]
 pub struct DeviceArgs {
     /// The SQLite database file.
@@ -28,6 +29,18 @@ pub struct DeviceArgs {
     /// A file holding the 32-byte data key as 64 hex characters (the phone's keystore).
     #[arg(long, global = true, env = "SAFEHOME_KEY_FILE")]
     pub key_file: Option<PathBuf>,
+    /// The device's offset from UTC, `+07:00` or minutes (`420`), from -12:00 to +14:00: what
+    /// today() is, and how dates and times without an offset are read. The demo always runs in
+    /// Vietnam.
+    #[arg(
+        long,
+        global = true,
+        env = "SAFEHOME_UTC_OFFSET",
+        default_value = crate::utc_offset::DEFAULT,
+        value_name = "OFFSET",
+        allow_hyphen_values = true
+    )]
+    pub utc_offset: UtcOffset,
 }
 
 #[derive(Subcommand, Debug)]
@@ -276,7 +289,7 @@ pub fn open(args: &DeviceArgs) -> Result<Store, Outcome> {
     Store::open(
         db,
         &key,
-        Arc::new(SystemClock { offset_minutes: 7 * 60 }),
+        Arc::new(SystemClock { offset_minutes: args.utc_offset.minutes() }),
         Arc::new(SystemEntropy::default()),
         StoreConfig::default(),
     )
