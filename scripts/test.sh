@@ -8,6 +8,8 @@ if ! command -v cargo >/dev/null 2>&1; then
   echo "cargo is required (https://rustup.rs)" >&2
   exit 2
 fi
+# rust-toolchain.toml pins the toolchain; name an installed one of that version, offline.
+bash scripts/toolchain.sh
 
 echo "== cargo fmt --check"
 cargo fmt --all -- --check
