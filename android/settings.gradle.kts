@@ -4,7 +4,7 @@
 //               built with cargo-ndk (16 KB pages), the generated Kotlin (org.safehome.core), JNA
 //               as an aar, consumer R8 rules, and thin Android glue (org.safehome.android).
 //   :jvm-tests  the Kotlin tests of android/jvm-tests against the host build of the library
-//               (with the `test-hooks` feature), on the JVM with JNA: the same tests that
+//               (with the `test-hooks` and `provisioning` features), on the JVM with JNA: the same tests that
 //               scripts/kotlin-tests.sh compiles with kotlinc.
 //
 // Both modules drive cargo from the repository root (one level up). See docs/bindings.md.

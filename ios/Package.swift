@@ -4,7 +4,7 @@
 //
 // Build the XCFramework and the generated Swift first (on a Mac with Xcode and rustup):
 //   ios/build-xcframework.sh                 # app build
-//   ios/build-xcframework.sh --test-hooks    # for `xcodebuild test` (SafeHomeStore.openForTesting)
+//   ios/build-xcframework.sh --test-hooks    # for `xcodebuild test` (openForTesting, generateRecipientIdentity)
 // Then test on a simulator:
 //   xcodebuild test -scheme SafeHome-Package -destination 'platform=iOS Simulator,name=iPhone 16'
 // (`swift test` would run on macOS, for which the XCFramework has no slice.)

@@ -6,7 +6,8 @@
 #
 # Slices: aarch64-apple-ios (devices), and a fat simulator library made with lipo from
 # aarch64-apple-ios-sim (Apple silicon Macs) and x86_64-apple-ios (Intel Macs).
-# --test-hooks  adds SafeHomeStore.openForTesting & co. for the XCTest suite; never ship it.
+# --test-hooks  adds SafeHomeStore.openForTesting & co. and generateRecipientIdentity (features
+#               test-hooks and provisioning) for the XCTest suite; never ship it.
 #
 # Output:
 #   ios/build/SafeHomeCoreFFI.xcframework          binary target of Package.swift
@@ -46,7 +47,7 @@ echo "== rustup targets"
 rustup target add "$DEVICE" "${SIMULATORS[@]}" >/dev/null
 
 FEATURE_ARGS=""
-[ -n "$HOOKS" ] && FEATURE_ARGS="--features test-hooks"
+[ -n "$HOOKS" ] && FEATURE_ARGS="--features test-hooks,provisioning"
 echo "== cargo build ($PROFILE${HOOKS:+, test hooks})"
 for t in "$DEVICE" "${SIMULATORS[@]}"; do
   # shellcheck disable=SC2086 # FEATURE_ARGS is empty or two words

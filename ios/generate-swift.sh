@@ -8,10 +8,11 @@
 #               library (debug) and read it. build-xcframework.sh passes the iOS static library,
 #               so the Swift always matches the slices it ships.
 # --out         where to write (default ios/build/generated).
-# --test-hooks  build the host library with the `test-hooks` feature (for XCTest builds).
+# --test-hooks  build the host library with the `test-hooks` and `provisioning` features (for
+#               XCTest builds: the fixtures make their archive key with generateRecipientIdentity).
 # --check       after generating, check that the expected declarations are present (and, without
-#               --test-hooks, that no test hook leaked into an app build). Runs on Linux too: it
-#               is how CI checks the Swift API without a Swift toolchain.
+#               --test-hooks, that no test hook or key generator leaked into an app build). Runs
+#               on Linux too: it is how CI checks the Swift API without a Swift toolchain.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -25,7 +26,7 @@ while [ $# -gt 0 ]; do
   case "$1" in
     --lib) LIB="$2"; shift 2 ;;
     --out) OUT="$2"; shift 2 ;;
-    --test-hooks) FEATURE_ARGS="--features test-hooks"; TEST_HOOKS=1; shift ;;
+    --test-hooks) FEATURE_ARGS="--features test-hooks,provisioning"; TEST_HOOKS=1; shift ;;
     --check) CHECK=1; shift ;;
     *) echo "unknown argument: $1" >&2; exit 2 ;;
   esac
@@ -70,7 +71,7 @@ for proto in LogSink ProgressListener; do
 done
 for rec in AnswerValue AreaPlacement; do expect "^public enum $rec: Equatable"; done
 for rec in Prompt Assessment FinalizeResult GpsFix AcceptedFix QualityFlag Household NewHousehold \
-    ProfileInfo AttachmentInfo OutboxEntry StorageStatus AuditReport RecipientIdentity LogRecord; do
+    ProfileInfo AttachmentInfo OutboxEntry StorageStatus AuditReport LogRecord; do
   expect "^public struct $rec: Equatable"
 done
 expect '^enum ApiError: Swift.Error'
@@ -98,13 +99,21 @@ expect 'func assignedAreas\(\) *throws *-> AssignedAreas\?'
 expect 'public var qualityFlags: \[QualityFlag\]'
 expect 'public var qualityFlags: \[QualityFlagCode\]'
 expect '^public func setLogSink\(sink: LogSink\?, minLevel: LogLevel\)'
-expect '^public func generateRecipientIdentity\(\)'
 expect '^module SafeHomeCoreFFI \{'
 if [ "$TEST_HOOKS" = 1 ]; then
   expect 'openForTesting'
-elif grep -q 'openForTesting\|testPanicWhileLocked\|testAdvanceClock\|benchAnswerInRust' "$SWIFT"; then
-  echo "test or bench hooks leaked into a build without the test-hooks feature" >&2
-  missing=$((missing + 1))
+  expect '^public func generateRecipientIdentity\(\)'
+  expect '^public struct RecipientIdentity: Equatable'
+else
+  if grep -q 'openForTesting\|testPanicWhileLocked\|testAdvanceClock\|benchAnswerInRust' "$SWIFT"; then
+    echo "test or bench hooks leaked into a build without the test-hooks feature" >&2
+    missing=$((missing + 1))
+  fi
+  # An app must not be able to make a recipient's private key (feature `provisioning`).
+  if grep -q 'generateRecipientIdentity\|RecipientIdentity' "$SWIFT"; then
+    echo "the key generator leaked into a build without the provisioning feature" >&2
+    missing=$((missing + 1))
+  fi
 fi
 # Large data never crosses as bytes: the only `Data` parameter of the API is the data key.
 bytes_params=$(grep -nE '^ *(public )?(static )?func [a-zA-Z`]+\(.*: Data[,)]' "$SWIFT" \

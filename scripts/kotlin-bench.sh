@@ -34,8 +34,9 @@ kotlin_env_tools jna.jar:libjna-java
 # One release build of the library and of the Rust benchmark (the same compiled core). The
 # benchmark is built with `cargo build --release` rather than `cargo bench`, whose `bench`
 # profile would compile the core a second time.
-kotlin_env_bindings "$OUT" release --release --features bench-hooks --lib --bench api
-RUST_BENCH="$(cargo build --locked --release -p safehome-ffi --features bench-hooks --bench api \
+# `provisioning`: the harness makes its archive key with generateRecipientIdentity.
+kotlin_env_bindings "$OUT" release --release --features bench-hooks,provisioning --lib --bench api
+RUST_BENCH="$(cargo build --locked --release -p safehome-ffi --features bench-hooks,provisioning --bench api \
   --message-format=json-render-diagnostics | sed -n 's/.*"executable":"\([^"]*\)".*/\1/p' | tail -n 1)"
 [ -x "$RUST_BENCH" ] || { echo "kotlin-bench: no Rust benchmark executable" >&2; exit 1; }
 kotlin_env_compile "$OUT" "$JARS" "$BENCH_SRC"

@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # Kotlin tests of the uniffi bindings on the JVM, against the host library. On a fresh Debian
 # machine (as root) it installs what it needs: JNA, JUnit 4 and Hamcrest from Debian, the Kotlin
-# compiler from npm into build/tools. Then it builds safehome-ffi (with the `test-hooks`
-# feature, and `bench-hooks` so that the benchmark harness compiles), generates the Kotlin
-# bindings from the built library with the workspace's uniffi-bindgen, compiles them with the tests in android/jvm-tests (and the benchmark harness
-# of android/jvm-bench, which is not run here) once, and runs the tests with JUnit 4. The tests
+# compiler from npm into build/tools. Then it builds safehome-ffi (with the `test-hooks` and
+# `provisioning` features, and `bench-hooks` so that the benchmark harness compiles), generates
+# the Kotlin bindings from the built library with the workspace's uniffi-bindgen, compiles them
+# with the tests in android/jvm-tests (and the benchmark harness of android/jvm-bench, which is
+# not run here) once, and runs the tests with JUnit 4. The tests
 # read photos from testdata/photos (they fail loudly if one is missing). The last line is
 # `N passed, N failed`. The tools and the build steps are shared with scripts/kotlin-bench.sh
 # (scripts/lib/kotlin-env.sh).
@@ -25,7 +26,7 @@ BENCH_SRC="android/jvm-bench/src/main/kotlin"
 kotlin_env_tools jna.jar:libjna-java junit4.jar:junit4 hamcrest.jar:libhamcrest-java
 
 # --- host library and bindings -----------------------------------------------------------------
-kotlin_env_bindings "$OUT" debug --features test-hooks,bench-hooks
+kotlin_env_bindings "$OUT" debug --features test-hooks,bench-hooks,provisioning
 
 # --- compile once: the generated Kotlin and the tests together ---------------------------------
 kotlin_env_compile "$OUT" "$JARS" "$TESTS_SRC" "$BENCH_SRC"

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Every test of the project, on a fresh machine: formatting, lints, the Rust test suites
-# (unit, integration, property, end-to-end) and the benchmarks compiled and run once as tests.
+# Every test of the project, on a fresh machine: formatting, lints, the dependency tree's
+# licences and bans, the Rust test suites (unit, integration, property, end-to-end) and the
+# benchmarks compiled and run once as tests.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -8,14 +9,20 @@ if ! command -v cargo >/dev/null 2>&1; then
   echo "cargo is required (https://rustup.rs)" >&2
   exit 2
 fi
+# rust-toolchain.toml pins the toolchain; name an installed one of that version, offline.
+bash scripts/toolchain.sh
 
 echo "== cargo fmt --check"
 cargo fmt --all -- --check
 
 echo "== cargo clippy"
 cargo clippy --workspace --all-targets --locked -- -D warnings
-# The harness-only exports of the bindings (test-hooks, bench-hooks) are linted too.
-cargo clippy -p safehome-ffi --all-targets --features test-hooks,bench-hooks --locked -- -D warnings
+# The harness-only exports of the bindings (test-hooks, bench-hooks, provisioning) are linted too.
+cargo clippy -p safehome-ffi --all-targets --features test-hooks,bench-hooks,provisioning --locked -- -D warnings
+
+echo "== cargo deny: licences and bans (deny.toml; advisories need a network this machine lacks)"
+command -v cargo-deny >/dev/null 2>&1 || cargo install cargo-deny --locked --version "~0.20"
+cargo deny --locked check --hide-inclusion-graph licenses bans
 
 echo "== cargo test"
 cargo test --workspace --all-targets --locked

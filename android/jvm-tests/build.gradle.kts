@@ -1,5 +1,6 @@
 // The Kotlin tests of the bindings on the JVM, against the host build of libsafehome_ffi with
-// the `test-hooks` feature (SafeHomeStore.openForTesting, the forced-panic hook). The same
+// the `test-hooks` feature (SafeHomeStore.openForTesting, the forced-panic hook) and
+// `provisioning` (generateRecipientIdentity, for the archive key of the fixtures). The same
 // sources are compiled with kotlinc by scripts/kotlin-tests.sh, which is what runs in CI today.
 //
 //   ./gradlew :jvm-tests:test
@@ -23,13 +24,13 @@ kotlin {
     jvmToolchain(17)
 }
 
-/** Build the host library (debug, with test hooks) and the workspace's uniffi-bindgen. */
+/** Build the host library (debug, with test hooks and provisioning) and the workspace's uniffi-bindgen. */
 val cargoBuildHost by tasks.registering(Exec::class) {
-    description = "cargo build -p safehome-ffi --features test-hooks (host)"
+    description = "cargo build -p safehome-ffi --features test-hooks,provisioning (host)"
     workingDir = repoRoot
     commandLine(
         "cargo", "build", "--locked",
-        "-p", "safehome-ffi", "--features", "safehome-ffi/test-hooks",
+        "-p", "safehome-ffi", "--features", "safehome-ffi/test-hooks,safehome-ffi/provisioning",
         "-p", "safehome-uniffi-bindgen",
     )
     // Cargo decides what to rebuild; Gradle only needs to know when to ask.

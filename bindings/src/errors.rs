@@ -509,6 +509,8 @@ impl From<StoreError> for ApiError {
             StoreError::FixNotAccepted(e) => e.into(),
             // The core built a submission it cannot encode canonically: its bug, not the app's.
             StoreError::NotCanonical(_) => ApiError::Internal { detail },
+            // Likewise a value of its own that it could not serialise for a write.
+            StoreError::Encode { .. } => ApiError::Internal { detail },
             StoreError::Areas(e) => e.into(),
         }
     }
@@ -721,6 +723,10 @@ mod tests {
             (StoreError::ReadOnly, "read_only"),
             (StoreError::Corrupt, "corrupt"),
             (StoreError::BadData("JSON at line 1".into()), "corrupt"),
+            (
+                StoreError::Encode { what: "draft", detail: "key must be a string".into() },
+                "internal",
+            ),
             (StoreError::Crypto(CryptoError::Decrypt { table: "t", column: "c" }), "corrupt"),
             (StoreError::Interrupted, "interrupted"),
             (StoreError::Sqlite("disk I/O error".into()), "storage"),

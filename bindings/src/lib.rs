@@ -5,7 +5,8 @@
 //! GPS fixes and assigned areas (`location`). Records and enums mirror core types (`records`);
 //! answers cross as `AnswerValue` (`answer`); every error becomes one `ApiError` (`errors`), and
 //! every export runs inside a panic guard. Platform services are foreign traits: the log sink
-//! (`logging`) and progress listeners (`progress`). See `docs/bindings.md`.
+//! (`logging`) and progress listeners (`progress`). Feature `provisioning` adds a recipient key
+//! generator (`keys`) for test harnesses and provisioning tools. See `docs/bindings.md`.
 
 uniffi::setup_scaffolding!();
 
@@ -14,6 +15,7 @@ mod draft;
 mod errors;
 mod ffibuffer_shims;
 mod form;
+#[cfg(feature = "provisioning")]
 mod keys;
 mod location;
 mod logging;
@@ -26,7 +28,8 @@ pub use answer::AnswerValue;
 pub use draft::DraftSession;
 pub use errors::{ApiError, CallbackError, FixRefusal};
 pub use form::{FormDefinition, list_builtin_forms};
-pub use keys::generate_recipient_identity;
+#[cfg(feature = "provisioning")]
+pub use keys::{RecipientIdentity, generate_recipient_identity};
 pub use location::{AssignedAreas, location_quality_flags, validate_fix};
 pub use logging::{LogLevel, LogRecord, LogSink, set_log_sink};
 pub use progress::ProgressListener;

@@ -23,6 +23,7 @@ use serde_json::{Value, json};
 use crate::Outcome;
 use crate::outln;
 use crate::report;
+use crate::utc_offset::VIETNAM;
 
 /// A real camera photo with GPS tags (testdata/photos/camera/DSCN0010.jpg, CC BY-SA 4.0: see
 /// testdata/photos/README.md), embedded so that an installed binary runs the whole demo.
@@ -67,10 +68,11 @@ fn demo(lang: &str, keep: Option<&Path>) -> Result<(), String> {
     let db = dir.path.join("safehome.db");
     let mut key = [0u8; 32];
     SystemEntropy::default().fill(&mut key);
-    // Vietnam is UTC+7; the phone passes its own offset in the app. The demo's day runs on a
-    // clock that starts now and moves 40 minutes between households, as a volunteer's round
-    // does (the location checks compare visit times: instant travel would be flagged).
-    let clock = Arc::new(FixedClock::new(SystemClock::default().now_ms(), 7 * 60));
+    // The demo's households are in Vietnam, whatever `--utc-offset` says (the phone passes its
+    // own offset in the app). Its day runs on a clock that starts now and moves 40 minutes
+    // between households, as a volunteer's round does (the location checks compare visit
+    // times: instant travel would be flagged).
+    let clock = Arc::new(FixedClock::new(SystemClock::default().now_ms(), VIETNAM.minutes()));
     let store = Store::open(
         &db,
         &DataKey::from_bytes(key),
@@ -251,7 +253,7 @@ fn demo(lang: &str, keep: Option<&Path>) -> Result<(), String> {
             "Photo opened with the supervisor's key, device signature valid"
         },
         jpeg.len(),
-        &safehome_core::evidence::hex(&opened.metadata.plaintext_sha256)[..16],
+        &safehome_core::hex::encode(&opened.metadata.plaintext_sha256)[..16],
         match (opened.metadata.gps.is_some(), vi) {
             (true, true) => "có GPS niêm phong bên trong",
             (true, false) => "GPS sealed inside",
@@ -296,16 +298,15 @@ fn profile(
     store.unlock(&p.id, pin)
 }
 
-/// An unexplained burn of a 2-year-old at home, yesterday.
+/// An unexplained burn of a 2-year-old at home, yesterday (in Vietnam).
 fn incident_answers(now_ms: i64) -> Value {
-    let yesterday = safehome_core::form::expr::civil_from_days(
-        ((now_ms + 7 * 3_600_000) / 86_400_000 - 1) as i32,
-    );
+    let today = safehome_core::form::expr::local_day(now_ms, VIETNAM.minutes());
+    let yesterday = safehome_core::form::expr::format_iso_date(today - 1);
     json!({
         "child_name": "Hoàng Gia Bảo",
         "child_sex": "male",
         "child_age": 2,
-        "incident_date": format!("{:04}-{:02}-{:02}", yesterday.0, yesterday.1, yesterday.2),
+        "incident_date": yesterday,
         "incident_time": "18:30",
         "place_code": "0",
         "activity_code": "4",

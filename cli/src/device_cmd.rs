@@ -9,6 +9,7 @@ use std::sync::Arc;
 use clap::{Args, Subcommand};
 use safehome_core::clock::{Entropy, SystemClock, SystemEntropy};
 use safehome_core::crypto::DataKey;
+use safehome_core::hex;
 use safehome_core::location::Fix;
 use safehome_core::store::households::{Location, NewHousehold};
 use safehome_core::store::profiles::{Actor, Role};
@@ -17,8 +18,9 @@ use safehome_core::store::{Store, StoreConfig, StoreError};
 
 use crate::Outcome;
 use crate::outln;
+use crate::utc_offset::UtcOffset;
 
-/// Where the device's database and data key are.
+/// Where the device's database and data key are, and its local time.
 #[derive(Args, Debug, Clone)]
 pub struct DeviceArgs {
     /// The SQLite database file.
@@ -27,6 +29,18 @@ pub struct DeviceArgs {
     /// A file holding the 32-byte data key as 64 hex characters (the phone's keystore).
     #[arg(long, global = true, env = "SAFEHOME_KEY_FILE")]
     pub key_file: Option<PathBuf>,
+    /// The device's offset from UTC, `+07:00` or minutes (`420`), from -12:00 to +14:00: what
+    /// today() is, and how dates and times without an offset are read. The demo always runs in
+    /// Vietnam.
+    #[arg(
+        long,
+        global = true,
+        env = "SAFEHOME_UTC_OFFSET",
+        default_value = crate::utc_offset::DEFAULT,
+        value_name = "OFFSET",
+        allow_hyphen_values = true
+    )]
+    pub utc_offset: UtcOffset,
 }
 
 #[derive(Subcommand, Debug)]
@@ -240,14 +254,16 @@ fn store_fail(e: StoreError) -> Outcome {
 
 fn read_key(path: &Path) -> Result<DataKey, String> {
     let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
-    DataKey::from_hex(&text)
-        .ok_or_else(|| format!("{}: expected 64 hex characters", path.display()))
+    // The file may end with a newline (an editor, `echo`); the digits themselves are strict.
+    hex::decode_array::<32>(text.trim())
+        .map(DataKey::from_bytes)
+        .map_err(|e| format!("{}: the data key: {e}", path.display()))
 }
 
 fn write_new_key(path: &Path) -> Result<(), String> {
     let mut k = [0u8; 32];
     SystemEntropy::default().fill(&mut k);
-    let hex: String = k.iter().map(|b| format!("{b:02x}")).collect();
+    let text = hex::encode(&k);
     #[cfg(unix)]
     {
         use std::io::Write;
@@ -258,11 +274,11 @@ fn write_new_key(path: &Path) -> Result<(), String> {
             .mode(0o600)
             .open(path)
             .map_err(|e| format!("{}: {e}", path.display()))?;
-        f.write_all(hex.as_bytes()).map_err(|e| format!("{}: {e}", path.display()))
+        f.write_all(text.as_bytes()).map_err(|e| format!("{}: {e}", path.display()))
     }
     #[cfg(not(unix))]
     {
-        std::fs::write(path, hex).map_err(|e| format!("{}: {e}", path.display()))
+        std::fs::write(path, text).map_err(|e| format!("{}: {e}", path.display()))
     }
 }
 
@@ -274,7 +290,7 @@ pub fn open(args: &DeviceArgs) -> Result<Store, Outcome> {
     Store::open(
         db,
         &key,
-        Arc::new(SystemClock { offset_minutes: 7 * 60 }),
+        Arc::new(SystemClock { offset_minutes: args.utc_offset.minutes() }),
         Arc::new(SystemEntropy::default()),
         StoreConfig::default(),
     )
@@ -319,8 +335,7 @@ pub fn init(args: &DeviceArgs) -> Outcome {
     }
     match open(args) {
         Ok(s) => {
-            let pk: String = s.device_public_key().iter().map(|b| format!("{b:02x}")).collect();
-            outln!("device {} (public key {pk})", s.device_id());
+            outln!("device {} (public key {})", s.device_id(), hex::encode(&s.device_public_key()));
             Outcome::Ok
         }
         Err(o) => o,
@@ -578,7 +593,9 @@ pub fn visit(args: &DeviceArgs, cmd: VisitCommand) -> Outcome {
         VisitCommand::Fill { record, answers, .. } => {
             let text = std::fs::read_to_string(&answers)
                 .map_err(|e| StoreError::Invalid { field: "answers", message: e.to_string() })?;
-            let json: serde_json::Value = serde_json::from_str(&text)?;
+            // The user's file, not stored data: a syntax error is bad input.
+            let json: serde_json::Value = serde_json::from_str(&text)
+                .map_err(|e| StoreError::Invalid { field: "answers", message: e.to_string() })?;
             let mut d = store.open_draft(&a, &record)?;
             store.edit(&mut d, |s| s.load_answers(&json).map_err(|mut e| e.remove(0)))?;
             Ok(())

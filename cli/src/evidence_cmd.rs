@@ -18,8 +18,9 @@ use safehome_core::clock::{Clock, SystemClock, SystemEntropy};
 use safehome_core::evidence::envelope::{self, FileSink, Randomness};
 use safehome_core::evidence::photo::{self, PhotoOptions, ProcessedPhoto};
 use safehome_core::evidence::{
-    DevicePublicKey, DeviceSigningKey, EvidenceInfo, Identity, RecipientKey, hex,
+    DevicePublicKey, DeviceSigningKey, EvidenceInfo, Identity, RecipientKey,
 };
+use safehome_core::hex;
 
 use crate::Outcome;
 use crate::outln;
@@ -307,7 +308,7 @@ fn photo_json(p: &ProcessedPhoto) -> serde_json::Value {
         "width": p.width,
         "height": p.height,
         "bytes": p.jpeg.len(),
-        "sha256": hex(&p.sha256),
+        "sha256": hex::encode(&p.sha256),
         "thumbnail": { "width": p.thumbnail_width, "height": p.thumbnail_height, "bytes": p.thumbnail.len() },
         "original": p.original,
         "exif": p.exif,
@@ -340,7 +341,7 @@ fn photo_process(
             p.height,
             p.jpeg.len(),
             p.exif.orientation_or_default(),
-            hex(&p.sha256)
+            hex::encode(&p.sha256)
         );
     }
     Ok(())
@@ -458,7 +459,7 @@ fn verify(input: &Path, expect_device: Option<&str>, json: bool) -> Step<()> {
             "recipients": v.recipients,
             "payload_bytes": v.payload_len,
             "envelope_bytes": v.envelope_len,
-            "header_sha256": hex(&v.header_sha256),
+            "header_sha256": hex::encode(&v.header_sha256),
         });
         outln!("{}", serde_json::to_string_pretty(&j).unwrap_or_default());
     } else {

@@ -8,8 +8,9 @@ use safehome_core::form::expr::{self, MapEnv};
 use crate::Outcome;
 use crate::outln;
 use crate::source;
+use crate::utc_offset::UtcOffset;
 
-pub fn run(src: &str, vars: Option<&Path>) -> Outcome {
+pub fn run(src: &str, vars: Option<&Path>, offset: UtcOffset) -> Outcome {
     let parsed = match expr::parse(src) {
         Ok(e) => e,
         Err(e) => {
@@ -24,9 +25,11 @@ pub fn run(src: &str, vars: Option<&Path>) -> Outcome {
             return Outcome::Unusable;
         }
     };
-    // today() and now() use this machine's clock in Vietnam's time zone (UTC+7).
+    // today() and now() use this machine's clock in the device's time zone (`--utc-offset`).
     let env = match MapEnv::from_json(&vars) {
-        Ok(env) => env.with_now_ms(SystemClock::default().now_ms()).with_offset_minutes(7 * 60),
+        Ok(env) => {
+            env.with_now_ms(SystemClock::default().now_ms()).with_offset_minutes(offset.minutes())
+        }
         Err(e) => {
             eprintln!("--vars: {e}");
             return Outcome::Unusable;

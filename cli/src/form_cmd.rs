@@ -15,6 +15,7 @@ use crate::Outcome;
 use crate::outln;
 use crate::report;
 use crate::source;
+use crate::utc_offset::UtcOffset;
 
 #[derive(Subcommand)]
 pub enum FormCommand {
@@ -44,13 +45,13 @@ pub enum FormCommand {
     },
 }
 
-pub fn run(cmd: FormCommand) -> Outcome {
+pub fn run(cmd: FormCommand, offset: UtcOffset) -> Outcome {
     match cmd {
         FormCommand::List => list(),
         FormCommand::Show { form, json, lang } => show(&form, json, lang.as_deref()),
         FormCommand::Validate { file } => validate(&file),
         FormCommand::Fill { form, answers, json, lang } => {
-            fill(&form, &answers, json, lang.as_deref())
+            fill(&form, &answers, json, lang.as_deref(), offset)
         }
     }
 }
@@ -177,7 +178,13 @@ fn validate(file: &std::path::Path) -> Outcome {
     }
 }
 
-fn fill(spec: &str, answers: &std::path::Path, json: bool, lang: Option<&str>) -> Outcome {
+fn fill(
+    spec: &str,
+    answers: &std::path::Path,
+    json: bool,
+    lang: Option<&str>,
+    offset: UtcOffset,
+) -> Outcome {
     let form = match source::checked_form(spec) {
         Ok(f) => f,
         // A broken form makes the answers unusable, whatever they are.
@@ -189,7 +196,8 @@ fn fill(spec: &str, answers: &std::path::Path, json: bool, lang: Option<&str>) -
     };
     let mut session = Session::new(
         Arc::clone(&form),
-        Arc::new(SystemClock::default()),
+        // Dates and times in the answers without an offset are the device's local time.
+        Arc::new(SystemClock { offset_minutes: offset.minutes() }),
         Arc::new(SystemEntropy::default()),
     );
     if let Some(l) = lang {

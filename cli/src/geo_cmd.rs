@@ -18,6 +18,7 @@ use serde_json::{Value, json};
 
 use crate::Outcome;
 use crate::outln;
+use crate::utc_offset::UtcOffset;
 
 #[derive(Subcommand)]
 pub enum GeoCommand {
@@ -49,7 +50,8 @@ pub enum GeoCommand {
         /// The code of the volunteer's assigned area (overrides the file's `assigned_area`).
         #[arg(long)]
         assigned: Option<String>,
-        /// The current time (ms since the epoch or ISO 8601) instead of the system clock.
+        /// The current time (ms since the epoch or ISO 8601; without an offset, in the
+        /// device's, `--utc-offset`) instead of the system clock.
         #[arg(long)]
         now: Option<String>,
         /// Reason language: vi or en.
@@ -66,11 +68,11 @@ pub enum GeoCommand {
     },
 }
 
-pub fn run(cmd: GeoCommand) -> Outcome {
+pub fn run(cmd: GeoCommand, offset: UtcOffset) -> Outcome {
     match cmd {
         GeoCommand::Locate { areas, points, json } => locate(&areas, &points, json),
         GeoCommand::CheckFix { fix, areas, assigned, now, lang, json } => {
-            check_fix(&fix, areas.as_deref(), assigned, now.as_deref(), &lang, json)
+            check_fix(&fix, areas.as_deref(), assigned, now.as_deref(), offset, &lang, json)
         }
         GeoCommand::Validate { areas, json } => validate(&areas, json),
     }
@@ -336,8 +338,9 @@ fn parse_input(text: &str) -> Result<CheckInput, String> {
     }
 }
 
-fn parse_now(s: &str) -> Option<i64> {
-    s.trim().parse::<i64>().ok().or_else(|| parse_datetime(s.trim(), 0).map(|(ms, _)| ms))
+fn parse_now(s: &str, offset: UtcOffset) -> Option<i64> {
+    let s = s.trim();
+    s.parse::<i64>().ok().or_else(|| parse_datetime(s, offset.minutes()).map(|(ms, _)| ms))
 }
 
 fn reason<'a>(f: &'a QualityFlag, lang: &str) -> &'a str {
@@ -358,13 +361,14 @@ fn check_fix(
     areas: Option<&Path>,
     assigned: Option<String>,
     now: Option<&str>,
+    offset: UtcOffset,
     lang: &str,
     json: bool,
 ) -> Outcome {
     if lang != "vi" && lang != "en" {
         return fail(Outcome::Unusable, &format!("--lang must be vi or en, not `{lang}`"));
     }
-    let now_ms = match now.map(parse_now) {
+    let now_ms = match now.map(|s| parse_now(s, offset)) {
         Some(None) => {
             return fail(Outcome::Unusable, "--now must be milliseconds or an ISO 8601 time");
         }
@@ -388,8 +392,8 @@ fn check_fix(
         return fail(Outcome::Unusable, "an assigned area needs --areas");
     }
     let clock: Box<dyn Clock> = match now_ms {
-        Some(ms) => Box::new(FixedClock::new(ms, 0)),
-        None => Box::new(SystemClock::default()),
+        Some(ms) => Box::new(FixedClock::new(ms, offset.minutes())),
+        None => Box::new(SystemClock { offset_minutes: offset.minutes() }),
     };
     let valid = match validate_fix(&input.fix, &FixLimits::default(), clock.as_ref()) {
         Ok(v) => v,

@@ -13,6 +13,7 @@ mod geo_cmd;
 mod out;
 mod report;
 mod source;
+mod utc_offset;
 
 use std::process::ExitCode;
 
@@ -104,9 +105,11 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let outcome = match cli.command {
         Command::Demo { lang, keep } => demo::run(&lang, keep.as_deref()),
-        Command::Form(cmd) => form_cmd::run(cmd),
-        Command::Geo(cmd) => geo_cmd::run(cmd),
-        Command::Expr { expression, vars } => expr_cmd::run(&expression, vars.as_deref()),
+        Command::Form(cmd) => form_cmd::run(cmd, cli.device.utc_offset),
+        Command::Geo(cmd) => geo_cmd::run(cmd, cli.device.utc_offset),
+        Command::Expr { expression, vars } => {
+            expr_cmd::run(&expression, vars.as_deref(), cli.device.utc_offset)
+        }
         Command::Init => device_cmd::init(&cli.device),
         Command::User(cmd) => device_cmd::user(&cli.device, cmd),
         Command::Team(cmd) => device_cmd::team(&cli.device, cmd),

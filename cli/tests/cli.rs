@@ -118,6 +118,53 @@ fn expr_prints_json_values_and_columns_of_errors() {
     assert!(stderr(&o).contains("--vars"), "{}", stderr(&o));
 }
 
+/// The device's time zone is a setting (`--utc-offset`, SAFEHOME_UTC_OFFSET), Vietnam's by
+/// default: a local time without an offset is read in it.
+#[test]
+fn utc_offset_is_a_setting_with_vietnam_by_default() {
+    // 07:00 in Vietnam is the epoch; in UTC it is 7/24 of a day later.
+    let seven = "decimal-date-time('1970-01-01T07:00:00')";
+    let days = |o: &std::process::Output| {
+        assert_eq!(code(o), 0, "{}", stderr(o));
+        stdout(o).trim().parse::<f64>().unwrap()
+    };
+    assert_eq!(days(&safehome(&["expr", seven])), 0.0);
+    assert_eq!(days(&safehome(&["--utc-offset", "+07:00", "expr", seven])), 0.0);
+    assert_eq!(days(&safehome(&["--utc-offset", "420", "expr", seven])), 0.0);
+    assert!(
+        (days(&safehome(&["expr", seven, "--utc-offset", "+00:00"])) - 7.0 / 24.0).abs() < 1e-9
+    );
+    // A negative offset as its own argument, and from the environment.
+    let o = safehome(&["--utc-offset", "-05:00", "expr", seven]);
+    assert!((days(&o) - 12.0 / 24.0).abs() < 1e-9);
+    let o = common::safehome_env(&["expr", seven], &[("SAFEHOME_UTC_OFFSET", "-300")]);
+    assert!((days(&o) - 12.0 / 24.0).abs() < 1e-9);
+    // The option wins over the environment.
+    let o = common::safehome_env(
+        &["--utc-offset", "+07:00", "expr", seven],
+        &[("SAFEHOME_UTC_OFFSET", "-300")],
+    );
+    assert_eq!(days(&o), 0.0);
+
+    // A bad offset is a usage error (exit 2) that says what is wrong, before anything runs.
+    for (bad, why) in [
+        ("+15:00", "outside the offsets in use, -12:00 to +14:00"),
+        ("-12:01", "outside the offsets in use"),
+        ("UTC+7", "is not an offset: write ±HH:MM (+07:00) or minutes east of UTC (420)"),
+        ("+07:75", "is not an offset"),
+        ("7", "did you mean `+7:00`?"),
+    ] {
+        let o = safehome(&["--utc-offset", bad, "expr", "1"]);
+        assert_eq!(code(&o), 2, "{bad}: {}", stderr(&o));
+        assert!(stderr(&o).contains("--utc-offset"), "{bad}: {}", stderr(&o));
+        assert!(stderr(&o).contains(why), "{bad}: {}", stderr(&o));
+        assert!(stdout(&o).is_empty(), "{bad}: {}", stdout(&o));
+    }
+    let o = common::safehome_env(&["expr", "1"], &[("SAFEHOME_UTC_OFFSET", "+99:00")]);
+    assert_eq!(code(&o), 2, "{}", stderr(&o));
+    assert!(stderr(&o).contains("outside the offsets in use"), "{}", stderr(&o));
+}
+
 /// Every section the README promises, in both languages, from an empty working directory: the
 /// demo's photo is inside the binary, and nothing beside the repository is needed
 /// (scripts/fresh-clone.sh runs this test in a fresh clone).

@@ -28,6 +28,7 @@ impl Device {
             .env("SAFEHOME_KEY_FILE", self.dir.join("data.key"))
             .env("SAFEHOME_PIN", pin)
             .env("SAFEHOME_SUPERVISOR_PIN", "1111")
+            .env_remove("SAFEHOME_UTC_OFFSET")
             .output()
             .expect("runs")
     }
@@ -103,6 +104,11 @@ fn a_mock_fix_is_kept_and_flagged_at_finalize() {
         "gate_fence": "yes", "helmet_use": "yes", "play_area": "yes", "child_injured_12m": "no",
         "special_groups": ["none"], "serious_harm": "no"
     }).to_string());
+    // An answers file that is not JSON is the user's bad input, not unreadable stored data.
+    let broken = common::temp("device-fix", "broken.json", r#"{"consent": "#);
+    let o = d.run("2222", &["visit", "fill", "--user", "Toàn", visit, &broken]);
+    assert_eq!(code(&o), 1, "{}", stderr(&o));
+    assert!(stderr(&o).starts_with("answers: EOF while parsing"), "{}", stderr(&o));
     d.ok("2222", &["visit", "fill", "--user", "Toàn", visit, &answers]);
     d.ok("2222", &["visit", "finalize", "--user", "Toàn", visit]);
 
@@ -210,4 +216,29 @@ fn assigned_areas_set_once_are_checked_by_every_later_finalize() {
         d.ok("1111", &["team", "set-areas", "--user", "Hằng", "--clear"]).trim(),
         "assigned areas cleared"
     );
+}
+
+/// The store's clock runs in the device's offset (`--utc-offset`): `today()` in a constraint is
+/// the local date there. A date that is already today at +14:00 is still tomorrow at -12:00 (26
+/// hours apart, so the check cannot race midnight).
+#[test]
+fn the_store_reads_today_in_the_utc_offset() {
+    use safehome_core::form::expr::{format_iso_date, local_day};
+
+    let d = Device::new("tz");
+    d.ok("", &["init"]);
+    d.ok("1111", &["user", "add", "--role", "supervisor", "--name", "Hằng"]);
+    d.ok("3333", &["user", "add", "--role", "health_worker", "--name", "Khải", "--user", "Hằng"]);
+    let record = d.ok("3333", &["incident", "start", "--user", "Khải"]);
+    let record = record.trim();
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap();
+    let today_east = format_iso_date(local_day(now.as_millis() as i64, 14 * 60));
+    let answer = |offset: &str| {
+        let args = ["--utc-offset", offset, "visit", "answer", "--user", "Khải", record];
+        d.ok("3333", &[&args[..], &["incident_date", &today_east]].concat())
+    };
+    let west = answer("-12:00");
+    assert!(west.contains("incident_date: saved, but the answer does not meet"), "{west}");
+    let east = answer("+14:00");
+    assert!(!east.contains("constraint"), "{east}");
 }

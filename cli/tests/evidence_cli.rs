@@ -94,7 +94,7 @@ fn keys_seal_verify_open_round_trip() {
     let m: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(&meta).unwrap()).unwrap();
     let sha = safehome_core::evidence::photo::sha256(&jpeg);
-    assert_eq!(m["plaintext_sha256"], safehome_core::evidence::hex(&sha));
+    assert_eq!(m["plaintext_sha256"], safehome_core::hex::encode(&sha));
     assert_eq!(m["width"], 640);
     // The opened photo carries no EXIF: the GPS position lives only in the sealed metadata.
     assert!(!jpeg.windows(4).any(|w| w == b"Exif"));

@@ -157,6 +157,24 @@ fn check_fix_valid_with_area_and_flags() {
     let o = safehome(&["geo", "check-fix", &fix, "--now", "2026-11-29T04:00:00Z"]);
     assert_eq!(code(&o), 0, "{}", stderr(&o));
     assert!(stdout(&o).contains("Độ chính xác GPS 45 m"), "{}", stdout(&o));
+    // A --now without an offset is the device's local time (--utc-offset, Vietnam by default):
+    // 11:00 in Vietnam is 04:00Z, ten seconds after the fix; 11:00 UTC is seven hours after it.
+    let o = safehome(&["geo", "check-fix", &fix, "--now", "2026-11-29T11:00:00", "--lang", "en"]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert!(stdout(&o).contains("age 10.0 s"), "{}", stdout(&o));
+    let o = safehome(&[
+        "geo",
+        "check-fix",
+        &fix,
+        "--now",
+        "2026-11-29T11:00:00",
+        "--utc-offset",
+        "+00:00",
+        "--json",
+    ]);
+    assert_eq!(code(&o), 1, "{}", stderr(&o));
+    let v: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+    assert_eq!(v["error"]["code"], "stale", "{v}");
 
     let o = safehome(&["geo", "check-fix", &fix, "--now", NOW, "--json"]);
     let v: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();

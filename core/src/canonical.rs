@@ -164,7 +164,6 @@ fn write_members<'a>(
 /// short form, other controls as `\u00xx` (lowercase hex), and everything else — `/`, DEL,
 /// U+2028/U+2029, all non-ASCII — as its own UTF-8 bytes.
 fn write_string(s: &str, out: &mut Vec<u8>) {
-    const HEX: &[u8; 16] = b"0123456789abcdef";
     out.push(b'"');
     let bytes = s.as_bytes();
     // Runs of bytes that need no escape are copied in one go; a multi-byte UTF-8 sequence has
@@ -185,8 +184,7 @@ fn write_string(s: &str, out: &mut Vec<u8>) {
         out.extend_from_slice(&bytes[start..i]);
         if short.is_empty() {
             out.extend_from_slice(b"\\u00");
-            out.push(HEX[usize::from(b >> 4)]);
-            out.push(HEX[usize::from(b & 0x0f)]);
+            out.extend_from_slice(crate::hex::encode(&[b]).as_bytes());
         } else {
             out.extend_from_slice(short);
         }

@@ -125,8 +125,37 @@ impl Entropy for SeededEntropy {
 pub fn new_uuid(entropy: &dyn Entropy) -> String {
     let mut b = [0u8; 16];
     entropy.fill(&mut b);
-    b[6] = (b[6] & 0x0f) | 0x40;
-    b[8] = (b[8] & 0x3f) | 0x80;
-    let hex: String = b.iter().map(|x| format!("{x:02x}")).collect();
-    format!("{}-{}-{}-{}-{}", &hex[0..8], &hex[8..12], &hex[12..16], &hex[16..20], &hex[20..32])
+    uuid_v4(b)
+}
+
+/// 16 random bytes as a version 4 UUID string (`8-4-4-4-12` lower-case hex digits): the store's
+/// ids and the forms' `uuid()` alike.
+pub(crate) fn uuid_v4(mut b: [u8; 16]) -> String {
+    b[6] = (b[6] & 0x0f) | 0x40; // version 4
+    b[8] = (b[8] & 0x3f) | 0x80; // RFC 4122 variant
+    let hex = crate::hex::encode(&b);
+    let mut out = String::with_capacity(36);
+    for (i, c) in hex.chars().enumerate() {
+        if matches!(i, 8 | 12 | 16 | 20) {
+            out.push('-');
+        }
+        out.push(c);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn uuids_are_version_4_in_the_canonical_form() {
+        assert_eq!(uuid_v4([0; 16]), "00000000-0000-4000-8000-000000000000");
+        assert_eq!(uuid_v4([0xff; 16]), "ffffffff-ffff-4fff-bfff-ffffffffffff");
+        let id = new_uuid(&SeededEntropy::new(1));
+        assert_eq!(id.len(), 36);
+        assert_eq!(id.as_bytes()[14], b'4');
+        assert!(matches!(id.as_bytes()[19], b'8' | b'9' | b'a' | b'b'), "{id}");
+        assert_ne!(id, new_uuid(&SeededEntropy::new(2)));
+    }
 }

@@ -6,6 +6,7 @@ pub mod clock;
 pub mod crypto;
 pub mod evidence;
 pub mod form;
+pub mod hex;
 pub mod location;
 pub mod risk;
 pub mod store;

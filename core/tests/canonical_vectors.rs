@@ -9,7 +9,7 @@ use ring::signature::{ED25519, UnparsedPublicKey};
 use rusqlite::{Connection, params};
 use safehome_core::canonical::{self, CanonicalError};
 use safehome_core::crypto::KeyHierarchy;
-use safehome_core::evidence::hex;
+use safehome_core::hex;
 use safehome_core::location::{Fix, Provider};
 use serde_json::Value;
 
@@ -103,7 +103,7 @@ const VECTORS: &[Vector] = &[
 ];
 
 fn sha256_hex(bytes: &[u8]) -> String {
-    hex(digest::digest(&digest::SHA256, bytes).as_ref())
+    hex::encode(digest::digest(&digest::SHA256, bytes).as_ref())
 }
 
 #[test]
@@ -172,10 +172,6 @@ fn stored_submission(f: &Fixture, record_id: &str) -> Vec<u8> {
         .unwrap()
 }
 
-fn unhex(s: &str) -> Vec<u8> {
-    (0..s.len()).step_by(2).map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap()).collect()
-}
-
 #[test]
 fn a_finalized_submission_is_stored_hashed_and_signed_as_its_canonical_bytes() {
     let f = Fixture::new("jcs-finalize");
@@ -208,8 +204,10 @@ fn a_finalized_submission_is_stored_hashed_and_signed_as_its_canonical_bytes() {
     );
     // The device signature is over exactly these bytes, under the key the submission names.
     let signature = s.record(&t.sup, &fin.record_id).unwrap().signature.unwrap();
-    let device = unhex(parsed["device_public_key"].as_str().unwrap());
-    UnparsedPublicKey::new(&ED25519, &device).verify(&stored, &unhex(&signature)).unwrap();
+    let device = hex::decode(parsed["device_public_key"].as_str().unwrap()).unwrap();
+    UnparsedPublicKey::new(&ED25519, &device)
+        .verify(&stored, &hex::decode(&signature).unwrap())
+        .unwrap();
     // Text is signed as typed (NFC Vietnamese, literally), members in JCS order.
     let text = String::from_utf8(stored).unwrap();
     assert!(text.contains("\"head_name\":\"Ma V\u{103}n H\u{f9}ng\""), "{text}");

@@ -11,8 +11,9 @@ use safehome_core::evidence::envelope::{
 };
 use safehome_core::evidence::keys::KeyError;
 use safehome_core::evidence::{
-    DevicePublicKey, DeviceSigningKey, EvidenceInfo, GpsPoint, Identity, KeyKind, RecipientKey, hex,
+    DevicePublicKey, DeviceSigningKey, EvidenceInfo, GpsPoint, Identity, KeyKind, RecipientKey,
 };
+use safehome_core::hex;
 
 // ---------------------------------------------------------------------------------------------
 // helpers
@@ -825,7 +826,7 @@ fn all_zero_and_low_order_points() {
             RecipientKey::from_bytes(*p).unwrap_err(),
             KeyError::LowOrderPoint,
             "{}",
-            hex(p)
+            hex::encode(p)
         );
         let text = safehome_core::evidence::bech32::encode("shrecip", p, false);
         assert_eq!(text.parse::<RecipientKey>().unwrap_err(), KeyError::LowOrderPoint);
@@ -981,11 +982,11 @@ fn random_flips_of_a_one_mebibyte_envelope_are_refused() {
 // known-answer tests
 
 fn unhex(s: &str) -> [u8; 32] {
-    safehome_core::evidence::unhex32(s).unwrap()
+    hex::decode_array(s).unwrap()
 }
 
 fn unhex_vec(s: &str) -> Vec<u8> {
-    (0..s.len()).step_by(2).map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap()).collect()
+    hex::decode(s).unwrap()
 }
 
 #[test]
@@ -1005,12 +1006,12 @@ fn kat_hkdf_sha256_rfc5869() {
     let prk = ring::hkdf::Salt::new(ring::hkdf::HKDF_SHA256, &salt).extract(&ikm);
     let mut out = [0u8; 42];
     prk.expand(&[&info], L42).unwrap().fill(&mut out).unwrap();
-    assert_eq!(hex(&out), okm);
+    assert_eq!(hex::encode(&out), okm);
     // The envelope's KDF (32 bytes) is the prefix of the same output.
-    assert_eq!(hex(&envelope::hkdf_sha256(&salt, &ikm, &info).unwrap()[..]), okm[..64]);
+    assert_eq!(hex::encode(&envelope::hkdf_sha256(&salt, &ikm, &info).unwrap()[..]), okm[..64]);
     // Test case 3: empty salt and info.
     assert_eq!(
-        hex(&envelope::hkdf_sha256(&[], &ikm, &[]).unwrap()[..]),
+        hex::encode(&envelope::hkdf_sha256(&[], &ikm, &[]).unwrap()[..]),
         "8da4e775a563c18f715f802a063c5a31b8a11f5c5ee1879ec3454e5f3c738d2d"
     );
 }
@@ -1033,10 +1034,10 @@ fn kat_ed25519_rfc8032() {
     ];
     for (secret, public, msg, sig) in cases {
         let k = DeviceSigningKey::from_seed(unhex(secret)).unwrap();
-        assert_eq!(hex(k.public().as_bytes()), public);
+        assert_eq!(hex::encode(k.public().as_bytes()), public);
         let msg = unhex_vec(msg);
         let s = k.sign(&msg);
-        assert_eq!(hex(&s), sig);
+        assert_eq!(hex::encode(&s), sig);
         assert!(DevicePublicKey::from_bytes(unhex(public)).verify(&msg, &s));
         let mut bad = s;
         bad[0] ^= 1;
@@ -1053,11 +1054,11 @@ fn kat_x25519_rfc7748() {
         "5dab087e624a8a4b79e17f8b83800ee66f3bb1292618b6fd1c2f8b27ff88e0eb",
     ));
     assert_eq!(
-        hex(alice.recipient().as_bytes()),
+        hex::encode(alice.recipient().as_bytes()),
         "8520f0098930a754748b7ddcb43ef75a0dbf3a0d26381af4eba4a98eaa9b4e6a"
     );
     assert_eq!(
-        hex(bob.recipient().as_bytes()),
+        hex::encode(bob.recipient().as_bytes()),
         "de9edb7d7b7dc1b4d35b61c2ece435373f8343c85b78674dadfc7e146f882b4f"
     );
     // ring's ephemeral agreement and x25519-dalek agree on the shared secret of §6.1.
@@ -1065,7 +1066,10 @@ fn kat_x25519_rfc7748() {
         unhex("77076d0a7318a57d3c16c17251b26645df4c2f87ebc0992ab177fba51db92c2a"),
         *bob.recipient().as_bytes(),
     );
-    assert_eq!(hex(&shared), "4a5d9d5ba4ce2de1728e3bf480350f25e07e21c947d19e3376f09b3c1e161742");
+    assert_eq!(
+        hex::encode(&shared),
+        "4a5d9d5ba4ce2de1728e3bf480350f25e07e21c947d19e3376f09b3c1e161742"
+    );
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1143,7 +1147,7 @@ fn doc_block(doc: &str, name: &str) -> String {
 }
 
 fn sha_hex(b: &[u8]) -> String {
-    hex(ring::digest::digest(&ring::digest::SHA256, b).as_ref())
+    hex::encode(ring::digest::digest(&ring::digest::SHA256, b).as_ref())
 }
 
 /// Print the vectors (run with `--ignored --nocapture` to regenerate the document's blocks).
@@ -1159,13 +1163,13 @@ fn print_vectors() {
         println!("device key {}\ndevice {}", v.device.to_text().as_str(), v.device.public());
         let h = envelope::read_header(&mut &v.envelope[..]).unwrap();
         println!("header+signature len {}", h.raw.len() + 64);
-        let hx = hex(&v.envelope);
+        let hx = hex::encode(&v.envelope);
         if n == 1 {
             for line in hx.as_bytes().chunks(64) {
                 println!("{}", std::str::from_utf8(line).unwrap());
             }
         } else {
-            for line in hex(&v.envelope[..h.raw.len() + 64]).as_bytes().chunks(64) {
+            for line in hex::encode(&v.envelope[..h.raw.len() + 64]).as_bytes().chunks(64) {
                 println!("{}", std::str::from_utf8(line).unwrap());
             }
             println!("len {} sha256 {}", v.envelope.len(), sha_hex(&v.envelope));
@@ -1184,7 +1188,7 @@ fn published_test_vectors_match_the_code() {
     assert_eq!(doc_block(&doc, "vector-1-recipient"), v.identity[0].recipient().to_string());
     assert_eq!(doc_block(&doc, "vector-1-device-key"), v.device.to_text().as_str());
     assert_eq!(doc_block(&doc, "vector-1-device"), v.device.public().to_string());
-    assert_eq!(doc_block(&doc, "vector-1-envelope"), hex(&v.envelope), "vector 1 envelope");
+    assert_eq!(doc_block(&doc, "vector-1-envelope"), hex::encode(&v.envelope), "vector 1 envelope");
     let (p, o) =
         envelope::open_bytes(&v.envelope, &v.identity[0], Some(&v.device.public())).unwrap();
     assert_eq!(p, v.payload);
@@ -1195,7 +1199,7 @@ fn published_test_vectors_match_the_code() {
     let v = vector(2);
     let h = envelope::read_header(&mut &v.envelope[..]).unwrap();
     let head = &v.envelope[..h.raw.len() + SIGNATURE_LEN];
-    assert_eq!(doc_block(&doc, "vector-2-header"), hex(head), "vector 2 header");
+    assert_eq!(doc_block(&doc, "vector-2-header"), hex::encode(head), "vector 2 header");
     assert_eq!(
         doc_block(&doc, "vector-2-envelope-sha256"),
         format!("{}:{}", v.envelope.len(), sha_hex(&v.envelope))

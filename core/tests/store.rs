@@ -590,7 +590,7 @@ fn photos_are_sealed_to_the_team_and_travel_with_the_submission() {
     let (jpeg, opened) = open_bytes(&env, &archive, Some(&s.device_key().public())).unwrap();
     assert_eq!(opened.metadata.evidence_id, second.id);
     assert_eq!(
-        safehome_core::evidence::hex(&safehome_core::evidence::photo::sha256(&jpeg)),
+        safehome_core::hex::encode(&safehome_core::evidence::photo::sha256(&jpeg)),
         second.plain_sha256
     );
     assert!(!jpeg.windows(4).any(|w| w == b"Exif"), "no EXIF in the sealed photo");

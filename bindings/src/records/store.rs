@@ -520,13 +520,3 @@ impl From<t::Recipient> for RecipientInfo {
         RecipientInfo { public_key: r.public_key, kind: r.kind, label: r.label }
     }
 }
-
-/// A new recipient key pair in its text forms (see `generateRecipientIdentity`).
-#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
-pub struct RecipientIdentity {
-    /// `shrecip1…`: the public key to add with `ProfileSession.addRecipient`.
-    pub recipient: String,
-    /// `SH-IDENTITY-1…`: the secret key that opens what is sealed to `recipient`. Keep it off
-    /// the phone.
-    pub identity: String,
-}

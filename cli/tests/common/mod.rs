@@ -6,8 +6,17 @@
 use std::path::PathBuf;
 use std::process::{Command, Output};
 
+/// Run `safehome` with the default time zone (Vietnam) whatever the caller's environment says.
 pub fn safehome(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_safehome")).args(args).output().expect("runs")
+    safehome_env(args, &[])
+}
+
+/// Run `safehome` with these environment variables (and no other SAFEHOME_UTC_OFFSET).
+pub fn safehome_env(args: &[&str], vars: &[(&str, &str)]) -> Output {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_safehome"));
+    c.args(args).env_remove("SAFEHOME_UTC_OFFSET");
+    c.envs(vars.iter().copied());
+    c.output().expect("runs")
 }
 
 pub fn code(o: &Output) -> i32 {

@@ -12,19 +12,6 @@ impl DataKey {
     pub fn from_bytes(bytes: [u8; 32]) -> DataKey {
         DataKey(bytes)
     }
-
-    /// Parse 64 hex characters (the CLI's `--key-file`).
-    pub fn from_hex(hex: &str) -> Option<DataKey> {
-        let hex = hex.trim();
-        if hex.len() != 64 {
-            return None;
-        }
-        let mut out = [0u8; 32];
-        for (i, b) in out.iter_mut().enumerate() {
-            *b = u8::from_str_radix(hex.get(2 * i..2 * i + 2)?, 16).ok()?;
-        }
-        Some(DataKey(out))
-    }
 }
 
 impl std::fmt::Debug for DataKey {

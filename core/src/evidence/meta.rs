@@ -49,9 +49,9 @@ pub struct EvidenceMetadata {
     pub captured_at_ms: Option<i64>,
     pub sealed_at_ms: i64,
     pub plaintext_len: u64,
-    #[serde(with = "super::hex32")]
+    #[serde(with = "crate::hex::serde32")]
     pub plaintext_sha256: [u8; 32],
-    #[serde(with = "opt_hex32")]
+    #[serde(with = "crate::hex::serde_opt32")]
     pub original_sha256: Option<[u8; 32]>,
     pub width: Option<u32>,
     pub height: Option<u32>,
@@ -93,25 +93,6 @@ impl EvidenceMetadata {
     /// Pretty JSON for people (the CLI's `--meta` file).
     pub fn to_json_pretty(&self) -> String {
         serde_json::to_string_pretty(self).unwrap_or_default()
-    }
-}
-
-mod opt_hex32 {
-    use serde::{Deserialize, Deserializer, Serializer};
-
-    pub fn serialize<S: Serializer>(v: &Option<[u8; 32]>, s: S) -> Result<S::Ok, S::Error> {
-        match v {
-            Some(b) => s.serialize_str(&super::super::hex(b)),
-            None => s.serialize_none(),
-        }
-    }
-    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<[u8; 32]>, D::Error> {
-        match Option::<String>::deserialize(d)? {
-            None => Ok(None),
-            Some(s) => super::super::unhex32(&s)
-                .map(Some)
-                .ok_or_else(|| serde::de::Error::custom("expected 64 hex digits")),
-        }
     }
 }
 

@@ -126,7 +126,7 @@ pub struct OriginalInfo {
     pub width: u32,
     pub height: u32,
     pub size: u64,
-    #[serde(with = "super::hex32")]
+    #[serde(with = "crate::hex::serde32")]
     pub sha256: [u8; 32],
 }
 

@@ -159,12 +159,6 @@ impl CheckedForm {
         self.by_name.get(name).copied()
     }
 
-    /// The repeats enclosing both fields, outermost first.
-    pub fn common_repeats(&self, a: FieldId, b: FieldId) -> usize {
-        let (ra, rb) = (&self.fields[a].repeats, &self.fields[b].repeats);
-        ra.iter().zip(rb.iter()).take_while(|(x, y)| x == y).count()
-    }
-
     pub fn default_language(&self) -> &str {
         self.form.languages.first().map(String::as_str).unwrap_or("")
     }

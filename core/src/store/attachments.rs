@@ -12,12 +12,13 @@ use serde::Serialize;
 use serde_json::Value as Json;
 
 use super::profiles::Actor;
-use super::records::{Draft, hex};
+use super::records::Draft;
 use super::{Store, StoreError};
 use crate::evidence::envelope::{Randomness, seal_bytes};
 use crate::evidence::meta::EvidenceInfo;
 use crate::evidence::photo::{PhotoOptions, process_file};
 use crate::form::model::FieldKind;
+use crate::hex;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Attachment {
@@ -139,8 +140,8 @@ impl Store {
             field: target.field_path.clone(),
             envelope_len: envelope.len() as i64,
             plain_len: processed.jpeg.len() as i64,
-            plain_sha256: hex(&processed.sha256),
-            original_sha256: hex(&processed.original.sha256),
+            plain_sha256: hex::encode(&processed.sha256),
+            original_sha256: hex::encode(&processed.original.sha256),
             width: processed.width,
             height: processed.height,
             had_gps: processed.exif.gps.is_some(),
@@ -226,8 +227,8 @@ impl Store {
                 field: r.get(1)?,
                 envelope_len: r.get(2)?,
                 plain_len: r.get(3)?,
-                plain_sha256: hex(&r.get::<_, Vec<u8>>(4)?),
-                original_sha256: hex(&r.get::<_, Vec<u8>>(5)?),
+                plain_sha256: hex::encode(&r.get::<_, Vec<u8>>(4)?),
+                original_sha256: hex::encode(&r.get::<_, Vec<u8>>(5)?),
                 width: 0,
                 height: 0,
                 had_gps: false,

@@ -60,11 +60,17 @@ pub enum StoreError {
     /// Assigned areas that are not valid GeoJSON areas (each bad feature named).
     #[error("assigned areas: {0}")]
     Areas(#[from] crate::location::AreasError),
+    /// Stored data that does not read back as expected (JSON at line 3, an unknown role): the
+    /// database was altered or damaged.
     #[error("stored data is unreadable: {0}")]
     BadData(String),
     /// A row whose security fields do not match their MAC: edited without the data key.
     #[error("{table} row {row} was changed outside the app (its integrity check fails)")]
     Tampered { table: &'static str, row: String },
+    /// A value of the core's own could not be serialised for a write (`store::json`): a bug in
+    /// the core, not a problem with the input or the stored data. Nothing was written.
+    #[error("could not encode {what} for storage: {detail}")]
+    Encode { what: &'static str, detail: String },
     /// Another copy of this draft saved since this copy was loaded: saving would overwrite
     /// newer answers. Reopen the draft.
     #[error("record {id} was saved by another copy of its draft; reopen it")]
@@ -89,8 +95,5 @@ impl From<rusqlite::Error> for StoreError {
     }
 }
 
-impl From<serde_json::Error> for StoreError {
-    fn from(e: serde_json::Error) -> Self {
-        StoreError::BadData(format!("JSON at line {}, column {}", e.line(), e.column()))
-    }
-}
+// No `From<serde_json::Error>`: JSON errors go through `store::json`, which knows whether the
+// JSON was being written (`Encode`) or read back (`BadData`).

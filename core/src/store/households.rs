@@ -5,6 +5,7 @@
 use rusqlite::{OptionalExtension, Row, params};
 use serde::{Deserialize, Serialize};
 
+use super::json;
 use super::profiles::{Actor, Permission, Role};
 use super::{Action, Store, StoreError};
 
@@ -148,8 +149,8 @@ impl Store {
                     c.encrypt_str("households", "village", &id, h.village.trim())?,
                     enc_opt("address", h.address.clone())?,
                     c.encrypt_str("households", "head_name", &id, h.head_name.trim())?,
-                    enc_opt("members", Some(serde_json::to_string(&h.members)?))?,
-                    enc_opt("location", h.location.map(|l| serde_json::to_string(&l)).transpose()?)?,
+                    enc_opt("members", Some(json::to_string("members", &h.members)?))?,
+                    enc_opt("location", h.location.map(|l| json::to_string("location", &l)).transpose()?)?,
                     now
                 ],
             )?;

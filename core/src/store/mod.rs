@@ -11,6 +11,7 @@ mod audit;
 mod error;
 mod fixes;
 pub mod households;
+mod json;
 pub mod migrate;
 pub mod outbox;
 pub mod profiles;
@@ -294,7 +295,7 @@ impl Store {
         id: &str,
         value: &T,
     ) -> Result<Vec<u8>, StoreError> {
-        let json = serde_json::to_string(value)?;
+        let json = json::to_string(column, value)?;
         Ok(self.keys.column.encrypt_str(table, column, id, &json)?)
     }
 
@@ -307,7 +308,7 @@ impl Store {
         enc: &[u8],
     ) -> Result<T, StoreError> {
         let json = self.keys.column.decrypt_str(table, column, id, enc)?;
-        Ok(serde_json::from_str(&json)?)
+        json::from_str(column, &json)
     }
 
     pub(crate) fn config(&self) -> &StoreConfig {

@@ -5,8 +5,9 @@
 use rusqlite::{OptionalExtension, params};
 use serde::Serialize;
 
-use super::records::{hex, transition};
+use super::records::transition;
 use super::{Action, Store, StoreError};
+use crate::hex;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct OutboxEntry {
@@ -60,7 +61,7 @@ impl Store {
                 item_kind: r.get(1)?,
                 item_id: r.get(2)?,
                 state: r.get(3)?,
-                payload_sha256: hex(&r.get::<_, Vec<u8>>(4)?),
+                payload_sha256: hex::encode(&r.get::<_, Vec<u8>>(4)?),
                 size_bytes: r.get(5)?,
                 attempts: r.get(6)?,
                 next_attempt_at_ms: r.get(7)?,
@@ -120,10 +121,8 @@ impl Store {
     /// A hash that matches nothing pending or uploaded is refused.
     pub fn acknowledge(&self, payload_sha256_hex: &str) -> Result<String, StoreError> {
         let now = self.now_ms();
-        let hash = parse_hex32(payload_sha256_hex).ok_or_else(|| StoreError::Invalid {
-            field: "payload_sha256",
-            message: "64 hex characters".into(),
-        })?;
+        let hash = hex::decode_array::<32>(payload_sha256_hex.trim())
+            .map_err(|e| StoreError::Invalid { field: "payload_sha256", message: e.to_string() })?;
         self.write(|tx, s| {
             let (id, kind, item): (String, String, String) = tx
                 .query_row(
@@ -179,16 +178,4 @@ impl Store {
             Ok(ids.len())
         })
     }
-}
-
-fn parse_hex32(s: &str) -> Option<[u8; 32]> {
-    let s = s.trim();
-    if s.len() != 64 {
-        return None;
-    }
-    let mut out = [0u8; 32];
-    for (i, b) in out.iter_mut().enumerate() {
-        *b = u8::from_str_radix(s.get(2 * i..2 * i + 2)?, 16).ok()?;
-    }
-    Some(out)
 }

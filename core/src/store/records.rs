@@ -13,10 +13,12 @@ use serde::Serialize;
 use serde_json::{Value as Json, json};
 
 use super::fixes::RecordFixes;
+use super::json;
 use super::profiles::{Actor, Permission, Role};
 use super::{Action, Store, StoreError};
 use crate::canonical;
 use crate::form::session::{Session, SessionState, TimingEvent, TimingKind};
+use crate::hex;
 use crate::location::{FlagCode, QualityFlag};
 use crate::risk::{self, Assessment};
 
@@ -140,10 +142,6 @@ pub struct Finalized {
     pub assessment: Option<Assessment>,
 }
 
-pub(crate) fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
 impl Store {
     /// Start a household visit on a built-in form.
     pub fn start_visit(
@@ -233,7 +231,7 @@ impl Store {
         };
         let id = self.new_id();
         let now = self.now_ms();
-        let state_json = serde_json::to_string(&session.state_without_events())?;
+        let state_json = json::to_string("draft", &session.state_without_events())?;
         self.write(|tx, s| {
             let c = &s.keys().column;
             tx.execute(
@@ -315,7 +313,7 @@ impl Store {
             }
         };
         let json = self.keys().column.decrypt_str("records", "draft", record_id, &draft)?;
-        let mut state: SessionState = serde_json::from_str(&json)?;
+        let mut state: SessionState = json::from_str("draft", &json)?;
         state.events = load_events(&tx, record_id)?;
         drop(tx);
         drop(conn);
@@ -379,7 +377,7 @@ impl Store {
         draft: &mut Draft,
         also: impl FnOnce(&Transaction<'_>) -> Result<(), StoreError>,
     ) -> Result<(), StoreError> {
-        let json = serde_json::to_string(&draft.session.state_without_events())?;
+        let json = json::to_string("draft", &draft.session.state_without_events())?;
         let enc = self.keys().column.encrypt_str("records", "draft", &draft.record_id, &json)?;
         let now = self.now_ms();
         let events = draft.session.events();
@@ -454,14 +452,14 @@ impl Store {
                 "form": {"id": form.id, "version": form.version},
                 "household_code": household_code,
                 "device_id": s.device_id(),
-                "device_public_key": hex(&s.device_public_key()),
+                "device_public_key": hex::encode(&s.device_public_key()),
                 "owner_id": by.profile_id(),
                 "created_at_ms": created,
                 "finalized_at_ms": now,
                 "instance_name": draft.session.instance_name(),
                 "data": data,
                 "attachments": attachments.iter().map(|a| json!({
-                    "id": a.id, "field": a.field, "envelope_sha256": hex(&a.sha256), "envelope_len": a.len,
+                    "id": a.id, "field": a.field, "envelope_sha256": hex::encode(&a.sha256), "envelope_len": a.len,
                 })).collect::<Vec<_>>(),
                 "assessment": assessment,
                 "location": location,
@@ -502,7 +500,7 @@ impl Store {
             }
             s.audit(tx, Some(by.profile_id()), Action::Finalized, &kind, &record_id)?;
             s.audit(tx, Some(by.profile_id()), Action::Queued, "outbox", &outbox_id)?;
-            Ok((hex(hash.as_ref()), outbox_id.clone(), location.map_or(0, |l| l.flags.len())))
+            Ok((hex::encode(hash.as_ref()), outbox_id.clone(), location.map_or(0, |l| l.flags.len())))
         })?;
         tracing::info!(
             "record {} finalized and queued: risk {}, {} location flag(s)",
@@ -569,12 +567,12 @@ impl Store {
         let (data, assessment) = match (&r.15, &r.14) {
             (Some(sub), _) => {
                 let bytes = c.decrypt("records", "submission", id, sub)?;
-                let v: Json = serde_json::from_slice(&bytes)?;
+                let v: Json = json::from_slice("submission", &bytes)?;
                 (v["data"].clone(), Some(v["assessment"].clone()))
             }
             (None, Some(draft)) => {
                 let json = c.decrypt_str("records", "draft", id, draft)?;
-                let state: SessionState = serde_json::from_str(&json)?;
+                let state: SessionState = json::from_str("draft", &json)?;
                 let form = self.form(&r.3, &r.4)?;
                 let s = Session::restore(
                     form,
@@ -582,7 +580,10 @@ impl Store {
                     Arc::clone(self.clock()),
                     Arc::clone(self.entropy()),
                 )?;
-                (s.output(), risk::assess(&s).map(serde_json::to_value).transpose()?)
+                (
+                    s.output(),
+                    risk::assess(&s).map(|a| json::to_value("assessment", &a)).transpose()?,
+                )
             }
             // Purged after acknowledgment: only the receipt remains.
             (None, None) => (Json::Null, None),
@@ -605,8 +606,8 @@ impl Store {
             due_at_ms: r.13,
             data,
             assessment,
-            submission_sha256: r.16.as_deref().map(hex),
-            signature: r.17.as_deref().map(hex),
+            submission_sha256: r.16.as_deref().map(hex::encode),
+            signature: r.17.as_deref().map(hex::encode),
             return_note: r
                 .18
                 .map(|v| c.decrypt_str("records", "return_note", id, &v))
@@ -725,19 +726,17 @@ impl Store {
             state: "purged".into(),
             action: "return",
         })?;
-        let v: Json = serde_json::from_slice(&self.keys().column.decrypt(
-            "records",
+        let v: Json = json::from_slice(
             "submission",
-            id,
-            &sub,
-        )?)?;
-        let state: SessionState = serde_json::from_value(v["state"].clone())?;
+            &self.keys().column.decrypt("records", "submission", id, &sub)?,
+        )?;
+        let state: SessionState = json::from_value("submission", v["state"].clone())?;
         let form = self.form(&view.form_id, &view.form_version)?;
         let session =
             Session::restore(form, &state, Arc::clone(self.clock()), Arc::clone(self.entropy()))?;
         let new_id = self.new_id();
         let now = self.now_ms();
-        let state_json = serde_json::to_string(&session.state_without_events())?;
+        let state_json = json::to_string("draft", &session.state_without_events())?;
         self.write(|tx, s| {
             let c = &s.keys().column;
             let n = tx.execute(
@@ -820,7 +819,7 @@ fn load_events(
         .collect::<Result<_, _>>()?;
     rows.into_iter()
         .map(|(at_ms, path, kind)| {
-            let kind: TimingKind = serde_json::from_value(Json::String(kind))?;
+            let kind: TimingKind = json::from_value("timing event", Json::String(kind))?;
             Ok(TimingEvent { at_ms, path, kind })
         })
         .collect()
@@ -858,7 +857,7 @@ fn append_events(
         "INSERT INTO record_events (record_id, seq, at, path, kind) VALUES (?1, ?2, ?3, ?4, ?5)",
     )?;
     for (i, e) in events.iter().enumerate().skip(from) {
-        let kind = serde_json::to_value(e.kind)?;
+        let kind = json::to_value("timing event", &e.kind)?;
         stmt.execute(params![
             record_id,
             i as i64,

@@ -13,6 +13,7 @@ use std::sync::Arc;
 use rusqlite::{Connection, params};
 use serde::{Deserialize, Serialize};
 
+use super::json;
 use super::profiles::{Actor, Permission};
 use super::{Action, Store, StoreError};
 use crate::evidence::keys::RecipientKey;
@@ -76,7 +77,7 @@ impl Store {
                 });
             }
         }
-        let list = serde_json::to_string(communes)?;
+        let list = json::to_string("communes", communes)?;
         self.write(|tx, s| {
             tx.execute(
                 "UPDATE device SET team = ?2, communes = ?3 WHERE id = ?1",
@@ -96,7 +97,7 @@ impl Store {
         Ok(Enrollment {
             device_id: self.device_id().to_string(),
             team,
-            communes: serde_json::from_str(&communes)?,
+            communes: json::from_str("communes", &communes)?,
         })
     }
 

@@ -421,7 +421,11 @@ fn call_strings<'a>(cx: &Ctx<'_>, a: &Args<'a>) -> Result<Ev<'a>, Unhandled> {
             string(out)
         }
         Func::Uuid => match a.list.first() {
-            None => string(uuid_v4(cx)),
+            None => {
+                let mut b = [0u8; 16];
+                cx.env.random_bytes(&mut b);
+                string(crate::clock::uuid_v4(b))
+            }
             Some(e) => {
                 let n = cx.num(e)?;
                 if n.is_nan() || n < 0.0 || n > MAX_UUID_LEN as f64 {
@@ -449,22 +453,6 @@ fn substr(s: &str, start: i64, end: Option<i64>) -> String {
     let skip = usize::try_from(start).unwrap_or(usize::MAX);
     let take = usize::try_from(end - start).unwrap_or(0);
     s.chars().skip(skip).take(take).collect()
-}
-
-fn uuid_v4(cx: &Ctx<'_>) -> String {
-    use std::fmt::Write;
-    let mut b = [0u8; 16];
-    cx.env.random_bytes(&mut b);
-    b[6] = (b[6] & 0x0f) | 0x40; // version 4
-    b[8] = (b[8] & 0x3f) | 0x80; // RFC 4122 variant
-    let mut out = String::with_capacity(36);
-    for (i, byte) in b.iter().enumerate() {
-        if matches!(i, 4 | 6 | 8 | 10) {
-            out.push('-');
-        }
-        let _ = write!(out, "{byte:02x}");
-    }
-    out
 }
 
 fn random_alphanumeric(cx: &Ctx<'_>, n: usize) -> String {
