@@ -264,20 +264,8 @@ pub(super) fn key_profiles(tx: &Transaction<'_>, keys: &KeyHierarchy) -> Result<
         "SELECT id, role, pin_salt, pin_iterations, pin_hash, failed_attempts, next_attempt_at, locked
          FROM profiles",
     )?;
-    let rows: Vec<Legacy> = stmt
-        .query_map([], |r| {
-            Ok((
-                r.get(0)?,
-                r.get(1)?,
-                r.get(2)?,
-                r.get(3)?,
-                r.get(4)?,
-                r.get(5)?,
-                r.get(6)?,
-                r.get(7)?,
-            ))
-        })?
-        .collect::<Result<_, _>>()?;
+    let rows: Vec<Legacy> =
+        stmt.query_map([], |r| Legacy::try_from(r))?.collect::<Result<_, _>>()?;
     for (id, role, salt, iterations, hash, failed, next_attempt_at, locked) in rows {
         let bad = |what: &str| StoreError::BadData(format!("profile {id}: {what}"));
         let role = Role::parse(&role).ok_or_else(|| bad("unknown role"))?;

@@ -281,18 +281,7 @@ impl Store {
                 "SELECT kind, form_id, form_version, owner_id, state, draft_enc, fixes_enc, draft_rev
                  FROM records WHERE id = ?1",
                 params![record_id],
-                |r| {
-                    Ok((
-                        r.get(0)?,
-                        r.get(1)?,
-                        r.get(2)?,
-                        r.get(3)?,
-                        r.get(4)?,
-                        r.get(5)?,
-                        r.get(6)?,
-                        r.get(7)?,
-                    ))
-                },
+                |r| DraftRow::try_from(r),
             )
             .optional()?;
         let not_found = || StoreError::NotFound { entity: "record", id: record_id.into() };
