@@ -9,8 +9,11 @@ use std::sync::Arc;
 use rusqlite::Connection;
 use safehome_core::clock::SystemEntropy;
 use safehome_core::crypto::PinPolicy;
+use safehome_core::risk::Level;
 use safehome_core::store::migrate::{self, schema::Schema};
+use safehome_core::store::outbox::OutboxItemKind;
 use safehome_core::store::profiles::Role;
+use safehome_core::store::records::RecordState;
 use safehome_core::store::{Store, StoreConfig, StoreError};
 use serde_json::json;
 
@@ -235,13 +238,13 @@ fn finalize_signs_queues_and_the_lifecycle_runs_to_a_purged_receipt() {
     }
     s.edit(&mut d, |sess| sess.load_answers(&answers()).map_err(|mut e| e.remove(0))).unwrap();
     let fin = s.finalize(&t.vol, &d).unwrap();
-    assert_eq!(fin.assessment.as_ref().unwrap().level.as_str(), "high");
+    assert_eq!(fin.assessment.as_ref().unwrap().level, Level::High);
     assert!(matches!(s.finalize(&t.vol, &d), Err(StoreError::InvalidState { .. })), "only once");
     assert!(matches!(s.answer(&mut d, "notes", &json!("x")), Err(StoreError::InvalidState { .. })));
 
     let view = s.record(&t.sup, &fin.record_id).unwrap();
-    assert_eq!(view.state, "queued");
-    assert_eq!(view.risk_level.as_deref(), Some("high"));
+    assert_eq!(view.state, RecordState::Queued);
+    assert_eq!(view.risk_level, Some(Level::High));
     assert_eq!(view.due_at_ms, Some(NOW + 168 * 3_600_000));
     assert_eq!(view.submission_sha256.as_deref(), Some(fin.submission_sha256.as_str()));
     assert_eq!(view.data["head_name"], json!("Ma Văn Hùng"));
@@ -259,12 +262,12 @@ fn finalize_signs_queues_and_the_lifecycle_runs_to_a_purged_receipt() {
     assert_eq!(s.outbox_due().unwrap().len(), 1);
     assert!(s.acknowledge(&"00".repeat(32)).is_err());
     s.outbox_uploaded(&out[0].id).unwrap();
-    assert_eq!(s.record(&t.vol, &fin.record_id).unwrap().state, "uploaded");
+    assert_eq!(s.record(&t.vol, &fin.record_id).unwrap().state, RecordState::Uploaded);
     // Not purged before acknowledgment, however old.
     f.clock.advance(400 * 86_400_000);
     assert_eq!(s.purge_expired().unwrap(), 0);
     s.acknowledge(&fin.submission_sha256).unwrap();
-    assert_eq!(s.record(&t.vol, &fin.record_id).unwrap().state, "acknowledged");
+    assert_eq!(s.record(&t.vol, &fin.record_id).unwrap().state, RecordState::Acknowledged);
     assert_eq!(s.purge_expired().unwrap(), 0, "retention counts from acknowledgment");
     f.clock.advance(31 * 86_400_000);
     assert_eq!(s.purge_expired().unwrap(), 1);
@@ -282,7 +285,7 @@ fn a_returned_submission_becomes_a_linked_draft_revision() {
     let (id, _) = finalized_visit(&s, &t);
     let new_id = s.return_record(&t.sup, &id, "Thiếu ảnh ao cá").unwrap();
     let old = s.record(&t.vol, &id).unwrap();
-    assert_eq!(old.state, "returned");
+    assert_eq!(old.state, RecordState::Returned);
     assert_eq!(old.return_note.as_deref(), Some("Thiếu ảnh ao cá"));
     let mut d = s.open_draft(&t.vol, &new_id).unwrap();
     let view = s.record(&t.vol, &new_id).unwrap();
@@ -290,7 +293,7 @@ fn a_returned_submission_becomes_a_linked_draft_revision() {
     assert_eq!(d.session().output()["head_name"], json!("Ma Văn Hùng"));
     s.answer(&mut d, "pond_fenced", &json!("yes")).unwrap();
     let fin = s.finalize(&t.vol, &d).unwrap();
-    assert_ne!(fin.assessment.unwrap().level.as_str(), "high");
+    assert_ne!(fin.assessment.unwrap().level, Level::High);
     assert!(matches!(s.return_record(&t.sup, &id, "again"), Err(StoreError::InvalidState { .. })));
 }
 
@@ -455,7 +458,10 @@ fn storage_status_counts_what_is_pending() {
     assert!(st.database_bytes > 0);
     assert_eq!(st.households, 1);
     assert!(st.pending_upload_bytes > 1000);
-    assert_eq!(st.records_by_state.iter().find(|c| c.state == "queued").map(|c| c.count), Some(1));
+    assert_eq!(
+        st.records_by_state.iter().find(|c| c.state == RecordState::Queued).map(|c| c.count),
+        Some(1)
+    );
 }
 
 #[test]
@@ -599,7 +605,7 @@ fn photos_are_sealed_to_the_team_and_travel_with_the_submission() {
     let fin = s.finalize(&t.vol, &d).unwrap();
     let outbox = s.outbox().unwrap();
     assert_eq!(outbox.len(), 2);
-    let att = outbox.iter().find(|o| o.item_kind == "attachment").unwrap();
+    let att = outbox.iter().find(|o| o.item_kind == OutboxItemKind::Attachment).unwrap();
     assert_eq!(att.item_id, second.id);
     assert_eq!(s.attachments(&t.sup, &fin.record_id).unwrap().len(), 1);
     assert!(s.verify_submission(&t.sup, &fin.record_id).unwrap());

@@ -2,17 +2,14 @@
 //! mirroring `safehome_core::store` field for field, with their conversions. Counts and sizes
 //! cross as `i64` or `i32`, times as `i64` milliseconds since the epoch.
 
-use safehome_core::risk;
 use safehome_core::store::households as h;
 use safehome_core::store::outbox as o;
 use safehome_core::store::profiles as p;
 use safehome_core::store::records as r;
 use safehome_core::store::team as t;
 use safehome_core::store::{self as core, Attachment};
-use serde_json::Value as Json;
 
 use super::{Assessment, QualityFlag, QualityFlagCode, RiskLevel, count};
-use crate::errors::ApiError;
 
 /// What a profile may do on this device (`docs/storage.md` has the permission table).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, uniffi::Enum)]
@@ -160,10 +157,9 @@ pub struct Household {
     pub risk_history: Vec<RiskPoint>,
 }
 
-impl TryFrom<h::Household> for Household {
-    type Error = ApiError;
-    fn try_from(x: h::Household) -> Result<Self, ApiError> {
-        Ok(Household {
+impl From<h::Household> for Household {
+    fn from(x: h::Household) -> Self {
+        Household {
             id: x.id,
             code: x.code,
             commune_code: x.commune_code,
@@ -177,15 +173,13 @@ impl TryFrom<h::Household> for Household {
             risk_history: x
                 .risk_history
                 .into_iter()
-                .map(|p| {
-                    Ok(RiskPoint {
-                        level: risk_level(&p.level)?,
-                        record_id: p.record_id,
-                        finalized_at_ms: p.finalized_at_ms,
-                    })
+                .map(|p| RiskPoint {
+                    record_id: p.record_id,
+                    finalized_at_ms: p.finalized_at_ms,
+                    level: p.level.into(),
                 })
-                .collect::<Result<_, ApiError>>()?,
-        })
+                .collect(),
+        }
     }
 }
 
@@ -208,17 +202,6 @@ impl From<h::HouseholdRef> for HouseholdRef {
     fn from(x: h::HouseholdRef) -> Self {
         HouseholdRef { id: x.id, code: x.code }
     }
-}
-
-/// A risk level stored as text (`low`, `medium`, `high`, `urgent`).
-fn risk_level(s: &str) -> Result<RiskLevel, ApiError> {
-    serde_json::from_value::<risk::Level>(Json::String(s.to_string())).map(RiskLevel::from).map_err(
-        |_| ApiError::Corrupt { detail: "stored risk level is not one of the levels".into() },
-    )
-}
-
-fn opt_level(s: Option<String>) -> Result<Option<RiskLevel>, ApiError> {
-    s.as_deref().map(risk_level).transpose()
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, uniffi::Enum)]
@@ -271,10 +254,9 @@ pub struct RecordView {
     pub quality_flags: Vec<QualityFlag>,
 }
 
-impl TryFrom<r::RecordView> for RecordView {
-    type Error = ApiError;
-    fn try_from(x: r::RecordView) -> Result<Self, ApiError> {
-        Ok(RecordView {
+impl From<r::RecordView> for RecordView {
+    fn from(x: r::RecordView) -> Self {
+        RecordView {
             id: x.id,
             kind: x.kind.into(),
             household_id: x.household_id,
@@ -282,13 +264,13 @@ impl TryFrom<r::RecordView> for RecordView {
             form_id: x.form_id,
             form_version: x.form_version,
             owner_id: x.owner_id,
-            state: x.state,
+            state: x.state.to_string(),
             revision: x.revision,
             revision_of: x.revision_of,
             created_at_ms: x.created_at_ms,
             updated_at_ms: x.updated_at_ms,
             finalized_at_ms: x.finalized_at_ms,
-            risk_level: opt_level(x.risk_level)?,
+            risk_level: x.risk_level.map(Into::into),
             due_at_ms: x.due_at_ms,
             data_json: x.data.to_string(),
             assessment_json: x.assessment.filter(|a| !a.is_null()).map(|a| a.to_string()),
@@ -296,7 +278,7 @@ impl TryFrom<r::RecordView> for RecordView {
             signature: x.signature,
             return_note: x.return_note,
             quality_flags: x.quality_flags.into_iter().map(Into::into).collect(),
-        })
+        }
     }
 }
 
@@ -315,20 +297,19 @@ pub struct RecordSummary {
     pub quality_flags: Vec<QualityFlagCode>,
 }
 
-impl TryFrom<r::QueueItem> for RecordSummary {
-    type Error = ApiError;
-    fn try_from(x: r::QueueItem) -> Result<Self, ApiError> {
-        Ok(RecordSummary {
+impl From<r::QueueItem> for RecordSummary {
+    fn from(x: r::QueueItem) -> Self {
+        RecordSummary {
             id: x.id,
             kind: x.kind.into(),
             household_id: x.household_id,
             owner_id: x.owner_id,
-            state: x.state,
-            risk_level: opt_level(x.risk_level)?,
+            state: x.state.to_string(),
+            risk_level: x.risk_level.map(Into::into),
             due_at_ms: x.due_at_ms,
             finalized_at_ms: x.finalized_at_ms,
             quality_flags: x.quality_flags.into_iter().map(Into::into).collect(),
-        })
+        }
     }
 }
 
@@ -411,9 +392,9 @@ impl From<o::OutboxEntry> for OutboxEntry {
     fn from(e: o::OutboxEntry) -> Self {
         OutboxEntry {
             id: e.id,
-            item_kind: e.item_kind,
+            item_kind: e.item_kind.to_string(),
             item_id: e.item_id,
-            state: e.state,
+            state: e.state.to_string(),
             payload_sha256: e.payload_sha256,
             size_bytes: e.size_bytes,
             attempts: e.attempts,
@@ -443,11 +424,13 @@ pub struct StorageStatus {
     pub outbox_by_state: Vec<StateCount>,
 }
 
+/// The counts of a storage status, with the state's text.
+fn counts<S: std::fmt::Display>(v: Vec<core::StateCount<S>>) -> Vec<StateCount> {
+    v.into_iter().map(|c| StateCount { state: c.state.to_string(), count: c.count }).collect()
+}
+
 impl From<core::StorageStatus> for StorageStatus {
     fn from(s: core::StorageStatus) -> Self {
-        let counts = |v: Vec<core::StateCount>| {
-            v.into_iter().map(|c| StateCount { state: c.state, count: c.count }).collect()
-        };
         StorageStatus {
             database_bytes: s.database_bytes,
             wal_bytes: s.wal_bytes,
@@ -517,7 +500,7 @@ pub struct RecipientInfo {
 
 impl From<t::Recipient> for RecipientInfo {
     fn from(r: t::Recipient) -> Self {
-        RecipientInfo { public_key: r.public_key, kind: r.kind, label: r.label }
+        RecipientInfo { public_key: r.public_key, kind: r.kind.to_string(), label: r.label }
     }
 }
 

@@ -2,35 +2,18 @@
 //! of the store checks.
 
 use rusqlite::{OptionalExtension, params};
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
+use super::stored_enum::stored_enum;
 use super::{Action, Store, StoreError};
 use crate::crypto::PinHash;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Role {
-    Volunteer,
-    Supervisor,
-    HealthWorker,
-}
-
-impl Role {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Role::Volunteer => "volunteer",
-            Role::Supervisor => "supervisor",
-            Role::HealthWorker => "health_worker",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<Role> {
-        match s {
-            "volunteer" => Some(Role::Volunteer),
-            "supervisor" => Some(Role::Supervisor),
-            "health_worker" => Some(Role::HealthWorker),
-            _ => None,
-        }
+stored_enum! {
+    /// What a profile may do on this device (`Permission::granted` is the table).
+    pub enum Role("role" in "profiles"."role") {
+        Volunteer = "volunteer",
+        Supervisor = "supervisor",
+        HealthWorker = "health_worker",
     }
 }
 
@@ -146,7 +129,7 @@ impl Store {
                 params![
                     id,
                     s.keys().column.encrypt_str("profiles", "name", &id, name)?,
-                    role.as_str(),
+                    role,
                     hash.salt.to_vec(),
                     hash.iterations,
                     hash.hash.to_vec(),
@@ -165,14 +148,12 @@ impl Store {
         let mut stmt = conn.prepare(
             "SELECT id, name_enc, role, locked, failed_attempts FROM profiles ORDER BY created_at, id",
         )?;
-        let rows: Vec<(String, Vec<u8>, String, bool, u32)> = stmt
+        let rows: Vec<(String, Vec<u8>, Role, bool, u32)> = stmt
             .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)))?
             .collect::<Result<_, _>>()?;
         rows.into_iter()
             .map(|(id, name, role, locked, failed_attempts)| {
                 let name = self.keys().column.decrypt_str("profiles", "name", &id, &name)?;
-                let role =
-                    Role::parse(&role).ok_or_else(|| StoreError::BadData("unknown role".into()))?;
                 Ok(Profile { id, name, role, locked, failed_attempts })
             })
             .collect()
@@ -191,7 +172,7 @@ impl Store {
     pub fn unlock(&self, profile_id: &str, pin: &str) -> Result<Actor, StoreError> {
         let now = self.now_ms();
         // role, salt, iterations, hash, failed attempts, next attempt at, locked
-        type PinRow = (String, Vec<u8>, u32, Vec<u8>, u32, i64, bool);
+        type PinRow = (Role, Vec<u8>, u32, Vec<u8>, u32, i64, bool);
         let row: Option<PinRow> = self
             .reader()?
             .query_row(
@@ -210,7 +191,6 @@ impl Store {
         if now < next_at {
             return Err(StoreError::PinDelay { retry_at_ms: next_at });
         }
-        let role = Role::parse(&role).ok_or_else(|| StoreError::BadData("unknown role".into()))?;
         let stored = PinHash {
             salt: salt.as_slice().try_into().map_err(|_| StoreError::BadData("PIN salt".into()))?,
             iterations,
