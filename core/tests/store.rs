@@ -11,9 +11,9 @@ use safehome_core::clock::SystemEntropy;
 use safehome_core::crypto::PinPolicy;
 use safehome_core::risk::Level;
 use safehome_core::store::migrate::{self, schema::Schema};
-use safehome_core::store::outbox::OutboxItemKind;
+use safehome_core::store::outbox::{OutboxItemKind, OutboxState};
 use safehome_core::store::profiles::Role;
-use safehome_core::store::records::RecordState;
+use safehome_core::store::records::{RecordKind, RecordState};
 use safehome_core::store::{Store, StoreConfig, StoreError};
 use serde_json::json;
 
@@ -462,6 +462,118 @@ fn storage_status_counts_what_is_pending() {
         st.records_by_state.iter().find(|c| c.state == RecordState::Queued).map(|c| c.count),
         Some(1)
     );
+}
+
+/// Urgent first, then high, medium and low, then records without a level (the order is built
+/// from `risk::Level`, so a new level cannot fall silently among the unassessed).
+#[test]
+fn the_review_queue_puts_the_most_serious_level_first() {
+    let f = Fixture::new("queue-order");
+    let s = f.open();
+    let t = team(&s);
+    let levels = [Some("low"), Some("urgent"), None, Some("medium"), Some("high")];
+    let ids: Vec<String> = levels.iter().map(|_| finalized_visit(&s, &t).0).collect();
+    let c = Connection::open(&f.path).unwrap();
+    for (id, level) in ids.iter().zip(levels) {
+        c.execute(
+            "UPDATE records SET risk_level = ?2, due_at = 5 WHERE id = ?1",
+            rusqlite::params![id, level],
+        )
+        .unwrap();
+    }
+    let queue: Vec<Option<Level>> =
+        s.review_queue(&t.sup, 10).unwrap().into_iter().map(|q| q.risk_level).collect();
+    assert_eq!(
+        queue,
+        [Some(Level::Urgent), Some(Level::High), Some(Level::Medium), Some(Level::Low), None]
+    );
+}
+
+/// The table, column and text of an `UnknownValue` error; anything else fails the test.
+fn unknown_value<T: std::fmt::Debug>(
+    r: Result<T, StoreError>,
+) -> (&'static str, &'static str, String) {
+    match r {
+        Err(StoreError::UnknownValue(u)) => (u.table, u.column, u.value),
+        other => panic!("expected an unknown stored value, got {other:?}"),
+    }
+}
+
+/// A state, kind, role or level the app does not know (the database edited outside the app, or
+/// written by a newer one) is reported as a typed error naming the column, never read as some
+/// default: an unknown record kind used to read as a visit.
+#[test]
+fn unknown_stored_text_is_a_typed_error_naming_the_column() {
+    let f = Fixture::new("unknown-text");
+    let s = f.open();
+    let t = team(&s);
+    add_archive_recipient(&s, &t);
+    let (id, sha256) = finalized_visit(&s, &t);
+    let h = s.households(&t.vol).unwrap().remove(0);
+    let draft = s.start_visit(&t.vol, &h.id, "household_screening").unwrap().record_id;
+    let entry = s.outbox().unwrap().remove(0).id;
+    let c = Connection::open(&f.path).unwrap();
+    let edit = |sql: &str, id: &str| assert_eq!(c.execute(sql, [id]).unwrap(), 1, "{sql}");
+
+    // The CHECK lists stop such an edit; a database written without them (or an older or newer
+    // app's) need not have them.
+    assert!(c.execute("UPDATE records SET kind = 'inspection' WHERE id = ?1", [&id]).is_err());
+    c.pragma_update(None, "ignore_check_constraints", true).unwrap();
+
+    edit("UPDATE records SET kind = 'inspection' WHERE id = ?1", &id);
+    edit("UPDATE records SET kind = 'Incident' WHERE id = ?1", &draft);
+    let kind = ("records", "kind", "inspection".to_string());
+    assert_eq!(unknown_value(s.record(&t.sup, &id)), kind);
+    assert_eq!(unknown_value(s.records(&t.sup)).1, "kind");
+    assert_eq!(unknown_value(s.review_queue(&t.sup, 10)), kind);
+    assert_eq!(unknown_value(s.open_draft(&t.vol, &draft)), ("records", "kind", "Incident".into()));
+    edit("UPDATE records SET kind = 'visit' WHERE id = ?1", &id);
+    edit("UPDATE records SET kind = 'visit' WHERE id = ?1", &draft);
+
+    edit("UPDATE records SET state = 'archived' WHERE id = ?1", &id);
+    let state = ("records", "state", "archived".to_string());
+    assert_eq!(unknown_value(s.record(&t.sup, &id)), state);
+    assert_eq!(unknown_value(s.records(&t.vol)), state);
+    assert_eq!(unknown_value(s.storage_status()), state);
+    // A transition reads the state too, and nothing is changed.
+    assert_eq!(unknown_value(s.outbox_uploaded(&entry)), state);
+    assert_eq!(s.outbox().unwrap()[0].state, OutboxState::Pending);
+    edit("UPDATE records SET state = 'queued' WHERE id = ?1", &id);
+
+    // No CHECK list guards the risk level: reading is the only check.
+    edit("UPDATE records SET risk_level = 'critical' WHERE id = ?1", &id);
+    let level = ("records", "risk_level", "critical".to_string());
+    assert_eq!(unknown_value(s.record(&t.sup, &id)), level);
+    assert_eq!(unknown_value(s.review_queue(&t.sup, 10)), level);
+    assert_eq!(unknown_value(s.household(&t.vol, &h.id)), level);
+    edit("UPDATE records SET risk_level = 'high' WHERE id = ?1", &id);
+
+    edit("UPDATE outbox SET item_kind = 'photo' WHERE id = ?1", &entry);
+    assert_eq!(unknown_value(s.outbox()), ("outbox", "item_kind", "photo".into()));
+    assert_eq!(unknown_value(s.acknowledge(&sha256)).1, "item_kind");
+    edit("UPDATE outbox SET item_kind = 'submission', state = 'sent' WHERE id = ?1", &entry);
+    assert_eq!(unknown_value(s.outbox()), ("outbox", "state", "sent".into()));
+    assert_eq!(unknown_value(s.storage_status()), ("outbox", "state", "sent".into()));
+    edit("UPDATE outbox SET state = 'pending' WHERE id = ?1", &entry);
+
+    edit("UPDATE profiles SET role = 'admin' WHERE id = ?1", t.vol.profile_id());
+    assert_eq!(unknown_value(s.profiles()), ("profiles", "role", "admin".into()));
+    assert_eq!(unknown_value(s.unlock(t.vol.profile_id(), "2222")).1, "role");
+    edit("UPDATE profiles SET role = 'volunteer' WHERE id = ?1", t.vol.profile_id());
+
+    c.execute("UPDATE recipients SET kind = 'observer'", []).unwrap();
+    assert_eq!(unknown_value(s.recipients()), ("recipients", "kind", "observer".into()));
+    c.execute("UPDATE recipients SET kind = 'archive'", []).unwrap();
+
+    // Put back, everything reads again, and the refused calls changed nothing.
+    let view = s.record(&t.sup, &id).unwrap();
+    assert_eq!(
+        (view.kind, view.state, view.risk_level),
+        (RecordKind::Visit, RecordState::Queued, Some(Level::High))
+    );
+    assert_eq!(s.outbox().unwrap()[0].attempts, 0);
+    s.acknowledge(&sha256).unwrap();
+    assert!(s.verify_audit().unwrap().is_intact());
 }
 
 #[test]

@@ -152,3 +152,6 @@ impl StoredEnum for crate::risk::Level {
     }
 }
 stored_text_impls!(crate::risk::Level);
+
+#[cfg(test)]
+mod tests;
