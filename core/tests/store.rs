@@ -246,6 +246,8 @@ fn finalize_signs_queues_and_the_lifecycle_runs_to_a_purged_receipt() {
     assert_eq!(view.state, RecordState::Queued);
     assert_eq!(view.risk_level, Some(Level::High));
     assert_eq!(view.due_at_ms, Some(NOW + 168 * 3_600_000));
+    // The typed assessment, read back from the signed submission.
+    assert_eq!(view.assessment, fin.assessment);
     assert_eq!(view.submission_sha256.as_deref(), Some(fin.submission_sha256.as_str()));
     assert_eq!(view.data["head_name"], json!("Ma Văn Hùng"));
     assert_eq!(s.household(&t.vol, &h.id).unwrap().risk_history.len(), 1);

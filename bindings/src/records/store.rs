@@ -243,8 +243,9 @@ pub struct RecordView {
     /// The signed submission's answers (finalized records) or the draft's current output, as
     /// JSON; `null` once purged after acknowledgment.
     pub data_json: String,
-    /// The assessment as JSON (the shape of `Assessment`), if the form scores risk.
-    pub assessment_json: Option<String>,
+    /// The signed submission's assessment, or the draft's as it stands; `null` for forms
+    /// without risk rules and once purged.
+    pub assessment: Option<Assessment>,
     pub submission_sha256: Option<String>,
     pub signature: Option<String>,
     /// The supervisor's note when the record was returned.
@@ -273,7 +274,7 @@ impl From<r::RecordView> for RecordView {
             risk_level: x.risk_level.map(Into::into),
             due_at_ms: x.due_at_ms,
             data_json: x.data.to_string(),
-            assessment_json: x.assessment.filter(|a| !a.is_null()).map(|a| a.to_string()),
+            assessment: x.assessment.map(Into::into),
             submission_sha256: x.submission_sha256,
             signature: x.signature,
             return_note: x.return_note,

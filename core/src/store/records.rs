@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use ring::digest;
 use rusqlite::{OptionalExtension, Transaction, params};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{Value as Json, json};
 
 use super::fixes::RecordFixes;
@@ -119,7 +119,9 @@ pub struct RecordView {
     pub due_at_ms: Option<i64>,
     /// The signed submission (finalized records), or the draft's current output.
     pub data: Json,
-    pub assessment: Option<Json>,
+    /// The signed submission's assessment, or the draft's as it stands; `None` for forms
+    /// without risk rules and once purged.
+    pub assessment: Option<Assessment>,
     pub submission_sha256: Option<String>,
     pub signature: Option<String>,
     pub return_note: Option<String>,
@@ -588,8 +590,8 @@ impl Store {
         let (data, assessment) = match (&r.15, &r.14) {
             (Some(sub), _) => {
                 let bytes = c.decrypt("records", "submission", id, sub)?;
-                let v: Json = serde_json::from_slice(&bytes)?;
-                (v["data"].clone(), Some(v["assessment"].clone()))
+                let v: SubmissionView = serde_json::from_slice(&bytes)?;
+                (v.data, v.assessment)
             }
             (None, Some(draft)) => {
                 let json = c.decrypt_str("records", "draft", id, draft)?;
@@ -601,7 +603,7 @@ impl Store {
                     Arc::clone(self.clock()),
                     Arc::clone(self.entropy()),
                 )?;
-                (s.output(), risk::assess(&s).map(serde_json::to_value).transpose()?)
+                (s.output(), risk::assess(&s))
             }
             // Purged after acknowledgment: only the receipt remains.
             (None, None) => (Json::Null, None),
@@ -804,6 +806,15 @@ fn level_rank_sql() -> String {
     }
     sql.push_str(&format!(" ELSE {} END", levels.len()));
     sql
+}
+
+/// The parts of a stored submission that `record` shows; the rest (answers' session state,
+/// timings, location review) stays in the signed bytes.
+#[derive(Deserialize)]
+struct SubmissionView {
+    #[serde(default)]
+    data: Json,
+    assessment: Option<Assessment>,
 }
 
 /// Move a record to a new lifecycle state inside a transaction, checking where it comes from.

@@ -85,6 +85,7 @@ final class VolunteerFlowTests: XCTestCase {
         let record = try volunteer.record(id: done.recordId)
         XCTAssertEqual(record.state, "queued")
         XCTAssertEqual(record.riskLevel, .high)
+        XCTAssertEqual(record.assessment, done.assessment, "read back from the signed submission")
         XCTAssertTrue(try volunteer.verifySubmission(id: done.recordId))
         // Judged at finalize: the fix is good, the fixture photo's EXIF says Italy, 2008.
         let photoFlags: [QualityFlagCode] = [.photoFarFromFix, .photoTimeFar]

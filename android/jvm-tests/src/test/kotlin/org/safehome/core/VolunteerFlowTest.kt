@@ -150,7 +150,9 @@ class VolunteerFlowTest {
         assertEquals(household.id, record.householdId)
         assertEquals(done.submissionSha256, record.submissionSha256)
         assertTrue(record.dataJson.contains("children"))
-        assertTrue(record.assessmentJson!!.contains("pond_unfenced_young"))
+        // The assessment read back from the signed submission: the one finalize returned.
+        assertEquals(done.assessment, record.assessment)
+        assertTrue(record.assessment!!.triggered.any { it.ruleId == "pond_unfenced_young" })
         assertTrue(volunteer.verifySubmission(done.recordId))
         assertEquals(listOf(photo.id), volunteer.attachments(done.recordId).map { it.id })
         assertTrue(volunteer.thumbnail(photo.id).size > 100)
