@@ -206,7 +206,7 @@ impl SafeHomeStore {
                 b.same_store(&self.handle)?;
             }
             let actor = by.as_ref().map(|b| &b.actor);
-            Ok(self.store()?.create_profile(actor, &name, role.into(), &pin)?.into())
+            Ok(self.store()?.create_profile(actor, &name, role, &pin)?.into())
         })
     }
 
@@ -366,7 +366,7 @@ impl ProfileSession {
     }
 
     pub fn role(&self) -> Result<Role, ApiError> {
-        guard(|| Ok(self.actor.role().into()))
+        guard(|| Ok(self.actor.role()))
     }
 
     /// Supervisors: set a new PIN for a profile and lift its lockout.
@@ -548,7 +548,7 @@ impl ProfileSession {
         label: String,
     ) -> Result<(), ApiError> {
         call("profile.add_recipient", || {
-            Ok(self.store()?.add_recipient(&self.actor, &public_key, kind.into(), &label)?)
+            Ok(self.store()?.add_recipient(&self.actor, &public_key, kind, &label)?)
         })
     }
 
