@@ -70,6 +70,10 @@ for proto in LogSink ProgressListener; do
   expect "^public protocol $proto: AnyObject, Sendable"
 done
 for rec in AnswerValue AreaPlacement; do expect "^public enum $rec: Equatable"; done
+# The store's enums cross as the core's own (`#[uniffi::remote(Enum)]`), never as strings.
+for e in RiskLevel RecordKind RecordState OutboxItemKind OutboxState Role RecipientKind; do
+  expect "^public enum $e: Equatable"
+done
 for rec in Prompt Assessment FinalizeResult GpsFix AcceptedFix QualityFlag Household NewHousehold \
     ProfileInfo AttachmentInfo OutboxEntry StorageStatus AuditReport LogRecord; do
   expect "^public struct $rec: Equatable"
@@ -98,6 +102,14 @@ expect 'func setAssignedAreas\(geojson: String\?\)'
 expect 'func assignedAreas\(\) *throws *-> AssignedAreas\?'
 expect 'public var qualityFlags: \[QualityFlag\]'
 expect 'public var qualityFlags: \[QualityFlagCode\]'
+expect 'public var state: RecordState$'
+expect 'public var state: OutboxState$'
+expect 'public var itemKind: OutboxItemKind$'
+expect 'public var riskLevel: RiskLevel\?$'
+expect 'public var assessment: Assessment\?$'
+expect 'public var kind: RecipientKind$'
+expect 'public var recordsByState: \[RecordStateCount\]$'
+expect 'public var outboxByState: \[OutboxStateCount\]$'
 expect '^public func setLogSink\(sink: LogSink\?, minLevel: LogLevel\)'
 expect '^module SafeHomeCoreFFI \{'
 if [ "$TEST_HOOKS" = 1 ]; then

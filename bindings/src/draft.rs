@@ -55,7 +55,7 @@ impl DraftSession {
             handle,
             actor,
             record_id: draft.record_id.clone(),
-            kind: draft.kind.into(),
+            kind: draft.kind,
             inner: Mutex::new(DraftState { draft }),
             finalized: AtomicBool::new(false),
         })

@@ -477,7 +477,9 @@ impl From<StoreError> for ApiError {
             }
             StoreError::DiskFull => ApiError::disk_full(),
             StoreError::ReadOnly => ApiError::read_only(),
-            StoreError::Corrupt | StoreError::BadData(_) => ApiError::Corrupt { detail },
+            StoreError::Corrupt | StoreError::BadData(_) | StoreError::UnknownValue(_) => {
+                ApiError::Corrupt { detail }
+            }
             StoreError::Interrupted => ApiError::interrupted(),
             StoreError::Sqlite(_) => ApiError::Storage { detail },
             // A value that does not decrypt under a key that opened the database was altered.
@@ -612,6 +614,7 @@ mod tests {
     use super::*;
     use safehome_core::form::session::{Violation, ViolationCode};
     use safehome_core::location::{AreaError, AreaErrorKind};
+    use safehome_core::store::outbox::OutboxState;
 
     fn violation(path: &str, message: &str) -> Violation {
         Violation { path: path.into(), code: ViolationCode::Required, message: message.into() }
@@ -727,6 +730,7 @@ mod tests {
                 StoreError::Encode { what: "draft", detail: "key must be a string".into() },
                 "internal",
             ),
+            (StoreError::UnknownValue("sent".parse::<OutboxState>().unwrap_err()), "corrupt"),
             (StoreError::Crypto(CryptoError::Decrypt { table: "t", column: "c" }), "corrupt"),
             (StoreError::Interrupted, "interrupted"),
             (StoreError::Sqlite("disk I/O error".into()), "storage"),

@@ -206,7 +206,7 @@ impl SafeHomeStore {
                 b.same_store(&self.handle)?;
             }
             let actor = by.as_ref().map(|b| &b.actor);
-            Ok(self.store()?.create_profile(actor, &name, role.into(), &pin)?.into())
+            Ok(self.store()?.create_profile(actor, &name, role, &pin)?.into())
         })
     }
 
@@ -366,7 +366,7 @@ impl ProfileSession {
     }
 
     pub fn role(&self) -> Result<Role, ApiError> {
-        guard(|| Ok(self.actor.role().into()))
+        guard(|| Ok(self.actor.role()))
     }
 
     /// Supervisors: set a new PIN for a profile and lift its lockout.
@@ -381,20 +381,20 @@ impl ProfileSession {
     /// Register a household (volunteers: assigned to themselves).
     pub fn add_household(&self, household: NewHousehold) -> Result<Household, ApiError> {
         call("profile.add_household", || {
-            self.store()?.add_household(&self.actor, &household.into())?.try_into()
+            Ok(self.store()?.add_household(&self.actor, &household.into())?.into())
         })
     }
 
     /// The households this profile may see, by code.
     pub fn households(&self) -> Result<Vec<Household>, ApiError> {
         call("profile.households", || {
-            self.store()?.households(&self.actor)?.into_iter().map(TryInto::try_into).collect()
+            Ok(self.store()?.households(&self.actor)?.into_iter().map(Into::into).collect())
         })
     }
 
     /// One household with its risk history.
     pub fn household(&self, id: String) -> Result<Household, ApiError> {
-        call("profile.household", || self.store()?.household(&self.actor, &id)?.try_into())
+        call("profile.household", || Ok(self.store()?.household(&self.actor, &id)?.into()))
     }
 
     /// Find a household by its code (health workers link incidents this way).
@@ -464,13 +464,13 @@ impl ProfileSession {
 
     /// A record: its own for a volunteer or health worker, any for a supervisor.
     pub fn record(&self, id: String) -> Result<RecordView, ApiError> {
-        call("profile.record", || self.store()?.record(&self.actor, &id)?.try_into())
+        call("profile.record", || Ok(self.store()?.record(&self.actor, &id)?.into()))
     }
 
     /// The records this profile may see, oldest first.
     pub fn records(&self) -> Result<Vec<RecordSummary>, ApiError> {
         call("profile.records", || {
-            self.store()?.records(&self.actor)?.into_iter().map(TryInto::try_into).collect()
+            Ok(self.store()?.records(&self.actor)?.into_iter().map(Into::into).collect())
         })
     }
 
@@ -478,11 +478,12 @@ impl ProfileSession {
     pub fn review_queue(&self, limit: i32) -> Result<Vec<RecordSummary>, ApiError> {
         call("profile.review_queue", || {
             let limit = usize::try_from(limit.max(0)).unwrap_or(0);
-            self.store()?
+            Ok(self
+                .store()?
                 .review_queue(&self.actor, limit)?
                 .into_iter()
-                .map(TryInto::try_into)
-                .collect()
+                .map(Into::into)
+                .collect())
         })
     }
 
@@ -547,7 +548,7 @@ impl ProfileSession {
         label: String,
     ) -> Result<(), ApiError> {
         call("profile.add_recipient", || {
-            Ok(self.store()?.add_recipient(&self.actor, &public_key, kind.into(), &label)?)
+            Ok(self.store()?.add_recipient(&self.actor, &public_key, kind, &label)?)
         })
     }
 

@@ -13,6 +13,7 @@ use safehome_core::crypto::DataKey;
 use safehome_core::evidence::envelope::open_bytes;
 use safehome_core::evidence::keys::Identity;
 use safehome_core::location::{Fix, Provider};
+use safehome_core::risk::Level;
 use safehome_core::store::households::NewHousehold;
 use safehome_core::store::profiles::{Actor, Role};
 use safehome_core::store::team::RecipientKind;
@@ -220,9 +221,9 @@ fn demo(lang: &str, keep: Option<&Path>) -> Result<(), String> {
         let flags: Vec<&str> = q.quality_flags.iter().map(|f| f.as_str()).collect();
         outln!(
             "  {:<8} {:<9} {:<7} due {due:>5}  {}{}",
-            q.risk_level.as_deref().unwrap_or("-"),
+            q.risk_level.map_or("-", Level::as_str),
             q.kind.as_str(),
-            q.state,
+            q.state.as_str(),
             q.id,
             if flags.is_empty() { String::new() } else { format!("  ⚑ {}", flags.join(", ")) }
         );

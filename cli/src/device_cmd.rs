@@ -11,6 +11,7 @@ use safehome_core::clock::{Entropy, SystemClock, SystemEntropy};
 use safehome_core::crypto::DataKey;
 use safehome_core::hex;
 use safehome_core::location::Fix;
+use safehome_core::risk::Level;
 use safehome_core::store::households::{Location, NewHousehold};
 use safehome_core::store::profiles::{Actor, Role};
 use safehome_core::store::team::RecipientKind;
@@ -349,7 +350,7 @@ pub fn user(args: &DeviceArgs, cmd: UserCommand) -> Outcome {
     };
     match cmd {
         UserCommand::Add { role, name, user } => {
-            let Some(role) = Role::parse(&role) else {
+            let Ok(role) = role.parse::<Role>() else {
                 return fail(
                     "role must be volunteer, supervisor or health_worker",
                     Outcome::Unusable,
@@ -416,10 +417,8 @@ pub fn team(args: &DeviceArgs, cmd: TeamCommand) -> Outcome {
             store.enroll(&a, &team, &communes).map(|e| json_out(&e))
         }
         TeamCommand::AddRecipient { user, kind, key, label } => {
-            let kind = match kind.as_str() {
-                "archive" => RecipientKind::Archive,
-                "supervisor" => RecipientKind::Supervisor,
-                _ => return fail("kind must be archive or supervisor", Outcome::Unusable),
+            let Ok(kind) = kind.parse::<RecipientKind>() else {
+                return fail("kind must be archive or supervisor", Outcome::Unusable);
             };
             let a = match actor(&store, &user) {
                 Ok(a) => a,
@@ -626,9 +625,9 @@ pub fn visit(args: &DeviceArgs, cmd: VisitCommand) -> Outcome {
                     "{} {} {} rev {} risk {}",
                     r.id,
                     r.kind.as_str(),
-                    r.state,
+                    r.state.as_str(),
                     r.revision,
-                    r.risk_level.as_deref().unwrap_or("-")
+                    r.risk_level.map_or("-", Level::as_str)
                 );
                 for f in &r.quality_flags {
                     let about = f.subject.as_deref().map(|s| format!(" [{s}]")).unwrap_or_default();
@@ -684,9 +683,9 @@ pub fn outbox(args: &DeviceArgs, cmd: OutboxCommand) -> Outcome {
                     outln!(
                         "{} {} {} {} {} bytes",
                         e.id,
-                        e.item_kind,
+                        e.item_kind.as_str(),
                         e.item_id,
-                        e.state,
+                        e.state.as_str(),
                         e.size_bytes
                     );
                 }
@@ -736,7 +735,7 @@ pub fn status(args: &DeviceArgs, json: bool) -> Outcome {
                 st.pending_upload_bytes
             );
             for c in st.records_by_state {
-                outln!("  records {:<13} {}", c.state, c.count);
+                outln!("  records {:<13} {}", c.state.as_str(), c.count);
             }
             Outcome::Ok
         }

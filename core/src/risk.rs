@@ -264,8 +264,9 @@ pub fn compile(spec: &RiskSpec, form: &CheckedForm) -> Result<CompiledRisk, Vec<
     if errors.is_empty() { Ok(CompiledRisk { spec: spec.clone(), rules }) } else { Err(errors) }
 }
 
-/// An explainable risk assessment of one filling.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+/// An explainable risk assessment of one filling. Read back from stored submissions, so its
+/// serialised form is a format: fields may be added (with a default), never renamed.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Assessment {
     pub level: Level,
     pub total_points: u32,
@@ -282,14 +283,14 @@ pub struct Assessment {
     pub errors: Vec<String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct CategoryTotal {
     pub category: Category,
     pub points: u32,
     pub rules: u32,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Triggered {
     pub rule_id: String,
     pub category: Category,

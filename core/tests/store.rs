@@ -9,8 +9,11 @@ use std::sync::Arc;
 use rusqlite::Connection;
 use safehome_core::clock::SystemEntropy;
 use safehome_core::crypto::PinPolicy;
+use safehome_core::risk::Level;
 use safehome_core::store::migrate::{self, schema::Schema};
+use safehome_core::store::outbox::{OutboxItemKind, OutboxState};
 use safehome_core::store::profiles::Role;
+use safehome_core::store::records::{RecordKind, RecordState};
 use safehome_core::store::{Store, StoreConfig, StoreError};
 use serde_json::json;
 
@@ -235,14 +238,16 @@ fn finalize_signs_queues_and_the_lifecycle_runs_to_a_purged_receipt() {
     }
     s.edit(&mut d, |sess| sess.load_answers(&answers()).map_err(|mut e| e.remove(0))).unwrap();
     let fin = s.finalize(&t.vol, &d).unwrap();
-    assert_eq!(fin.assessment.as_ref().unwrap().level.as_str(), "high");
+    assert_eq!(fin.assessment.as_ref().unwrap().level, Level::High);
     assert!(matches!(s.finalize(&t.vol, &d), Err(StoreError::InvalidState { .. })), "only once");
     assert!(matches!(s.answer(&mut d, "notes", &json!("x")), Err(StoreError::InvalidState { .. })));
 
     let view = s.record(&t.sup, &fin.record_id).unwrap();
-    assert_eq!(view.state, "queued");
-    assert_eq!(view.risk_level.as_deref(), Some("high"));
+    assert_eq!(view.state, RecordState::Queued);
+    assert_eq!(view.risk_level, Some(Level::High));
     assert_eq!(view.due_at_ms, Some(NOW + 168 * 3_600_000));
+    // The typed assessment, read back from the signed submission.
+    assert_eq!(view.assessment, fin.assessment);
     assert_eq!(view.submission_sha256.as_deref(), Some(fin.submission_sha256.as_str()));
     assert_eq!(view.data["head_name"], json!("Ma Văn Hùng"));
     assert_eq!(s.household(&t.vol, &h.id).unwrap().risk_history.len(), 1);
@@ -259,12 +264,12 @@ fn finalize_signs_queues_and_the_lifecycle_runs_to_a_purged_receipt() {
     assert_eq!(s.outbox_due().unwrap().len(), 1);
     assert!(s.acknowledge(&"00".repeat(32)).is_err());
     s.outbox_uploaded(&out[0].id).unwrap();
-    assert_eq!(s.record(&t.vol, &fin.record_id).unwrap().state, "uploaded");
+    assert_eq!(s.record(&t.vol, &fin.record_id).unwrap().state, RecordState::Uploaded);
     // Not purged before acknowledgment, however old.
     f.clock.advance(400 * 86_400_000);
     assert_eq!(s.purge_expired().unwrap(), 0);
     s.acknowledge(&fin.submission_sha256).unwrap();
-    assert_eq!(s.record(&t.vol, &fin.record_id).unwrap().state, "acknowledged");
+    assert_eq!(s.record(&t.vol, &fin.record_id).unwrap().state, RecordState::Acknowledged);
     assert_eq!(s.purge_expired().unwrap(), 0, "retention counts from acknowledgment");
     f.clock.advance(31 * 86_400_000);
     assert_eq!(s.purge_expired().unwrap(), 1);
@@ -282,7 +287,7 @@ fn a_returned_submission_becomes_a_linked_draft_revision() {
     let (id, _) = finalized_visit(&s, &t);
     let new_id = s.return_record(&t.sup, &id, "Thiếu ảnh ao cá").unwrap();
     let old = s.record(&t.vol, &id).unwrap();
-    assert_eq!(old.state, "returned");
+    assert_eq!(old.state, RecordState::Returned);
     assert_eq!(old.return_note.as_deref(), Some("Thiếu ảnh ao cá"));
     let mut d = s.open_draft(&t.vol, &new_id).unwrap();
     let view = s.record(&t.vol, &new_id).unwrap();
@@ -290,7 +295,7 @@ fn a_returned_submission_becomes_a_linked_draft_revision() {
     assert_eq!(d.session().output()["head_name"], json!("Ma Văn Hùng"));
     s.answer(&mut d, "pond_fenced", &json!("yes")).unwrap();
     let fin = s.finalize(&t.vol, &d).unwrap();
-    assert_ne!(fin.assessment.unwrap().level.as_str(), "high");
+    assert_ne!(fin.assessment.unwrap().level, Level::High);
     assert!(matches!(s.return_record(&t.sup, &id, "again"), Err(StoreError::InvalidState { .. })));
 }
 
@@ -455,7 +460,127 @@ fn storage_status_counts_what_is_pending() {
     assert!(st.database_bytes > 0);
     assert_eq!(st.households, 1);
     assert!(st.pending_upload_bytes > 1000);
-    assert_eq!(st.records_by_state.iter().find(|c| c.state == "queued").map(|c| c.count), Some(1));
+    assert_eq!(
+        st.records_by_state.iter().find(|c| c.state == RecordState::Queued).map(|c| c.count),
+        Some(1)
+    );
+}
+
+/// Urgent first, then high, medium and low, then records without a level (the order is built
+/// from `risk::Level`, so a new level cannot fall silently among the unassessed).
+#[test]
+fn the_review_queue_puts_the_most_serious_level_first() {
+    let f = Fixture::new("queue-order");
+    let s = f.open();
+    let t = team(&s);
+    let levels = [Some("low"), Some("urgent"), None, Some("medium"), Some("high")];
+    let ids: Vec<String> = levels.iter().map(|_| finalized_visit(&s, &t).0).collect();
+    let c = Connection::open(&f.path).unwrap();
+    for (id, level) in ids.iter().zip(levels) {
+        c.execute(
+            "UPDATE records SET risk_level = ?2, due_at = 5 WHERE id = ?1",
+            rusqlite::params![id, level],
+        )
+        .unwrap();
+    }
+    let queue: Vec<Option<Level>> =
+        s.review_queue(&t.sup, 10).unwrap().into_iter().map(|q| q.risk_level).collect();
+    assert_eq!(
+        queue,
+        [Some(Level::Urgent), Some(Level::High), Some(Level::Medium), Some(Level::Low), None]
+    );
+}
+
+/// The table, column and text of an `UnknownValue` error; anything else fails the test.
+fn unknown_value<T: std::fmt::Debug>(
+    r: Result<T, StoreError>,
+) -> (&'static str, &'static str, String) {
+    match r {
+        Err(StoreError::UnknownValue(u)) => (u.table, u.column, u.value),
+        other => panic!("expected an unknown stored value, got {other:?}"),
+    }
+}
+
+/// A state, kind, role or level the app does not know (the database edited outside the app, or
+/// written by a newer one) is reported as a typed error naming the column, never read as some
+/// default: an unknown record kind used to read as a visit.
+#[test]
+fn unknown_stored_text_is_a_typed_error_naming_the_column() {
+    let f = Fixture::new("unknown-text");
+    let s = f.open();
+    let t = team(&s);
+    add_archive_recipient(&s, &t);
+    let (id, sha256) = finalized_visit(&s, &t);
+    let h = s.households(&t.vol).unwrap().remove(0);
+    let draft = s.start_visit(&t.vol, &h.id, "household_screening").unwrap().record_id;
+    let entry = s.outbox().unwrap().remove(0).id;
+    let c = Connection::open(&f.path).unwrap();
+    let edit = |sql: &str, id: &str| assert_eq!(c.execute(sql, [id]).unwrap(), 1, "{sql}");
+
+    // The CHECK lists stop such an edit; a database written without them (or an older or newer
+    // app's) need not have them.
+    assert!(c.execute("UPDATE records SET kind = 'inspection' WHERE id = ?1", [&id]).is_err());
+    c.pragma_update(None, "ignore_check_constraints", true).unwrap();
+
+    edit("UPDATE records SET kind = 'inspection' WHERE id = ?1", &id);
+    edit("UPDATE records SET kind = 'Incident' WHERE id = ?1", &draft);
+    let kind = ("records", "kind", "inspection".to_string());
+    assert_eq!(unknown_value(s.record(&t.sup, &id)), kind);
+    assert_eq!(unknown_value(s.records(&t.sup)).1, "kind");
+    assert_eq!(unknown_value(s.review_queue(&t.sup, 10)), kind);
+    assert_eq!(unknown_value(s.open_draft(&t.vol, &draft)), ("records", "kind", "Incident".into()));
+    edit("UPDATE records SET kind = 'visit' WHERE id = ?1", &id);
+    edit("UPDATE records SET kind = 'visit' WHERE id = ?1", &draft);
+
+    edit("UPDATE records SET state = 'archived' WHERE id = ?1", &id);
+    let state = ("records", "state", "archived".to_string());
+    assert_eq!(unknown_value(s.record(&t.sup, &id)), state);
+    assert_eq!(unknown_value(s.records(&t.vol)), state);
+    assert_eq!(unknown_value(s.storage_status()), state);
+    // A transition reads the state too, and nothing is changed.
+    assert_eq!(unknown_value(s.outbox_uploaded(&entry)), state);
+    assert_eq!(s.outbox().unwrap()[0].state, OutboxState::Pending);
+    edit("UPDATE records SET state = 'queued' WHERE id = ?1", &id);
+
+    // No CHECK list guards the risk level: reading is the only check.
+    edit("UPDATE records SET risk_level = 'critical' WHERE id = ?1", &id);
+    let level = ("records", "risk_level", "critical".to_string());
+    assert_eq!(unknown_value(s.record(&t.sup, &id)), level);
+    assert_eq!(unknown_value(s.review_queue(&t.sup, 10)), level);
+    assert_eq!(unknown_value(s.household(&t.vol, &h.id)), level);
+    edit("UPDATE records SET risk_level = 'high' WHERE id = ?1", &id);
+
+    edit("UPDATE outbox SET item_kind = 'photo' WHERE id = ?1", &entry);
+    assert_eq!(unknown_value(s.outbox()), ("outbox", "item_kind", "photo".into()));
+    assert_eq!(unknown_value(s.acknowledge(&sha256)).1, "item_kind");
+    edit("UPDATE outbox SET item_kind = 'submission', state = 'sent' WHERE id = ?1", &entry);
+    assert_eq!(unknown_value(s.outbox()), ("outbox", "state", "sent".into()));
+    assert_eq!(unknown_value(s.storage_status()), ("outbox", "state", "sent".into()));
+    edit("UPDATE outbox SET state = 'pending' WHERE id = ?1", &entry);
+
+    // A profile's role is under its row's MAC (core/tests/store_profiles.rs): any edit, known
+    // value or not, is reported as tampering.
+    edit("UPDATE profiles SET role = 'admin' WHERE id = ?1", t.vol.profile_id());
+    assert!(matches!(s.profiles(), Err(StoreError::Tampered { table: "profiles", .. })));
+    assert!(matches!(
+        s.unlock(t.vol.profile_id(), "2222"),
+        Err(StoreError::Tampered { table: "profiles", .. })
+    ));
+    edit("UPDATE profiles SET role = 'volunteer' WHERE id = ?1", t.vol.profile_id());
+
+    c.execute("UPDATE recipients SET kind = 'observer'", []).unwrap();
+    assert_eq!(unknown_value(s.recipients()), ("recipients", "kind", "observer".into()));
+    c.execute("UPDATE recipients SET kind = 'archive'", []).unwrap();
+
+    // Put back, everything reads again, and the refused calls changed nothing.
+    let view = s.record(&t.sup, &id).unwrap();
+    assert_eq!(
+        (view.kind, view.state, view.risk_level),
+        (RecordKind::Visit, RecordState::Queued, Some(Level::High))
+    );
+    assert_eq!(s.outbox().unwrap()[0].attempts, 0);
+    s.acknowledge(&sha256).unwrap();
+    assert!(s.verify_audit().unwrap().is_intact());
 }
 
 #[test]
@@ -599,7 +724,7 @@ fn photos_are_sealed_to_the_team_and_travel_with_the_submission() {
     let fin = s.finalize(&t.vol, &d).unwrap();
     let outbox = s.outbox().unwrap();
     assert_eq!(outbox.len(), 2);
-    let att = outbox.iter().find(|o| o.item_kind == "attachment").unwrap();
+    let att = outbox.iter().find(|o| o.item_kind == OutboxItemKind::Attachment).unwrap();
     assert_eq!(att.item_id, second.id);
     assert_eq!(s.attachments(&t.sup, &fin.record_id).unwrap().len(), 1);
     assert!(s.verify_submission(&t.sup, &fin.record_id).unwrap());

@@ -15,6 +15,7 @@ use safehome_core::clock::{FixedClock, SeededEntropy, SystemEntropy};
 use safehome_core::crypto::DataKey;
 use safehome_core::location::FlagCode;
 use safehome_core::store::profiles::Role;
+use safehome_core::store::records::RecordState;
 use safehome_core::store::{Store, StoreConfig};
 
 #[test]
@@ -101,7 +102,7 @@ fn check(db: &std::path::Path, finalized: &BTreeMap<String, String>, round: usiz
         let r = store
             .record(&sup, id)
             .unwrap_or_else(|e| panic!("round {round}: finalized {id} lost: {e}"));
-        assert_eq!(r.state, "queued", "round {round}: {id}");
+        assert_eq!(r.state, RecordState::Queued, "round {round}: {id}");
         assert!(r.signature.is_some(), "round {round}: {id} unsigned");
         assert!(store.verify_submission(&sup, id).unwrap(), "round {round}: {id} signature");
         assert_eq!(r.submission_sha256.as_deref(), Some(sha.as_str()));

@@ -15,6 +15,7 @@ use safehome_core::form::check::CheckedForm;
 use safehome_core::form::model::FieldKind as CoreKind;
 use safehome_core::form::session as core;
 use safehome_core::risk;
+use safehome_core::risk::Level;
 
 use crate::answer::AnswerValue;
 
@@ -209,25 +210,16 @@ impl From<core::ValidationReport> for ValidationReport {
     }
 }
 
-/// Risk level, from least to most serious.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, uniffi::Enum)]
-pub enum RiskLevel {
+/// Risk level, from least to most serious: the core's `risk::Level`, named `RiskLevel` in
+/// Kotlin and Swift (uniffi's conversion matches every variant, so the two cannot drift).
+#[uniffi::remote(Enum)]
+#[uniffi(name = "RiskLevel")]
+pub enum Level {
     Low,
     Medium,
     High,
     /// Serious harm: act within the urgent response time (12 hours by default).
     Urgent,
-}
-
-impl From<risk::Level> for RiskLevel {
-    fn from(l: risk::Level) -> Self {
-        match l {
-            risk::Level::Low => RiskLevel::Low,
-            risk::Level::Medium => RiskLevel::Medium,
-            risk::Level::High => RiskLevel::High,
-            risk::Level::Urgent => RiskLevel::Urgent,
-        }
-    }
 }
 
 /// What kind of harm a risk rule is about.
@@ -298,7 +290,7 @@ pub struct TriggeredRule {
 /// An explainable risk assessment of the filling as it stands.
 #[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
 pub struct Assessment {
-    pub level: RiskLevel,
+    pub level: Level,
     pub total_points: i32,
     /// Points at or above which the level is medium, and high.
     pub medium_threshold: i32,
@@ -318,7 +310,7 @@ pub struct Assessment {
 impl From<risk::Assessment> for Assessment {
     fn from(a: risk::Assessment) -> Self {
         Assessment {
-            level: a.level.into(),
+            level: a.level,
             total_points: count(a.total_points),
             medium_threshold: count(a.thresholds.medium),
             high_threshold: count(a.thresholds.high),

@@ -1,45 +1,33 @@
 //! Records and enums of the store (profiles, households, records, attachments, outbox, team),
 //! mirroring `safehome_core::store` field for field, with their conversions. Counts and sizes
 //! cross as `i64` or `i32`, times as `i64` milliseconds since the epoch.
+//!
+//! The store's enums (roles, record and outbox states and kinds, recipient kinds) cross as the
+//! core's own types, declared here with `#[uniffi::remote(Enum)]`: uniffi's conversion matches
+//! every variant by name, so a variant added to the core and not here fails to compile instead
+//! of drifting.
 
-use safehome_core::risk;
+use safehome_core::risk::Level;
 use safehome_core::store::households as h;
 use safehome_core::store::outbox as o;
 use safehome_core::store::profiles as p;
 use safehome_core::store::records as r;
 use safehome_core::store::team as t;
 use safehome_core::store::{self as core, Attachment};
-use serde_json::Value as Json;
 
-use super::{Assessment, QualityFlag, QualityFlagCode, RiskLevel, count};
-use crate::errors::ApiError;
+pub use safehome_core::store::outbox::{OutboxItemKind, OutboxState};
+pub use safehome_core::store::profiles::Role;
+pub use safehome_core::store::records::{RecordKind, RecordState};
+pub use safehome_core::store::team::RecipientKind;
+
+use super::{Assessment, QualityFlag, QualityFlagCode, count};
 
 /// What a profile may do on this device (`docs/storage.md` has the permission table).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, uniffi::Enum)]
+#[uniffi::remote(Enum)]
 pub enum Role {
     Volunteer,
     Supervisor,
     HealthWorker,
-}
-
-impl From<p::Role> for Role {
-    fn from(r: p::Role) -> Self {
-        match r {
-            p::Role::Volunteer => Role::Volunteer,
-            p::Role::Supervisor => Role::Supervisor,
-            p::Role::HealthWorker => Role::HealthWorker,
-        }
-    }
-}
-
-impl From<Role> for p::Role {
-    fn from(r: Role) -> Self {
-        match r {
-            Role::Volunteer => p::Role::Volunteer,
-            Role::Supervisor => p::Role::Supervisor,
-            Role::HealthWorker => p::Role::HealthWorker,
-        }
-    }
 }
 
 /// A profile on this device, for the profile picker (names are decrypted for it).
@@ -59,7 +47,7 @@ impl From<p::Profile> for ProfileInfo {
         ProfileInfo {
             id: x.id,
             name: x.name,
-            role: x.role.into(),
+            role: x.role,
             locked: x.locked,
             failed_attempts: count(x.failed_attempts),
         }
@@ -160,10 +148,9 @@ pub struct Household {
     pub risk_history: Vec<RiskPoint>,
 }
 
-impl TryFrom<h::Household> for Household {
-    type Error = ApiError;
-    fn try_from(x: h::Household) -> Result<Self, ApiError> {
-        Ok(Household {
+impl From<h::Household> for Household {
+    fn from(x: h::Household) -> Self {
+        Household {
             id: x.id,
             code: x.code,
             commune_code: x.commune_code,
@@ -177,15 +164,13 @@ impl TryFrom<h::Household> for Household {
             risk_history: x
                 .risk_history
                 .into_iter()
-                .map(|p| {
-                    Ok(RiskPoint {
-                        level: risk_level(&p.level)?,
-                        record_id: p.record_id,
-                        finalized_at_ms: p.finalized_at_ms,
-                    })
+                .map(|p| RiskPoint {
+                    record_id: p.record_id,
+                    finalized_at_ms: p.finalized_at_ms,
+                    level: p.level,
                 })
-                .collect::<Result<_, ApiError>>()?,
-        })
+                .collect(),
+        }
     }
 }
 
@@ -194,7 +179,7 @@ impl TryFrom<h::Household> for Household {
 pub struct RiskPoint {
     pub record_id: String,
     pub finalized_at_ms: i64,
-    pub level: RiskLevel,
+    pub level: Level,
 }
 
 /// The least a health worker needs to link an incident to a household.
@@ -210,18 +195,7 @@ impl From<h::HouseholdRef> for HouseholdRef {
     }
 }
 
-/// A risk level stored as text (`low`, `medium`, `high`, `urgent`).
-fn risk_level(s: &str) -> Result<RiskLevel, ApiError> {
-    serde_json::from_value::<risk::Level>(Json::String(s.to_string())).map(RiskLevel::from).map_err(
-        |_| ApiError::Corrupt { detail: "stored risk level is not one of the levels".into() },
-    )
-}
-
-fn opt_level(s: Option<String>) -> Result<Option<RiskLevel>, ApiError> {
-    s.as_deref().map(risk_level).transpose()
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, uniffi::Enum)]
+#[uniffi::remote(Enum)]
 pub enum RecordKind {
     /// A household visit (volunteers, supervisors).
     Visit,
@@ -229,17 +203,26 @@ pub enum RecordKind {
     Incident,
 }
 
-impl From<r::RecordKind> for RecordKind {
-    fn from(k: r::RecordKind) -> Self {
-        match k {
-            r::RecordKind::Visit => RecordKind::Visit,
-            r::RecordKind::Incident => RecordKind::Incident,
-        }
-    }
+/// Where a record is in its lifecycle: draft -> queued -> uploaded -> acknowledged; a
+/// supervisor may return a queued, uploaded or acknowledged record, which continues as a new
+/// draft revision.
+#[uniffi::remote(Enum)]
+pub enum RecordState {
+    /// Being filled in; every change is autosaved.
+    Draft,
+    /// Validated and signed: finalize moves on to `Queued` at once, so an app never sees it.
+    Finalized,
+    /// Signed and waiting in the outbox.
+    Queued,
+    /// Received by the server, not yet acknowledged.
+    Uploaded,
+    /// Acknowledged by the server; its payload is purged after the retention period.
+    Acknowledged,
+    /// Returned by a supervisor (`returnNote`); a new draft revision continues it.
+    Returned,
 }
 
-/// A record as its owner or a supervisor sees it. `state` is one of `draft`, `queued`,
-/// `uploaded`, `acknowledged`, `returned`.
+/// A record as its owner or a supervisor sees it.
 #[derive(Debug, Clone, PartialEq, uniffi::Record)]
 pub struct RecordView {
     pub id: String,
@@ -249,19 +232,20 @@ pub struct RecordView {
     pub form_id: String,
     pub form_version: String,
     pub owner_id: String,
-    pub state: String,
+    pub state: RecordState,
     pub revision: i64,
     pub revision_of: Option<String>,
     pub created_at_ms: i64,
     pub updated_at_ms: i64,
     pub finalized_at_ms: Option<i64>,
-    pub risk_level: Option<RiskLevel>,
+    pub risk_level: Option<Level>,
     pub due_at_ms: Option<i64>,
     /// The signed submission's answers (finalized records) or the draft's current output, as
     /// JSON; `null` once purged after acknowledgment.
     pub data_json: String,
-    /// The assessment as JSON (the shape of `Assessment`), if the form scores risk.
-    pub assessment_json: Option<String>,
+    /// The signed submission's assessment, or the draft's as it stands; `null` for forms
+    /// without risk rules and once purged.
+    pub assessment: Option<Assessment>,
     pub submission_sha256: Option<String>,
     pub signature: Option<String>,
     /// The supervisor's note when the record was returned.
@@ -271,12 +255,11 @@ pub struct RecordView {
     pub quality_flags: Vec<QualityFlag>,
 }
 
-impl TryFrom<r::RecordView> for RecordView {
-    type Error = ApiError;
-    fn try_from(x: r::RecordView) -> Result<Self, ApiError> {
-        Ok(RecordView {
+impl From<r::RecordView> for RecordView {
+    fn from(x: r::RecordView) -> Self {
+        RecordView {
             id: x.id,
-            kind: x.kind.into(),
+            kind: x.kind,
             household_id: x.household_id,
             child_ref: x.child_ref,
             form_id: x.form_id,
@@ -288,15 +271,15 @@ impl TryFrom<r::RecordView> for RecordView {
             created_at_ms: x.created_at_ms,
             updated_at_ms: x.updated_at_ms,
             finalized_at_ms: x.finalized_at_ms,
-            risk_level: opt_level(x.risk_level)?,
+            risk_level: x.risk_level,
             due_at_ms: x.due_at_ms,
             data_json: x.data.to_string(),
-            assessment_json: x.assessment.filter(|a| !a.is_null()).map(|a| a.to_string()),
+            assessment: x.assessment.map(Into::into),
             submission_sha256: x.submission_sha256,
             signature: x.signature,
             return_note: x.return_note,
             quality_flags: x.quality_flags.into_iter().map(Into::into).collect(),
-        })
+        }
     }
 }
 
@@ -307,28 +290,27 @@ pub struct RecordSummary {
     pub kind: RecordKind,
     pub household_id: Option<String>,
     pub owner_id: String,
-    pub state: String,
-    pub risk_level: Option<RiskLevel>,
+    pub state: RecordState,
+    pub risk_level: Option<Level>,
     pub due_at_ms: Option<i64>,
     pub finalized_at_ms: Option<i64>,
     /// The codes of its location quality flags (details in `RecordView.qualityFlags`).
     pub quality_flags: Vec<QualityFlagCode>,
 }
 
-impl TryFrom<r::QueueItem> for RecordSummary {
-    type Error = ApiError;
-    fn try_from(x: r::QueueItem) -> Result<Self, ApiError> {
-        Ok(RecordSummary {
+impl From<r::QueueItem> for RecordSummary {
+    fn from(x: r::QueueItem) -> Self {
+        RecordSummary {
             id: x.id,
-            kind: x.kind.into(),
+            kind: x.kind,
             household_id: x.household_id,
             owner_id: x.owner_id,
             state: x.state,
-            risk_level: opt_level(x.risk_level)?,
+            risk_level: x.risk_level,
             due_at_ms: x.due_at_ms,
             finalized_at_ms: x.finalized_at_ms,
             quality_flags: x.quality_flags.into_iter().map(Into::into).collect(),
-        })
+        }
     }
 }
 
@@ -389,14 +371,33 @@ impl From<Attachment> for AttachmentInfo {
     }
 }
 
-/// One item waiting for (or past) upload. `itemKind` is `submission` or `attachment`; `state`
-/// is `pending`, `uploaded` or `acknowledged`.
+/// What an outbox item uploads.
+#[uniffi::remote(Enum)]
+pub enum OutboxItemKind {
+    /// A record's signed submission; `itemId` is the record's id.
+    Submission,
+    /// A sealed photo; `itemId` is the attachment's id.
+    Attachment,
+}
+
+/// Where an outbox item is. Only acknowledged items are ever purged.
+#[uniffi::remote(Enum)]
+pub enum OutboxState {
+    /// Waiting to be sent (again, after a failure, once its backoff has passed).
+    Pending,
+    /// Received by the server, not yet acknowledged by its hash.
+    Uploaded,
+    /// The server acknowledged it by its hash.
+    Acknowledged,
+}
+
+/// One item waiting for (or past) upload.
 #[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
 pub struct OutboxEntry {
     pub id: String,
-    pub item_kind: String,
+    pub item_kind: OutboxItemKind,
     pub item_id: String,
-    pub state: String,
+    pub state: OutboxState,
     /// What the server acknowledges (`SafeHomeStore.acknowledge`).
     pub payload_sha256: String,
     pub size_bytes: i64,
@@ -425,10 +426,17 @@ impl From<o::OutboxEntry> for OutboxEntry {
     }
 }
 
-/// How many records or outbox items are in one state.
+/// How many records are in one state.
 #[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
-pub struct StateCount {
-    pub state: String,
+pub struct RecordStateCount {
+    pub state: RecordState,
+    pub count: i64,
+}
+
+/// How many outbox items are in one state.
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+pub struct OutboxStateCount {
+    pub state: OutboxState,
     pub count: i64,
 }
 
@@ -439,22 +447,28 @@ pub struct StorageStatus {
     pub wal_bytes: i64,
     pub pending_upload_bytes: i64,
     pub households: i64,
-    pub records_by_state: Vec<StateCount>,
-    pub outbox_by_state: Vec<StateCount>,
+    /// Only the states that have records or items, in the order of their names.
+    pub records_by_state: Vec<RecordStateCount>,
+    pub outbox_by_state: Vec<OutboxStateCount>,
 }
 
 impl From<core::StorageStatus> for StorageStatus {
     fn from(s: core::StorageStatus) -> Self {
-        let counts = |v: Vec<core::StateCount>| {
-            v.into_iter().map(|c| StateCount { state: c.state, count: c.count }).collect()
-        };
         StorageStatus {
             database_bytes: s.database_bytes,
             wal_bytes: s.wal_bytes,
             pending_upload_bytes: s.pending_upload_bytes,
             households: s.households,
-            records_by_state: counts(s.records_by_state),
-            outbox_by_state: counts(s.outbox_by_state),
+            records_by_state: s
+                .records_by_state
+                .into_iter()
+                .map(|c| RecordStateCount { state: c.state, count: c.count })
+                .collect(),
+            outbox_by_state: s
+                .outbox_by_state
+                .into_iter()
+                .map(|c| OutboxStateCount { state: c.state, count: c.count })
+                .collect(),
         }
     }
 }
@@ -489,7 +503,7 @@ impl From<t::Enrollment> for Enrollment {
 }
 
 /// Whose key a recipient is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, uniffi::Enum)]
+#[uniffi::remote(Enum)]
 pub enum RecipientKind {
     /// The organisation's archive key: opens everything the team seals.
     Archive,
@@ -497,21 +511,12 @@ pub enum RecipientKind {
     Supervisor,
 }
 
-impl From<RecipientKind> for t::RecipientKind {
-    fn from(k: RecipientKind) -> Self {
-        match k {
-            RecipientKind::Archive => t::RecipientKind::Archive,
-            RecipientKind::Supervisor => t::RecipientKind::Supervisor,
-        }
-    }
-}
-
-/// A key that evidence and submissions are sealed to. `kind` is `archive` or `supervisor`.
+/// A key that evidence and submissions are sealed to.
 #[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
 pub struct RecipientInfo {
     /// `shrecip1…`
     pub public_key: String,
-    pub kind: String,
+    pub kind: RecipientKind,
     pub label: String,
 }
 

@@ -4,6 +4,7 @@ use crate::canonical::CanonicalError;
 use crate::crypto::CryptoError;
 use crate::form::check::FormError;
 use crate::form::session::{SessionError, Violation};
+use crate::store::UnknownValue;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -71,6 +72,10 @@ pub enum StoreError {
     /// the core, not a problem with the input or the stored data. Nothing was written.
     #[error("could not encode {what} for storage: {detail}")]
     Encode { what: &'static str, detail: String },
+    /// A state, kind, role or level column holds text that is none of its enum's values (a
+    /// database edited outside the app, or written by a newer one). Never read as a default.
+    #[error("stored data is unreadable: {0}")]
+    UnknownValue(#[from] UnknownValue),
     /// Another copy of this draft saved since this copy was loaded: saving would overwrite
     /// newer answers. Reopen the draft.
     #[error("record {id} was saved by another copy of its draft; reopen it")]
@@ -84,6 +89,12 @@ pub enum StoreError {
 impl From<rusqlite::Error> for StoreError {
     fn from(e: rusqlite::Error) -> Self {
         use rusqlite::ffi::ErrorCode;
+        // A stored enum's `FromSql` refused the text of its column: keep the typed error.
+        if let rusqlite::Error::FromSqlConversionFailure(_, _, cause) = &e {
+            if let Some(unknown) = cause.downcast_ref::<UnknownValue>() {
+                return StoreError::UnknownValue(unknown.clone());
+            }
+        }
         match e.sqlite_error_code() {
             Some(ErrorCode::DiskFull) => StoreError::DiskFull,
             Some(ErrorCode::ReadOnly) => StoreError::ReadOnly,

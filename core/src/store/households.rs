@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 use super::json;
 use super::profiles::{Actor, Permission, Role};
 use super::{Action, Store, StoreError};
+use crate::risk::Level;
 
 /// A household member on the roster.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -67,7 +68,7 @@ pub struct Household {
 pub struct RiskPoint {
     pub record_id: String,
     pub finalized_at_ms: i64,
-    pub level: String,
+    pub level: Level,
 }
 
 /// The least a health worker needs to link an incident to a household.
@@ -238,7 +239,10 @@ impl Store {
     pub fn households(&self, by: &Actor) -> Result<Vec<Household>, StoreError> {
         by.require(Permission::LookUpHousehold)?;
         if by.role() == Role::HealthWorker {
-            return Err(StoreError::Forbidden { role: "health_worker", action: "list households" });
+            return Err(StoreError::Forbidden {
+                role: Role::HealthWorker.as_str(),
+                action: "list households",
+            });
         }
         let conn = self.reader()?;
         let all = by.can(Permission::ReadAllHouseholds);

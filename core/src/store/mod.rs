@@ -16,6 +16,7 @@ pub mod migrate;
 pub mod outbox;
 pub mod profiles;
 pub mod records;
+mod stored_enum;
 pub mod team;
 
 use std::collections::HashMap;
@@ -31,11 +32,14 @@ use serde::Serialize;
 pub use attachments::{Attachment, PhotoStep, PhotoTarget, PreparedPhoto};
 pub use audit::{Action, AuditReport};
 pub use error::StoreError;
+pub use stored_enum::{StoredEnum, UnknownValue};
 
 use crate::clock::{Clock, Entropy, new_uuid};
 use crate::crypto::{CryptoError, DataKey, KeyHierarchy, PIN_ITERATIONS, PinPolicy};
 use crate::evidence::keys::DeviceSigningKey;
 use crate::form::check::CheckedForm;
+use outbox::OutboxState;
+use records::RecordState;
 
 const KEY_CHECK: &[u8] = b"safehome-key-check-v1";
 
@@ -389,18 +393,8 @@ impl Store {
             [],
             |r| r.get(0),
         )?;
-        let mut records_by_state = Vec::new();
-        let mut stmt =
-            conn.prepare("SELECT state, count(*) FROM records GROUP BY state ORDER BY state")?;
-        for row in stmt.query_map([], |r| Ok(StateCount { state: r.get(0)?, count: r.get(1)? }))? {
-            records_by_state.push(row?);
-        }
-        let mut outbox_by_state = Vec::new();
-        let mut stmt =
-            conn.prepare("SELECT state, count(*) FROM outbox GROUP BY state ORDER BY state")?;
-        for row in stmt.query_map([], |r| Ok(StateCount { state: r.get(0)?, count: r.get(1)? }))? {
-            outbox_by_state.push(row?);
-        }
+        let records_by_state = state_counts::<RecordState>(&conn)?;
+        let outbox_by_state = state_counts::<OutboxState>(&conn)?;
         let households: i64 =
             conn.query_row("SELECT count(*) FROM households", [], |r| r.get(0))?;
         Ok(StorageStatus {
@@ -424,15 +418,30 @@ fn unseal_device_key(
     text.parse().ok()
 }
 
+/// How many rows of the state's table are in each state, by the state's text.
+fn state_counts<S: StoredEnum + rusqlite::types::FromSql>(
+    conn: &Connection,
+) -> Result<Vec<StateCount<S>>, StoreError> {
+    let sql = format!(
+        "SELECT {column}, count(*) FROM {table} GROUP BY {column} ORDER BY {column}",
+        table = S::TABLE,
+        column = S::COLUMN
+    );
+    let mut stmt = conn.prepare(&sql)?;
+    let rows = stmt.query_map([], |r| Ok(StateCount { state: r.get(0)?, count: r.get(1)? }))?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
 fn wal_path(db: &Path) -> PathBuf {
     let mut s = db.as_os_str().to_owned();
     s.push("-wal");
     PathBuf::from(s)
 }
 
+/// How many records or outbox items are in one state.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct StateCount {
-    pub state: String,
+pub struct StateCount<S> {
+    pub state: S,
     pub count: i64,
 }
 
@@ -442,8 +451,8 @@ pub struct StorageStatus {
     pub wal_bytes: i64,
     pub pending_upload_bytes: i64,
     pub households: i64,
-    pub records_by_state: Vec<StateCount>,
-    pub outbox_by_state: Vec<StateCount>,
+    pub records_by_state: Vec<StateCount<RecordState>>,
+    pub outbox_by_state: Vec<StateCount<OutboxState>>,
 }
 
 /// Check `keys` against the database's key check: `Ok(true)` if it opens it, `Ok(false)` if the

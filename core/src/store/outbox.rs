@@ -5,16 +5,39 @@
 use rusqlite::{OptionalExtension, params};
 use serde::Serialize;
 
-use super::records::transition;
+use super::records::{RecordState, transition};
+use super::stored_enum::stored_enum;
 use super::{Action, Store, StoreError};
 use crate::hex;
+
+stored_enum! {
+    /// What an outbox item uploads.
+    pub enum OutboxItemKind("outbox item kind" in "outbox"."item_kind") {
+        /// A record's signed submission; `item_id` is the record's id.
+        Submission = "submission",
+        /// A sealed photo envelope; `item_id` is the attachment's id.
+        Attachment = "attachment",
+    }
+}
+
+stored_enum! {
+    /// Where an outbox item is. Only `Acknowledged` items may ever be purged.
+    pub enum OutboxState("outbox state" in "outbox"."state") {
+        /// Waiting to be sent (again, after a failure, once its backoff has passed).
+        Pending = "pending",
+        /// Received by the server, not yet acknowledged by its hash.
+        Uploaded = "uploaded",
+        /// The server acknowledged it by its hash.
+        Acknowledged = "acknowledged",
+    }
+}
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct OutboxEntry {
     pub id: String,
-    pub item_kind: String,
+    pub item_kind: OutboxItemKind,
     pub item_id: String,
-    pub state: String,
+    pub state: OutboxState,
     pub payload_sha256: String,
     pub size_bytes: i64,
     pub attempts: i64,
@@ -95,7 +118,7 @@ impl Store {
     pub fn outbox_uploaded(&self, outbox_id: &str) -> Result<(), StoreError> {
         let now = self.now_ms();
         self.write(|tx, s| {
-            let (kind, item): (String, String) = tx
+            let (kind, item): (OutboxItemKind, String) = tx
                 .query_row(
                     "SELECT item_kind, item_id FROM outbox WHERE id = ?1 AND state = 'pending'",
                     params![outbox_id],
@@ -107,11 +130,11 @@ impl Store {
                     id: outbox_id.into(),
                 })?;
             tx.execute(
-                "UPDATE outbox SET state = 'uploaded', attempts = attempts + 1 WHERE id = ?1",
-                params![outbox_id],
+                "UPDATE outbox SET state = ?2, attempts = attempts + 1 WHERE id = ?1",
+                params![outbox_id, OutboxState::Uploaded],
             )?;
-            if kind == "submission" {
-                transition(tx, &item, &["queued"], "uploaded", now)?;
+            if kind == OutboxItemKind::Submission {
+                transition(tx, &item, &[RecordState::Queued], RecordState::Uploaded, now)?;
             }
             s.audit(tx, None, Action::Uploaded, "outbox", outbox_id)
         })
@@ -124,7 +147,7 @@ impl Store {
         let hash = hex::decode_array::<32>(payload_sha256_hex.trim())
             .map_err(|e| StoreError::Invalid { field: "payload_sha256", message: e.to_string() })?;
         self.write(|tx, s| {
-            let (id, kind, item): (String, String, String) = tx
+            let (id, kind, item): (String, OutboxItemKind, String) = tx
                 .query_row(
                     "SELECT id, item_kind, item_id FROM outbox WHERE payload_sha256 = ?1 AND state IN ('pending', 'uploaded')",
                     params![hash.to_vec()],
@@ -133,11 +156,12 @@ impl Store {
                 .optional()?
                 .ok_or_else(|| StoreError::NotFound { entity: "unacknowledged outbox item", id: payload_sha256_hex.into() })?;
             tx.execute(
-                "UPDATE outbox SET state = 'acknowledged', acknowledged_at = ?2 WHERE id = ?1",
-                params![id, now],
+                "UPDATE outbox SET state = ?3, acknowledged_at = ?2 WHERE id = ?1",
+                params![id, now, OutboxState::Acknowledged],
             )?;
-            if kind == "submission" {
-                transition(tx, &item, &["queued", "uploaded"], "acknowledged", now)?;
+            if kind == OutboxItemKind::Submission {
+                let from = [RecordState::Queued, RecordState::Uploaded];
+                transition(tx, &item, &from, RecordState::Acknowledged, now)?;
             }
             s.audit(tx, None, Action::Acknowledged, "outbox", &id)?;
             Ok(id)

@@ -2,35 +2,18 @@
 //! of the store checks.
 
 use rusqlite::{Connection, OptionalExtension, Transaction, params};
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
+use super::stored_enum::stored_enum;
 use super::{Action, Store, StoreError};
 use crate::crypto::{KeyHierarchy, PinHash, PinPolicy};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Role {
-    Volunteer,
-    Supervisor,
-    HealthWorker,
-}
-
-impl Role {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Role::Volunteer => "volunteer",
-            Role::Supervisor => "supervisor",
-            Role::HealthWorker => "health_worker",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<Role> {
-        match s {
-            "volunteer" => Some(Role::Volunteer),
-            "supervisor" => Some(Role::Supervisor),
-            "health_worker" => Some(Role::HealthWorker),
-            _ => None,
-        }
+stored_enum! {
+    /// What a profile may do on this device (`Permission::granted` is the table).
+    pub enum Role("role" in "profiles"."role") {
+        Volunteer = "volunteer",
+        Supervisor = "supervisor",
+        HealthWorker = "health_worker",
     }
 }
 
@@ -167,7 +150,7 @@ impl PinRow {
         let mac: Option<Vec<u8>> = r.get(8)?;
         let row = PinRow {
             id: id.clone(),
-            role: Role::parse(&role).ok_or_else(tampered)?,
+            role: role.parse::<Role>().map_err(|_| tampered())?,
             pin: PinHash {
                 salt: salt.as_slice().try_into().map_err(|_| tampered())?,
                 iterations: r.get(3)?,
@@ -268,7 +251,7 @@ pub(super) fn key_profiles(tx: &Transaction<'_>, keys: &KeyHierarchy) -> Result<
         stmt.query_map([], |r| Legacy::try_from(r))?.collect::<Result<_, _>>()?;
     for (id, role, salt, iterations, hash, failed, next_attempt_at, locked) in rows {
         let bad = |what: &str| StoreError::BadData(format!("profile {id}: {what}"));
-        let role = Role::parse(&role).ok_or_else(|| bad("unknown role"))?;
+        let role: Role = role.parse().map_err(|_| bad("unknown role"))?;
         let salt: [u8; 16] = salt.as_slice().try_into().map_err(|_| bad("PIN salt"))?;
         let hash: [u8; 32] = hash.as_slice().try_into().map_err(|_| bad("PIN hash"))?;
         let pin = PinHash::key_legacy(salt, iterations, &hash, &keys.pin_verifier, &id);
@@ -319,7 +302,7 @@ impl Store {
                 params![
                     id,
                     s.keys().column.encrypt_str("profiles", "name", &id, name)?,
-                    role.as_str(),
+                    role,
                     hash.salt.to_vec(),
                     hash.iterations,
                     hash.verifier.to_vec(),

@@ -9,35 +9,47 @@ use std::sync::Arc;
 
 use ring::digest;
 use rusqlite::{OptionalExtension, Transaction, params};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{Value as Json, json};
 
 use super::fixes::RecordFixes;
 use super::json;
+use super::outbox::{OutboxItemKind, OutboxState};
 use super::profiles::{Actor, Permission, Role};
-use super::{Action, Store, StoreError};
+use super::stored_enum::stored_enum;
+use super::{Action, Store, StoreError, StoredEnum};
 use crate::canonical;
 use crate::form::session::{Session, SessionState, TimingEvent, TimingKind};
 use crate::hex;
 use crate::location::{FlagCode, QualityFlag};
-use crate::risk::{self, Assessment};
+use crate::risk::{self, Assessment, Level};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum RecordKind {
-    Visit,
-    Incident,
+stored_enum! {
+    /// What a record is a filling of.
+    pub enum RecordKind("record kind" in "records"."kind") {
+        /// A household visit (volunteers, supervisors).
+        Visit = "visit",
+        /// An injury incident (health workers, supervisors).
+        Incident = "incident",
+    }
 }
 
-impl RecordKind {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            RecordKind::Visit => "visit",
-            RecordKind::Incident => "incident",
-        }
-    }
-    fn parse(s: &str) -> RecordKind {
-        if s == "incident" { RecordKind::Incident } else { RecordKind::Visit }
+stored_enum! {
+    /// Where a record is in its lifecycle (see the module's documentation).
+    pub enum RecordState("record state" in "records"."state") {
+        /// Being filled in; every change is autosaved.
+        Draft = "draft",
+        /// Validated and signed. Finalize moves on to `Queued` in the same transaction, so a
+        /// stored record is never seen in this state; the audit chain records both steps.
+        Finalized = "finalized",
+        /// Signed and waiting in the outbox.
+        Queued = "queued",
+        /// Received by the server, not yet acknowledged.
+        Uploaded = "uploaded",
+        /// Acknowledged by the server by its hash; its payload may be purged after retention.
+        Acknowledged = "acknowledged",
+        /// Returned by a supervisor; a new draft revision continues it.
+        Returned = "returned",
     }
 }
 
@@ -99,17 +111,19 @@ pub struct RecordView {
     pub form_id: String,
     pub form_version: String,
     pub owner_id: String,
-    pub state: String,
+    pub state: RecordState,
     pub revision: i64,
     pub revision_of: Option<String>,
     pub created_at_ms: i64,
     pub updated_at_ms: i64,
     pub finalized_at_ms: Option<i64>,
-    pub risk_level: Option<String>,
+    pub risk_level: Option<Level>,
     pub due_at_ms: Option<i64>,
     /// The signed submission (finalized records), or the draft's current output.
     pub data: Json,
-    pub assessment: Option<Json>,
+    /// The signed submission's assessment, or the draft's as it stands; `None` for forms
+    /// without risk rules and once purged.
+    pub assessment: Option<Assessment>,
     pub submission_sha256: Option<String>,
     pub signature: Option<String>,
     pub return_note: Option<String>,
@@ -125,8 +139,8 @@ pub struct QueueItem {
     pub kind: RecordKind,
     pub household_id: Option<String>,
     pub owner_id: String,
-    pub state: String,
-    pub risk_level: Option<String>,
+    pub state: RecordState,
+    pub risk_level: Option<Level>,
     pub due_at_ms: Option<i64>,
     pub finalized_at_ms: Option<i64>,
     /// The codes of its location quality flags, for the supervisor to see at a glance.
@@ -237,10 +251,10 @@ impl Store {
             tx.execute(
                 "INSERT INTO records (id, kind, household_id, child_ref_enc, form_id, form_version, owner_id,
                     state, revision, revision_of, draft_enc, created_at, updated_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 'draft', ?8, ?9, ?10, ?11, ?11)",
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?12, ?8, ?9, ?10, ?11, ?11)",
                 params![
                     id,
-                    kind.as_str(),
+                    kind,
                     household_id,
                     child_ref.map(|c_| c.encrypt_str("records", "child_ref", &id, c_)).transpose()?,
                     form.form.id,
@@ -249,7 +263,8 @@ impl Store {
                     revision_of.map_or(1, |(_, r, _)| r + 1),
                     revision_of.map(|(p, _, _)| p),
                     c.encrypt_str("records", "draft", &id, &state_json)?,
-                    now
+                    now,
+                    RecordState::Draft
                 ],
             )?;
             append_events(tx, &id, session.events(), 0)?;
@@ -270,8 +285,16 @@ impl Store {
     /// Reopen a draft where it stopped (after the app was killed, or from the list).
     pub fn open_draft(&self, by: &Actor, record_id: &str) -> Result<Draft, StoreError> {
         // kind, form id, form version, owner, state, draft, fixes, draft revision
-        type DraftRow =
-            (String, String, String, String, String, Option<Vec<u8>>, Option<Vec<u8>>, i64);
+        type DraftRow = (
+            RecordKind,
+            String,
+            String,
+            String,
+            RecordState,
+            Option<Vec<u8>>,
+            Option<Vec<u8>>,
+            i64,
+        );
         // The row and its timing events are read in one transaction: a save in between would
         // pair this revision with events of the next one.
         let mut conn = self.reader()?;
@@ -290,13 +313,13 @@ impl Store {
         if owner != by.profile_id() {
             return Err(not_found());
         }
-        let draft = match (state.as_str(), draft) {
-            ("draft", Some(d)) => d,
+        let draft = match (state, draft) {
+            (RecordState::Draft, Some(d)) => d,
             _ => {
                 return Err(StoreError::InvalidState {
                     entity: "record",
                     id: record_id.into(),
-                    state,
+                    state: state.to_string(),
                     action: "edit",
                 });
             }
@@ -312,7 +335,7 @@ impl Store {
             Session::restore(form, &state, Arc::clone(self.clock()), Arc::clone(self.entropy()))?;
         Ok(Draft {
             record_id: record_id.into(),
-            kind: RecordKind::parse(&kind),
+            kind,
             owner_id: owner,
             session,
             saved_events,
@@ -405,14 +428,14 @@ impl Store {
         let outbox_id = self.new_id();
         let record_id = draft.record_id.clone();
         let (hash, outbox_id, flag_count) = self.write(|tx, s| {
-            let (state, kind, household, revision, revision_of, created, draft_rev): (String, String, Option<String>, i64, Option<String>, i64, i64) = tx
+            let (state, kind, household, revision, revision_of, created, draft_rev): (RecordState, RecordKind, Option<String>, i64, Option<String>, i64, i64) = tx
                 .query_row(
                     "SELECT state, kind, household_id, revision, revision_of, created_at, draft_rev FROM records WHERE id = ?1",
                     params![record_id],
                     |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?, r.get(6)?)),
                 )?;
-            if state != "draft" {
-                return Err(StoreError::InvalidState { entity: "record", id: record_id.clone(), state, action: "finalize" });
+            if state != RecordState::Draft {
+                return Err(StoreError::InvalidState { entity: "record", id: record_id.clone(), state: state.to_string(), action: "finalize" });
             }
             // A stale copy would sign answers that are not the stored ones.
             if draft_rev != draft.revision {
@@ -460,7 +483,7 @@ impl Store {
             let signature = s.device_key().sign(&bytes);
             let c = &s.keys().column;
             tx.execute(
-                "UPDATE records SET state = 'queued', submission_enc = ?2, submission_hash = ?3, signature = ?4,
+                "UPDATE records SET state = ?9, submission_enc = ?2, submission_hash = ?3, signature = ?4,
                     risk_level = ?5, due_at = ?6, finalized_at = ?7, updated_at = ?7, draft_enc = NULL,
                     quality_flags_enc = ?8
                  WHERE id = ?1",
@@ -469,25 +492,23 @@ impl Store {
                     c.encrypt("records", "submission", &record_id, &bytes)?,
                     hash.as_ref().to_vec(),
                     signature.to_vec(),
-                    assessment.as_ref().map(|a| a.level.as_str()),
+                    assessment.as_ref().map(|a| a.level),
                     assessment.as_ref().and_then(|a| a.due_at_ms),
                     now,
-                    flags_enc
+                    flags_enc,
+                    RecordState::Queued
                 ],
             )?;
-            tx.execute(
+            let mut queue = tx.prepare_cached(
                 "INSERT INTO outbox (id, item_kind, item_id, state, payload_sha256, size_bytes, next_attempt_at, created_at)
-                 VALUES (?1, 'submission', ?2, 'pending', ?3, ?4, ?5, ?5)",
-                params![outbox_id, record_id, hash.as_ref().to_vec(), bytes.len() as i64, now],
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7)",
             )?;
+            let pending = OutboxState::Pending;
+            queue.execute(params![outbox_id, OutboxItemKind::Submission, record_id, pending, hash.as_ref().to_vec(), bytes.len() as i64, now])?;
             for a in &attachments {
-                tx.execute(
-                    "INSERT INTO outbox (id, item_kind, item_id, state, payload_sha256, size_bytes, next_attempt_at, created_at)
-                     VALUES (?1, 'attachment', ?2, 'pending', ?3, ?4, ?5, ?5)",
-                    params![s.new_id(), a.id, a.sha256, a.len, now],
-                )?;
+                queue.execute(params![s.new_id(), OutboxItemKind::Attachment, a.id, pending, a.sha256, a.len, now])?;
             }
-            s.audit(tx, Some(by.profile_id()), Action::Finalized, &kind, &record_id)?;
+            s.audit(tx, Some(by.profile_id()), Action::Finalized, kind.as_str(), &record_id)?;
             s.audit(tx, Some(by.profile_id()), Action::Queued, "outbox", &outbox_id)?;
             Ok((hex::encode(hash.as_ref()), outbox_id.clone(), location.map_or(0, |l| l.flags.len())))
         })?;
@@ -508,19 +529,19 @@ impl Store {
     /// A record, for its owner or a supervisor.
     pub fn record(&self, by: &Actor, id: &str) -> Result<RecordView, StoreError> {
         type Row = (
-            String,
+            RecordKind,
             Option<String>,
             Option<Vec<u8>>,
             String,
             String,
             String,
-            String,
+            RecordState,
             i64,
             Option<String>,
             i64,
             i64,
             Option<i64>,
-            Option<String>,
+            Option<Level>,
             Option<i64>,
             Option<Vec<u8>>,
             Option<Vec<u8>>,
@@ -556,8 +577,8 @@ impl Store {
         let (data, assessment) = match (&r.15, &r.14) {
             (Some(sub), _) => {
                 let bytes = c.decrypt("records", "submission", id, sub)?;
-                let v: Json = json::from_slice("submission", &bytes)?;
-                (v["data"].clone(), Some(v["assessment"].clone()))
+                let v: SubmissionView = json::from_slice("submission", &bytes)?;
+                (v.data, v.assessment)
             }
             (None, Some(draft)) => {
                 let json = c.decrypt_str("records", "draft", id, draft)?;
@@ -569,17 +590,14 @@ impl Store {
                     Arc::clone(self.clock()),
                     Arc::clone(self.entropy()),
                 )?;
-                (
-                    s.output(),
-                    risk::assess(&s).map(|a| json::to_value("assessment", &a)).transpose()?,
-                )
+                (s.output(), risk::assess(&s))
             }
             // Purged after acknowledgment: only the receipt remains.
             (None, None) => (Json::Null, None),
         };
         Ok(RecordView {
             id: id.to_string(),
-            kind: RecordKind::parse(&r.0),
+            kind: r.0,
             household_id: r.1,
             child_ref: r.2.map(|v| c.decrypt_str("records", "child_ref", id, &v)).transpose()?,
             form_id: r.3,
@@ -620,7 +638,7 @@ impl Store {
             return Err(StoreError::InvalidState {
                 entity: "record",
                 id: id.into(),
-                state: view.state,
+                state: view.state.to_string(),
                 action: "verify",
             });
         };
@@ -647,13 +665,13 @@ impl Store {
     pub fn review_queue(&self, by: &Actor, limit: usize) -> Result<Vec<QueueItem>, StoreError> {
         by.require(Permission::ReviewTeam)?;
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
-        self.queue_query(
+        let tail = format!(
             "WHERE state IN ('queued', 'uploaded')
-             ORDER BY CASE risk_level WHEN 'urgent' THEN 0 WHEN 'high' THEN 1 WHEN 'medium' THEN 2
-                      WHEN 'low' THEN 3 ELSE 4 END, coalesce(due_at, 9223372036854775807), finalized_at, id
+             ORDER BY {}, coalesce(due_at, 9223372036854775807), finalized_at, id
              LIMIT ?1",
-            params![limit],
-        )
+            level_rank_sql()
+        );
+        self.queue_query(&tail, params![limit])
     }
 
     fn queue_query(
@@ -670,7 +688,7 @@ impl Store {
         let rows = stmt.query_map(p, |r| {
             let item = QueueItem {
                 id: r.get(0)?,
-                kind: RecordKind::parse(&r.get::<_, String>(1)?),
+                kind: r.get(1)?,
                 household_id: r.get(2)?,
                 owner_id: r.get(3)?,
                 state: r.get(4)?,
@@ -696,11 +714,14 @@ impl Store {
     pub fn return_record(&self, by: &Actor, id: &str, note: &str) -> Result<String, StoreError> {
         by.require(Permission::ReviewTeam)?;
         let view = self.record(by, id)?;
-        if !matches!(view.state.as_str(), "queued" | "uploaded" | "acknowledged") {
+        if !matches!(
+            view.state,
+            RecordState::Queued | RecordState::Uploaded | RecordState::Acknowledged
+        ) {
             return Err(StoreError::InvalidState {
                 entity: "record",
                 id: id.into(),
-                state: view.state,
+                state: view.state.to_string(),
                 action: "return",
             });
         }
@@ -729,9 +750,9 @@ impl Store {
         self.write(|tx, s| {
             let c = &s.keys().column;
             let n = tx.execute(
-                "UPDATE records SET state = 'returned', return_note_enc = ?2, updated_at = ?3
+                "UPDATE records SET state = ?4, return_note_enc = ?2, updated_at = ?3
                  WHERE id = ?1 AND state IN ('queued', 'uploaded', 'acknowledged')",
-                params![id, c.encrypt_str("records", "return_note", id, note)?, now],
+                params![id, c.encrypt_str("records", "return_note", id, note)?, now, RecordState::Returned],
             )?;
             if n == 0 {
                 return Err(StoreError::InvalidState { entity: "record", id: id.into(), state: "changed".into(), action: "return" });
@@ -739,9 +760,9 @@ impl Store {
             tx.execute(
                 "INSERT INTO records (id, kind, household_id, child_ref_enc, form_id, form_version, owner_id,
                     state, revision, revision_of, draft_enc, created_at, updated_at)
-                 SELECT ?2, kind, household_id, NULL, form_id, form_version, owner_id, 'draft', revision + 1, id, ?3, ?4, ?4
+                 SELECT ?2, kind, household_id, NULL, form_id, form_version, owner_id, ?5, revision + 1, id, ?3, ?4, ?4
                  FROM records WHERE id = ?1",
-                params![id, new_id, c.encrypt_str("records", "draft", &new_id, &state_json)?, now],
+                params![id, new_id, c.encrypt_str("records", "draft", &new_id, &state_json)?, now, RecordState::Draft],
             )?;
             // The child reference moves with the revision (re-encrypted for the new row).
             if let Some(child) = &view.child_ref {
@@ -759,27 +780,49 @@ impl Store {
     }
 }
 
+/// `CASE risk_level WHEN 'urgent' THEN 0 ... ELSE n END`: the most serious level first, records
+/// without a level last. Written from `Level` itself, so that a new level sorts in its place
+/// instead of falling silently among the records without one.
+fn level_rank_sql() -> String {
+    let levels = <Level as StoredEnum>::ALL;
+    let mut sql = String::from("CASE risk_level");
+    for (rank, level) in levels.iter().rev().enumerate() {
+        sql.push_str(&format!(" WHEN '{}' THEN {rank}", level.as_str()));
+    }
+    sql.push_str(&format!(" ELSE {} END", levels.len()));
+    sql
+}
+
+/// The parts of a stored submission that `record` shows; the rest (answers' session state,
+/// timings, location review) stays in the signed bytes.
+#[derive(Deserialize)]
+struct SubmissionView {
+    #[serde(default)]
+    data: Json,
+    assessment: Option<Assessment>,
+}
+
 /// Move a record to a new lifecycle state inside a transaction, checking where it comes from.
 pub(crate) fn transition(
     tx: &Transaction<'_>,
     id: &str,
-    from: &[&str],
-    to: &str,
+    from: &[RecordState],
+    to: RecordState,
     at: i64,
 ) -> Result<(), StoreError> {
-    let state: Option<String> = tx
+    let state: Option<RecordState> = tx
         .query_row("SELECT state FROM records WHERE id = ?1", params![id], |r| r.get(0))
         .optional()?;
     let state = state.ok_or_else(|| StoreError::NotFound { entity: "record", id: id.into() })?;
-    if !from.contains(&state.as_str()) {
+    if !from.contains(&state) {
         return Err(StoreError::InvalidState {
             entity: "record",
             id: id.into(),
-            state,
+            state: state.to_string(),
             action: "advance",
         });
     }
-    let ack = if to == "acknowledged" { Some(at) } else { None };
+    let ack = (to == RecordState::Acknowledged).then_some(at);
     tx.execute(
         "UPDATE records SET state = ?2, updated_at = ?3, acknowledged_at = coalesce(?4, acknowledged_at) WHERE id = ?1",
         params![id, to, at, ack],
@@ -821,15 +864,18 @@ fn refused_save(
     record_id: &str,
     action: &'static str,
 ) -> Result<StoreError, StoreError> {
-    let state: Option<String> = tx
+    let state: Option<RecordState> = tx
         .query_row("SELECT state FROM records WHERE id = ?1", params![record_id], |r| r.get(0))
         .optional()?;
     Ok(match state {
         None => StoreError::NotFound { entity: "record", id: record_id.into() },
-        Some(s) if s == "draft" => StoreError::StaleDraft { id: record_id.into() },
-        Some(state) => {
-            StoreError::InvalidState { entity: "record", id: record_id.into(), state, action }
-        }
+        Some(RecordState::Draft) => StoreError::StaleDraft { id: record_id.into() },
+        Some(state) => StoreError::InvalidState {
+            entity: "record",
+            id: record_id.into(),
+            state: state.to_string(),
+            action,
+        },
     })
 }
 

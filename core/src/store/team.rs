@@ -15,6 +15,7 @@ use serde::{Deserialize, Serialize};
 
 use super::json;
 use super::profiles::{Actor, Permission};
+use super::stored_enum::stored_enum;
 use super::{Action, Store, StoreError};
 use crate::evidence::keys::RecipientKey;
 use crate::location::{AreaSet, ImportOptions, Validation};
@@ -34,21 +35,13 @@ pub struct Enrollment {
     pub communes: Vec<String>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum RecipientKind {
-    /// The organisation's archive key: can open everything the team seals.
-    Archive,
-    /// A supervisor of the team.
-    Supervisor,
-}
-
-impl RecipientKind {
-    fn as_str(self) -> &'static str {
-        match self {
-            RecipientKind::Archive => "archive",
-            RecipientKind::Supervisor => "supervisor",
-        }
+stored_enum! {
+    /// Whose key a recipient is.
+    pub enum RecipientKind("recipient kind" in "recipients"."kind") {
+        /// The organisation's archive key: can open everything the team seals.
+        Archive = "archive",
+        /// A supervisor of the team.
+        Supervisor = "supervisor",
     }
 }
 
@@ -56,7 +49,7 @@ impl RecipientKind {
 pub struct Recipient {
     /// The key in its text form (with prefix and checksum).
     pub public_key: String,
-    pub kind: String,
+    pub kind: RecipientKind,
     pub label: String,
 }
 
@@ -190,7 +183,7 @@ impl Store {
             tx.execute(
                 "INSERT INTO recipients (public_key, label_enc, kind, added_at) VALUES (?1, ?2, ?3, ?4)
                  ON CONFLICT(public_key) DO UPDATE SET label_enc = excluded.label_enc, kind = excluded.kind",
-                params![text, label, kind.as_str(), s.now_ms()],
+                params![text, label, kind, s.now_ms()],
             )?;
             s.audit(tx, Some(by.profile_id()), Action::Configured, "recipient", &text)
         })
@@ -215,7 +208,7 @@ impl Store {
         let mut stmt = conn.prepare(
             "SELECT public_key, kind, label_enc FROM recipients ORDER BY kind, added_at",
         )?;
-        let rows: Vec<(String, String, Vec<u8>)> = stmt
+        let rows: Vec<(String, RecipientKind, Vec<u8>)> = stmt
             .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
             .collect::<Result<_, _>>()?;
         rows.into_iter()

@@ -78,13 +78,14 @@ final class VolunteerFlowTests: XCTestCase {
         }
 
         let outbox = try store.outbox()
-        XCTAssertEqual(outbox.map(\.itemKind).sorted(), ["attachment", "submission"])
-        XCTAssertEqual(outbox.first { $0.itemKind == "submission" }?.payloadSha256, done.submissionSha256)
-        XCTAssertEqual(outbox.first { $0.itemKind == "attachment" }?.itemId, photo.id)
+        XCTAssertEqual(Set(outbox.map(\.itemKind)), [.attachment, .submission])
+        XCTAssertEqual(outbox.first { $0.itemKind == .submission }?.payloadSha256, done.submissionSha256)
+        XCTAssertEqual(outbox.first { $0.itemKind == .attachment }?.itemId, photo.id)
 
         let record = try volunteer.record(id: done.recordId)
-        XCTAssertEqual(record.state, "queued")
+        XCTAssertEqual(record.state, .queued)
         XCTAssertEqual(record.riskLevel, .high)
+        XCTAssertEqual(record.assessment, done.assessment, "read back from the signed submission")
         XCTAssertTrue(try volunteer.verifySubmission(id: done.recordId))
         // Judged at finalize: the fix is good, the fixture photo's EXIF says Italy, 2008.
         let photoFlags: [QualityFlagCode] = [.photoFarFromFix, .photoTimeFar]

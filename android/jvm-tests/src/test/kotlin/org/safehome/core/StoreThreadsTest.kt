@@ -66,8 +66,8 @@ class StoreThreadsTest {
             assertTrue(village.value, village.value.startsWith("Bản "))
             // Every visit and photo queued once; the audit chain is whole.
             val outbox = t.store.outbox()
-            assertEquals(threads, outbox.count { it.itemKind == "submission" })
-            assertEquals(threads / 2 + threads % 2, outbox.count { it.itemKind == "attachment" })
+            assertEquals(threads, outbox.count { it.itemKind == OutboxItemKind.SUBMISSION })
+            assertEquals(threads / 2 + threads % 2, outbox.count { it.itemKind == OutboxItemKind.ATTACHMENT })
             assertEquals(threads + 1, team.volunteer.records().size)
             assertTrue(t.store.verifyAudit().isIntact)
             // The shared draft, reopened, holds one of the villages written.
@@ -111,9 +111,9 @@ class StoreThreadsTest {
             assertThrows(ApiException.InvalidState::class.java) {
                 other.attachPhoto("hazard_photo", photo, finalizing)
             }
-            assertEquals("queued", team.volunteer.record(checkNotNull(finalizedId)).state)
+            assertEquals(RecordState.QUEUED, team.volunteer.record(checkNotNull(finalizedId)).state)
             // The finalized visit went out without the photo; the first draft is not finalized.
-            assertEquals(listOf("submission"), t.store.outbox().map { it.itemKind })
+            assertEquals(listOf(OutboxItemKind.SUBMISSION), t.store.outbox().map { it.itemKind })
         }
     }
 

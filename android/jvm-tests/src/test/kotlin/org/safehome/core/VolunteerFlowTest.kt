@@ -133,10 +133,13 @@ class VolunteerFlowTest {
 
         // The outbox: the signed submission and the sealed photo, both pending.
         val outbox = store.outbox()
-        assertEquals(listOf("attachment", "submission"), outbox.map { it.itemKind }.sorted())
-        assertTrue(outbox.all { it.state == "pending" && it.payloadSha256.length == 64 && it.sizeBytes > 0 })
-        val submission = outbox.single { it.itemKind == "submission" }
-        val sealedPhoto = outbox.single { it.itemKind == "attachment" }
+        assertEquals(
+            setOf(OutboxItemKind.ATTACHMENT, OutboxItemKind.SUBMISSION),
+            outbox.map { it.itemKind }.toSet(),
+        )
+        assertTrue(outbox.all { it.state == OutboxState.PENDING && it.payloadSha256.length == 64 && it.sizeBytes > 0 })
+        val submission = outbox.single { it.itemKind == OutboxItemKind.SUBMISSION }
+        val sealedPhoto = outbox.single { it.itemKind == OutboxItemKind.ATTACHMENT }
         assertEquals(done.recordId, submission.itemId)
         assertEquals(done.outboxId, submission.id)
         assertEquals(done.submissionSha256, submission.payloadSha256)
@@ -145,12 +148,14 @@ class VolunteerFlowTest {
 
         // The record as its owner sees it: queued, high risk, signed and verifiable.
         val record = volunteer.record(done.recordId)
-        assertEquals("queued", record.state)
+        assertEquals(RecordState.QUEUED, record.state)
         assertEquals(RiskLevel.HIGH, record.riskLevel)
         assertEquals(household.id, record.householdId)
         assertEquals(done.submissionSha256, record.submissionSha256)
         assertTrue(record.dataJson.contains("children"))
-        assertTrue(record.assessmentJson!!.contains("pond_unfenced_young"))
+        // The assessment read back from the signed submission: the one finalize returned.
+        assertEquals(done.assessment, record.assessment)
+        assertTrue(record.assessment!!.triggered.any { it.ruleId == "pond_unfenced_young" })
         assertTrue(volunteer.verifySubmission(done.recordId))
         assertEquals(listOf(photo.id), volunteer.attachments(done.recordId).map { it.id })
         assertTrue(volunteer.thumbnail(photo.id).size > 100)
@@ -169,16 +174,17 @@ class VolunteerFlowTest {
         assertThrows(ApiException.Forbidden::class.java) { volunteer.reviewQueue(10) }
         val status = store.storageStatus()
         assertEquals(1L, status.households)
-        assertEquals(listOf(StateCount("pending", 2L)), status.outboxByState)
+        assertEquals(listOf(OutboxStateCount(OutboxState.PENDING, 2L)), status.outboxByState)
+        assertEquals(listOf(RecordStateCount(RecordState.QUEUED, 1L)), status.recordsByState)
         assertTrue(status.pendingUploadBytes > 0)
 
         // The server acknowledges the photo by its hash.
         assertEquals(sealedPhoto.id, store.acknowledge(sealedPhoto.payloadSha256))
-        assertEquals("acknowledged", store.outbox().single { it.id == sealedPhoto.id }.state)
+        assertEquals(OutboxState.ACKNOWLEDGED, store.outbox().single { it.id == sealedPhoto.id }.state)
         assertThrows(ApiException.NotFound::class.java) { store.acknowledge(sealedPhoto.payloadSha256) }
 
         val revisionId = team.supervisor.returnRecord(done.recordId, "Cần thêm ảnh giếng")
-        assertEquals("returned", volunteer.record(done.recordId).state)
+        assertEquals(RecordState.RETURNED, volunteer.record(done.recordId).state)
         val revision = volunteer.openDraft(revisionId)
         assertEquals(AnswerValue.Integer(12), revision.prompt("children[3]/child_age").value)
         assertEquals(2L, volunteer.record(revisionId).revision)
