@@ -10,9 +10,10 @@ use std::sync::{Arc, Barrier};
 
 use common::*;
 use rusqlite::Connection;
+use safehome_core::clock::SystemEntropy;
 use safehome_core::crypto::PinPolicy;
 use safehome_core::store::profiles::Role;
-use safehome_core::store::{StoreConfig, StoreError};
+use safehome_core::store::{Store, StoreConfig, StoreError};
 
 fn bare_pbkdf2(pin: &str, salt: &[u8], iterations: u32) -> Vec<u8> {
     let mut out = [0u8; 32];
@@ -121,83 +122,84 @@ fn every_security_field_of_a_profile_is_checked_on_read() {
     }
 }
 
+/// `wrong` threads guessing "9999" and, if `right`, one giving the right PIN, all at once.
+fn burst(
+    s: &Arc<Store>,
+    id: &str,
+    wrong: usize,
+    right: Option<&str>,
+) -> Vec<Result<(), StoreError>> {
+    let pins: Vec<String> =
+        std::iter::repeat_n("9999".to_string(), wrong).chain(right.map(str::to_string)).collect();
+    let barrier = Arc::new(Barrier::new(pins.len() + 1));
+    let handles: Vec<_> = pins
+        .into_iter()
+        .map(|pin| {
+            let (s, id, b) = (Arc::clone(s), id.to_string(), Arc::clone(&barrier));
+            std::thread::spawn(move || {
+                b.wait();
+                s.unlock(&id, &pin).map(drop)
+            })
+        })
+        .collect();
+    barrier.wait();
+    handles.into_iter().map(|h| h.join().unwrap()).collect()
+}
+
+/// The audit entries of `action` about profile `id`, by sequence number.
+fn audited(path: &std::path::Path, action: &str, id: &str) -> Vec<i64> {
+    let c = Connection::open(path).unwrap();
+    let mut st = c
+        .prepare("SELECT seq FROM audit WHERE action = ?1 AND entity_id = ?2 ORDER BY seq")
+        .unwrap();
+    st.query_map([action, id], |r| r.get(0)).unwrap().map(Result::unwrap).collect()
+}
+
 #[test]
 fn parallel_guesses_never_compare_more_pins_than_the_limit() {
     let f = Fixture::new("pin-race");
-    // No delays: only the lockout limits the burst.
+    // No delays: only the lockout limits a burst.
     let policy = PinPolicy { free_attempts: 100, lockout_after: 10, ..PinPolicy::default() };
-    let config = StoreConfig { pin_policy: policy, ..config() };
     let s = Arc::new(
-        safehome_core::store::Store::open(
+        Store::open(
             &f.path,
             &key(1),
             f.clock.clone(),
-            Arc::new(safehome_core::clock::SystemEntropy::default()),
-            config,
+            Arc::new(SystemEntropy::default()),
+            StoreConfig { pin_policy: policy, ..config() },
         )
         .unwrap(),
     );
     let t = team(&s);
+
+    // 30 wrong guesses at once: at most 10 compared (one audit entry each), then locked, and
+    // the right PIN is refused afterwards.
     let id = t.vol.profile_id().to_string();
-    let n = 30;
-    let barrier = Arc::new(Barrier::new(n + 2)); // the wrong guesses, the right PIN, this thread
-    let mut handles: Vec<_> = (0..n)
-        .map(|_| {
-            let (s, id, b) = (Arc::clone(&s), id.clone(), Arc::clone(&barrier));
-            std::thread::spawn(move || {
-                b.wait();
-                s.unlock(&id, "9999").map(drop)
-            })
-        })
-        .collect();
-    // The right PIN, in the same burst.
-    let right = {
-        let (s, id, b) = (Arc::clone(&s), id.clone(), Arc::clone(&barrier));
-        std::thread::spawn(move || {
-            b.wait();
-            s.unlock(&id, "2222").map(drop)
-        })
-    };
-    handles.push(right);
-    barrier.wait();
-    let results: Vec<Result<(), StoreError>> =
-        handles.into_iter().map(|h| h.join().unwrap()).collect();
+    let results = burst(&s, &id, 30, None);
+    let failures = audited(&f.path, "pin_failure", &id).len();
+    assert!((1..=10).contains(&failures), "{failures} PINs compared");
     let wrong = results.iter().filter(|r| matches!(r, Err(StoreError::WrongPin { .. }))).count();
     let locked = results.iter().filter(|r| matches!(r, Err(StoreError::LockedOut))).count();
-    let unlocked = results.iter().filter(|r| r.is_ok()).count();
-    assert_eq!(wrong + locked + unlocked, n + 1, "{results:?}");
-    // Every compared wrong PIN has its audit entry (some of them answered LockedOut: the
-    // lockout was recorded while they were being compared).
-    let failures: i64 = Connection::open(&f.path)
-        .unwrap()
-        .query_row("SELECT count(*) FROM audit WHERE action = 'pin_failure'", [], |r| r.get(0))
-        .unwrap();
-    let failures = failures as usize;
-    assert!(wrong <= failures, "{wrong} WrongPin answers, {failures} failures audited");
-    // A right PIN resets the count, so the limit holds on each side of its unlock; and it is
-    // never accepted after a lockout was recorded.
-    let c = Connection::open(&f.path).unwrap();
-    let seq_of = |action: &str| -> Vec<i64> {
-        let mut st = c.prepare("SELECT seq FROM audit WHERE action = ?1 ORDER BY seq").unwrap();
-        st.query_map([action], |r| r.get(0)).unwrap().map(Result::unwrap).collect()
-    };
-    let (fails, unlocks, lockouts) = (seq_of("pin_failure"), seq_of("unlocked"), seq_of("lockout"));
-    // The team's own unlocks before the burst are the first entries; the burst's come last.
-    let burst_unlock = unlocks.iter().copied().find(|&u| u > fails[0]);
-    let split = burst_unlock.unwrap_or(i64::MAX);
-    let before = fails.iter().filter(|&&x| x < split).count();
-    let after = fails.len() - before;
-    assert!(
-        before <= 10 && after <= 10,
-        "{before} wrong PINs compared before the unlock, {after} after"
-    );
+    assert_eq!((wrong + locked, wrong <= failures), (30, true), "{results:?}");
+    assert!(matches!(s.unlock(&id, "2222"), Err(StoreError::LockedOut)));
+
+    // The right PIN in a burst of 30 wrong ones: a success resets the count, so at most 10
+    // are compared on either side of it (20 in all), and it is never accepted once a lockout
+    // has been recorded.
+    let id = t.vol2.profile_id().to_string();
+    let results = burst(&s, &id, 30, Some("3333"));
+    let failures = audited(&f.path, "pin_failure", &id).len();
+    assert!(failures <= 20, "{failures} PINs compared");
+    let unlocks = audited(&f.path, "unlocked", &id);
+    let lockouts = audited(&f.path, "lockout", &id);
+    // The team's own unlock of this profile comes first.
+    let burst_unlock = unlocks.get(1).copied();
+    assert_eq!(results.iter().filter(|r| r.is_ok()).count(), usize::from(burst_unlock.is_some()));
     if let (Some(u), Some(&l)) = (burst_unlock, lockouts.first()) {
         assert!(u < l, "the right PIN was accepted (entry {u}) after the lockout (entry {l})");
     }
-    assert_eq!(unlocked, usize::from(burst_unlock.is_some()));
-    // If the burst locked the profile, the right PIN is refused now, whatever it got then.
     if s.profiles().unwrap().iter().any(|p| p.id == id && p.locked) {
-        assert!(matches!(s.unlock(&id, "2222"), Err(StoreError::LockedOut)));
+        assert!(matches!(s.unlock(&id, "3333"), Err(StoreError::LockedOut)));
     }
     assert!(s.verify_audit().unwrap().is_intact());
 }
