@@ -2,6 +2,7 @@
 //! location and storage. Pure Rust: no FFI types, no I/O beyond what a module documents.
 
 pub mod canonical;
+mod civil;
 pub mod clock;
 pub mod crypto;
 pub mod evidence;
