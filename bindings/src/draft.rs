@@ -6,7 +6,7 @@ use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
-use safehome_core::risk;
+use safehome_core::form::risk;
 use safehome_core::store::profiles::Actor;
 use safehome_core::store::records::Draft;
 use safehome_core::store::{PhotoStep, Store};

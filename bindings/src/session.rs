@@ -3,8 +3,8 @@
 use std::sync::{Arc, Mutex};
 
 use safehome_core::clock::{SystemClock, SystemEntropy};
+use safehome_core::form::risk;
 use safehome_core::form::session::{Session, SessionState};
-use safehome_core::risk;
 
 use crate::answer::AnswerValue;
 use crate::errors::{ApiError, guard};

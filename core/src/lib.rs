@@ -8,7 +8,6 @@ pub mod crypto;
 pub mod evidence;
 pub mod form;
 pub mod location;
-pub mod risk;
 pub mod store;
 pub mod templates;
 

@@ -13,8 +13,8 @@ use std::collections::HashMap;
 
 use safehome_core::form::check::CheckedForm;
 use safehome_core::form::model::FieldKind as CoreKind;
+use safehome_core::form::risk;
 use safehome_core::form::session as core;
-use safehome_core::risk;
 
 use crate::answer::AnswerValue;
 

@@ -2,7 +2,7 @@
 //! mirroring `safehome_core::store` field for field, with their conversions. Counts and sizes
 //! cross as `i64` or `i32`, times as `i64` milliseconds since the epoch.
 
-use safehome_core::risk;
+use safehome_core::form::risk;
 use safehome_core::store::households as h;
 use safehome_core::store::outbox as o;
 use safehome_core::store::profiles as p;

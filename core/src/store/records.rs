@@ -16,9 +16,9 @@ use super::fixes::RecordFixes;
 use super::profiles::{Actor, Permission, Role};
 use super::{Action, Store, StoreError};
 use crate::canonical;
+use crate::form::risk::{self, Assessment};
 use crate::form::session::{Session, SessionState, TimingEvent, TimingKind};
 use crate::location::{FlagCode, QualityFlag};
-use crate::risk::{self, Assessment};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
