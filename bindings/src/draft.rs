@@ -12,9 +12,10 @@ use safehome_core::store::records::Draft;
 use safehome_core::store::{PhotoStep, Store};
 
 use crate::answer::AnswerValue;
-use crate::errors::{ApiError, call, guard};
+use crate::errors::ApiError;
 use crate::form::FormDefinition;
-use crate::logging::{self, LogLevel};
+use crate::guard::guard;
+use crate::logging::{self, LogLevel, call};
 use crate::progress::{self, ProgressListener};
 use crate::records::{
     AcceptedFix, Assessment, AttachmentInfo, FinalizeResult, GpsFix, Progress, Prompt,

@@ -3,7 +3,8 @@
 use safehome_core::clock::SystemEntropy;
 use safehome_core::evidence::keys::Identity;
 
-use crate::errors::{ApiError, guard};
+use crate::errors::ApiError;
+use crate::guard::guard;
 use crate::records::RecipientIdentity;
 
 /// A new recipient key pair (X25519) in its text forms. **For tests and provisioning tools

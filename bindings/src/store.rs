@@ -17,9 +17,10 @@ use safehome_core::store::{Store, StoreConfig};
 use zeroize::Zeroize;
 
 use crate::draft::DraftSession;
-use crate::errors::{ApiError, call, guard};
+use crate::errors::ApiError;
+use crate::guard::guard;
 use crate::location::AssignedAreas;
-use crate::logging::{self, LogLevel};
+use crate::logging::{self, LogLevel, call};
 use crate::progress::{self, ProgressListener};
 use crate::records::{
     AttachmentInfo, AuditReport, Enrollment, Household, HouseholdRef, NewHousehold, OutboxEntry,
