@@ -15,6 +15,7 @@ mod errors;
 mod ffibuffer_shims;
 mod form;
 mod guard;
+mod handle;
 mod keys;
 mod location;
 mod logging;
