@@ -188,7 +188,7 @@ fn deliver(sink: &Arc<dyn LogSink>, record: LogRecord) {
     let _ = sink.log(record);
 }
 
-/// [`guard`] for the store's calls: a failure is also reported to the app's log sink as
+/// [`guard`](fn@guard) for the store's calls: a failure is also reported to the app's log sink as
 /// `<operation> failed: <code>: <message>` (messages carry no personal data). The log is written
 /// after every lock the call took is released, so a sink may call back into the API.
 pub(crate) fn call<T>(
