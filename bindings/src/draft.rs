@@ -6,21 +6,22 @@ use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
-use safehome_core::risk;
+use safehome_core::form::risk;
 use safehome_core::store::profiles::Actor;
 use safehome_core::store::records::Draft;
 use safehome_core::store::{PhotoStep, Store};
 
 use crate::answer::AnswerValue;
-use crate::errors::{ApiError, call, guard};
+use crate::errors::ApiError;
 use crate::form::FormDefinition;
-use crate::logging::{self, LogLevel};
+use crate::guard::guard;
+use crate::handle::StoreHandle;
+use crate::logging::{self, LogLevel, call};
 use crate::progress::{self, ProgressListener};
 use crate::records::{
     AcceptedFix, Assessment, AttachmentInfo, FinalizeResult, GpsFix, Progress, Prompt,
     QuestionTiming, RecordKind, ValidationReport,
 };
-use crate::store::StoreHandle;
 
 /// The draft, under the session's lock.
 struct DraftState {
@@ -325,67 +326,5 @@ impl DraftSession {
         }
         progress::report(progress.as_ref(), "finalize", 1, 1);
         result
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use std::sync::Mutex;
-
-    use super::*;
-    use crate::logging::{LogLevel, LogRecord, LogSink, set_log_sink};
-    use crate::records::Role;
-    use crate::store::SafeHomeStore;
-
-    /// A sink that calls the draft back on every event.
-    struct CallsBack {
-        draft: Arc<DraftSession>,
-        seen: Mutex<Vec<String>>,
-    }
-
-    impl LogSink for CallsBack {
-        fn log(&self, record: LogRecord) -> Result<(), crate::errors::CallbackError> {
-            let mut seen = self.seen.lock().unwrap();
-            seen.push(format!("{}: {}", record.target, record.message));
-            if seen.len() > 20 {
-                return Ok(()); // the recursion this test is about; fail below, not overflow
-            }
-            drop(seen);
-            let _ = self.draft.progress();
-            Ok(())
-        }
-    }
-
-    #[test]
-    fn a_sink_may_call_the_api_without_deadlock_or_recursion() {
-        let _one = crate::logging::tests::SERIAL.lock().unwrap_or_else(|p| p.into_inner());
-        let dir = std::env::temp_dir().join(format!("safehome-ffi-draft-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let path = dir.join("s.db").to_string_lossy().to_string();
-        let store = SafeHomeStore::open(path, vec![7; 32], 420).unwrap();
-        let sup = store.create_profile(None, "A".into(), Role::Supervisor, "1234".into()).unwrap();
-        let sup = store.unlock(sup.id, "1234".into()).unwrap();
-        let draft = sup.start_incident("injury_incident".into(), None, None).unwrap();
-        let archive = safehome_core::evidence::keys::Identity::from_bytes([3; 32]).recipient();
-        sup.add_recipient(archive.to_string(), crate::records::RecipientKind::Archive, "a".into())
-            .unwrap();
-        let sink = Arc::new(CallsBack { draft: Arc::clone(&draft), seen: Mutex::default() });
-        set_log_sink(Some(sink.clone()), LogLevel::Debug).unwrap();
-        // A failed call logs; the sink reads the draft (its lock is free again).
-        assert_eq!(draft.clear("no_such_field".into()).unwrap_err().code(), "invalid_path");
-        // The core logs while the draft is locked (photo sealed): the event waits until the call
-        // has returned, so the sink's call back into the draft neither deadlocks nor recurses.
-        let photo = safehome_testdata::photo("camera/DSCN0010.jpg");
-        draft.attach_photo("injury_photo".into(), photo.display().to_string(), None).unwrap();
-        // After closing, the sink's own call fails: that failure is not sent back into it.
-        store.close_store().unwrap();
-        set_log_sink(None, LogLevel::Debug).unwrap();
-        let seen = sink.seen.lock().unwrap().clone();
-        assert_eq!(seen.len(), 3, "{seen:#?}");
-        assert!(seen[0].starts_with("draft.clear: failed: invalid_path"), "{seen:#?}");
-        assert!(seen[1].starts_with("safehome_core::store::attachments: attachment "), "{seen:#?}");
-        assert!(seen[1].contains(": 640x480 photo sealed, "), "{seen:#?}");
-        assert_eq!(seen[2], "store.close: store closed");
-        let _ = std::fs::remove_dir_all(&dir);
     }
 }

@@ -14,12 +14,12 @@
 //! form paths, field types and positions, never the volunteer's answers: those may be personal
 //! data.
 //!
-//! Panics never cross the boundary: every export runs inside [`guard`] (or [`call`], which also
-//! logs the failure to the app's log sink), which turns a panic into `ApiError::Internal`; a
-//! session whose lock was poisoned by such a panic refuses further calls with `Internal` too (its
-//! state may be half-updated; the app restores the last saved draft).
-
-use std::panic::{AssertUnwindSafe, catch_unwind};
+//! Panics never cross the boundary: every export runs inside `guard::guard` (or `logging::call`,
+//! which also logs the failure to the app's log sink), which turns a panic into
+//! `ApiError::Internal`; a session whose lock was poisoned by such a panic refuses further calls
+//! with `Internal` too (its state may be half-updated; the app restores the last saved draft).
+//!
+//! This module depends on nothing else in the bindings (`guard` and `logging` build on it).
 
 use safehome_core::crypto::CryptoError;
 use safehome_core::evidence::photo::PhotoError;
@@ -28,8 +28,6 @@ use safehome_core::form::check::FormError;
 use safehome_core::form::session::SessionError;
 use safehome_core::location::{AcceptError, AreasError, FixError};
 use safehome_core::store::StoreError;
-
-use crate::logging::{self, LogLevel};
 
 /// Why a call into the SafeHome core failed. The case is the stable code; its fields are what an
 /// app acts on; `detail` is the message for logs, which says what and where (form path, JSON
@@ -254,25 +252,6 @@ impl ApiError {
             ApiError::StaleDraft { .. } => "stale_draft",
             ApiError::Tampered { .. } => "tampered",
             ApiError::Callback { .. } => "callback",
-        }
-    }
-
-    /// How loudly a failure is logged: bugs and storage faults are errors, refusals the app
-    /// expects (a wrong PIN, a refused answer, an invalid form) are informational.
-    pub(crate) fn log_level(&self) -> LogLevel {
-        match self {
-            ApiError::Internal { .. } | ApiError::Corrupt { .. } | ApiError::Storage { .. } => {
-                LogLevel::Error
-            }
-            ApiError::WrongKey { .. }
-            | ApiError::NewerSchema { .. }
-            | ApiError::DiskFull { .. }
-            | ApiError::ReadOnly { .. }
-            | ApiError::Envelope { .. }
-            | ApiError::Callback { .. }
-            | ApiError::LockedOut { .. }
-            | ApiError::InvalidState { .. } => LogLevel::Warn,
-            _ => LogLevel::Info,
         }
     }
 
@@ -585,30 +564,6 @@ impl From<CallbackError> for ApiError {
     }
 }
 
-/// Run one exported call: its errors pass through, a panic becomes `ApiError::Internal`.
-/// The panic's own message is not passed on (it could quote data); the panic hook still prints
-/// it to the process's stderr / logcat for developers.
-pub(crate) fn guard<T>(call: impl FnOnce() -> Result<T, ApiError>) -> Result<T, ApiError> {
-    let _scope = logging::CallScope::enter();
-    catch_unwind(AssertUnwindSafe(call)).unwrap_or_else(|_| {
-        Err(ApiError::internal("the core panicked; the call had no effect that can be relied on"))
-    })
-}
-
-/// [`guard`] for the store's calls: a failure is also reported to the app's log sink as
-/// `<operation> failed: <code>: <message>` (messages carry no personal data). The log is written
-/// after every lock the call took is released, so a sink may call back into the API.
-pub(crate) fn call<T>(
-    operation: &'static str,
-    body: impl FnOnce() -> Result<T, ApiError>,
-) -> Result<T, ApiError> {
-    let result = guard(body);
-    if let Err(e) = &result {
-        logging::emit(e.log_level(), operation, || format!("failed: {}: {e}", e.code()));
-    }
-    result
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -618,25 +573,6 @@ mod tests {
 
     fn violation(path: &str, message: &str) -> Violation {
         Violation { path: path.into(), code: ViolationCode::Required, message: message.into() }
-    }
-
-    #[test]
-    fn a_panic_becomes_internal() {
-        #[allow(clippy::panic)]
-        let r: Result<(), ApiError> = guard(|| panic!("boom Nguyen Van A"));
-        let Err(e) = r else { unreachable!("the call panicked") };
-        assert_eq!(e.code(), "internal");
-        assert!(e.to_string().starts_with("internal error: the core panicked"), "{e}");
-        assert!(!e.to_string().contains("Nguyen"), "{e}");
-    }
-
-    #[test]
-    fn errors_pass_through_the_guard() {
-        let r: Result<(), ApiError> = guard(|| Err(ApiError::unknown_form("x")));
-        assert_eq!(
-            r,
-            Err(ApiError::UnknownForm { id: "x".into(), detail: "no built-in form `x`".into() })
-        );
     }
 
     #[test]

@@ -6,7 +6,8 @@ use safehome_core::form::check::CheckedForm;
 use safehome_core::form::model::pick_text;
 use safehome_core::templates;
 
-use crate::errors::{ApiError, guard};
+use crate::errors::ApiError;
+use crate::guard::guard;
 use crate::records::FormInfo;
 
 /// The built-in forms, in the order the app lists them.

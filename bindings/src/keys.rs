@@ -5,7 +5,8 @@
 use safehome_core::clock::SystemEntropy;
 use safehome_core::evidence::keys::Identity;
 
-use crate::errors::{ApiError, guard};
+use crate::errors::ApiError;
+use crate::guard::guard;
 
 /// A new recipient key pair in its text forms (see `generateRecipientIdentity`).
 #[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]

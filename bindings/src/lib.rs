@@ -4,9 +4,10 @@
 //! `session`), the encrypted store, unlocked profiles and stored drafts (`store`, `draft`),
 //! GPS fixes and assigned areas (`location`). Records and enums mirror core types (`records`);
 //! answers cross as `AnswerValue` (`answer`); every error becomes one `ApiError` (`errors`), and
-//! every export runs inside a panic guard. Platform services are foreign traits: the log sink
-//! (`logging`) and progress listeners (`progress`). Feature `provisioning` adds a recipient key
-//! generator (`keys`) for test harnesses and provisioning tools. See `docs/bindings.md`.
+//! every export runs inside a panic guard (`guard`). Platform services are foreign traits: the
+//! log sink (`logging`) and progress listeners (`progress`). Feature `provisioning` adds a
+//! recipient key generator (`keys`) for test harnesses and provisioning tools. See
+//! `docs/bindings.md`.
 
 uniffi::setup_scaffolding!();
 
@@ -15,6 +16,8 @@ mod draft;
 mod errors;
 mod ffibuffer_shims;
 mod form;
+mod guard;
+mod handle;
 #[cfg(feature = "provisioning")]
 mod keys;
 mod location;
@@ -42,5 +45,5 @@ pub use store::{ProfileSession, SafeHomeStore};
 /// Version of the core this library was built from.
 #[uniffi::export]
 pub fn core_version() -> Result<String, ApiError> {
-    errors::guard(|| Ok(safehome_core::VERSION.to_string()))
+    guard::guard(|| Ok(safehome_core::VERSION.to_string()))
 }

@@ -6,7 +6,8 @@ use std::sync::Arc;
 use safehome_core::clock::SystemClock;
 use safehome_core::location::{self as loc, AreaSet, FixLimits, ImportOptions, LatLon};
 
-use crate::errors::{ApiError, call};
+use crate::errors::ApiError;
+use crate::logging::call;
 use crate::records::{
     AreaInfo, AreaPlacement, GpsFix, QualityFlag, ValidatedFix, VisitLocationInput,
 };

@@ -11,9 +11,14 @@
 //! Messages carry codes, ids (UUIDs), counts and levels — never names, answers or coordinates.
 //! The sink is called on the thread that made the API call, after every lock that call took is
 //! released, so a sink may itself call the API; events raised on that thread while the sink runs
-//! (a failing call made by the sink) are dropped rather than sent back into it.
+//! (a failing call made by the sink) are dropped rather than sent back into it. Events raised
+//! inside an exported call wait for the end of the outermost one (`guard::defer`).
+//!
+//! [`call`] is the guard of the store's calls that also logs their failures.
+//!
+//! Depends on `errors` and `guard`.
 
-use std::cell::{Cell, RefCell};
+use std::cell::Cell;
 use std::fmt::Write as _;
 use std::sync::{Arc, OnceLock, RwLock};
 
@@ -22,7 +27,8 @@ use tracing::level_filters::LevelFilter;
 use tracing::subscriber::Interest;
 use tracing::{Event, Level, Metadata, span};
 
-use crate::errors::{ApiError, CallbackError, guard};
+use crate::errors::{ApiError, CallbackError};
+use crate::guard::{self, guard};
 
 /// How serious a log event is, most serious first.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, uniffi::Enum)]
@@ -58,39 +64,6 @@ static SINK: RwLock<Installed> = RwLock::new(None);
 thread_local! {
     /// This thread is inside the sink: a call the sink makes must not log back into it.
     static IN_SINK: Cell<bool> = const { Cell::new(false) };
-    /// How many exported calls this thread is inside (a sink may call the API, so calls nest).
-    static CALL_DEPTH: Cell<u32> = const { Cell::new(0) };
-    /// Events raised inside a call, delivered when the outermost call ends.
-    static DEFERRED: RefCell<Vec<(Arc<dyn LogSink>, LogRecord)>> = const { RefCell::new(Vec::new()) };
-}
-
-/// The extent of one exported call on this thread. The core logs in the middle of its work,
-/// while the bindings may hold a session's lock; a sink that calls back into that session would
-/// deadlock. So events raised inside a call wait until the outermost call on the thread has
-/// returned and released every lock, then reach the sink in order.
-pub(crate) struct CallScope;
-
-impl CallScope {
-    pub(crate) fn enter() -> CallScope {
-        CALL_DEPTH.with(|d| d.set(d.get() + 1));
-        CallScope
-    }
-}
-
-impl Drop for CallScope {
-    fn drop(&mut self) {
-        let depth = CALL_DEPTH.with(|d| {
-            let n = d.get().saturating_sub(1);
-            d.set(n);
-            n
-        });
-        if depth == 0 {
-            let pending = DEFERRED.with(|q| std::mem::take(&mut *q.borrow_mut()));
-            for (sink, record) in pending {
-                deliver(&sink, record);
-            }
-        }
-    }
 }
 
 /// Marks this thread as inside the sink until dropped (also if the sink unwinds).
@@ -205,17 +178,47 @@ pub(crate) fn emit(level: LogLevel, target: &str, message: impl FnOnce() -> Stri
     }
     let record =
         LogRecord { level, target: target.to_string(), message: message(), at_ms: now_ms() };
-    if CALL_DEPTH.with(Cell::get) > 0 {
-        DEFERRED.with(|q| q.borrow_mut().push((sink, record)));
-    } else {
-        deliver(&sink, record);
-    }
+    // Inside a call, the event waits until the outermost call has returned (`guard::CallScope`).
+    guard::defer(move || deliver(&sink, record));
 }
 
 fn deliver(sink: &Arc<dyn LogSink>, record: LogRecord) {
     let Some(_inside) = InSink::enter() else { return };
     // A failing sink cannot be reported anywhere but to itself: drop the event.
     let _ = sink.log(record);
+}
+
+/// [`guard`](fn@guard) for the store's calls: a failure is also reported to the app's log sink as
+/// `<operation> failed: <code>: <message>` (messages carry no personal data). The log is written
+/// after every lock the call took is released, so a sink may call back into the API.
+pub(crate) fn call<T>(
+    operation: &'static str,
+    body: impl FnOnce() -> Result<T, ApiError>,
+) -> Result<T, ApiError> {
+    let result = guard(body);
+    if let Err(e) = &result {
+        emit(failure_level(e), operation, || format!("failed: {}: {e}", e.code()));
+    }
+    result
+}
+
+/// How loudly a failure is logged: bugs and storage faults are errors, refusals the app
+/// expects (a wrong PIN, a refused answer, an invalid form) are informational.
+fn failure_level(e: &ApiError) -> LogLevel {
+    match e {
+        ApiError::Internal { .. } | ApiError::Corrupt { .. } | ApiError::Storage { .. } => {
+            LogLevel::Error
+        }
+        ApiError::WrongKey { .. }
+        | ApiError::NewerSchema { .. }
+        | ApiError::DiskFull { .. }
+        | ApiError::ReadOnly { .. }
+        | ApiError::Envelope { .. }
+        | ApiError::Callback { .. }
+        | ApiError::LockedOut { .. }
+        | ApiError::InvalidState { .. } => LogLevel::Warn,
+        _ => LogLevel::Info,
+    }
 }
 
 fn now_ms() -> i64 {

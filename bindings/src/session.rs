@@ -3,12 +3,13 @@
 use std::sync::{Arc, Mutex};
 
 use safehome_core::clock::{SystemClock, SystemEntropy};
+use safehome_core::form::risk;
 use safehome_core::form::session::{Session, SessionState};
-use safehome_core::risk;
 
 use crate::answer::AnswerValue;
-use crate::errors::{ApiError, guard};
+use crate::errors::ApiError;
 use crate::form::FormDefinition;
+use crate::guard::guard;
 use crate::records::{Assessment, Progress, Prompt, QuestionTiming, ValidationReport};
 
 /// One filling of a form. Every method may be called from any thread; calls on one session are

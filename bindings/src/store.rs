@@ -1,14 +1,15 @@
 //! `SafeHomeStore` (the encrypted database, opened with the platform's data key) and
 //! `ProfileSession` (an unlocked profile: the only way to read or change records).
 //!
-//! Both hold a shared [`StoreHandle`]; `closeStore()` empties it, so every later call on the
-//! store, its profile sessions and its drafts fails with `ApiError::StoreClosed` instead of
-//! touching a closed database. Calls already running keep their reference and finish; the
-//! database's connections close when the last of them returns.
+//! Both hold a shared [`StoreHandle`] (and so do their drafts); `closeStore()` empties it, so
+//! every later call on the store, its profile sessions and its drafts fails with
+//! `ApiError::StoreClosed` instead of touching a closed database. Calls already running keep
+//! their reference and finish; the database's connections close when the last of them returns.
+//! The store and its profile sessions also share the registry of live drafts ([`LiveDrafts`]).
 
 use std::collections::HashMap;
 use std::path::Path;
-use std::sync::{Arc, Mutex, RwLock, Weak};
+use std::sync::{Arc, Mutex, Weak};
 
 use safehome_core::clock::{Clock, FixedClock, SystemClock, SystemEntropy};
 use safehome_core::crypto::DataKey;
@@ -17,43 +18,21 @@ use safehome_core::store::{Store, StoreConfig};
 use zeroize::Zeroize;
 
 use crate::draft::DraftSession;
-use crate::errors::{ApiError, call, guard};
+use crate::errors::ApiError;
+use crate::guard::guard;
+use crate::handle::StoreHandle;
 use crate::location::AssignedAreas;
-use crate::logging::{self, LogLevel};
+use crate::logging::{self, LogLevel, call};
 use crate::progress::{self, ProgressListener};
 use crate::records::{
     AttachmentInfo, AuditReport, Enrollment, Household, HouseholdRef, NewHousehold, OutboxEntry,
     ProfileInfo, RecipientInfo, RecipientKind, RecordSummary, RecordView, Role, StorageStatus,
 };
 
-/// The open store, or nothing after `closeStore()`.
-pub(crate) struct StoreHandle {
-    store: RwLock<Option<Arc<Store>>>,
-    /// The clock of `openForTesting`, which the test harness moves (feature `test-hooks`).
-    #[cfg_attr(not(feature = "test-hooks"), allow(dead_code))]
-    test_clock: Option<Arc<FixedClock>>,
-    /// The live draft of each record: one owner per draft. A second `openDraft` of a record
-    /// (another screen, a configuration change) gets the same `DraftSession`, so two copies
-    /// can never diverge from each other or from the database.
-    drafts: Mutex<HashMap<String, Weak<DraftSession>>>,
-}
-
-impl StoreHandle {
-    /// The store, unless it was closed.
-    pub(crate) fn get(&self) -> Result<Arc<Store>, ApiError> {
-        self.store
-            .read()
-            .unwrap_or_else(|p| p.into_inner())
-            .clone()
-            .ok_or_else(ApiError::store_closed)
-    }
-}
-
-impl std::fmt::Debug for StoreHandle {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("StoreHandle").finish_non_exhaustive()
-    }
-}
+/// The live draft of each record: one owner per draft. A second `openDraft` of a record (another
+/// screen, a configuration change) gets the same `DraftSession`, so two copies can never
+/// diverge from each other or from the database. Shared by a store and its profile sessions.
+type LiveDrafts = Mutex<HashMap<String, Weak<DraftSession>>>;
 
 /// The platform's data key: exactly 32 bytes. The copy that crossed the FFI is wiped.
 fn data_key(mut bytes: Vec<u8>) -> Result<DataKey, ApiError> {
@@ -73,6 +52,7 @@ fn data_key(mut bytes: Vec<u8>) -> Result<DataKey, ApiError> {
 #[derive(Debug, uniffi::Object)]
 pub struct SafeHomeStore {
     handle: Arc<StoreHandle>,
+    drafts: Arc<LiveDrafts>,
 }
 
 impl SafeHomeStore {
@@ -90,11 +70,8 @@ impl SafeHomeStore {
             format!("store opened (device {})", store.device_id())
         });
         Ok(Arc::new(SafeHomeStore {
-            handle: Arc::new(StoreHandle {
-                store: RwLock::new(Some(Arc::new(store))),
-                test_clock,
-                drafts: Mutex::default(),
-            }),
+            handle: Arc::new(StoreHandle::new(store, test_clock)),
+            drafts: Arc::default(),
         }))
     }
 
@@ -131,7 +108,7 @@ impl SafeHomeStore {
     /// nothing.
     pub fn close_store(&self) -> Result<(), ApiError> {
         call("store.close", || {
-            let taken = self.handle.store.write().unwrap_or_else(|p| p.into_inner()).take();
+            let taken = self.handle.take();
             if taken.is_some() {
                 drop(taken);
                 logging::emit(LogLevel::Info, "store.close", || "store closed".into());
@@ -219,7 +196,11 @@ impl SafeHomeStore {
             logging::emit(LogLevel::Info, "store.unlock", || {
                 format!("profile {} unlocked ({})", actor.profile_id(), actor.role().as_str())
             });
-            Ok(Arc::new(ProfileSession { handle: Arc::clone(&self.handle), actor }))
+            Ok(Arc::new(ProfileSession {
+                handle: Arc::clone(&self.handle),
+                drafts: Arc::clone(&self.drafts),
+                actor,
+            }))
         })
     }
 
@@ -320,6 +301,7 @@ impl SafeHomeStore {
 #[derive(Debug, uniffi::Object)]
 pub struct ProfileSession {
     handle: Arc<StoreHandle>,
+    drafts: Arc<LiveDrafts>,
     actor: Actor,
 }
 
@@ -341,7 +323,7 @@ impl ProfileSession {
 
     /// Wrap a new draft and register it as its record's live draft.
     fn draft(&self, draft: safehome_core::store::records::Draft) -> Arc<DraftSession> {
-        let mut live = self.handle.drafts.lock().unwrap_or_else(|p| p.into_inner());
+        let mut live = self.drafts.lock().unwrap_or_else(|p| p.into_inner());
         self.register(&mut live, draft)
     }
 
@@ -446,7 +428,7 @@ impl ProfileSession {
             let store = self.store()?;
             // Held while the draft loads, so that two threads opening the same record at once
             // cannot both load it.
-            let mut live = self.handle.drafts.lock().unwrap_or_else(|p| p.into_inner());
+            let mut live = self.drafts.lock().unwrap_or_else(|p| p.into_inner());
             // A finalized session is no longer the record's draft: the store refuses below.
             let open = live.get(&record_id).and_then(Weak::upgrade).filter(|d| !d.is_finalized());
             if let Some(open) = open {
@@ -557,5 +539,66 @@ impl ProfileSession {
         call("profile.remove_recipient", || {
             Ok(self.store()?.remove_recipient(&self.actor, &public_key)?)
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Mutex;
+
+    use super::*;
+    use crate::logging::{LogLevel, LogRecord, LogSink, set_log_sink};
+    use crate::records::Role;
+
+    /// A sink that calls the draft back on every event.
+    struct CallsBack {
+        draft: Arc<DraftSession>,
+        seen: Mutex<Vec<String>>,
+    }
+
+    impl LogSink for CallsBack {
+        fn log(&self, record: LogRecord) -> Result<(), crate::errors::CallbackError> {
+            let mut seen = self.seen.lock().unwrap();
+            seen.push(format!("{}: {}", record.target, record.message));
+            if seen.len() > 20 {
+                return Ok(()); // the recursion this test is about; fail below, not overflow
+            }
+            drop(seen);
+            let _ = self.draft.progress();
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn a_sink_may_call_the_api_without_deadlock_or_recursion() {
+        let _one = crate::logging::tests::SERIAL.lock().unwrap_or_else(|p| p.into_inner());
+        let dir = std::env::temp_dir().join(format!("safehome-ffi-draft-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("s.db").to_string_lossy().to_string();
+        let store = SafeHomeStore::open(path, vec![7; 32], 420).unwrap();
+        let sup = store.create_profile(None, "A".into(), Role::Supervisor, "1234".into()).unwrap();
+        let sup = store.unlock(sup.id, "1234".into()).unwrap();
+        let draft = sup.start_incident("injury_incident".into(), None, None).unwrap();
+        let archive = safehome_core::evidence::keys::Identity::from_bytes([3; 32]).recipient();
+        sup.add_recipient(archive.to_string(), crate::records::RecipientKind::Archive, "a".into())
+            .unwrap();
+        let sink = Arc::new(CallsBack { draft: Arc::clone(&draft), seen: Mutex::default() });
+        set_log_sink(Some(sink.clone()), LogLevel::Debug).unwrap();
+        // A failed call logs; the sink reads the draft (its lock is free again).
+        assert_eq!(draft.clear("no_such_field".into()).unwrap_err().code(), "invalid_path");
+        // The core logs while the draft is locked (photo sealed): the event waits until the call
+        // has returned, so the sink's call back into the draft neither deadlocks nor recurses.
+        let photo = safehome_testdata::photo("camera/DSCN0010.jpg");
+        draft.attach_photo("injury_photo".into(), photo.display().to_string(), None).unwrap();
+        // After closing, the sink's own call fails: that failure is not sent back into it.
+        store.close_store().unwrap();
+        set_log_sink(None, LogLevel::Debug).unwrap();
+        let seen = sink.seen.lock().unwrap().clone();
+        assert_eq!(seen.len(), 3, "{seen:#?}");
+        assert!(seen[0].starts_with("draft.clear: failed: invalid_path"), "{seen:#?}");
+        assert!(seen[1].starts_with("safehome_core::store::attachments: attachment "), "{seen:#?}");
+        assert!(seen[1].contains(": 640x480 photo sealed, "), "{seen:#?}");
+        assert_eq!(seen[2], "store.close: store closed");
+        let _ = std::fs::remove_dir_all(&dir);
     }
 }

@@ -12,8 +12,8 @@ use safehome_core::clock::{Clock, Entropy, FixedClock, SystemClock, SystemEntrop
 use safehome_core::crypto::DataKey;
 use safehome_core::evidence::envelope::open_bytes;
 use safehome_core::evidence::keys::Identity;
+use safehome_core::form::risk::Level;
 use safehome_core::location::{Fix, Provider};
-use safehome_core::risk::Level;
 use safehome_core::store::households::NewHousehold;
 use safehome_core::store::profiles::{Actor, Role};
 use safehome_core::store::team::RecipientKind;

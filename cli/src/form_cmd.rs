@@ -7,8 +7,8 @@ use clap::Subcommand;
 use safehome_core::clock::{SystemClock, SystemEntropy};
 use safehome_core::form::check::{CheckedForm, FieldId};
 use safehome_core::form::model::pick_text;
+use safehome_core::form::risk;
 use safehome_core::form::session::Session;
-use safehome_core::risk;
 use safehome_core::templates;
 
 use crate::Outcome;

@@ -1,8 +1,8 @@
 //! Human-readable reports shared by `form fill` and `demo`, in the session language
 //! (Vietnamese or English).
 
+use safehome_core::form::risk::Assessment;
 use safehome_core::form::session::{Session, ValidationReport};
-use safehome_core::risk::Assessment;
 
 use crate::outln;
 

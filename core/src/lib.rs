@@ -2,13 +2,13 @@
 //! location and storage. Pure Rust: no FFI types, no I/O beyond what a module documents.
 
 pub mod canonical;
+mod civil;
 pub mod clock;
 pub mod crypto;
 pub mod evidence;
 pub mod form;
 pub mod hex;
 pub mod location;
-pub mod risk;
 pub mod store;
 pub mod templates;
 

@@ -7,8 +7,8 @@ use std::sync::Arc;
 use proptest::prelude::*;
 use safehome_core::clock::{FixedClock, SeededEntropy};
 use safehome_core::form::check::CheckedForm;
+use safehome_core::form::risk;
 use safehome_core::form::session::Session;
-use safehome_core::risk;
 use safehome_core::templates;
 use serde_json::{Value, json};
 

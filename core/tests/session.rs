@@ -9,8 +9,8 @@ use proptest::prelude::*;
 use safehome_core::clock::{FixedClock, SeededEntropy};
 use safehome_core::form::answers::AnswerError;
 use safehome_core::form::check::CheckedForm;
+use safehome_core::form::risk::{self, Level};
 use safehome_core::form::session::{Session, SessionError, ViolationCode};
-use safehome_core::risk::{self, Level};
 use serde_json::json;
 
 const ROSTER: &str = include_str!("data/roster.json");

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use rusqlite::Connection;
 use safehome_core::clock::SystemEntropy;
 use safehome_core::crypto::PinPolicy;
-use safehome_core::risk::Level;
+use safehome_core::form::risk::Level;
 use safehome_core::store::migrate::{self, schema::Schema};
 use safehome_core::store::outbox::{OutboxItemKind, OutboxState};
 use safehome_core::store::profiles::Role;

@@ -12,8 +12,8 @@ use std::sync::Arc;
 use safehome_core::clock::{FixedClock, SeededEntropy};
 use safehome_core::form::check::CheckedForm;
 use safehome_core::form::model::{FieldKind, Text};
+use safehome_core::form::risk::{Assessment, Category, Level, assess};
 use safehome_core::form::session::{Session, ViolationCode};
-use safehome_core::risk::{Assessment, Category, Level, assess};
 use safehome_core::templates;
 use serde_json::{Value as Json, json};
 

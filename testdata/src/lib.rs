@@ -4,10 +4,14 @@
 //! as well when made in code are made here: a truncated photo, a decompression bomb. Nothing
 //! reads anything outside the repository, so a fresh clone passes its tests; a missing fixture
 //! is a loud failure, never a skipped test.
+//!
+//! [`layers`] checks a crate's module layering from its source, for the crates' layering tests.
 // A test-only crate: its helpers panic to fail the test that called them.
 #![allow(clippy::panic)]
 
 use std::path::{Path, PathBuf};
+
+pub mod layers;
 
 /// The folder of photo fixtures (`testdata/photos`).
 pub fn photos_dir() -> PathBuf {

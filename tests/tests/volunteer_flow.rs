@@ -8,8 +8,8 @@ use std::sync::Arc;
 
 use safehome_core::clock::{FixedClock, SeededEntropy};
 use safehome_core::form::model::FieldKind;
+use safehome_core::form::risk::{self, Level};
 use safehome_core::form::session::{Prompt, Session, SessionState};
-use safehome_core::risk::{self, Level};
 use safehome_core::templates;
 use serde_json::{Value, json};
 

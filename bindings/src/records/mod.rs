@@ -13,9 +13,9 @@ use std::collections::HashMap;
 
 use safehome_core::form::check::CheckedForm;
 use safehome_core::form::model::FieldKind as CoreKind;
+use safehome_core::form::risk;
+use safehome_core::form::risk::Level;
 use safehome_core::form::session as core;
-use safehome_core::risk;
-use safehome_core::risk::Level;
 
 use crate::answer::AnswerValue;
 

@@ -7,7 +7,7 @@
 //! every variant by name, so a variant added to the core and not here fails to compile instead
 //! of drifting.
 
-use safehome_core::risk::Level;
+use safehome_core::form::risk::Level;
 use safehome_core::store::households as h;
 use safehome_core::store::outbox as o;
 use safehome_core::store::profiles as p;

@@ -6,7 +6,7 @@ use std::collections::{BTreeSet, HashMap};
 
 use super::expr::{self, Expr, ExprError, ExprKind, Func};
 use super::model::{Condition, Field, FieldKind, Form, FormParseError};
-use crate::risk::{self, CompiledRisk};
+use super::risk::{self, CompiledRisk};
 
 /// Index of a field in `CheckedForm::fields` (document pre-order).
 pub type FieldId = usize;

@@ -1,10 +1,12 @@
 //! Survey forms: the model (what a form is), its definition checks, the expression language,
-//! and the session (one filling of a form).
+//! the session (one filling of a form) and risk screening (a form's `risk` section assessed on a
+//! session).
 
 pub mod answers;
 pub mod check;
 pub mod expr;
 pub mod model;
+pub mod risk;
 pub mod session;
 
 pub use check::{CheckedForm, DefinitionError, DefinitionErrorKind};

@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::risk::RiskSpec;
+use super::risk::RiskSpec;
 
 /// Text in any number of languages, keyed by language code (`vi`, `en`, `tay`, ...).
 pub type Text = BTreeMap<String, String>;

@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
 use super::geodesic::LatLon;
-use crate::form::expr::format_iso_datetime;
+use crate::civil::format_iso_datetime;
 
 /// A household on the map.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -5,7 +5,6 @@ use serde::{Deserialize, Serialize};
 
 use super::geodesic::{LatLon, distance_m};
 use crate::clock::Clock;
-use crate::form::model::Field;
 
 /// Where the platform says a fix came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
@@ -254,12 +253,10 @@ pub enum AccuracyDecision {
     NeedsConfirmation { accuracy_m: f64, warning_m: f64 },
 }
 
+// `AccuracyThresholds::from_field` (the thresholds of a geopoint field of the form model) is
+// defined in `store::fixes`, the layer that knows both forms and locations: `location` does not
+// depend on `form`.
 impl AccuracyThresholds {
-    /// The thresholds of a geopoint field of the form model.
-    pub fn from_field(field: &Field) -> Self {
-        AccuracyThresholds { capture_m: field.capture_accuracy, warning_m: field.warning_accuracy }
-    }
-
     pub fn decide(&self, accuracy_m: f64) -> AccuracyDecision {
         if let Some(w) = self.warning_m {
             if accuracy_m > w {

@@ -18,12 +18,21 @@ use super::profiles::Actor;
 use super::records::Draft;
 use super::{Store, StoreError};
 use crate::evidence::exif::ExifFacts;
-use crate::form::model::FieldKind;
+use crate::form::model::{Field, FieldKind};
 use crate::location::{
     AcceptedFix, AccuracyThresholds, Fix, FixLimits, FlagCode, LatLon, PhotoLocation,
     PreviousVisit, QualityConfig, QualityFlag, RegisteredLocation, SkipReason, SkippedCheck,
     VisitContext, quality_flags, skipped_photo_checks, validate_fix,
 };
+
+// Defined here rather than in `location::fix`: the store is the layer that knows both the form
+// model and locations (`location` does not depend on `form`).
+impl AccuracyThresholds {
+    /// The thresholds of a geopoint field of the form model.
+    pub fn from_field(field: &Field) -> Self {
+        AccuracyThresholds { capture_m: field.capture_accuracy, warning_m: field.warning_accuracy }
+    }
+}
 
 /// The fixes a draft's geopoint questions were answered with, by answer path.
 pub type RecordFixes = BTreeMap<String, AcceptedFix>;

@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use super::json;
 use super::profiles::{Actor, Permission, Role};
 use super::{Action, Store, StoreError};
-use crate::risk::Level;
+use crate::form::risk::Level;
 
 /// A household member on the roster.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

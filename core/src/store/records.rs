@@ -19,10 +19,10 @@ use super::profiles::{Actor, Permission, Role};
 use super::stored_enum::stored_enum;
 use super::{Action, Store, StoreError, StoredEnum};
 use crate::canonical;
+use crate::form::risk::{self, Assessment, Level};
 use crate::form::session::{Session, SessionState, TimingEvent, TimingKind};
 use crate::hex;
 use crate::location::{FlagCode, QualityFlag};
-use crate::risk::{self, Assessment, Level};
 
 stored_enum! {
     /// What a record is a filling of.

@@ -138,20 +138,20 @@ pub(crate) use stored_enum;
 
 /// The risk level is the form engine's (`risk::Level`, in the signed assessment); the store
 /// keeps it in `records.risk_level` for the review queue's order.
-impl StoredEnum for crate::risk::Level {
+impl StoredEnum for crate::form::risk::Level {
     const WHAT: &'static str = "risk level";
     const TABLE: &'static str = "records";
     const COLUMN: &'static str = "risk_level";
     const ALL: &'static [Self] = &[Self::Low, Self::Medium, Self::High, Self::Urgent];
     fn text(self) -> &'static str {
-        use crate::risk::Level;
+        use crate::form::risk::Level;
         // Matched by name on purpose: a new level stops the build here, next to `ALL`.
         match self {
             Level::Low | Level::Medium | Level::High | Level::Urgent => self.as_str(),
         }
     }
 }
-stored_text_impls!(crate::risk::Level);
+stored_text_impls!(crate::form::risk::Level);
 
 #[cfg(test)]
 mod tests;

@@ -16,9 +16,9 @@
 use std::borrow::Cow;
 
 use super::ast::{BinOp, Expr, ExprKind};
-use super::dates::{self, MS_PER_DAY};
 use super::functions;
 use super::value::Value;
+use crate::civil::{self as dates, MS_PER_DAY};
 
 /// What an expression can see while it is evaluated. The form session implements it for one
 /// field in one repeat instance; tests and the CLI implement it over a plain map.

@@ -7,9 +7,9 @@
 use std::borrow::Cow;
 
 use super::ast::{Expr, ExprKind};
-use super::dates::{self, MS_PER_DAY};
 use super::eval::{Ctx, Ev, EvalError, Scalar};
 use super::value::Value;
+use crate::civil::{self as dates, MS_PER_DAY};
 
 /// A function of the expression language, resolved from its name at parse time.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

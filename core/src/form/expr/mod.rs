@@ -7,7 +7,6 @@
 //! against an [`Env`] that the form session provides (answers, repeat context, clock, entropy).
 
 mod ast;
-mod dates;
 mod eval;
 mod functions;
 mod lexer;
@@ -16,12 +15,12 @@ mod parser;
 mod pattern;
 mod value;
 
-pub use ast::{BinOp, Expr, ExprKind, Func, RegexLiteral};
-pub use dates::{
+pub use crate::civil::{
     MS_PER_DAY, civil_from_days, days_from_civil, days_in_month, format_date, format_iso_date,
     format_iso_datetime, format_iso_time, is_leap_year, local_day, parse_date, parse_datetime,
     parse_time, parse_time_with_offset,
 };
+pub use ast::{BinOp, Expr, ExprKind, Func, RegexLiteral};
 pub use eval::{Env, EvalError, eval, eval_bool};
 pub use functions::MAX_UUID_LEN;
 pub use map_env::{MapEnv, MapEnvError};

@@ -2,7 +2,7 @@
 
 use std::borrow::Cow;
 
-use super::dates;
+use crate::civil as dates;
 
 /// A value during evaluation. Answers of every field type map onto these variants; a blank
 /// answer is `Str("")`, as in XForms where every node's text is a string.

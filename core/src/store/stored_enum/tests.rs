@@ -8,7 +8,7 @@ use regex::Regex;
 use rusqlite::Connection;
 
 use super::{StoredEnum, UnknownValue};
-use crate::risk::Level;
+use crate::form::risk::Level;
 use crate::store::StoreError;
 use crate::store::migrate;
 use crate::store::outbox::{OutboxItemKind, OutboxState};

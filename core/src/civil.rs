@@ -1,6 +1,8 @@
-//! Calendar arithmetic, ISO 8601 parsing and formatting for the expression language, without a
-//! date crate. Dates are days since 1970-01-01 in the proleptic Gregorian calendar; instants
-//! are milliseconds since the Unix epoch (UTC) plus the offset they are shown in.
+//! Calendar arithmetic, ISO 8601 parsing and formatting, without a date crate: the expression
+//! language's dates and times (re-exported from `form::expr`) and the timestamps of exports
+//! (`location::export`). Dates are days since 1970-01-01 in the proleptic Gregorian calendar;
+//! instants are milliseconds since the Unix epoch (UTC) plus the offset they are shown in.
+//! Depends on nothing else in the crate.
 //!
 //! Every function is total: out-of-range input is refused with `None` or clamped, never a panic.
 

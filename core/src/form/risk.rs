@@ -8,10 +8,10 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde::{Deserialize, Serialize};
 
-use crate::form::check::{CheckedForm, DefinitionError, DefinitionErrorKind, FieldId};
-use crate::form::expr::{self, Expr};
-use crate::form::model::{FieldKind, Text};
-use crate::form::session::Session;
+use super::check::{CheckedForm, DefinitionError, DefinitionErrorKind, FieldId};
+use super::expr::{self, Expr};
+use super::model::{FieldKind, Text};
+use super::session::Session;
 
 /// The `risk` section of a form, as authors write it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -1,0 +1,301 @@
+//! Answering: setting and clearing answers (coerced to the field's type, then the dependents
+//! recomputed), adding and removing repeat instances, and loading saved or imported answers.
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+
+use serde_json::Value as Json;
+
+use super::paths::shift_paths;
+use super::timing::TimingKind;
+use super::{MAX_REPEAT_INSTANCES, Session, SessionError};
+use crate::form::answers::{self, AnswerError};
+use crate::form::check::FieldId;
+use crate::form::expr::Value;
+use crate::form::model::FieldKind;
+
+impl Session {
+    /// Set the answer at `path` from JSON, coercing it to the field's type.
+    /// Returns whether the field's constraint (if any) holds for the new value.
+    pub fn set_answer(&mut self, path: &str, input: &Json) -> Result<bool, SessionError> {
+        let (f, addr) = self.resolve(path)?;
+        self.put(f, &addr, path, input, true)
+    }
+
+    /// Store `input` at `f`/`addr`. Loading saved or imported answers (`respect_read_only`
+    /// false) may fill read-only questions, which hold defaults or prefilled data.
+    fn put(
+        &mut self,
+        f: FieldId,
+        addr: &[usize],
+        path: &str,
+        input: &Json,
+        respect_read_only: bool,
+    ) -> Result<bool, SessionError> {
+        let addr = addr.to_vec();
+        self.check_answerable(f, &addr, path, respect_read_only)?;
+        if input.is_null() {
+            self.store_answer(f, &addr, Value::empty());
+            self.confirmed.remove(&self.path_of(f, &addr));
+            self.event(path, TimingKind::Cleared);
+            return Ok(true);
+        }
+        let form = Arc::clone(&self.form);
+        let info = form.field(f);
+        let choices = info.def.choices.as_ref().and_then(|l| form.form.choices.get(l));
+        let v = answers::coerce(info.kind(), choices.map(Vec::as_slice), input, self.offset())
+            .map_err(|error| SessionError::Answer { path: path.into(), error })?;
+        self.store_answer(f, &addr, v);
+        self.confirmed.remove(&self.path_of(f, &addr));
+        self.event(path, TimingKind::Answered);
+        Ok(self.constraint_holds(f, &addr))
+    }
+
+    /// Set a geopoint answer whose accuracy is worse than the warning threshold, with the
+    /// volunteer's explicit confirmation.
+    pub fn set_geopoint_confirmed(
+        &mut self,
+        path: &str,
+        input: &Json,
+    ) -> Result<bool, SessionError> {
+        let ok = self.set_answer(path, input)?;
+        let (f, addr) = self.resolve(path)?;
+        self.confirmed.insert(self.path_of(f, &addr));
+        Ok(ok)
+    }
+
+    /// Clear the answer at `path`.
+    pub fn clear_answer(&mut self, path: &str) -> Result<(), SessionError> {
+        self.set_answer(path, &Json::Null).map(|_| ())
+    }
+
+    fn check_answerable(
+        &self,
+        f: FieldId,
+        addr: &[usize],
+        path: &str,
+        respect_read_only: bool,
+    ) -> Result<(), SessionError> {
+        let info = self.form.field(f);
+        if !info.kind().is_question() {
+            return Err(SessionError::Answer {
+                path: path.into(),
+                error: AnswerError::NotAnswerable(info.kind().as_str()),
+            });
+        }
+        if addr.len() != info.repeats.len() {
+            return Err(SessionError::BadPath {
+                path: path.into(),
+                reason: "a question, not a repeat instance".into(),
+            });
+        }
+        let read_only = respect_read_only && self.slot(f, addr).is_some_and(|s| s.read_only);
+        if info.is_computed() || read_only {
+            return Err(SessionError::ReadOnly { path: path.into() });
+        }
+        Ok(())
+    }
+
+    fn store_answer(&mut self, f: FieldId, addr: &[usize], v: Value) {
+        let changed = match self.slot_mut(f, addr) {
+            Some(s) if s.answer != v => {
+                s.answer = v;
+                true
+            }
+            _ => false,
+        };
+        if changed {
+            self.recompute_from(f, addr);
+        }
+    }
+
+    pub(super) fn constraint_holds(&self, f: FieldId, addr: &[usize]) -> bool {
+        let info = self.form.field(f);
+        match &info.constraint {
+            Some(e) if !self.raw_value(f, addr).is_empty() => {
+                self.eval_for(e, f, addr).is_ok_and(|v| v.to_bool())
+            }
+            _ => true,
+        }
+    }
+
+    /// Add an instance at the end of an open-ended repeat (`children`, or `a[1]/b` when nested).
+    /// Returns the new instance's path.
+    pub fn add_repeat(&mut self, path: &str) -> Result<String, SessionError> {
+        let (r, addr) = self.resolve(path)?;
+        let info = self.form.field(r);
+        if info.kind() != FieldKind::Repeat || addr.len() != info.repeats.len() {
+            return Err(SessionError::NotARepeat { path: path.into() });
+        }
+        if info.repeat_count.is_some() {
+            return Err(SessionError::FixedRepeat { path: path.into() });
+        }
+        let max = info
+            .def
+            .max_repeats
+            .map_or(MAX_REPEAT_INSTANCES, |m| (m as usize).min(MAX_REPEAT_INSTANCES));
+        let n = self.instance_count(r, &addr);
+        if n >= max {
+            return Err(SessionError::TooManyInstances { path: path.into(), max });
+        }
+        self.resize_repeat(r, &addr, n + 1);
+        self.recompute_from(r, &addr);
+        let mut inst = addr.clone();
+        inst.push(n);
+        let new_path = self.path_of(r, &inst);
+        self.event(&new_path, TimingKind::RepeatAdded);
+        Ok(new_path)
+    }
+
+    /// Remove one instance of an open-ended repeat, e.g. `children[2]`; later ones move up.
+    pub fn remove_repeat(&mut self, path: &str) -> Result<(), SessionError> {
+        let (r, addr) = self.resolve(path)?;
+        let info = self.form.field(r);
+        if info.kind() != FieldKind::Repeat || addr.len() != info.repeats.len() + 1 {
+            return Err(SessionError::BadPath {
+                path: path.into(),
+                reason: "name one repeat instance, e.g. children[2]".into(),
+            });
+        }
+        if info.repeat_count.is_some() {
+            return Err(SessionError::FixedRepeat { path: path.into() });
+        }
+        let (scope_addr, index) = addr.split_at(addr.len() - 1);
+        let rs = self.layout.rslot[r];
+        let chain = info.repeats.clone();
+        if let Some(list) = self.inst_mut(&chain, scope_addr).and_then(|p| p.repeats.get_mut(rs)) {
+            if index[0] < list.len() {
+                list.remove(index[0]);
+            }
+        }
+        // Paths of later instances shifted: confirmations follow their instance.
+        let prefix = self.path_of(r, scope_addr);
+        self.confirmed = shift_paths(&self.confirmed, &prefix, index[0]);
+        if let Some((cf, ca)) = &self.cursor {
+            if ca.len() > scope_addr.len() && ca[..scope_addr.len()] == *scope_addr {
+                let _ = cf;
+                self.cursor = None;
+            }
+        }
+        self.recompute_from(r, scope_addr);
+        self.event(path, TimingKind::RepeatRemoved);
+        Ok(())
+    }
+
+    /// Load answers in the shape `{"field": value, "repeat": [{...}, ...]}`. Fields are visited in
+    /// form order, so a repeat count is known before the repeat's instances are filled. Every
+    /// problem is collected; the answers that were acceptable are kept.
+    pub fn load_answers(&mut self, answers: &Json) -> Result<(), Vec<SessionError>> {
+        let mut errors = Vec::new();
+        let roots = self.form.roots.clone();
+        let Json::Object(obj) = answers else {
+            return Err(vec![SessionError::BadState("answers must be a JSON object".into())]);
+        };
+        let mut known = BTreeSet::new();
+        self.load_level(&roots, obj, &[], &mut known, &mut errors);
+        for key in obj.keys() {
+            if !known.contains(key.as_str()) {
+                errors.push(SessionError::UnknownField { path: key.clone() });
+            }
+        }
+        if errors.is_empty() { Ok(()) } else { Err(errors) }
+    }
+
+    fn load_level<'a>(
+        &mut self,
+        fields: &[FieldId],
+        obj: &'a serde_json::Map<String, Json>,
+        addr: &[usize],
+        known: &mut BTreeSet<&'a str>,
+        errors: &mut Vec<SessionError>,
+    ) {
+        for &f in fields {
+            let info = self.form.field(f).clone();
+            match info.kind() {
+                FieldKind::Group => self.load_level(&info.children, obj, addr, known, errors),
+                FieldKind::Repeat => {
+                    let Some((key, v)) = obj.get_key_value(info.name()) else { continue };
+                    known.insert(key.as_str());
+                    let path = self.path_of(f, addr);
+                    let Json::Array(items) = v else {
+                        errors.push(SessionError::Answer {
+                            path,
+                            error: AnswerError::TypeMismatch {
+                                expected: "a list of instances",
+                                got: "another JSON type".into(),
+                            },
+                        });
+                        continue;
+                    };
+                    for (i, item) in items.iter().enumerate() {
+                        if self.instance_count(f, addr) <= i {
+                            if let Err(e) = self.grow_for_load(f, addr, i + 1, &path) {
+                                errors.push(e);
+                                break;
+                            }
+                        }
+                        let Json::Object(inner) = item else {
+                            errors.push(SessionError::BadPath {
+                                path: format!("{path}[{}]", i + 1),
+                                reason: "an instance must be a JSON object".into(),
+                            });
+                            continue;
+                        };
+                        let mut a = addr.to_vec();
+                        a.push(i);
+                        let mut inner_known = BTreeSet::new();
+                        self.load_level(&info.children, inner, &a, &mut inner_known, errors);
+                        for k in inner.keys() {
+                            if !inner_known.contains(k.as_str()) {
+                                errors.push(SessionError::UnknownField {
+                                    path: format!("{path}[{}]/{k}", i + 1),
+                                });
+                            }
+                        }
+                    }
+                }
+                _ => {
+                    let Some((key, v)) = obj.get_key_value(info.name()) else { continue };
+                    known.insert(key.as_str());
+                    let path = self.path_of(f, addr);
+                    if let Err(e) = self.put(f, addr, &path, v, false) {
+                        errors.push(e);
+                    }
+                }
+            }
+        }
+    }
+
+    /// Make room for `n` instances while loading answers. An open-ended repeat grows as the
+    /// volunteer would; a counted one only while hidden (its instances are kept hidden data),
+    /// since a visible counted repeat has exactly the instances its count gives.
+    fn grow_for_load(
+        &mut self,
+        r: FieldId,
+        addr: &[usize],
+        n: usize,
+        path: &str,
+    ) -> Result<(), SessionError> {
+        if self.form.field(r).repeat_count.is_none() {
+            return self.add_repeat(path).map(|_| ());
+        }
+        if self.is_relevant(r, addr) {
+            return Err(SessionError::BadPath {
+                path: path.into(),
+                reason: format!(
+                    "{n} instances given, but the repeat's count gives {}",
+                    self.instance_count(r, addr)
+                ),
+            });
+        }
+        if n > MAX_REPEAT_INSTANCES {
+            return Err(SessionError::TooManyInstances {
+                path: path.into(),
+                max: MAX_REPEAT_INSTANCES,
+            });
+        }
+        self.resize_repeat(r, addr, n);
+        self.recompute_from(r, addr);
+        Ok(())
+    }
+}
