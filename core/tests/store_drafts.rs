@@ -46,18 +46,19 @@ fn a_second_copy_of_a_draft_is_refused_as_stale_never_a_storage_error() {
     let mut a = s.open_draft(&t.vol, &d.record_id).unwrap();
     let mut b = s.open_draft(&t.vol, &d.record_id).unwrap();
     s.answer(&mut a, "notes", &json!("Ao cá chưa có rào")).unwrap();
-    let b_before = snapshot(&b);
     match s.answer(&mut b, "notes", &json!("Giếng có nắp")) {
         Err(StoreError::StaleDraft { id }) => assert_eq!(id, d.record_id),
         other => panic!("expected StaleDraft, got {other:?}"),
     }
-    // The refused copy shows what it showed before, not an answer that was never saved.
-    assert_eq!(snapshot(&b), b_before);
-    assert_eq!(notes(&b), Value::Null);
+    // The refused copy now shows what is stored (the other copy's answer), never an answer that
+    // was not saved; both copies equal the database.
+    assert_eq!(notes(&b), json!("Ao cá chưa có rào"));
+    assert_eq!(stored(&s, &t.vol, &b), snapshot(&b));
     assert_eq!(stored(&s, &t.vol, &a), snapshot(&a));
-    assert_eq!(notes(&a), json!("Ao cá chưa có rào"));
-    // Navigation and timing events of the stale copy are refused the same way.
-    assert!(matches!(s.edit(&mut b, |x| Ok(x.next_prompt())), Err(StoreError::StaleDraft { .. })));
+    // Read back, it is current again: its next change is saved, and now `a` is the stale one.
+    s.edit(&mut b, |x| Ok(x.next_prompt())).unwrap();
+    assert!(matches!(s.answer(&mut a, "notes", &json!("x")), Err(StoreError::StaleDraft { .. })));
+    assert_eq!(snapshot(&a), snapshot(&b));
     // A stale copy cannot finalize answers that are not the stored ones.
     s.edit(&mut a, |x| x.load_answers(&answers()).map_err(|mut e| e.remove(0))).unwrap();
     let mut b = s.open_draft(&t.vol, &d.record_id).unwrap();

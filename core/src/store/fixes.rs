@@ -89,13 +89,15 @@ impl Store {
         self.change_draft(
             draft,
             |d| {
-                d.fixes = fixes;
+                // The answer first: if it is refused, the draft must be as it was.
                 let s = d.session_mut();
-                Ok(if over_warning {
+                let out = if over_warning {
                     s.set_geopoint_confirmed(path, &point)?
                 } else {
                     s.set_answer(path, &point)?
-                })
+                };
+                d.fixes = fixes;
+                Ok(out)
             },
             |tx| {
                 tx.prepare_cached("UPDATE records SET fixes_enc = ?2 WHERE id = ?1")?

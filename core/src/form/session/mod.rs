@@ -76,9 +76,6 @@ pub enum SessionError {
     BadState(String),
 }
 
-/// Cloning copies the filling (answers, positions, events), not the form: the store keeps a copy
-/// to put back when a save fails.
-#[derive(Clone)]
 pub struct Session {
     form: Arc<CheckedForm>,
     layout: Layout,
