@@ -180,13 +180,20 @@ impl PinRow {
             .transpose()
     }
 
-    fn load_all(conn: &Connection, keys: &KeyHierarchy) -> Result<Vec<PinRow>, StoreError> {
+    /// Every row, each checked on its own (a tampered row is its own `Err`), oldest first.
+    fn check_all(
+        conn: &Connection,
+        keys: &KeyHierarchy,
+    ) -> Result<Vec<Result<PinRow, StoreError>>, StoreError> {
         let sql = format!("SELECT {PIN_ROW_COLUMNS} FROM profiles ORDER BY created_at, id");
         let mut stmt = conn.prepare(&sql)?;
-        let rows: Vec<Result<PinRow, StoreError>> = stmt
-            .query_map([], |r| Ok(PinRow::from_row(conn, r, keys)))?
-            .collect::<Result<_, _>>()?;
-        rows.into_iter().collect()
+        let rows = stmt.query_map([], |r| Ok(PinRow::from_row(conn, r, keys)))?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// Every row, oldest first; the first tampered one is the error.
+    fn load_all(conn: &Connection, keys: &KeyHierarchy) -> Result<Vec<PinRow>, StoreError> {
+        Self::check_all(conn, keys)?.into_iter().collect()
     }
 
     /// Write the security fields and their new MAC (after any audit entry of the change).
@@ -290,7 +297,7 @@ impl Store {
                     None => return Err(StoreError::Forbidden { role: "nobody", action: "manage profiles" }),
                 }
             }
-            if s.profile_names(tx)?.iter().any(|n| n == name) {
+            if s.profile_names(tx)?.values().any(|n| n == name) {
                 return Err(StoreError::Invalid {
                     field: "name",
                     message: "another profile on this device has this name".into(),
@@ -316,13 +323,19 @@ impl Store {
         Ok(Profile { id, name: name.to_string(), role, locked: false, failed_attempts: 0 })
     }
 
-    /// The decrypted names of every profile.
-    fn profile_names(&self, conn: &Connection) -> Result<Vec<String>, StoreError> {
+    /// The decrypted name of every profile, by id.
+    fn profile_names(
+        &self,
+        conn: &Connection,
+    ) -> Result<std::collections::HashMap<String, String>, StoreError> {
         let mut stmt = conn.prepare("SELECT id, name_enc FROM profiles")?;
         let rows: Vec<(String, Vec<u8>)> =
             stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?.collect::<Result<_, _>>()?;
-        rows.iter()
-            .map(|(id, name)| Ok(self.keys().column.decrypt_str("profiles", "name", id, name)?))
+        rows.into_iter()
+            .map(|(id, name)| {
+                let name = self.keys().column.decrypt_str("profiles", "name", &id, &name)?;
+                Ok((id, name))
+            })
             .collect()
     }
 
@@ -331,23 +344,18 @@ impl Store {
     pub fn profiles(&self) -> Result<Vec<Profile>, StoreError> {
         let conn = self.reader()?;
         let rows = PinRow::load_all(&conn, self.keys())?;
-        rows.into_iter()
-            .map(|p| {
-                let name: Vec<u8> = conn.query_row(
-                    "SELECT name_enc FROM profiles WHERE id = ?1",
-                    params![p.id],
-                    |r| r.get(0),
-                )?;
-                let name = self.keys().column.decrypt_str("profiles", "name", &p.id, &name)?;
-                Ok(Profile {
-                    id: p.id,
-                    name,
-                    role: p.role,
-                    locked: p.locked,
-                    failed_attempts: p.failed,
-                })
+        let mut names = self.profile_names(&conn)?;
+        Ok(rows
+            .into_iter()
+            .map(|p| Profile {
+                // Both read from the same rows: every id has its name.
+                name: names.remove(&p.id).unwrap_or_default(),
+                id: p.id,
+                role: p.role,
+                locked: p.locked,
+                failed_attempts: p.failed,
             })
-            .collect()
+            .collect())
     }
 
     /// The profile called `name` (names are encrypted, so this decrypts the few on the device).
@@ -455,11 +463,7 @@ impl Store {
     /// Every profile row whose security fields fail their MAC (for the audit check).
     pub(crate) fn tampered_profiles(&self) -> Result<Vec<String>, StoreError> {
         let conn = self.reader()?;
-        let mut stmt = conn.prepare(&format!("SELECT {PIN_ROW_COLUMNS} FROM profiles"))?;
-        let results: Vec<Result<PinRow, StoreError>> = stmt
-            .query_map([], |r| Ok(PinRow::from_row(&conn, r, self.keys())))?
-            .collect::<Result<_, _>>()?;
-        Ok(results
+        Ok(PinRow::check_all(&conn, self.keys())?
             .into_iter()
             .filter_map(|r| match r {
                 Err(StoreError::Tampered { row, .. }) => Some(row),
