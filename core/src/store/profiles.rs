@@ -387,8 +387,12 @@ impl Store {
                 row.save(tx, s.keys())?;
                 return Ok(Err(StoreError::LockedOut));
             }
+            let stored_until = row.next_attempt_at;
             if let Some(retry_at_ms) = row.wait_until(now, &policy) {
-                row.save(tx, s.keys())?;
+                // Written only when the wait restarted (the clock was moved back).
+                if retry_at_ms != stored_until {
+                    row.save(tx, s.keys())?;
+                }
                 return Ok(Err(StoreError::PinDelay { retry_at_ms }));
             }
             row.failed += 1;
