@@ -10,6 +10,7 @@ pub mod form;
 pub mod hex;
 pub mod location;
 pub mod store;
+pub mod sync;
 pub mod templates;
 
 /// Version of this crate, reported by the CLI and the bindings.

@@ -30,6 +30,12 @@ const LAYERS: &[Layer] = &[
             "templates",
         ],
     },
+    // The sync engine drives the store's outbox; its `protocol` part uses only the layers
+    // below the store, so the server can share it.
+    Layer {
+        module: "sync",
+        may_use: &["canonical", "clock", "crypto", "evidence", "hex", "store"],
+    },
 ];
 
 #[test]

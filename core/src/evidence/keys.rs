@@ -26,6 +26,8 @@ pub enum KeyKind {
     Identity,
     Device,
     DeviceKey,
+    /// The team server's Ed25519 public key (it signs receipts and team configurations).
+    Server,
 }
 
 impl KeyKind {
@@ -36,15 +38,22 @@ impl KeyKind {
             KeyKind::Identity => "sh-identity-",
             KeyKind::Device => "shdevice",
             KeyKind::DeviceKey => "sh-device-key-",
+            KeyKind::Server => "shserver",
         }
     }
     const fn is_secret(self) -> bool {
         matches!(self, KeyKind::Identity | KeyKind::DeviceKey)
     }
     fn from_prefix(p: &str) -> Option<KeyKind> {
-        [KeyKind::Recipient, KeyKind::Identity, KeyKind::Device, KeyKind::DeviceKey]
-            .into_iter()
-            .find(|k| k.prefix() == p)
+        [
+            KeyKind::Recipient,
+            KeyKind::Identity,
+            KeyKind::Device,
+            KeyKind::DeviceKey,
+            KeyKind::Server,
+        ]
+        .into_iter()
+        .find(|k| k.prefix() == p)
     }
 }
 
@@ -55,6 +64,7 @@ impl fmt::Display for KeyKind {
             KeyKind::Identity => "recipient identity (secret key)",
             KeyKind::Device => "device public key",
             KeyKind::DeviceKey => "device signing key",
+            KeyKind::Server => "server public key",
         })
     }
 }
@@ -230,7 +240,45 @@ impl FromStr for DevicePublicKey {
     }
 }
 
-/// A device's Ed25519 signing key. On the phone it is kept sealed under the data key (issue:
+/// The team server's Ed25519 public key: receipts and team configurations are signed by it, and
+/// a device pins it when it enrolls. Its text form is `shserver1…`.
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub struct ServerPublicKey([u8; 32]);
+
+impl ServerPublicKey {
+    pub fn from_bytes(bytes: [u8; 32]) -> Self {
+        ServerPublicKey(bytes)
+    }
+    pub fn as_bytes(&self) -> &[u8; 32] {
+        &self.0
+    }
+    /// Whether `signature` is this key's Ed25519 signature of `message`.
+    pub fn verify(&self, message: &[u8], signature: &[u8; 64]) -> bool {
+        UnparsedPublicKey::new(&ED25519, &self.0).verify(message, signature).is_ok()
+    }
+}
+
+impl fmt::Display for ServerPublicKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&encode_key(KeyKind::Server, &self.0))
+    }
+}
+
+impl fmt::Debug for ServerPublicKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "ServerPublicKey({self})")
+    }
+}
+
+impl FromStr for ServerPublicKey {
+    type Err = KeyError;
+    fn from_str(s: &str) -> Result<Self, KeyError> {
+        Ok(ServerPublicKey(*decode_key(s, KeyKind::Server)?))
+    }
+}
+
+/// A device's Ed25519 signing key (the server's signing key is the same kind of key). On the
+/// phone it is kept sealed under the data key (issue:
 /// crypto); here it is held in memory and its seed is wiped on drop.
 pub struct DeviceSigningKey {
     seed: Zeroizing<[u8; 32]>,
