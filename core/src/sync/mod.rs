@@ -1,4 +1,7 @@
 //! Upload to the team's server (docs/protocol.md). `protocol` holds the wire types both sides
-//! share; the phone's sync engine builds on them without doing any I/O itself.
+//! share; the phone's sync engine builds on them and does its I/O through [`Transport`].
 
 pub mod protocol;
+pub mod transport;
+
+pub use transport::{CHUNK_LEN, HttpRequest, HttpResponse, Transport, TransportError};
