@@ -89,6 +89,5 @@ class HttpUrlConnectionTransport(
 
     private companion object {
         val BODY_METHODS = setOf("POST", "PUT", "PATCH")
-
     }
 }
