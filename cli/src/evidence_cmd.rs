@@ -10,11 +10,11 @@
 //! leaves a partial output behind.
 
 use std::fs;
-use std::io::{BufReader, Write};
+use std::io::{BufReader, Read, Write};
 use std::path::{Path, PathBuf};
 
 use clap::Subcommand;
-use safehome_core::clock::{Clock, SystemClock, SystemEntropy};
+use safehome_core::clock::{Clock, Entropy, SystemClock, SystemEntropy};
 use safehome_core::evidence::envelope::{self, FileSink, Randomness};
 use safehome_core::evidence::photo::{self, PhotoOptions, ProcessedPhoto};
 use safehome_core::evidence::{
@@ -180,23 +180,24 @@ pub fn run(cmd: EvidenceCommand) -> Outcome {
 // ---------------------------------------------------------------------------------------------
 // files
 
-/// Write `bytes` to `path` through a temporary file beside it, renamed into place.
+/// Write `bytes` to `path` through a temporary file beside it, renamed into place. The temporary
+/// file is created exclusively (`O_EXCL`: a planted file or symlink of that name is never
+/// followed or reused) with mode 0600, under a random name; a secret keeps 0600, other outputs
+/// are opened up to 0644 just before the rename.
 fn write_atomic(path: &Path, bytes: &[u8], secret: bool) -> Step<()> {
     let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
     let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
-    let temp = dir.join(format!(".{name}.tmp-{}", std::process::id()));
+    let (mut f, temp) = create_exclusive(dir, &name)
+        .map_err(|e| unusable(format!("cannot write {}: {e}", path.display())))?;
     let result = (|| -> std::io::Result<()> {
-        let mut opts = fs::OpenOptions::new();
-        opts.write(true).create(true).truncate(true);
+        f.write_all(bytes)?;
         #[cfg(unix)]
-        if secret {
-            use std::os::unix::fs::OpenOptionsExt;
-            opts.mode(0o600);
+        if !secret {
+            use std::os::unix::fs::PermissionsExt;
+            f.set_permissions(fs::Permissions::from_mode(0o644))?;
         }
         #[cfg(not(unix))]
         let _ = secret;
-        let mut f = opts.open(&temp)?;
-        f.write_all(bytes)?;
         f.sync_all()?;
         fs::rename(&temp, path)
     })();
@@ -206,14 +207,78 @@ fn write_atomic(path: &Path, bytes: &[u8], secret: bool) -> Step<()> {
     })
 }
 
+/// A new file `.NAME.tmp-RANDOM` in `dir`, created exclusively with mode 0600.
+fn create_exclusive(dir: &Path, name: &str) -> std::io::Result<(fs::File, PathBuf)> {
+    let mut last = None;
+    for _ in 0..16 {
+        let mut r = [0u8; 8];
+        SystemEntropy::default().fill(&mut r);
+        let temp = dir.join(format!(".{name}.tmp-{}", hex::encode(&r)));
+        let mut opts = fs::OpenOptions::new();
+        opts.write(true).create_new(true);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::OpenOptionsExt;
+            opts.mode(0o600);
+        }
+        match opts.open(&temp) {
+            Ok(f) => return Ok((f, temp)),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => last = Some(e),
+            Err(e) => return Err(e),
+        }
+    }
+    Err(last.unwrap_or_else(|| std::io::Error::other("no free temporary name")))
+}
+
+/// Refuse to write `out` over `input`: `-o` equal to the input would replace, say, a sealed
+/// envelope with its plaintext. Compared by file identity, so another spelling of the same path
+/// (or a hard link) is caught too.
+fn refuse_same_file(input: &Path, out: &Path) -> Step<()> {
+    let (Ok(a), Ok(b)) = (fs::metadata(input), fs::metadata(out)) else { return Ok(()) };
+    #[cfg(unix)]
+    let same = {
+        use std::os::unix::fs::MetadataExt;
+        a.dev() == b.dev() && a.ino() == b.ino()
+    };
+    #[cfg(not(unix))]
+    let same = {
+        let _ = (a, b);
+        fs::canonicalize(input).ok() == fs::canonicalize(out).ok()
+    };
+    if same {
+        return Err(unusable(format!(
+            "{}: the output is the input file; write somewhere else",
+            out.display()
+        )));
+    }
+    Ok(())
+}
+
+/// Key files are a few lines: anything larger is not one (`--identity /dev/zero`).
+const KEY_FILE_LIMIT: u64 = 64 << 10;
+
+/// Read a small text file, refusing one over `limit` bytes without reading past it.
+fn read_small_text(path: &Path, limit: u64, what: &str) -> Step<String> {
+    let f = fs::File::open(path)
+        .map_err(|e| unusable(format!("cannot read {what} {}: {e}", path.display())))?;
+    let mut bytes = Vec::new();
+    f.take(limit + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| unusable(format!("cannot read {what} {}: {e}", path.display())))?;
+    if bytes.len() as u64 > limit {
+        return Err(refused(format!("{}: over {limit} bytes, not a {what}", path.display())));
+    }
+    String::from_utf8(bytes)
+        .map_err(|_| refused(format!("{}: not UTF-8 text, not a {what}", path.display())))
+}
+
 /// The key lines of a key file: blank lines and `#` comments removed.
 fn key_lines(text: &str) -> Vec<&str> {
     text.lines().map(str::trim).filter(|l| !l.is_empty() && !l.starts_with('#')).collect()
 }
 
 fn read_key_file(path: &Path, what: &str) -> Step<String> {
-    let text = fs::read_to_string(path)
-        .map_err(|e| unusable(format!("cannot read {what} {}: {e}", path.display())))?;
+    let text = read_small_text(path, KEY_FILE_LIMIT, what)?;
     key_lines(&text)
         .first()
         .map(|s| s.to_string())
@@ -225,8 +290,10 @@ fn public_keys(arg: &str) -> Step<Vec<String>> {
     if arg.starts_with("shrecip1") || arg.starts_with("shdevice1") {
         return Ok(vec![arg.to_string()]);
     }
-    let text = fs::read_to_string(arg)
-        .map_err(|e| unusable(format!("`{arg}` is neither a key nor a readable file: {e}")))?;
+    if fs::metadata(arg).is_err() {
+        return Err(unusable(format!("`{arg}` is neither a key nor a readable file")));
+    }
+    let text = read_small_text(Path::new(arg), KEY_FILE_LIMIT, "key file")?;
     let keys: Vec<String> = key_lines(&text).into_iter().map(str::to_string).collect();
     if keys.is_empty() {
         return Err(refused(format!("{arg}: no key in the file")));
@@ -323,6 +390,10 @@ fn photo_process(
     thumbnail: Option<&Path>,
     json: bool,
 ) -> Step<()> {
+    refuse_same_file(input, out)?;
+    if let Some(t) = thumbnail {
+        refuse_same_file(input, t)?;
+    }
     let p = process(input, &photo_options(max_pixels, quality))?;
     write_atomic(out, &p.jpeg, false)?;
     if let Some(t) = thumbnail {
@@ -358,6 +429,7 @@ fn seal(
     id: Option<String>,
     json: bool,
 ) -> Step<()> {
+    refuse_same_file(input, out)?;
     let mut recipients = Vec::new();
     for arg in recipient_args {
         for k in public_keys(arg)? {
@@ -421,6 +493,10 @@ fn open(
     let id: Identity = read_key_file(identity, "identity")?
         .parse()
         .map_err(|e| refused(format!("{}: {e}", identity.display())))?;
+    refuse_same_file(input, out)?;
+    if let Some(m) = meta {
+        refuse_same_file(input, m)?;
+    }
     let expect = expected_device(expect_device)?;
     let reader = open_reader(input)?;
     let mut sink = FileSink::create(out)
@@ -435,8 +511,10 @@ fn open(
     let m = &opened.metadata;
     outln!(
         "opened {}: {} {} bytes, sealed at {} by {} -> {}",
-        m.evidence_id,
-        m.content_type,
+        // Sealed metadata comes from whoever sealed the file: no control characters reach
+        // the terminal.
+        crate::out::printable(&m.evidence_id),
+        crate::out::printable(&m.content_type),
         m.plaintext_len,
         m.sealed_at_ms,
         opened.device,

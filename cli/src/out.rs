@@ -19,3 +19,20 @@ macro_rules! outln {
     () => { $crate::out::line(format_args!("")) };
     ($($arg:tt)*) => { $crate::out::line(format_args!($($arg)*)) };
 }
+
+/// `text` with control characters (escape sequences, carriage returns, bidi overrides) shown as
+/// `\u{..}` escapes: for text from files or envelopes before it reaches a terminal.
+pub fn printable(text: &str) -> std::borrow::Cow<'_, str> {
+    let unsafe_char = |c: char| {
+        c.is_control()
+            || ('\u{202a}'..='\u{202e}').contains(&c)
+            || ('\u{2066}'..='\u{2069}').contains(&c)
+    };
+    if !text.chars().any(unsafe_char) {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    text.chars()
+        .map(|c| if unsafe_char(c) { c.escape_unicode().to_string() } else { c.to_string() })
+        .collect::<String>()
+        .into()
+}

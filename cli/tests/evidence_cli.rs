@@ -244,3 +244,89 @@ fn refusals_and_usage_errors_have_their_exit_codes() {
     assert_eq!(code(&safehome(&["photo", "process", "/no/such/file.jpg", "-o", &out])), 2);
     std::fs::remove_dir_all(&d).unwrap();
 }
+
+#[test]
+fn files_are_written_safely_and_hostile_inputs_are_bounded() {
+    let d = workdir("file-safety");
+    let keys = d.join("keys");
+    assert_eq!(code(&safehome(&["keys", "generate", "--out", &s(&keys)])), 0);
+    let recipient = s(&keys.join("recipient.txt"));
+    let device_key = s(&keys.join("device.key"));
+
+    // A sealed envelope, with an evidence id holding a terminal escape sequence.
+    let env = d.join("photo.shev");
+    let hostile_id = "\u{1b}[2J\u{1b}]0;pwned\u{7}";
+    let o = safehome(&[
+        "evidence",
+        "seal",
+        &photo("camera/DSCN0010.jpg"),
+        "-o",
+        &s(&env),
+        "--recipient",
+        &recipient,
+        "--device-key",
+        &device_key,
+        "--id",
+        hostile_id,
+    ]);
+    assert_eq!(code(&o), 0, "{}", text(&o.stderr));
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&env).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o644, "a non-secret output is opened up after writing");
+    }
+    let sealed = std::fs::read(&env).unwrap();
+
+    // `-o` naming the input (here through another spelling) is refused; the input is intact.
+    let same = format!("{}/./photo.shev", s(&d));
+    let o = safehome(&[
+        "evidence",
+        "open",
+        &s(&env),
+        "--identity",
+        &s(&keys.join("identity.txt")),
+        "-o",
+        &same,
+    ]);
+    assert_eq!(code(&o), 2, "{}", text(&o.stderr));
+    assert!(text(&o.stderr).contains("the output is the input"), "{}", text(&o.stderr));
+    assert_eq!(std::fs::read(&env).unwrap(), sealed);
+
+    // The opened plaintext is the owner's only, and the hostile id reaches the terminal escaped.
+    let out = d.join("opened.jpg");
+    let o = safehome(&[
+        "evidence",
+        "open",
+        &s(&env),
+        "--identity",
+        &s(&keys.join("identity.txt")),
+        "-o",
+        &s(&out),
+    ]);
+    assert_eq!(code(&o), 0, "{}", text(&o.stderr));
+    assert!(!o.stdout.contains(&0x1b), "an escape byte reached the terminal");
+    assert!(text(&o.stdout).contains("\\u{1b}[2J"), "{}", text(&o.stdout));
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&out).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600, "opened evidence readable by others");
+    }
+
+    // A key file that never ends is refused after its limit, not read forever.
+    #[cfg(unix)]
+    {
+        let o = safehome(&[
+            "evidence",
+            "open",
+            &s(&env),
+            "--identity",
+            "/dev/zero",
+            "-o",
+            &s(&d.join("z.jpg")),
+        ]);
+        assert_eq!(code(&o), 1, "{}", text(&o.stderr));
+        assert!(text(&o.stderr).contains("over 65536 bytes"), "{}", text(&o.stderr));
+    }
+}

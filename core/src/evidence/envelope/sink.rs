@@ -119,7 +119,15 @@ impl FileSink {
         let mut n = 0u32;
         loop {
             let temp = dir.join(format!(".{name}.partial-{}-{n}", std::process::id()));
-            match std::fs::OpenOptions::new().write(true).create_new(true).open(&temp) {
+            let mut opts = std::fs::OpenOptions::new();
+            opts.write(true).create_new(true);
+            // The payload is plaintext evidence: readable by its owner only.
+            #[cfg(unix)]
+            {
+                use std::os::unix::fs::OpenOptionsExt;
+                opts.mode(0o600);
+            }
+            match opts.open(&temp) {
                 Ok(f) => {
                     return Ok(FileSink {
                         path: path.to_path_buf(),
