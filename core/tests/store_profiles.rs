@@ -276,3 +276,17 @@ fn a_wrong_key_migrates_nothing_and_an_old_verifier_is_keyed_by_the_migration() 
     let (salt, iterations, stored) = pin_columns(&c, &id);
     assert_ne!(stored, bare_pbkdf2("2222", &salt, iterations));
 }
+
+#[cfg(unix)]
+#[test]
+fn a_new_database_and_its_journal_are_readable_by_their_owner_only() {
+    use std::os::unix::fs::PermissionsExt;
+    let f = Fixture::new("file-mode");
+    let s = f.open();
+    team(&s); // writes, so the -wal file exists
+    for suffix in ["", "-wal", "-shm"] {
+        let p = format!("{}{suffix}", f.path.display());
+        let mode = std::fs::metadata(&p).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600, "{p}: mode {mode:o}");
+    }
+}

@@ -99,6 +99,23 @@ fn configure(conn: &Connection) -> Result<(), StoreError> {
     Ok(())
 }
 
+/// Create the database file, if it does not exist, readable and writable by its owner only
+/// (0600). Its content is encrypted or MACed, but its size, times and plaintext metadata are no
+/// one else's business; SQLite gives the `-wal` and `-shm` files the database file's mode.
+fn create_private(path: &Path) -> Result<(), StoreError> {
+    let mut opts = std::fs::OpenOptions::new();
+    opts.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        opts.mode(0o600);
+    }
+    // An existing file is opened as it is; any other failure is SQLite's to report, with the
+    // path, as before.
+    let _ = opts.open(path);
+    Ok(())
+}
+
 impl Store {
     /// Open (or create) the database at `path` with the platform's data key.
     pub fn open(
@@ -108,6 +125,7 @@ impl Store {
         entropy: Arc<dyn Entropy>,
         config: StoreConfig,
     ) -> Result<Store, StoreError> {
+        create_private(path)?;
         let mut writer = Connection::open_with_flags(
             path,
             OpenFlags::SQLITE_OPEN_READ_WRITE
