@@ -21,6 +21,8 @@ TESTS_SRC="android/jvm-tests/src/test/kotlin"
 # The benchmark harness (scripts/kotlin-bench.sh) is compiled here too, so that an API change
 # that breaks it fails the tests; it is not run.
 BENCH_SRC="android/jvm-bench/src/main/kotlin"
+# The app's glue that needs only the JDK (the HTTP transport) is compiled and tested here too.
+GLUE_SRC="android/core/src/main/kotlin/org/safehome/android/HttpUrlConnectionTransport.kt"
 
 # --- tools -------------------------------------------------------------------------------------
 kotlin_env_tools jna.jar:libjna-java junit4.jar:junit4 hamcrest.jar:libhamcrest-java
@@ -29,7 +31,7 @@ kotlin_env_tools jna.jar:libjna-java junit4.jar:junit4 hamcrest.jar:libhamcrest-
 kotlin_env_bindings "$OUT" debug --features test-hooks,bench-hooks,provisioning
 
 # --- compile once: the generated Kotlin and the tests together ---------------------------------
-kotlin_env_compile "$OUT" "$JARS" "$TESTS_SRC" "$BENCH_SRC"
+kotlin_env_compile "$OUT" "$JARS" "$TESTS_SRC" "$BENCH_SRC" "$GLUE_SRC"
 
 # --- run ---------------------------------------------------------------------------------------
 mapfile -t CLASSES < <(cd "$OUT/classes" && find . -name '*Test.class' ! -name '*$*' \

@@ -26,6 +26,7 @@ mod progress;
 mod records;
 mod session;
 mod store;
+mod transport;
 
 pub use answer::AnswerValue;
 pub use draft::DraftSession;
@@ -41,6 +42,7 @@ pub use session::FormSession;
 #[cfg(feature = "test-hooks")]
 pub use store::TestStoreOptions;
 pub use store::{ProfileSession, SafeHomeStore};
+pub use transport::{HttpHeader, HttpRequest, HttpResponseSink, HttpTransport, TransportException};
 
 /// Version of the core this library was built from.
 #[uniffi::export]

@@ -13,6 +13,7 @@ const LAYERS: &[Layer] = &[
     Layer { module: "logging", may_use: &["errors", "guard"] },
     Layer { module: "progress", may_use: &["errors", "logging"] },
     Layer { module: "handle", may_use: &["errors"] },
+    Layer { module: "transport", may_use: &["errors"] },
     Layer { module: "answer", may_use: &["errors"] },
     Layer { module: "records", may_use: &["answer", "errors"] },
     Layer { module: "keys", may_use: &["errors", "guard", "records"] },

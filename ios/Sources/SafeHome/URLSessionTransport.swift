@@ -19,7 +19,7 @@ public final class URLSessionTransport: HttpTransport, @unchecked Sendable {
 
     public func send(request: HttpRequest, response: HttpResponseSink) throws {
         guard let url = URL(string: request.url) else {
-            throw TransportException.Connect(message: "not a URL")
+            throw TransportException.Connect(reason: "not a URL")
         }
         var r = URLRequest(url: url)
         r.httpMethod = request.method
@@ -50,16 +50,16 @@ public final class URLSessionTransport: HttpTransport, @unchecked Sendable {
             switch error.code {
             case .secureConnectionFailed, .serverCertificateUntrusted, .serverCertificateHasBadDate,
                  .serverCertificateNotYetValid, .serverCertificateHasUnknownRoot:
-                throw TransportException.Tls(message: "\(error.code.rawValue)")
+                throw TransportException.Tls(reason: "\(error.code.rawValue)")
             case .cannotConnectToHost, .cannotFindHost, .notConnectedToInternet, .dnsLookupFailed:
-                throw TransportException.Connect(message: "\(error.code.rawValue)")
+                throw TransportException.Connect(reason: "\(error.code.rawValue)")
             default:
-                throw TransportException.Interrupted(message: "\(error.code.rawValue)")
+                throw TransportException.Interrupted(reason: "\(error.code.rawValue)")
             }
         case .failure(let error):
-            throw TransportException.Interrupted(message: String(describing: type(of: error)))
+            throw TransportException.Interrupted(reason: String(describing: type(of: error)))
         case .none:
-            throw TransportException.Interrupted(message: "no result")
+            throw TransportException.Interrupted(reason: "no result")
         }
     }
 }
