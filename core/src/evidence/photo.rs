@@ -24,8 +24,14 @@ pub const DEFAULT_MAX_PIXELS: u32 = 2000;
 pub const DEFAULT_QUALITY: u8 = 80;
 pub const DEFAULT_THUMBNAIL_PIXELS: u32 = 320;
 pub const DEFAULT_MAX_MEGAPIXELS: u32 = 50;
-/// Largest decoded image (bytes) the pipeline will allocate: a 50 MP RGB photo fits.
-pub const DEFAULT_MEMORY_BUDGET: u64 = 160 << 20;
+/// Largest peak memory (bytes) the pipeline may reach for one photo, checked before decoding
+/// from the declared size with the real cost of each decoder path ([`decode_cost`]): a 50 MP
+/// baseline JPEG, as phone cameras write them, fits (peak measured ~207 MiB); a progressive JPEG,
+/// whose decoder keeps every DCT coefficient until its last scan, fits up to ~20 MP.
+pub const DEFAULT_MEMORY_BUDGET: u64 = 224 << 20;
+/// Memory the pipeline uses beyond the pixel buffers it is charged for (the encoder's output,
+/// the thumbnail, allocator slack), measured on the 36 MP baseline case.
+const FIXED_OVERHEAD: u64 = 16 << 20;
 /// Largest input file read.
 pub const DEFAULT_MAX_INPUT_BYTES: u64 = 64 << 20;
 /// Largest long edge an output may be given.
@@ -305,6 +311,9 @@ struct Container<'a> {
     width: u32,
     height: u32,
     exif: Option<&'a [u8]>,
+    /// JPEG only: colour components and whether the frame is progressive (its decoder then
+    /// keeps two bytes per coefficient, per component, for the whole image).
+    jpeg_frame: Option<(u8, bool)>,
 }
 
 fn jpeg_err(e: JpegError) -> PhotoError {
@@ -324,10 +333,13 @@ fn jpeg_err(e: JpegError) -> PhotoError {
 
 fn jpeg_container(input: &[u8]) -> Result<Container<'_>, PhotoError> {
     let layout = jpeg::parse(input).map_err(jpeg_err)?;
+    // Progressive frames: SOF2, SOF6, SOF10, SOF14.
+    let progressive = matches!(layout.frame_marker, 0xC2 | 0xC6 | 0xCA | 0xCE);
     Ok(Container {
         width: u32::from(layout.width),
         height: u32::from(layout.height),
         exif: layout.exif(input),
+        jpeg_frame: Some((layout.components, progressive)),
     })
 }
 
@@ -375,7 +387,7 @@ fn png_container(b: &[u8]) -> Result<Container<'_>, PhotoError> {
         pos = data.end + 4;
     }
     let (width, height) = dims.unwrap_or((0, 0));
-    Ok(Container { width, height, exif })
+    Ok(Container { width, height, exif, jpeg_frame: None })
 }
 
 fn webp_container(b: &[u8]) -> Result<Container<'_>, PhotoError> {
@@ -425,12 +437,40 @@ fn webp_container(b: &[u8]) -> Result<Container<'_>, PhotoError> {
         pos = data.end + (len & 1);
     }
     let (width, height) = dims.ok_or_else(|| corrupt("no image chunk".into()))?;
-    Ok(Container { width, height, exif })
+    Ok(Container { width, height, exif, jpeg_frame: None })
+}
+
+/// What decoding and downscaling a `w` x `h` image costs at its peak, in bytes: the decoder's
+/// buffers (`decode_bytes_per_pixel` for every pixel: the output, plus the DCT coefficients a
+/// progressive JPEG keeps, plus a colour conversion's copy), the resizer's intermediate (the
+/// image at its new width and old height), and a fixed overhead. Measured against real peaks in
+/// `core/tests/evidence_decode_memory.rs`.
+pub fn decode_cost(
+    w: u32,
+    h: u32,
+    decode_bytes_per_pixel: u64,
+    out_channels: u64,
+    max_pixels: u32,
+) -> u64 {
+    let pixels = u64::from(w) * u64::from(h);
+    let long = u64::from(w.max(h)).max(1);
+    let scaled_w = if long > u64::from(max_pixels) {
+        (u64::from(w) * u64::from(max_pixels)).div_ceil(long)
+    } else {
+        0 // no resize
+    };
+    pixels * decode_bytes_per_pixel + scaled_w * u64::from(h) * out_channels + FIXED_OVERHEAD
 }
 
 /// The side and pixel caps and the memory budget, from declared dimensions, before any
 /// allocation.
-fn check_limits(w: u32, h: u32, bytes_per_pixel: u64, o: &PhotoOptions) -> Result<(), PhotoError> {
+fn check_limits(
+    w: u32,
+    h: u32,
+    decode_bytes_per_pixel: u64,
+    out_channels: u64,
+    o: &PhotoOptions,
+) -> Result<(), PhotoError> {
     if w.max(h) > MAX_SIDE {
         return Err(PhotoError::SideTooLong { width: w, height: h, max_side: MAX_SIDE });
     }
@@ -442,7 +482,7 @@ fn check_limits(w: u32, h: u32, bytes_per_pixel: u64, o: &PhotoOptions) -> Resul
             limit_megapixels: o.max_megapixels,
         });
     }
-    let needed = pixels * bytes_per_pixel;
+    let needed = decode_cost(w, h, decode_bytes_per_pixel, out_channels, o.max_pixels);
     if needed > o.memory_budget {
         return Err(PhotoError::OverMemoryBudget {
             width: w,
@@ -458,7 +498,10 @@ fn decode_jpeg(input: &[u8], c: &Container<'_>, o: &PhotoOptions) -> Result<Rast
     use zune_core::colorspace::ColorSpace;
     let corrupt = |what: String| PhotoError::Corrupt { format: PhotoFormat::Jpeg, what };
     // Grey stays grey; everything else (YCbCr, CMYK, YCCK) is decoded to RGB.
-    check_limits(c.width, c.height, 3, o)?;
+    let (components, progressive) = c.jpeg_frame.unwrap_or((3, true));
+    let out_channels: u64 = if components == 1 { 1 } else { 3 };
+    let coefficients = if progressive { 2 * u64::from(components) } else { 0 };
+    check_limits(c.width, c.height, out_channels + coefficients, out_channels, o)?;
     let options = zune_core::options::DecoderOptions::default()
         .set_strict_mode(true)
         .set_max_width(c.width as usize)
@@ -511,7 +554,11 @@ fn decode_with_image(
     let decoder = reader.into_decoder().map_err(|e| image_err(format, e))?;
     let (w, h) = decoder.dimensions();
     let ct = decoder.color_type();
-    check_limits(w, h, u64::from(ct.bytes_per_pixel()), o)?;
+    // Decoded as `ct`, then converted to 8-bit grey or RGB (a second buffer) unless it already is.
+    let out_channels: u64 = if ct.has_color() { 3 } else { 1 };
+    let converted = !matches!(ct, image::ColorType::L8 | image::ColorType::Rgb8);
+    let per_pixel = u64::from(ct.bytes_per_pixel()) + if converted { out_channels } else { 0 };
+    check_limits(w, h, per_pixel, out_channels, o)?;
     let img = image::DynamicImage::from_decoder(decoder).map_err(|e| image_err(format, e))?;
     let has_alpha = img.color().has_alpha();
     let grey = !img.color().has_color();
