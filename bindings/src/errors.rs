@@ -28,6 +28,7 @@ use safehome_core::form::check::FormError;
 use safehome_core::form::session::SessionError;
 use safehome_core::location::{AcceptError, AreasError, FixError};
 use safehome_core::store::StoreError;
+use safehome_core::sync::SyncError;
 
 /// Why a call into the SafeHome core failed. The case is the stable code; its fields are what an
 /// app acts on; `detail` is the message for logs, which says what and where (form path, JSON
@@ -155,6 +156,26 @@ pub enum ApiError {
     /// A foreign implementation (log sink, progress listener) threw.
     #[error("{detail}")]
     Callback { detail: String },
+    /// Sync needs the device enrolled with a server first (`enrollWithServer`).
+    #[error("{detail}")]
+    NotEnrolled { detail: String },
+    /// The server refused for good: `code` is the server's stable code (`device_revoked`,
+    /// `unknown_device`, `enrollment_code_used`, `enrollment_code_expired`,
+    /// `enrollment_code_unknown`, ...), `status` its HTTP status. Show it; retrying will not help.
+    #[error("{detail}")]
+    ServerRefused { status: i32, code: String, detail: String },
+    /// The server cannot take the request now (`storage_full`, `unavailable`, `internal`,
+    /// `rate_limited`): nothing was lost; sync again later.
+    #[error("{detail}")]
+    ServerUnavailable { status: i32, code: String, detail: String },
+    /// No answer from the server (no network, a cut connection): nothing was lost.
+    #[error("{detail}")]
+    ServerUnreachable { detail: String },
+    /// An answer that is not from the pinned server or does not follow the protocol (a
+    /// configuration or receipt signed by another key, a malformed answer): nothing from it was
+    /// applied.
+    #[error("{detail}")]
+    ServerUntrusted { detail: String },
 }
 
 /// Why a GPS fix was refused (`ApiError::InvalidFix.reason`). Each has a stable code, which also
@@ -252,6 +273,11 @@ impl ApiError {
             ApiError::StaleDraft { .. } => "stale_draft",
             ApiError::Tampered { .. } => "tampered",
             ApiError::Callback { .. } => "callback",
+            ApiError::NotEnrolled { .. } => "not_enrolled",
+            ApiError::ServerRefused { .. } => "server_refused",
+            ApiError::ServerUnavailable { .. } => "server_unavailable",
+            ApiError::ServerUnreachable { .. } => "server_unreachable",
+            ApiError::ServerUntrusted { .. } => "server_untrusted",
         }
     }
 
@@ -550,6 +576,31 @@ impl From<AreasError> for ApiError {
 pub enum CallbackError {
     #[error("{reason}")]
     Failed { reason: String },
+}
+
+impl From<SyncError> for ApiError {
+    fn from(e: SyncError) -> Self {
+        let detail = e.to_string();
+        let status = |s: u16| i32::from(s);
+        match e {
+            SyncError::NotEnrolled => ApiError::NotEnrolled { detail },
+            SyncError::Stopped { status: s, code, .. }
+            | SyncError::Refused { status: s, code, .. } => {
+                ApiError::ServerRefused { status: status(s), code, detail }
+            }
+            SyncError::Unavailable { status: s, code, .. } => {
+                ApiError::ServerUnavailable { status: status(s), code, detail }
+            }
+            SyncError::Unreachable(_) => ApiError::ServerUnreachable { detail },
+            SyncError::BadResponse { .. }
+            | SyncError::UntrustedConfig(_)
+            | SyncError::ServerKeyMismatch { .. } => ApiError::ServerUntrusted { detail },
+            SyncError::Invalid { .. } => ApiError::InvalidInput { detail },
+            SyncError::Misuse(what) => ApiError::internal(what),
+            SyncError::Seal(e) => ApiError::Envelope { detail: format!("sealing a submission: {e}") },
+            SyncError::Store(e) => e.into(),
+        }
+    }
 }
 
 impl From<uniffi::UnexpectedUniFFICallbackError> for CallbackError {

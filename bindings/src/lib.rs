@@ -26,6 +26,7 @@ mod progress;
 mod records;
 mod session;
 mod store;
+mod sync;
 mod transport;
 
 pub use answer::AnswerValue;
@@ -42,6 +43,7 @@ pub use session::FormSession;
 #[cfg(feature = "test-hooks")]
 pub use store::TestStoreOptions;
 pub use store::{ProfileSession, SafeHomeStore};
+pub use sync::{ServerEnrollment, SyncItem, SyncReport, SyncStatus};
 pub use transport::{HttpHeader, HttpRequest, HttpResponseSink, HttpTransport, TransportException};
 
 /// Version of the core this library was built from.

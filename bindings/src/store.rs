@@ -24,6 +24,8 @@ use crate::handle::StoreHandle;
 use crate::location::AssignedAreas;
 use crate::logging::{self, LogLevel, call};
 use crate::progress::{self, ProgressListener};
+use crate::sync::{ServerEnrollment, SyncReport, SyncStatus};
+use crate::transport::HttpTransport;
 use crate::records::{
     AttachmentInfo, AuditReport, Enrollment, Household, HouseholdRef, NewHousehold, OutboxEntry,
     ProfileInfo, RecipientInfo, RecipientKind, RecordSummary, RecordView, Role, StorageStatus,
@@ -232,6 +234,11 @@ impl SafeHomeStore {
         call("store.recipients", || {
             Ok(self.store()?.recipients()?.into_iter().map(Into::into).collect())
         })
+    }
+
+    /// The device's standing with its server: enrolled or not, the pinned key, the last sync.
+    pub fn sync_status(&self) -> Result<SyncStatus, ApiError> {
+        call("store.sync_status", || crate::sync::status(&self.store()?))
     }
 }
 
@@ -501,6 +508,46 @@ impl ProfileSession {
     /// on disk.
     pub fn thumbnail(&self, attachment_id: String) -> Result<Vec<u8>, ApiError> {
         call("profile.thumbnail", || Ok(self.store()?.thumbnail(&self.actor, &attachment_id)?))
+    }
+
+    // ----- team and server ----------------------------------------------------------------------
+
+    /// Supervisors: enroll this device with the team's server using a one-time `code` from
+    /// the district office (`safehome-server enroll`). The server answers the team, communes and
+    /// the keys submissions are sealed to, signed by its key, which is pinned here; give
+    /// `serverKey` (`shserver1…`, as `safehome-server init` printed it) to check it. Blocks on
+    /// the network: call it off the UI thread.
+    pub fn enroll_with_server(
+        &self,
+        transport: Arc<dyn HttpTransport>,
+        server_url: String,
+        code: String,
+        server_key: Option<String>,
+    ) -> Result<ServerEnrollment, ApiError> {
+        call("profile.enroll_with_server", || {
+            crate::sync::enroll(
+                &self.store()?,
+                &self.actor,
+                transport,
+                &server_url,
+                &code,
+                server_key.as_deref(),
+            )
+        })
+    }
+
+    /// Upload what waits in the outbox, urgent records first, each with its photos (resumably),
+    /// and mark acknowledged what the server's signed receipt confirms. Progress goes to
+    /// `progress` as `sync` (records) and `sync.bytes`. Records the server refuses for good are
+    /// parked (kept, listed in the report); network failures are retried at the next sync.
+    /// Blocks on the network: call it off the UI thread (a WorkManager job on Android, a
+    /// background task on iOS).
+    pub fn sync(
+        &self,
+        transport: Arc<dyn HttpTransport>,
+        progress: Option<Arc<dyn ProgressListener>>,
+    ) -> Result<SyncReport, ApiError> {
+        call("profile.sync", || crate::sync::run(&self.store()?, &self.actor, transport, progress))
     }
 
     // ----- team ---------------------------------------------------------------------------------

@@ -132,14 +132,12 @@ impl HttpResponseSink {
 }
 
 /// The app's transport, for the core: joins the server's base URL and the request's path.
-#[allow(dead_code)] // until ProfileSession.sync lands with the sync engine
 pub struct ForeignTransport {
     base_url: String,
     inner: Arc<dyn HttpTransport>,
 }
 
 impl ForeignTransport {
-    #[allow(dead_code)]
     pub fn new(base_url: &str, inner: Arc<dyn HttpTransport>) -> ForeignTransport {
         ForeignTransport { base_url: base_url.trim_end_matches('/').to_string(), inner }
     }

@@ -14,6 +14,7 @@ const LAYERS: &[Layer] = &[
     Layer { module: "progress", may_use: &["errors", "logging"] },
     Layer { module: "handle", may_use: &["errors"] },
     Layer { module: "transport", may_use: &["errors"] },
+    Layer { module: "sync", may_use: &["errors", "logging", "progress", "transport"] },
     Layer { module: "answer", may_use: &["errors"] },
     Layer { module: "records", may_use: &["answer", "errors"] },
     Layer { module: "keys", may_use: &["errors", "guard", "records"] },
@@ -28,6 +29,7 @@ const LAYERS: &[Layer] = &[
         module: "store",
         may_use: &[
             "draft", "errors", "guard", "handle", "location", "logging", "progress", "records",
+            "sync", "transport",
         ],
     },
 ];
