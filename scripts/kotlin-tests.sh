@@ -33,12 +33,18 @@ kotlin_env_bindings "$OUT" debug --features test-hooks,bench-hooks,provisioning
 # --- compile once: the generated Kotlin and the tests together ---------------------------------
 kotlin_env_compile "$OUT" "$JARS" "$TESTS_SRC" "$BENCH_SRC" "$GLUE_SRC"
 
+# --- the server the sync tests upload to (a real process on a loopback port) --------------------
+step "cargo build -p safehome-server"
+cargo build -q -p safehome-server --locked
+SERVER_EXE="$(cargo metadata --format-version 1 --no-deps | python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')/debug/safehome-server"
+
 # --- run ---------------------------------------------------------------------------------------
 mapfile -t CLASSES < <(cd "$OUT/classes" && find . -name '*Test.class' ! -name '*$*' \
   | sed 's|^\./||; s|\.class$||; s|/|.|g' | LC_ALL=C sort)
 step "JUnit: ${CLASSES[*]}"
 status=0
 RUST_BACKTRACE=0 java -Djna.library.path="$OUT/lib" -Dsafehome.repoRoot="$PWD" \
+  -Dsafehome.serverExe="$SERVER_EXE" \
   -cp "$OUT/classes:$KOTLIN_LIB/kotlin-stdlib.jar:$JARS" \
   org.safehome.core.TestRunnerKt "${CLASSES[@]}" || status=$?
 exit "$status"

@@ -42,6 +42,11 @@ class ServerProcess(team: String, communes: List<String>, archiveKey: String) : 
             ?: error("no code in: $json")
     }
 
+    /** `safehome-server revoke DEVICE`. */
+    fun revoke(deviceId: String) {
+        run("revoke", "--data", dataDir(), deviceId)
+    }
+
     /** `safehome-server records --json`: what the server holds. */
     fun recordsJson(): String = run("records", "--data", dataDir(), "--json")
 
@@ -73,7 +78,11 @@ class ServerProcess(team: String, communes: List<String>, archiveKey: String) : 
         error("safehome-server did not answer /healthz within 20 s")
     }
 
+    private var closed = false
+
     override fun close() {
+        if (closed) return
+        closed = true
         process.destroy()
         if (!process.waitFor(10, TimeUnit.SECONDS)) process.destroyForcibly()
         data.deleteRecursively()
