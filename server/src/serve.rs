@@ -185,8 +185,11 @@ impl BackgroundServer {
             .block_on(TcpListener::bind(listen))
             .map_err(ServerError::io(format!("binding {listen}")))?;
         let addr = listener.local_addr().map_err(ServerError::io("reading the bound address"))?;
-        // Open the state here so that a bad data directory fails `start`, not the thread.
+        // A bad data directory or TLS file fails `start`, not the thread.
         AppState::open(&config)?;
+        if let Some(files) = &config.tls {
+            tls_acceptor(files)?;
+        }
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let thread = std::thread::Builder::new()
             .name("safehome-server".into())
