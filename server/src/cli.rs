@@ -223,7 +223,7 @@ pub fn run_admin(command: Command) -> Result<(), ServerError> {
                 return json_out(&records);
             }
             println!(
-                "{:>5} {:<36}  {:<8} {:<12} {:<8} {:<14} {:<7} {:>14} {:<12} {}",
+                "{:>5} {:<36}  {:<8} {:<12} {:<8} {:<14} {:<7} {:>14} {:<12} evidence",
                 "seq",
                 "record",
                 "kind",
@@ -232,8 +232,7 @@ pub fn run_admin(command: Command) -> Result<(), ServerError> {
                 "household",
                 "risk",
                 "received",
-                "envelope",
-                "evidence"
+                "envelope"
             );
             for r in records {
                 let h = &r.routing;

@@ -38,7 +38,7 @@ fn an_upload_resumes_completes_and_makes_the_receipt_complete() {
     assert_eq!(res.status, 201);
     let receipt = Receipt::verify(&res.json(), &server.public).unwrap();
     assert!(!receipt.complete);
-    assert_eq!(receipt.missing_evidence, [sha.clone()]);
+    assert_eq!(receipt.missing_evidence, std::slice::from_ref(&sha));
 
     let res = phone.create_upload(&id, "ev-1", &file);
     let loc = location(&res);
