@@ -278,3 +278,21 @@ fn a_patch_cut_mid_body_keeps_the_bytes_that_arrived() {
         file
     );
 }
+
+#[test]
+fn an_upload_not_completed_within_a_day_expires() {
+    let clock = std::sync::Arc::new(safehome_core::clock::FixedClock::new(now_ms(), 0));
+    let server_clock = std::sync::Arc::clone(&clock);
+    let server = TestServer::start_with(move |c| c.clock = server_clock);
+    let phone = server.volunteer(1);
+    let file = evidence(&phone.key, "ev-1", &photo(1000));
+    let loc = location(&phone.create_upload(&record_id(1), "ev-1", &file));
+    assert_eq!(phone.patch(&loc, 0, &file[..10]).status, 204);
+    // A day and an hour later (the phone's clock moved with the server's).
+    let later = 25 * 3_600_000;
+    clock.advance(later);
+    phone.offset_ms.store(later, std::sync::atomic::Ordering::SeqCst);
+    let res = phone.patch(&loc, 10, &file[10..]);
+    assert_eq!((res.status, res.code().as_str()), (410, "upload_gone"));
+    assert!(files_under(&server.data().join("uploads")).is_empty());
+}
