@@ -238,6 +238,8 @@ pub fn classify(status: u16, code: &str) -> ErrorClass {
         (401, "replayed") => ErrorClass::Retry,
         (401, _) | (403, "device_revoked") => ErrorClass::Stop,
         (409, "offset_mismatch") | (410, "upload_gone") | (460, _) => ErrorClass::Retry,
+        // The body did not arrive in the server's time: a slow network, not a bad item.
+        (408, _) => ErrorClass::Retry,
         (429, _) | (500..=599, _) => ErrorClass::Retry,
         (404, "not_found") => ErrorClass::Retry,
         (400..=499, _) => ErrorClass::Park,

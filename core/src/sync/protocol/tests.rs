@@ -157,4 +157,5 @@ fn error_classes_follow_the_table() {
     assert_eq!(classify(507, "storage_full"), ErrorClass::Retry);
     assert_eq!(classify(429, "rate_limited"), ErrorClass::Retry);
     assert_eq!(classify(409, "offset_mismatch"), ErrorClass::Retry);
+    assert_eq!(classify(408, "request_timeout"), ErrorClass::Retry);
 }

@@ -1,0 +1,169 @@
+//! The data directory: what is stored where, and `init`, which creates it.
+//!
+//! ```text
+//! DATA/               0700
+//!   server.key        0600  the server's Ed25519 signing key (text), created once
+//!   server.db               SQLite (WAL): teams, devices, codes, submissions, uploads
+//!   blobs/ab/<sha256>       complete evidence envelopes, content-addressed
+//!   uploads/<id>.part       evidence uploads in progress (tus)
+//! ```
+
+use std::fs::{self, DirBuilder, File, OpenOptions};
+use std::io::{Read, Write};
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+
+use safehome_core::clock::SystemEntropy;
+use safehome_core::evidence::keys::{DeviceSigningKey, ServerPublicKey};
+use safehome_core::sync::protocol::server_public;
+
+use crate::db;
+use crate::error::ServerError;
+
+/// Paths inside a data directory.
+#[derive(Debug, Clone)]
+pub struct DataDir {
+    root: PathBuf,
+}
+
+impl DataDir {
+    pub fn new(root: impl Into<PathBuf>) -> DataDir {
+        DataDir { root: root.into() }
+    }
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+    pub fn key_path(&self) -> PathBuf {
+        self.root.join("server.key")
+    }
+    pub fn db_path(&self) -> PathBuf {
+        self.root.join("server.db")
+    }
+    pub fn blobs_dir(&self) -> PathBuf {
+        self.root.join("blobs")
+    }
+    pub fn uploads_dir(&self) -> PathBuf {
+        self.root.join("uploads")
+    }
+    /// Where a complete evidence file with this hex SHA-256 lives. `sha256` must be 64 hex
+    /// characters (checked by the callers: it names a file).
+    pub fn blob_path(&self, sha256: &str) -> PathBuf {
+        let prefix = sha256.get(..2).unwrap_or("00");
+        self.blobs_dir().join(prefix).join(sha256)
+    }
+    /// The partial file of an upload (`upload_id` is the server's own hex id).
+    pub fn part_path(&self, upload_id: &str) -> PathBuf {
+        self.uploads_dir().join(format!("{upload_id}.part"))
+    }
+
+    /// Open the database of an initialised directory.
+    pub fn open_db(&self) -> Result<rusqlite::Connection, ServerError> {
+        db::open(&self.db_path(), false)
+    }
+
+    /// Load the server's signing key.
+    pub fn load_key(&self) -> Result<DeviceSigningKey, ServerError> {
+        let path = self.key_path();
+        let text = read_secret(&path)
+            .map_err(ServerError::io(format!("reading the server key {}", path.display())))?;
+        text.trim().parse::<DeviceSigningKey>().map_err(|e| {
+            ServerError::Invalid(format!("the server key {} is malformed: {e}", path.display()))
+        })
+    }
+}
+
+/// Read a secret into a buffer that is wiped when dropped.
+fn read_secret(path: &Path) -> std::io::Result<zeroize::Zeroizing<String>> {
+    let mut text = zeroize::Zeroizing::new(String::new());
+    File::open(path)?.read_to_string(&mut text)?;
+    Ok(text)
+}
+
+/// Create a server's data directory: the directory (0700), the signing key (0600, never
+/// overwritten), the database and the blob folders. Returns the key to pin.
+pub fn init(root: &Path) -> Result<ServerPublicKey, ServerError> {
+    let data = DataDir::new(root);
+    DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(root)
+        .map_err(ServerError::io(format!("creating {}", root.display())))?;
+    fs::set_permissions(root, fs::Permissions::from_mode(0o700))
+        .map_err(ServerError::io(format!("setting the mode of {}", root.display())))?;
+    if data.db_path().exists() {
+        return Err(ServerError::Exists(format!(
+            "{} already holds a server database; refusing to initialise over it",
+            root.display()
+        )));
+    }
+    let key = DeviceSigningKey::generate(&SystemEntropy::default())
+        .map_err(|e| ServerError::Invalid(format!("generating the server key: {e}")))?;
+    let key_path = data.key_path();
+    // O_EXCL: an existing key (an existing server) is never overwritten.
+    let mut file = OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(&key_path)
+        .map_err(|e| {
+            if e.kind() == std::io::ErrorKind::AlreadyExists {
+                ServerError::Exists(format!(
+                    "{} already exists; refusing to overwrite a server's key",
+                    key_path.display()
+                ))
+            } else {
+                ServerError::Io { context: format!("creating {}", key_path.display()), source: e }
+            }
+        })?;
+    let text = key.to_text();
+    file.write_all(text.as_bytes())
+        .and_then(|()| file.write_all(b"\n"))
+        .and_then(|()| file.sync_all())
+        .map_err(ServerError::io(format!("writing {}", key_path.display())))?;
+    for dir in [data.blobs_dir(), data.uploads_dir()] {
+        DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(&dir)
+            .map_err(ServerError::io(format!("creating {}", dir.display())))?;
+    }
+    drop(db::open(&data.db_path(), true)?);
+    sync_dir(root).map_err(ServerError::io(format!("syncing {}", root.display())))?;
+    Ok(server_public(&key))
+}
+
+/// fsync a directory, so that a file created or renamed in it survives a crash.
+pub fn sync_dir(dir: &Path) -> std::io::Result<()> {
+    File::open(dir)?.sync_all()
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+    use super::*;
+
+    #[test]
+    fn init_creates_a_private_directory_and_refuses_to_run_twice() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().join("data");
+        let public = init(&root).unwrap();
+        assert!(public.to_string().starts_with("shserver1"));
+        let mode = |p: &Path| fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        let data = DataDir::new(&root);
+        assert_eq!(mode(&root), 0o700);
+        assert_eq!(mode(&data.key_path()), 0o600);
+        assert!(data.blobs_dir().is_dir() && data.uploads_dir().is_dir());
+        assert_eq!(server_public(&data.load_key().unwrap()), public);
+        let before = fs::read(data.key_path()).unwrap();
+        assert!(matches!(init(&root), Err(ServerError::Exists(_))));
+        assert_eq!(fs::read(data.key_path()).unwrap(), before, "the key was not touched");
+    }
+
+    #[test]
+    fn an_existing_key_alone_is_not_overwritten() {
+        let dir = tempfile::tempdir().unwrap();
+        fs::write(dir.path().join("server.key"), "x").unwrap();
+        assert!(matches!(init(dir.path()), Err(ServerError::Exists(_))));
+        assert_eq!(fs::read(dir.path().join("server.key")).unwrap(), b"x");
+    }
+}

@@ -1,0 +1,88 @@
+//! What every request handler shares.
+
+use std::collections::HashMap;
+use std::ops::Deref;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use safehome_core::clock::Clock;
+use safehome_core::evidence::keys::{DeviceSigningKey, ServerPublicKey};
+use safehome_core::sync::protocol::server_public;
+
+use crate::config::ServerConfig;
+use crate::datadir::DataDir;
+use crate::db::Db;
+use crate::error::{ApiError, ServerError};
+
+/// The shared state of a running server (cheap to clone).
+#[derive(Clone)]
+pub struct AppState {
+    inner: Arc<Shared>,
+}
+
+pub struct Shared {
+    pub db: Db,
+    pub data: DataDir,
+    /// The server's signing key: receipts and team configurations.
+    pub key: DeviceSigningKey,
+    pub public: ServerPublicKey,
+    pub clock: Arc<dyn Clock>,
+    pub body_timeout: Duration,
+    pub max_chunk: usize,
+    /// One lock per upload with a `PATCH` or `DELETE` in progress.
+    upload_locks: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
+}
+
+impl Deref for AppState {
+    type Target = Shared;
+    fn deref(&self) -> &Shared {
+        &self.inner
+    }
+}
+
+impl AppState {
+    /// Open an initialised data directory: its key and its database.
+    pub fn open(config: &ServerConfig) -> Result<AppState, ServerError> {
+        let data = DataDir::new(&config.data_dir);
+        let key = data.load_key()?;
+        let conn = data.open_db()?;
+        for dir in [data.blobs_dir(), data.uploads_dir()] {
+            std::fs::create_dir_all(&dir)
+                .map_err(ServerError::io(format!("creating {}", dir.display())))?;
+        }
+        let public = server_public(&key);
+        Ok(AppState {
+            inner: Arc::new(Shared {
+                db: Db::new(conn),
+                data,
+                key,
+                public,
+                clock: Arc::clone(&config.clock),
+                body_timeout: config.body_timeout,
+                max_chunk: config.max_chunk,
+                upload_locks: Mutex::new(HashMap::new()),
+            }),
+        })
+    }
+
+    pub fn now_ms(&self) -> i64 {
+        self.clock.now_ms()
+    }
+
+    /// Wait for exclusive use of an upload (one `PATCH` at a time appends to its file).
+    pub async fn lock_upload(
+        &self,
+        upload_id: &str,
+    ) -> Result<tokio::sync::OwnedMutexGuard<()>, ApiError> {
+        let lock = {
+            let mut locks = self
+                .upload_locks
+                .lock()
+                .map_err(|_| ApiError::internal("upload locks poisoned"))?;
+            // Forget the locks nobody holds or waits for.
+            locks.retain(|_, l| Arc::strong_count(l) > 1);
+            Arc::clone(locks.entry(upload_id.to_string()).or_default())
+        };
+        Ok(lock.lock_owned().await)
+    }
+}

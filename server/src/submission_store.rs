@@ -1,0 +1,107 @@
+//! Submissions in the database: storing one, finding one, and the receipt it gets.
+
+use rusqlite::{Connection, OptionalExtension, Transaction, params};
+use safehome_core::sync::protocol::{RECEIPT_SCHEMA, Receipt, RoutingHeader};
+
+/// What the server keeps about a stored submission (besides its body).
+#[derive(Debug, Clone)]
+pub struct Stored {
+    pub seq: i64,
+    pub record_id: String,
+    pub device_id: String,
+    pub envelope_sha256: String,
+    pub received_at_ms: i64,
+}
+
+pub fn find(conn: &Connection, record_id: &str) -> rusqlite::Result<Option<Stored>> {
+    conn.query_row(
+        "SELECT seq, record_id, device_id, envelope_sha256, received_at_ms
+         FROM submissions WHERE record_id = ?1",
+        [record_id],
+        |r| {
+            Ok(Stored {
+                seq: r.get(0)?,
+                record_id: r.get(1)?,
+                device_id: r.get(2)?,
+                envelope_sha256: r.get(3)?,
+                received_at_ms: r.get(4)?,
+            })
+        },
+    )
+    .optional()
+}
+
+/// Store a verified submission; returns it with its sequence number.
+pub fn insert(
+    tx: &Transaction<'_>,
+    routing: &RoutingHeader,
+    routing_bytes: &[u8],
+    body: &[u8],
+    received_at_ms: i64,
+) -> rusqlite::Result<Stored> {
+    let routing_text = String::from_utf8_lossy(routing_bytes);
+    tx.execute(
+        "INSERT INTO submissions
+             (record_id, device_id, team, envelope_sha256, received_at_ms, routing, body)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+        params![
+            routing.record_id,
+            routing.device_id,
+            routing.team,
+            routing.envelope_sha256,
+            received_at_ms,
+            routing_text,
+            body
+        ],
+    )?;
+    let seq = tx.last_insert_rowid();
+    let mut stmt = tx.prepare(
+        "INSERT INTO submission_evidence (record_id, position, evidence_id, sha256, len)
+         VALUES (?1, ?2, ?3, ?4, ?5)",
+    )?;
+    for (position, evidence) in routing.evidence.iter().enumerate() {
+        stmt.execute(params![
+            routing.record_id,
+            position as i64,
+            evidence.id,
+            evidence.sha256,
+            evidence.len
+        ])?;
+    }
+    Ok(Stored {
+        seq,
+        record_id: routing.record_id.clone(),
+        device_id: routing.device_id.clone(),
+        envelope_sha256: routing.envelope_sha256.clone(),
+        received_at_ms,
+    })
+}
+
+/// The hex SHA-256 of each evidence file `record_id` lists that has not arrived, in the order
+/// listed, each once.
+pub fn missing_evidence(conn: &Connection, record_id: &str) -> rusqlite::Result<Vec<String>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT e.sha256 FROM submission_evidence e
+         WHERE e.record_id = ?1
+           AND NOT EXISTS (SELECT 1 FROM blobs b WHERE b.sha256 = e.sha256)
+         GROUP BY e.sha256 ORDER BY MIN(e.position)",
+    )?;
+    let rows = stmt.query_map([record_id], |r| r.get::<_, String>(0))?;
+    rows.collect()
+}
+
+/// The current receipt of a stored submission.
+pub fn receipt(conn: &Connection, stored: &Stored, now_ms: i64) -> rusqlite::Result<Receipt> {
+    let missing = missing_evidence(conn, &stored.record_id)?;
+    Ok(Receipt {
+        schema: RECEIPT_SCHEMA.into(),
+        record_id: stored.record_id.clone(),
+        envelope_sha256: stored.envelope_sha256.clone(),
+        device_id: stored.device_id.clone(),
+        received_at_ms: stored.received_at_ms,
+        seq: stored.seq,
+        complete: missing.is_empty(),
+        missing_evidence: missing,
+        issued_at_ms: now_ms,
+    })
+}
