@@ -7,7 +7,7 @@ use std::time::Duration;
 use axum::Json;
 use axum::Router;
 use axum::extract::{Request, State};
-use axum::http::{HeaderValue, StatusCode};
+use axum::http::{HeaderValue, Method, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, put};
@@ -20,8 +20,28 @@ use crate::error::ApiError;
 use crate::state::AppState;
 use crate::{checkin, enroll, submissions, tus};
 
-/// The server's routes over `state`.
+/// The server's routes over `state`, behind tus's method override: clients whose HTTP stack
+/// cannot send `PATCH` or `DELETE` (Java's `HttpURLConnection`, which the Android transport
+/// uses) send `POST` with `X-HTTP-Method-Override`, as tus 1.0 provides. The override is
+/// applied before routing (an outer router whose only route is the inner one) and before the
+/// signature check, so the signature covers the method the request means.
 pub fn router(state: AppState) -> Router {
+    Router::new().fallback_service(routes(state)).layer(middleware::map_request(method_override))
+}
+
+async fn method_override(mut req: Request) -> Request {
+    if req.method() == Method::POST {
+        let wanted = req.headers().get("X-HTTP-Method-Override").map(|v| v.as_bytes().to_vec());
+        match wanted.as_deref() {
+            Some(b"PATCH") => *req.method_mut() = Method::PATCH,
+            Some(b"DELETE") => *req.method_mut() = Method::DELETE,
+            _ => {}
+        }
+    }
+    req
+}
+
+fn routes(state: AppState) -> Router {
     let evidence_root = axum::routing::options(tus::options).post(tus::create);
     Router::new()
         .route("/healthz", get(healthz))

@@ -168,6 +168,40 @@ fn a_patch_at_the_wrong_offset_is_a_mismatch() {
 }
 
 #[test]
+fn patch_and_delete_may_come_as_post_with_the_method_override() {
+    let server = TestServer::start();
+    let phone = server.volunteer(1);
+    let file = evidence(&phone.key, "ev-1", &photo(10_000));
+    let loc = location(&phone.create_upload(&record_id(1), "ev-1", &file));
+    // Signed as the PATCH it means, sent as a POST (as Java's HttpURLConnection must).
+    let auth = phone.auth("PATCH", &loc, &file[..100]);
+    let headers = [
+        ("Tus-Resumable", "1.0.0"),
+        ("X-HTTP-Method-Override", "PATCH"),
+        ("Content-Type", "application/offset+octet-stream"),
+        ("Upload-Offset", "0"),
+    ];
+    let res = phone.send_as(&auth, "POST", &loc, &file[..100], &headers);
+    assert_eq!(res.status, 204, "{}", res.text());
+    assert_eq!(res.header("Upload-Offset"), Some("100"));
+    // Signed as a POST, it does not verify as the PATCH it claims to be.
+    let auth = phone.auth("POST", &loc, &file[100..200]);
+    let mut h = headers;
+    h[3] = ("Upload-Offset", "100");
+    let res = phone.send_as(&auth, "POST", &loc, &file[100..200], &h);
+    assert_eq!((res.status, res.code().as_str()), (401, "bad_signature"));
+    let auth = phone.auth("DELETE", &loc, b"");
+    let res = phone.send_as(
+        &auth,
+        "POST",
+        &loc,
+        b"",
+        &[("Tus-Resumable", "1.0.0"), ("X-HTTP-Method-Override", "DELETE")],
+    );
+    assert_eq!(res.status, 204, "{}", res.text());
+}
+
+#[test]
 fn a_terminated_upload_is_gone() {
     let server = TestServer::start();
     let phone = server.volunteer(1);
