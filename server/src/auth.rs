@@ -6,8 +6,7 @@ use rusqlite::{OptionalExtension, params};
 use safehome_core::evidence::keys::DevicePublicKey;
 use safehome_core::hex;
 use safehome_core::sync::protocol::{
-    CLOCK_WINDOW_MS, H_CONTENT_SHA256, NONCE_TTL_MS, ProtocolError, RequestAuth, request_message,
-    sha256_hex,
+    CLOCK_WINDOW_MS, H_CONTENT_SHA256, ProtocolError, RequestAuth, request_message, sha256_hex,
 };
 
 use crate::error::ApiError;
@@ -44,7 +43,7 @@ pub async fn lookup_device(state: &AppState, auth: &RequestAuth) -> Result<Devic
     let device_id = auth.device_id.clone();
     let row = state
         .db
-        .call(move |c| {
+        .read(move |c| {
             Ok(c.query_row(
                 "SELECT public_key, team, revoked_at_ms FROM devices WHERE device_id = ?1",
                 [&device_id],
@@ -137,25 +136,9 @@ pub async fn check_clock(state: &AppState, auth: &RequestAuth) -> Result<(), Api
         .with("server_time_ms", now))
 }
 
-/// Step 5: the nonce (`401 replayed`); expired nonces are forgotten on the way.
+/// Step 5: the nonce (`401 replayed`), in the server's memory (`nonces`).
 pub async fn record_nonce(state: &AppState, auth: &RequestAuth) -> Result<(), ApiError> {
-    let now = state.now_ms();
-    let device_id = auth.device_id.clone();
-    let nonce = auth.nonce.to_ascii_lowercase();
-    let fresh = state
-        .db
-        .call(move |c| {
-            let tx = c.transaction()?;
-            tx.execute("DELETE FROM nonces WHERE expires_at_ms < ?1", [now])?;
-            let inserted = tx.execute(
-                "INSERT OR IGNORE INTO nonces (device_id, nonce, expires_at_ms) VALUES (?1, ?2, ?3)",
-                params![device_id, nonce, now.saturating_add(NONCE_TTL_MS)],
-            )?;
-            tx.commit()?;
-            Ok(inserted == 1)
-        })
-        .await?;
-    if fresh { Ok(()) } else { Err(ApiError::new(401, "replayed", "this nonce was already used")) }
+    state.nonces.record(&auth.device_id, &auth.nonce, auth.time_ms, state.now_ms())
 }
 
 /// Authenticate a request whose whole body is in hand.

@@ -46,7 +46,7 @@ pub async fn checkin(
     let response = state
         .db
         .call(move |c| {
-            let tx = c.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+            let tx = c.savepoint()?;
             let (last_length, last_head): (Option<i64>, Option<String>) = tx.query_row(
                 "SELECT audit_length, audit_head FROM devices WHERE device_id = ?1",
                 [&device.device_id],

@@ -5,7 +5,7 @@ use axum::Json;
 use axum::body::Body;
 use axum::extract::State;
 use axum::http::{HeaderMap, Method, Uri};
-use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
+use rusqlite::{Connection, OptionalExtension, params};
 use safehome_core::evidence::keys::{DevicePublicKey, RecipientKey};
 use safehome_core::sync::protocol::{CONFIG_SCHEMA, ConfigRecipient, EnrollRequest, TeamConfig};
 use serde_json::Value as Json_;
@@ -80,7 +80,7 @@ fn bind(
     recipient: Option<&RecipientKey>,
     now: i64,
 ) -> Result<TeamConfig, ApiError> {
-    let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    let tx = c.savepoint()?;
     let code = tx
         .query_row(
             "SELECT team, role, expires_at_ms, used_by_device FROM enrollment_codes

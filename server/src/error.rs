@@ -9,7 +9,7 @@ use axum::response::{IntoResponse, Response};
 use safehome_core::sync::protocol::ErrorBody;
 
 /// An error response: a status and the JSON body of docs/protocol.md, "Errors".
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct ApiError {
     pub status: StatusCode,
     pub body: ErrorBody,

@@ -33,6 +33,7 @@ pub mod datadir;
 mod db;
 mod enroll;
 pub mod error;
+mod nonces;
 mod serve;
 mod state;
 mod submission_store;

@@ -47,14 +47,7 @@ CREATE TABLE devices (
     parked             INTEGER
 ) STRICT;
 
--- Request nonces, remembered for NONCE_TTL_MS.
-CREATE TABLE nonces (
-    device_id     TEXT NOT NULL,
-    nonce         TEXT NOT NULL,
-    expires_at_ms INTEGER NOT NULL,
-    PRIMARY KEY (device_id, nonce)
-) STRICT, WITHOUT ROWID;
-CREATE INDEX nonces_by_expiry ON nonces (expires_at_ms);
+-- Request nonces are kept in the server's memory (src/nonces.rs), not here.
 
 -- Submissions: `seq` is the receipt's sequence number; `body` the bytes as received.
 CREATE TABLE submissions (

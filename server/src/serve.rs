@@ -23,7 +23,7 @@ use crate::error::ServerError;
 use crate::state::AppState;
 use crate::tus;
 
-/// How often expired nonces and uploads are cleared.
+/// How often expired uploads are cleared.
 const HOUSEKEEPING_EVERY: Duration = Duration::from_secs(600);
 
 /// Serve on `listener` until `shutdown` completes, then finish the requests in flight (for at
@@ -107,14 +107,8 @@ async fn housekeeping(state: AppState) {
     let mut tick = tokio::time::interval(HOUSEKEEPING_EVERY);
     loop {
         tick.tick().await;
-        let now = state.now_ms();
-        let pruned = state
-            .db
-            .call(move |c| Ok(c.execute("DELETE FROM nonces WHERE expires_at_ms < ?1", [now])?))
-            .await;
-        let expired = tus::expire_uploads(&state).await;
-        if let (Ok(nonces), Ok(uploads)) = (pruned, expired) {
-            tracing::debug!(nonces, uploads, "housekeeping");
+        if let Ok(uploads) = tus::expire_uploads(&state).await {
+            tracing::debug!(nonces = state.nonces.len(), uploads, "housekeeping");
         }
     }
 }

@@ -29,6 +29,8 @@ pub struct Shared {
     pub clock: Arc<dyn Clock>,
     pub body_timeout: Duration,
     pub max_chunk: usize,
+    /// Request nonces seen within the clock window.
+    pub nonces: crate::nonces::NonceBook,
     /// One lock per upload with a `PATCH` or `DELETE` in progress.
     upload_locks: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
 }
@@ -53,7 +55,8 @@ impl AppState {
         let public = server_public(&key);
         Ok(AppState {
             inner: Arc::new(Shared {
-                db: Db::new(conn),
+                db: Db::new(conn, data.open_db()?)?,
+                nonces: crate::nonces::NonceBook::new(config.clock.now_ms()),
                 data,
                 key,
                 public,

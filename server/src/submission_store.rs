@@ -1,6 +1,6 @@
 //! Submissions in the database: storing one, finding one, and the receipt it gets.
 
-use rusqlite::{Connection, OptionalExtension, Transaction, params};
+use rusqlite::{Connection, OptionalExtension, params};
 use safehome_core::sync::protocol::{RECEIPT_SCHEMA, Receipt, RoutingHeader};
 
 /// What the server keeps about a stored submission (besides its body).
@@ -33,7 +33,7 @@ pub fn find(conn: &Connection, record_id: &str) -> rusqlite::Result<Option<Store
 
 /// Store a verified submission; returns it with its sequence number.
 pub fn insert(
-    tx: &Transaction<'_>,
+    tx: &Connection,
     routing: &RoutingHeader,
     routing_bytes: &[u8],
     body: &[u8],

@@ -6,7 +6,6 @@ use axum::body::Body;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
-use rusqlite::TransactionBehavior;
 use safehome_core::evidence::envelope;
 use safehome_core::sync::protocol::{
     MAX_EVIDENCE_LEN, MAX_SUBMISSION_BODY, ProtocolError, Receipt, RoutingHeader,
@@ -112,7 +111,7 @@ pub async fn put(
     let outcome = state
         .db
         .call(move |c| {
-            let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let tx = c.savepoint()?;
             if let Some(stored) = submission_store::find(&tx, &record_id)? {
                 if stored.device_id != device_id {
                     return Ok(Put::OtherDevice);

@@ -268,7 +268,7 @@ pub async fn create(
     let complete = state
         .db
         .call(move |c| {
-            let tx = c.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+            let tx = c.savepoint()?;
             let stored: Option<i64> = tx
                 .query_row("SELECT len FROM blobs WHERE sha256 = ?1", [&sha], |r| r.get(0))
                 .optional()?;
@@ -540,7 +540,7 @@ async fn finish(state: &AppState, upload: &Upload, device: &Device) -> Result<()
     state
         .db
         .call(move |c| {
-            let tx = c.transaction()?;
+            let tx = c.savepoint()?;
             if failed {
                 tx.execute("UPDATE uploads SET state = 'failed' WHERE upload_id = ?1", [&id])?;
             } else {

@@ -80,7 +80,8 @@ fn an_operator_sets_up_a_server_and_lists_what_arrived_while_it_serves() {
     // The CLI works while the server serves.
     let server = BackgroundServer::start(ServerConfig::new(&data), "127.0.0.1:0").unwrap();
     let phone = Phone::new(&server.url(), 1);
-    assert_eq!(phone.enroll(&code_text, None).status, 200);
+    let r = phone.enroll(&code_text, None);
+    assert_eq!(r.status, 200, "{}", r.text());
     let id = record_id(1);
     let file = evidence(&phone.key, "ev-1", b"photo");
     let body = submission(&phone, routing(&phone, &id, &[("ev-1", &file)]), b"answers");
