@@ -60,16 +60,20 @@ pub fn verify_upload(path: &Path, sha256: &str, device: &DevicePublicKey) -> Res
 pub fn store(data: &DataDir, part: &Path, sha256: &str) -> io::Result<()> {
     let target = data.blob_path(sha256);
     let dir = target.parent().unwrap_or(Path::new("."));
+    let new_dir = !dir.exists();
     DirBuilder::new().recursive(true).mode(0o700).create(dir)?;
     if target.exists() {
         fs::remove_file(part)?;
         return Ok(());
     }
     fs::rename(part, &target)?;
+    // The rename is durable once the directory that gained the file is synced (with the
+    // blobs folder when that directory is new). The `.part` name's removal from `uploads/` is
+    // not synced: on a journaling file system it is in the same journal transaction, and if it
+    // ever came back after a crash it would be a stray file of a complete upload, not data.
     sync_dir(dir)?;
-    sync_dir(&data.blobs_dir())?;
-    if let Some(uploads) = part.parent() {
-        sync_dir(uploads)?;
+    if new_dir {
+        sync_dir(&data.blobs_dir())?;
     }
     Ok(())
 }

@@ -147,7 +147,9 @@ async fn usable(state: &AppState, upload_id: &str, device: &Device) -> Result<Up
         return Err(ApiError::not_found("no such upload"));
     }
     let id = upload_id.to_string();
-    let upload = state.db.call(move |c| Ok(load(c, &id)?)).await?;
+    // A read: the caller holds the upload's lock, and every change to it is committed before
+    // that lock is released.
+    let upload = state.db.read(move |c| Ok(load(c, &id)?)).await?;
     let Some(upload) = upload else {
         return Err(ApiError::not_found("no such upload"));
     };
@@ -463,7 +465,9 @@ pub async fn patch(
     }
     drop(file);
     let new_offset = upload.offset + written as i64;
-    if written > 0 {
+    let last = new_offset == upload.length && matches!(received, Received::Whole);
+    // The last chunk's offset is committed with the upload's completion, in one commit.
+    if written > 0 && !last {
         let id = upload.upload_id.clone();
         let old = upload.offset;
         state
@@ -544,6 +548,10 @@ async fn finish(state: &AppState, upload: &Upload, device: &Device) -> Result<()
             if failed {
                 tx.execute("UPDATE uploads SET state = 'failed' WHERE upload_id = ?1", [&id])?;
             } else {
+                tx.execute(
+                    "UPDATE uploads SET upload_offset = upload_length WHERE upload_id = ?1",
+                    [&id],
+                )?;
                 tx.execute(
                     "INSERT OR IGNORE INTO blobs (sha256, len, device_id, stored_at_ms)
                      VALUES (?1, ?2, ?3, ?4)",
