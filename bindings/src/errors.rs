@@ -597,7 +597,9 @@ impl From<SyncError> for ApiError {
             | SyncError::ServerKeyMismatch { .. } => ApiError::ServerUntrusted { detail },
             SyncError::Invalid { .. } => ApiError::InvalidInput { detail },
             SyncError::Misuse(what) => ApiError::internal(what),
-            SyncError::Seal(e) => ApiError::Envelope { detail: format!("sealing a submission: {e}") },
+            SyncError::Seal(e) => {
+                ApiError::Envelope { detail: format!("sealing a submission: {e}") }
+            }
             SyncError::Store(e) => e.into(),
         }
     }

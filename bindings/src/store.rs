@@ -24,12 +24,12 @@ use crate::handle::StoreHandle;
 use crate::location::AssignedAreas;
 use crate::logging::{self, LogLevel, call};
 use crate::progress::{self, ProgressListener};
-use crate::sync::{ServerEnrollment, SyncReport, SyncStatus};
-use crate::transport::HttpTransport;
 use crate::records::{
     AttachmentInfo, AuditReport, Enrollment, Household, HouseholdRef, NewHousehold, OutboxEntry,
     ProfileInfo, RecipientInfo, RecipientKind, RecordSummary, RecordView, Role, StorageStatus,
 };
+use crate::sync::{ServerEnrollment, SyncReport, SyncStatus};
+use crate::transport::HttpTransport;
 
 /// The live draft of each record: one owner per draft. A second `openDraft` of a record (another
 /// screen, a configuration change) gets the same `DraftSession`, so two copies can never

@@ -114,12 +114,7 @@ impl sync::Progress for Forward {
     fn update(&self, p: &SyncProgress) {
         let small = |v: i64| i32::try_from(v.clamp(0, i64::from(i32::MAX))).unwrap_or(i32::MAX);
         progress::report(self.0.as_ref(), "sync", small(p.items_done), small(p.items_total));
-        progress::report(
-            self.0.as_ref(),
-            "sync.bytes",
-            small(p.bytes_sent),
-            small(p.bytes_total),
-        );
+        progress::report(self.0.as_ref(), "sync.bytes", small(p.bytes_sent), small(p.bytes_total));
     }
 }
 

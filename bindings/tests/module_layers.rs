@@ -28,8 +28,16 @@ const LAYERS: &[Layer] = &[
     Layer {
         module: "store",
         may_use: &[
-            "draft", "errors", "guard", "handle", "location", "logging", "progress", "records",
-            "sync", "transport",
+            "draft",
+            "errors",
+            "guard",
+            "handle",
+            "location",
+            "logging",
+            "progress",
+            "records",
+            "sync",
+            "transport",
         ],
     },
 ];

@@ -88,9 +88,30 @@ fn cases(which: &str) -> Result<Vec<Case>, String> {
     let photo = 309_570;
     Ok(match which {
         "anchor" => vec![
-            Case { name: "1 client, 1,000 submissions", clients: 1, devices: 10, submissions: 1_000, photo_bytes: 0, anchor: Some(central_1) },
-            Case { name: "8 clients, 2,000 submissions", clients: 8, devices: 80, submissions: 2_000, photo_bytes: 0, anchor: Some(central_8) },
-            Case { name: "4 clients, 500 with a 302 KiB photo", clients: 4, devices: 40, submissions: 500, photo_bytes: photo, anchor: Some(central_photo) },
+            Case {
+                name: "1 client, 1,000 submissions",
+                clients: 1,
+                devices: 10,
+                submissions: 1_000,
+                photo_bytes: 0,
+                anchor: Some(central_1),
+            },
+            Case {
+                name: "8 clients, 2,000 submissions",
+                clients: 8,
+                devices: 80,
+                submissions: 2_000,
+                photo_bytes: 0,
+                anchor: Some(central_8),
+            },
+            Case {
+                name: "4 clients, 500 with a 302 KiB photo",
+                clients: 4,
+                devices: 40,
+                submissions: 500,
+                photo_bytes: photo,
+                anchor: Some(central_photo),
+            },
         ],
         "fleet" => vec![Case {
             name: "200 devices x 20, each with a 302 KiB photo (8 clients)",
@@ -101,8 +122,22 @@ fn cases(which: &str) -> Result<Vec<Case>, String> {
             anchor: Some(central_photo),
         }],
         "quick" => vec![
-            Case { name: "quick: 2 clients, 100 submissions", clients: 2, devices: 4, submissions: 100, photo_bytes: 0, anchor: Some(central_8) },
-            Case { name: "quick: 2 clients, 40 with a photo", clients: 2, devices: 4, submissions: 40, photo_bytes: photo, anchor: Some(central_photo) },
+            Case {
+                name: "quick: 2 clients, 100 submissions",
+                clients: 2,
+                devices: 4,
+                submissions: 100,
+                photo_bytes: 0,
+                anchor: Some(central_8),
+            },
+            Case {
+                name: "quick: 2 clients, 40 with a photo",
+                clients: 2,
+                devices: 4,
+                submissions: 40,
+                photo_bytes: photo,
+                anchor: Some(central_photo),
+            },
         ],
         other => return Err(format!("--cases: unknown '{other}' (anchor, fleet or quick)")),
     })
@@ -137,8 +172,12 @@ pub fn run(args: &UploadBenchArgs) -> Result<(), String> {
         ));
     }
     if !args.json {
-        outln!("Upload benchmark: safehome-server on loopback, durable (fsync before every answer)");
-        outln!("Anchor: ODK Central v2026.2.2 + PostgreSQL 15 on a 2-core machine (ranges over runs)");
+        outln!(
+            "Upload benchmark: safehome-server on loopback, durable (fsync before every answer)"
+        );
+        outln!(
+            "Anchor: ODK Central v2026.2.2 + PostgreSQL 15 on a 2-core machine (ranges over runs)"
+        );
     }
     for case in cases(&args.cases)? {
         let f = run_case(&server, &case)?;
@@ -165,11 +204,36 @@ fn print_case(case: &Case, f: &Figures) {
         f.per_second,
         a.map_or("-".into(), |a| range(a.per_s))
     );
-    outln!("{:<28} {:>14.2} {:>18}", "p50 latency, ms", f.p50_ms, a.map_or("-".into(), |a| range(a.p50_ms)));
-    outln!("{:<28} {:>14.2} {:>18}", "p99 latency, ms", f.p99_ms, a.map_or("-".into(), |a| range(a.p99_ms)));
-    outln!("{:<28} {:>14.2} {:>18}", "server CPU per submission, ms", f.server_cpu_ms_per_submission, "12.6–30.9 (node+pg)");
-    outln!("{:<28} {:>14.1} {:>18}", "server peak RSS, MiB", f.server_peak_rss_mib, a.map_or("-".into(), |a| range(a.rss_mib)));
-    outln!("{:<28} {:>14.0} {:>18}", "storage per submission, B", f.storage_bytes_per_submission, "3.3–3.5 KB / 328.5 KB");
+    outln!(
+        "{:<28} {:>14.2} {:>18}",
+        "p50 latency, ms",
+        f.p50_ms,
+        a.map_or("-".into(), |a| range(a.p50_ms))
+    );
+    outln!(
+        "{:<28} {:>14.2} {:>18}",
+        "p99 latency, ms",
+        f.p99_ms,
+        a.map_or("-".into(), |a| range(a.p99_ms))
+    );
+    outln!(
+        "{:<28} {:>14.2} {:>18}",
+        "server CPU per submission, ms",
+        f.server_cpu_ms_per_submission,
+        "12.6–30.9 (node+pg)"
+    );
+    outln!(
+        "{:<28} {:>14.1} {:>18}",
+        "server peak RSS, MiB",
+        f.server_peak_rss_mib,
+        a.map_or("-".into(), |a| range(a.rss_mib))
+    );
+    outln!(
+        "{:<28} {:>14.0} {:>18}",
+        "storage per submission, B",
+        f.storage_bytes_per_submission,
+        "3.3–3.5 KB / 328.5 KB"
+    );
     if let Some(a) = a {
         outln!(
             "{:<28} {:>14}",
@@ -209,10 +273,10 @@ fn run_case(server_exe: &Path, case: &Case) -> Result<Figures, String> {
     let codes = (0..case.devices)
         .map(|_| enrollment_code(server_exe, &data))
         .collect::<Result<Vec<_>, _>>()?;
-    let agent = agent();
+    let enroll_agent = agent();
     let devices = codes
         .iter()
-        .map(|code| enroll(&agent, &server.base, code))
+        .map(|code| enroll(&enroll_agent, &server.base, code))
         .collect::<Result<Vec<_>, _>>()?;
     let recipients = vec![archive.recipient()];
     let devices = Arc::new(devices);
@@ -315,7 +379,18 @@ fn start_server(exe: &Path, data: &Path, archive: &str) -> Result<ServerProcess,
     run_server_cmd(exe, &["init", "--data", &d])?;
     run_server_cmd(
         exe,
-        &["team", "add", "--data", &d, "--team", "bench", "--communes", "19001", "--archive-key", archive],
+        &[
+            "team",
+            "add",
+            "--data",
+            &d,
+            "--team",
+            "bench",
+            "--communes",
+            "19001",
+            "--archive-key",
+            archive,
+        ],
     )?;
     let port = free_port()?;
     let listen = format!("127.0.0.1:{port}");
@@ -379,20 +454,16 @@ fn send(
     let auth = RequestAuth::sign(&device.key, &device.id, method, path, body, now, nonce);
     let url = format!("{base}{path}");
     let mut req = ureq::http::Request::builder().method(method).uri(&url);
-    for (k, v) in auth.headers().iter().map(|(k, v)| (*k, v.clone())).chain(headers.iter().cloned()) {
+    for (k, v) in auth.headers().iter().map(|(k, v)| (*k, v.clone())).chain(headers.iter().cloned())
+    {
         req = req.header(k, v);
     }
     let req = req.body(body.to_vec()).map_err(|e| e.to_string())?;
     let mut resp = agent.run(req).map_err(|e| e.to_string())?;
-    let location =
-        resp.headers().get("location").and_then(|v| v.to_str().ok()).map(str::to_string);
+    let location = resp.headers().get("location").and_then(|v| v.to_str().ok()).map(str::to_string);
     let _ = resp.headers().get(H_SERVER_TIME);
     let mut out = Vec::new();
-    resp.body_mut()
-        .as_reader()
-        .take(1 << 20)
-        .read_to_end(&mut out)
-        .map_err(|e| e.to_string())?;
+    resp.body_mut().as_reader().take(1 << 20).read_to_end(&mut out).map_err(|e| e.to_string())?;
     Ok(Answer { status: resp.status().as_u16(), location, body: out })
 }
 
@@ -408,8 +479,21 @@ fn enroll(agent: &ureq::Agent, base: &str, code: &str) -> Result<Device, String>
     };
     let body = serde_json::to_vec(&request).map_err(|e| e.to_string())?;
     // Until enrolled, the device signs with the key it enrolls; the server has no other.
-    let unpinned = Device { id: id.clone(), key, server: ServerPublicKey::from_bytes([0; 32]), team: String::new() };
-    let a = send(agent, base, &unpinned, "POST", "/v1/enroll", &[("Content-Type", "application/json".into())], &body)?;
+    let unpinned = Device {
+        id: id.clone(),
+        key,
+        server: ServerPublicKey::from_bytes([0; 32]),
+        team: String::new(),
+    };
+    let a = send(
+        agent,
+        base,
+        &unpinned,
+        "POST",
+        "/v1/enroll",
+        &[("Content-Type", "application/json".into())],
+        &body,
+    )?;
     if a.status != 200 {
         return Err(format!("enroll: {} {}", a.status, String::from_utf8_lossy(&a.body)));
     }
@@ -525,7 +609,15 @@ fn upload(agent: &ureq::Agent, base: &str, d: &Device, p: &Prepared) -> Result<(
             base64(evidence_id.as_bytes()),
             base64(sha256_hex(bytes).as_bytes())
         );
-        let a = send(agent, base, d, "POST", "/v1/evidence/", &[tus.clone(), ("Upload-Length", bytes.len().to_string()), ("Upload-Metadata", meta)], &[])?;
+        let a = send(
+            agent,
+            base,
+            d,
+            "POST",
+            "/v1/evidence/",
+            &[tus.clone(), ("Upload-Length", bytes.len().to_string()), ("Upload-Metadata", meta)],
+            &[],
+        )?;
         let location = match (a.status, a.location) {
             (201, Some(l)) => l,
             (s, _) => return Err(format!("tus create: {s}")),
@@ -553,7 +645,15 @@ fn upload(agent: &ureq::Agent, base: &str, d: &Device, p: &Prepared) -> Result<(
         }
     }
     let path = format!("/v1/submissions/{}", p.record_id);
-    let a = send(agent, base, d, "PUT", &path, &[("Content-Type", SUBMISSION_CONTENT_TYPE.into())], &p.body)?;
+    let a = send(
+        agent,
+        base,
+        d,
+        "PUT",
+        &path,
+        &[("Content-Type", SUBMISSION_CONTENT_TYPE.into())],
+        &p.body,
+    )?;
     if a.status != 201 && a.status != 200 {
         return Err(format!("put: {} {}", a.status, String::from_utf8_lossy(&a.body)));
     }

@@ -4,6 +4,7 @@
 //! Exit codes: 0 success, 1 refused input (with a reason on stderr or in the report),
 //! 2 unusable input or usage error.
 
+mod bench_cmd;
 mod demo;
 mod device_cmd;
 mod evidence_cmd;
@@ -39,6 +40,9 @@ enum Command {
         #[arg(long)]
         keep: Option<std::path::PathBuf>,
     },
+    /// Benchmarks: `bench upload` loads a real safehome-server with simulated phones.
+    #[command(subcommand)]
+    Bench(BenchCommand),
     /// Forms: list the built-ins, show, validate or fill one.
     #[command(subcommand)]
     Form(form_cmd::FormCommand),
@@ -94,6 +98,13 @@ enum Command {
     },
 }
 
+#[derive(Subcommand)]
+enum BenchCommand {
+    /// Load a real safehome-server (started here on a loopback port, durable) with simulated
+    /// phones, and compare with ODK Central's ingest measured on the same kind of machine.
+    Upload(bench_cmd::UploadBenchArgs),
+}
+
 /// How a command ended, mapped to the exit code in one place.
 pub enum Outcome {
     Ok,
@@ -105,6 +116,13 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let outcome = match cli.command {
         Command::Demo { lang, keep } => demo::run(&lang, keep.as_deref()),
+        Command::Bench(BenchCommand::Upload(args)) => match bench_cmd::run(&args) {
+            Ok(()) => Outcome::Ok,
+            Err(e) => {
+                eprintln!("bench upload: {e}");
+                Outcome::Refused
+            }
+        },
         Command::Form(cmd) => form_cmd::run(cmd, cli.device.utc_offset),
         Command::Geo(cmd) => geo_cmd::run(cmd, cli.device.utc_offset),
         Command::Expr { expression, vars } => {
