@@ -288,7 +288,7 @@ fn enroll_sync_and_status_against_a_server() {
 
     let out = d.ok("2222", &["sync", "--user", "Toàn"]);
     assert!(out.contains("1 acknowledged"), "{out}");
-    assert_eq!(srv.seen.lock().unwrap().puts, [visit.clone()]);
+    assert_eq!(srv.seen.lock().unwrap().puts, [visit]);
     let status = d.ok("", &["status"]);
     assert!(status.contains(&format!("server {}", srv.url)), "{status}");
     assert!(status.contains("last sync at"), "{status}");
