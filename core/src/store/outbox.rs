@@ -208,6 +208,11 @@ impl Store {
                     params![id, s.now_ms()],
                 )?;
                 tx.execute("DELETE FROM record_events WHERE record_id = ?1", params![id])?;
+                // The sealed upload body goes with the payload; the signed receipt stays.
+                tx.execute(
+                    "UPDATE outbox SET sealed_body = NULL WHERE item_kind = 'submission' AND item_id = ?1",
+                    params![id],
+                )?;
                 tx.execute(
                     "UPDATE attachments SET envelope = NULL, thumbnail_enc = NULL, photo_location_enc = NULL,
                         purged_at = ?2 WHERE record_id = ?1",

@@ -18,10 +18,15 @@ use super::profiles::{Actor, Permission};
 use super::team::RecipientKind;
 use super::{Action, Store, StoreError};
 use crate::crypto::KeyHierarchy;
+use crate::evidence::envelope::MAX_RECIPIENTS;
 use crate::evidence::keys::RecipientKey;
 
 /// The audit entity of enrollment and sync entries (its id is the device id).
 pub(crate) const SYNC_ENTITY: &str = "sync";
+/// The most communes a team configuration may give a device.
+const MAX_COMMUNES: usize = 1_000;
+/// The longest team name or recipient label kept.
+const MAX_LABEL: usize = 200;
 
 /// What the device knows about its server. Times in ms since the epoch.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
@@ -225,6 +230,32 @@ impl Store {
     ) -> Result<bool, StoreError> {
         if let Some(a) = by {
             a.require(Permission::ConfigureTeam)?;
+        }
+        // What a server can make the phone keep: an envelope's worth of recipients, a bounded
+        // list of communes and short labels.
+        if update.recipients.len() > MAX_RECIPIENTS {
+            return Err(StoreError::Invalid {
+                field: "config.recipients",
+                message: format!("at most {MAX_RECIPIENTS}"),
+            });
+        }
+        if update.communes.len() > MAX_COMMUNES {
+            return Err(StoreError::Invalid {
+                field: "config.communes",
+                message: format!("at most {MAX_COMMUNES}"),
+            });
+        }
+        if update.recipients.iter().any(|(_, _, label)| label.chars().count() > MAX_LABEL) {
+            return Err(StoreError::Invalid {
+                field: "config.recipients.label",
+                message: format!("at most {MAX_LABEL} characters"),
+            });
+        }
+        if update.team.is_empty() || update.team.chars().count() > MAX_LABEL {
+            return Err(StoreError::Invalid {
+                field: "config.team",
+                message: format!("1 to {MAX_LABEL} characters"),
+            });
         }
         for c in update.communes {
             if !(c.len() == 5 && c.bytes().all(|b| b.is_ascii_digit())) {

@@ -452,9 +452,13 @@ fn a_conflict_parks_the_record_which_is_kept_and_not_sent_again() {
         (OutboxState::Parked, Some("submission_conflict"))
     );
     assert_eq!(d.audited("parked", &e.id), 1);
-    // Not sent again, not purged.
+    // Not sent again, not purged (the acknowledged one is: its sealed body goes with it).
+    let acked = d.entry(&other).id;
+    assert!(d.store.sealed_body(&acked).unwrap().is_some());
     d.clock.advance(365 * DAY);
-    d.store.purge_expired().unwrap();
+    assert_eq!(d.store.purge_expired().unwrap(), 1);
+    assert!(d.store.sealed_body(&acked).unwrap().is_none());
+    assert!(d.store.sealed_body(&e.id).unwrap().is_some());
     d.sync().unwrap();
     assert_eq!(d.puts(), [id.clone(), other]);
     assert!(d.store.verify_submission(&d.sup, &id).unwrap());
