@@ -238,7 +238,7 @@ impl SafeHomeStore {
 
     /// The device's standing with its server: enrolled or not, the pinned key, the last sync.
     pub fn sync_status(&self) -> Result<SyncStatus, ApiError> {
-        call("store.sync_status", || crate::sync::status(&self.store()?))
+        call("store.sync_status", || crate::sync::status(&*self.store()?))
     }
 }
 
@@ -526,7 +526,7 @@ impl ProfileSession {
     ) -> Result<ServerEnrollment, ApiError> {
         call("profile.enroll_with_server", || {
             crate::sync::enroll(
-                &self.store()?,
+                &*self.store()?,
                 &self.actor,
                 transport,
                 &server_url,
@@ -547,7 +547,7 @@ impl ProfileSession {
         transport: Arc<dyn HttpTransport>,
         progress: Option<Arc<dyn ProgressListener>>,
     ) -> Result<SyncReport, ApiError> {
-        call("profile.sync", || crate::sync::run(&self.store()?, &self.actor, transport, progress))
+        call("profile.sync", || crate::sync::run(&*self.store()?, &self.actor, transport, progress))
     }
 
     // ----- team ---------------------------------------------------------------------------------

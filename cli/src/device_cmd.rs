@@ -224,8 +224,16 @@ pub enum OutboxCommand {
         #[arg(long)]
         json: bool,
     },
-    /// Record the server's acknowledgment of an item by its SHA-256.
+    /// Record the server's acknowledgment of an item by its SHA-256 (offline setups; `sync`
+    /// acknowledges from the server's signed receipts).
     Ack { sha256: String },
+    /// Put a parked item (and its record's parked evidence) back in the queue, once what the
+    /// server refused is resolved.
+    Unpark {
+        #[arg(long)]
+        user: String,
+        outbox_id: String,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -234,13 +242,13 @@ pub enum AuditCommand {
     Verify,
 }
 
-fn fail(e: impl std::fmt::Display, outcome: Outcome) -> Outcome {
+pub(crate) fn fail(e: impl std::fmt::Display, outcome: Outcome) -> Outcome {
     eprintln!("{e}");
     outcome
 }
 
 /// Refused input (1) versus a store that cannot be used at all (2).
-fn store_fail(e: StoreError) -> Outcome {
+pub(crate) fn store_fail(e: StoreError) -> Outcome {
     let unusable = matches!(
         e,
         StoreError::WrongKey
@@ -311,7 +319,7 @@ fn read_pin(var: &str) -> Result<String, Outcome> {
     Ok(line.trim().to_string())
 }
 
-fn actor(store: &Store, name: &str) -> Result<Actor, Outcome> {
+pub(crate) fn actor(store: &Store, name: &str) -> Result<Actor, Outcome> {
     let profile = store.profile_by_name(name).map_err(store_fail)?;
     let pin = read_pin("SAFEHOME_PIN")?;
     store.unlock(&profile.id, &pin).map_err(store_fail)
@@ -321,7 +329,7 @@ fn form_id(spec: &str) -> &str {
     spec.strip_prefix("builtin:").unwrap_or(spec)
 }
 
-fn json_out<T: serde::Serialize>(v: &T) {
+pub(crate) fn json_out<T: serde::Serialize>(v: &T) {
     outln!("{}", serde_json::to_string_pretty(v).unwrap_or_default());
 }
 
@@ -680,8 +688,10 @@ pub fn outbox(args: &DeviceArgs, cmd: OutboxCommand) -> Outcome {
                 json_out(&entries);
             } else {
                 for e in entries {
+                    let park =
+                        e.park_code.as_deref().map(|c| format!(" ({c})")).unwrap_or_default();
                     outln!(
-                        "{} {} {} {} {} bytes",
+                        "{} {} {} {}{park} {} bytes",
                         e.id,
                         e.item_kind.as_str(),
                         e.item_id,
@@ -693,6 +703,13 @@ pub fn outbox(args: &DeviceArgs, cmd: OutboxCommand) -> Outcome {
         }),
         OutboxCommand::Ack { sha256 } => {
             store.acknowledge(&sha256).map(|id| outln!("acknowledged {id}"))
+        }
+        OutboxCommand::Unpark { user, outbox_id } => {
+            let a = match actor(&store, &user) {
+                Ok(a) => a,
+                Err(o) => return o,
+            };
+            store.unpark(&a, &outbox_id).map(|()| outln!("unparked {outbox_id}"))
         }
     };
     result.map_or_else(store_fail, |()| Outcome::Ok)
@@ -723,7 +740,15 @@ pub fn status(args: &DeviceArgs, json: bool) -> Outcome {
     };
     match store.storage_status() {
         Ok(st) if json => {
-            json_out(&st);
+            let sync = match crate::sync_cmd::status(&store, false) {
+                Ok(s) => s,
+                Err(e) => return store_fail(e),
+            };
+            let mut v = serde_json::to_value(&st).unwrap_or_default();
+            if let Some(o) = v.as_object_mut() {
+                o.insert("sync".into(), sync);
+            }
+            json_out(&v);
             Outcome::Ok
         }
         Ok(st) => {
@@ -737,7 +762,13 @@ pub fn status(args: &DeviceArgs, json: bool) -> Outcome {
             for c in st.records_by_state {
                 outln!("  records {:<13} {}", c.state.as_str(), c.count);
             }
-            Outcome::Ok
+            for c in st.outbox_by_state {
+                outln!("  outbox  {:<13} {}", c.state.as_str(), c.count);
+            }
+            match crate::sync_cmd::status(&store, true) {
+                Ok(_) => Outcome::Ok,
+                Err(e) => store_fail(e),
+            }
         }
         Err(e) => store_fail(e),
     }

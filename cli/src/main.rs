@@ -1,5 +1,6 @@
 //! `safehome`: the SafeHome command line. `demo` runs the main job; `form` and `expr` let form
-//! authors and supervisors check forms, fill them from answer files and try expressions.
+//! authors and supervisors check forms, fill them from answer files and try expressions;
+//! `enroll` and `sync` talk to the team's server.
 //!
 //! Exit codes: 0 success, 1 refused input (with a reason on stderr or in the report),
 //! 2 unusable input or usage error.
@@ -14,6 +15,8 @@ mod geo_cmd;
 mod out;
 mod report;
 mod source;
+mod sync_cmd;
+mod transport;
 mod utc_offset;
 
 use std::process::ExitCode;
@@ -72,7 +75,34 @@ enum Command {
     /// The audit chain.
     #[command(subcommand)]
     Audit(device_cmd::AuditCommand),
-    /// Database size, pending uploads and counts per state.
+    /// Enroll this device with the team's server using a one-time code (a supervisor):
+    /// pins the server's key and takes the team, communes and recipients from it.
+    Enroll {
+        #[arg(long)]
+        user: String,
+        /// The server's base URL, e.g. https://safehome.example.org
+        #[arg(long)]
+        server: String,
+        /// The one-time enrollment code, e.g. 7KQ4-M9TX-2HPA.
+        #[arg(long)]
+        code: String,
+        /// The server key `safehome-server init` printed (shserver1…), checked if given.
+        #[arg(long)]
+        server_key: Option<String>,
+    },
+    /// Upload what waits in the outbox, urgent first. Exit 0: nothing failed and nothing is
+    /// parked; 1: records failed (retried later) or are parked, or the server refused or
+    /// could not be reached; 2: cannot start (not enrolled, unusable store).
+    Sync {
+        #[arg(long)]
+        user: String,
+        /// Another base URL for this sync (default: the one enrolled with).
+        #[arg(long)]
+        server: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Database size, pending uploads, counts per state and the last sync.
     Status {
         #[arg(long)]
         json: bool,
@@ -137,6 +167,12 @@ fn main() -> ExitCode {
         Command::Outbox(cmd) => device_cmd::outbox(&cli.device, cmd),
         Command::Audit(cmd) => device_cmd::audit(&cli.device, cmd),
         Command::Status { json } => device_cmd::status(&cli.device, json),
+        Command::Enroll { user, server, code, server_key } => {
+            sync_cmd::enroll(&cli.device, &user, &server, &code, server_key.as_deref())
+        }
+        Command::Sync { user, server, json } => {
+            sync_cmd::run(&cli.device, &user, server.as_deref(), json)
+        }
         Command::Keys(cmd) => evidence_cmd::run_keys(cmd),
         Command::Photo(cmd) => evidence_cmd::run_photo(cmd),
         Command::Evidence(cmd) => evidence_cmd::run(cmd),

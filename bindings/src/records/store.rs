@@ -389,6 +389,8 @@ pub enum OutboxState {
     Uploaded,
     /// The server acknowledged it by its hash.
     Acknowledged,
+    /// Refused for good by the server: kept, never purged, not sent again until resolved.
+    Parked,
 }
 
 /// One item waiting for (or past) upload.

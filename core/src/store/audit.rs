@@ -26,6 +26,16 @@ pub enum Action {
     Unlocked,
     PinReset,
     Configured,
+    /// Enrolled with a server from its signed team configuration (the server key pinned).
+    Enrolled,
+    /// A submission sealed for upload (its body kept from then on).
+    Sealed,
+    /// An outbox item refused for good by the server.
+    Parked,
+    /// A parked item put back in the queue by an operator.
+    Unparked,
+    /// A sync with the server ended.
+    Synced,
 }
 
 impl Action {
@@ -44,6 +54,11 @@ impl Action {
             Action::Unlocked => "unlocked",
             Action::PinReset => "pin_reset",
             Action::Configured => "configured",
+            Action::Enrolled => "enrolled",
+            Action::Sealed => "sealed",
+            Action::Parked => "parked",
+            Action::Unparked => "unparked",
+            Action::Synced => "synced",
         }
     }
 }
@@ -129,6 +144,19 @@ impl AuditReport {
 }
 
 impl Store {
+    /// The length of the audit chain and the hex hash of its last entry (empty for an empty
+    /// chain): what a sync reports to the server, which flags a shorter chain or another head
+    /// at the same length (a database restored from an old copy).
+    pub fn audit_head(&self) -> Result<(i64, String), StoreError> {
+        let last: Option<(i64, Vec<u8>)> = self
+            .reader()?
+            .query_row("SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1", [], |r| {
+                Ok((r.get(0)?, r.get(1)?))
+            })
+            .optional()?;
+        Ok(last.map_or((0, String::new()), |(seq, hash)| (seq, crate::hex::encode(&hash))))
+    }
+
     /// Recompute the whole chain: detects edited, deleted, inserted and reordered entries, and
     /// (through the keyed head) entries removed from the end. Rows whose security fields carry
     /// a MAC (profiles) are checked too: an edit made without the key is reported.
@@ -215,6 +243,8 @@ impl Store {
             // Rows whose security fields were edited without the key (docs/storage.md).
             if let Some(row) = self.tampered_profiles()?.into_iter().next() {
                 problem = Some(format!("profiles row {row}: changed outside the app"));
+            } else if let Err(StoreError::Tampered { table, row }) = self.sync_state() {
+                problem = Some(format!("{table} row {row}: changed outside the app"));
             }
         }
         match &problem {

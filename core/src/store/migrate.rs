@@ -29,6 +29,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0005_draft_revision.sql"),
     include_str!("migrations/0006_assigned_areas.sql"),
     include_str!("migrations/0007_profile_integrity.sql"),
+    include_str!("migrations/0008_sync.sql"),
 ];
 
 /// The schema version this code writes.

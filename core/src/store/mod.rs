@@ -17,7 +17,9 @@ pub mod outbox;
 pub mod profiles;
 pub mod records;
 mod stored_enum;
+pub mod sync_state;
 pub mod team;
+pub mod upload;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};

@@ -29,6 +29,9 @@ stored_enum! {
         Uploaded = "uploaded",
         /// The server acknowledged it by its hash.
         Acknowledged = "acknowledged",
+        /// Refused for good by the server (`park_code` says why): kept, never purged, not sent
+        /// again until an operator puts it back (`Store::unpark`).
+        Parked = "parked",
     }
 }
 
@@ -45,6 +48,8 @@ pub struct OutboxEntry {
     pub last_error: Option<String>,
     pub created_at_ms: i64,
     pub acknowledged_at_ms: Option<i64>,
+    /// The server's error code of a parked item (`submission_conflict`, `bad_envelope`, …).
+    pub park_code: Option<String>,
 }
 
 /// Wait before retry `attempts` (1-based): 1 minute doubling to 6 hours.
@@ -75,7 +80,7 @@ impl Store {
         let conn = self.reader()?;
         let sql = format!(
             "SELECT id, item_kind, item_id, state, payload_sha256, size_bytes, attempts, next_attempt_at,
-                    last_error, created_at, acknowledged_at FROM outbox {tail}"
+                    last_error, created_at, acknowledged_at, park_code FROM outbox {tail}"
         );
         let mut stmt = conn.prepare(&sql)?;
         let rows = stmt.query_map(p, |r| {
@@ -91,17 +96,19 @@ impl Store {
                 last_error: r.get(8)?,
                 created_at_ms: r.get(9)?,
                 acknowledged_at_ms: r.get(10)?,
+                park_code: r.get(11)?,
             })
         })?;
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
-    /// A send failed: count it and schedule the next attempt with backoff.
+    /// A send failed: count it and schedule the next attempt with backoff. Applies to an item
+    /// waiting to be sent and to one the server holds without a complete receipt yet.
     pub fn outbox_failed(&self, outbox_id: &str, error: &str) -> Result<(), StoreError> {
         let now = self.now_ms();
         self.write(|tx, _| {
             let attempts: Option<i64> = tx
-                .query_row("SELECT attempts FROM outbox WHERE id = ?1 AND state = 'pending'", params![outbox_id], |r| r.get(0))
+                .query_row("SELECT attempts FROM outbox WHERE id = ?1 AND state IN ('pending', 'uploaded')", params![outbox_id], |r| r.get(0))
                 .optional()?;
             let attempts = attempts.ok_or_else(|| StoreError::NotFound { entity: "pending outbox entry", id: outbox_id.into() })? + 1;
             // Keep the error short: it comes from the network layer, not from personal data.
@@ -142,6 +149,11 @@ impl Store {
 
     /// The server acknowledged an item by its SHA-256: only then may it ever be purged.
     /// A hash that matches nothing pending or uploaded is refused.
+    ///
+    /// The manual path (an operator's `safehome outbox ack`, offline setups): sync acknowledges
+    /// only from a verified receipt. A submission is named by the SHA-256 of its sealed
+    /// envelope once sealed for upload, or by that of its canonical bytes (what finalize
+    /// returned) at any time.
     pub fn acknowledge(&self, payload_sha256_hex: &str) -> Result<String, StoreError> {
         let now = self.now_ms();
         let hash = hex::decode_array::<32>(payload_sha256_hex.trim())
@@ -149,12 +161,19 @@ impl Store {
         self.write(|tx, s| {
             let (id, kind, item): (String, OutboxItemKind, String) = tx
                 .query_row(
-                    "SELECT id, item_kind, item_id FROM outbox WHERE payload_sha256 = ?1 AND state IN ('pending', 'uploaded')",
+                    "SELECT id, item_kind, item_id FROM outbox
+                     WHERE (payload_sha256 = ?1 OR (item_kind = 'submission'
+                            AND item_id IN (SELECT id FROM records WHERE submission_hash = ?1)))
+                       AND state IN ('pending', 'uploaded')
+                     ORDER BY item_kind DESC LIMIT 1",
                     params![hash.to_vec()],
                     |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
                 )
                 .optional()?
-                .ok_or_else(|| StoreError::NotFound { entity: "unacknowledged outbox item", id: payload_sha256_hex.into() })?;
+                .ok_or_else(|| StoreError::NotFound {
+                    entity: "unacknowledged outbox item",
+                    id: payload_sha256_hex.into(),
+                })?;
             tx.execute(
                 "UPDATE outbox SET state = ?3, acknowledged_at = ?2 WHERE id = ?1",
                 params![id, now, OutboxState::Acknowledged],
@@ -189,6 +208,11 @@ impl Store {
                     params![id, s.now_ms()],
                 )?;
                 tx.execute("DELETE FROM record_events WHERE record_id = ?1", params![id])?;
+                // The sealed upload body goes with the payload; the signed receipt stays.
+                tx.execute(
+                    "UPDATE outbox SET sealed_body = NULL WHERE item_kind = 'submission' AND item_id = ?1",
+                    params![id],
+                )?;
                 tx.execute(
                     "UPDATE attachments SET envelope = NULL, thumbnail_enc = NULL, photo_location_enc = NULL,
                         purged_at = ?2 WHERE record_id = ?1",

@@ -802,7 +802,7 @@ impl Store {
 /// `CASE risk_level WHEN 'urgent' THEN 0 ... ELSE n END`: the most serious level first, records
 /// without a level last. Written from `Level` itself, so that a new level sorts in its place
 /// instead of falling silently among the records without one.
-fn level_rank_sql() -> String {
+pub(crate) fn level_rank_sql() -> String {
     let levels = <Level as StoredEnum>::ALL;
     let mut sql = String::from("CASE risk_level");
     for (rank, level) in levels.iter().rev().enumerate() {

@@ -117,7 +117,7 @@ CREATE TABLE outbox (
     id              TEXT PRIMARY KEY,
     item_kind       TEXT NOT NULL CHECK (item_kind IN ('submission', 'attachment')),
     item_id         TEXT NOT NULL,
-    state           TEXT NOT NULL CHECK (state IN ('pending', 'uploaded', 'acknowledged')),
+    state           TEXT NOT NULL CHECK (state IN ('pending', 'uploaded', 'acknowledged', 'parked')),
     payload_sha256  BLOB NOT NULL,
     size_bytes      INTEGER NOT NULL,
     attempts        INTEGER NOT NULL DEFAULT 0,
@@ -125,10 +125,35 @@ CREATE TABLE outbox (
     last_error      TEXT,
     created_at      INTEGER NOT NULL,
     acknowledged_at INTEGER,
+    -- The server's error code of a parked item.
+    park_code       TEXT,
+    -- A submission's upload body (docs/protocol.md), sealed once and kept: every retry sends
+    -- the same bytes. Sealed to the recipients; its routing header holds only codes.
+    sealed_body     BLOB,
+    -- An evidence upload's tus URL (path), to resume at the server's offset.
+    upload_url      TEXT,
+    -- The server's signed receipt, as received (JSON).
+    receipt         TEXT,
     UNIQUE (item_kind, item_id)
 ) STRICT;
 CREATE INDEX outbox_due ON outbox(state, next_attempt_at);
 CREATE INDEX outbox_item ON outbox(item_id);
+
+-- The device's link to its server (one row): base URL, pinned server key, the signed team
+-- configuration as received, the clock offset, the last sync and checkin. MACed (row key)
+-- over every field and the latest `sync` audit entry's number: see docs/storage.md.
+CREATE TABLE sync_state (
+    device_id       TEXT PRIMARY KEY,
+    base_url        TEXT,
+    server_key      TEXT,
+    config          TEXT,
+    clock_offset_ms INTEGER NOT NULL DEFAULT 0,
+    last_sync_at    INTEGER,
+    last_sync       TEXT,
+    last_checkin    TEXT,
+    regression      INTEGER NOT NULL DEFAULT 0,
+    row_mac         BLOB NOT NULL
+) STRICT;
 
 CREATE TABLE audit (
     seq       INTEGER PRIMARY KEY,

@@ -1,7 +1,53 @@
 //! Upload to the team's server (docs/protocol.md). `protocol` holds the wire types both sides
-//! share; the phone's sync engine builds on them and does its I/O through [`Transport`].
+//! share; the phone's sync engine (`engine`, sans-IO) builds on them and does its I/O through
+//! [`Transport`]; [`run`] drives it over a transport, [`enroll`] enrolls the device.
 
+mod base64;
+pub mod engine;
+mod enroll;
 pub mod protocol;
+mod report;
 pub mod transport;
 
+pub use engine::Engine;
+pub use enroll::{enroll, normalize_base_url};
+pub use report::{
+    ItemOutcome, NoProgress, Progress, SyncError, SyncProgress, SyncReport, SyncSummary,
+};
 pub use transport::{CHUNK_LEN, HttpRequest, HttpResponse, Transport, TransportError};
+
+use crate::store::Store;
+use crate::store::profiles::Actor;
+
+/// One sync with the server: checkin, configuration, then every record due in the outbox
+/// (urgent first), reporting progress after each request. Returns what went, what was parked
+/// and what will be retried; an error when the sync could not run or was stopped by the server
+/// (the last sync's result is kept in the store either way).
+pub fn run(
+    store: &Store,
+    actor: &Actor,
+    transport: &dyn Transport,
+    progress: &dyn Progress,
+) -> Result<SyncReport, SyncError> {
+    let mut engine = Engine::new(store, actor)?;
+    loop {
+        let request = match engine.poll_request() {
+            Ok(Some(r)) => r,
+            Ok(None) => break,
+            Err(e) => {
+                engine.abort(&e);
+                return Err(e);
+            }
+        };
+        let answer = transport.send(&request);
+        if let Err(e) = engine.handle(answer) {
+            engine.abort(&e);
+            return Err(e);
+        }
+        progress.update(engine.progress());
+    }
+    engine.finish()
+}
+
+#[cfg(test)]
+mod tests;
