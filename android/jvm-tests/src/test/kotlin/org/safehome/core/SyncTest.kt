@@ -16,7 +16,8 @@ import org.safehome.android.HttpUrlConnectionTransport
  * readable in the server's files or log.
  */
 class SyncTest {
-    private val team = "Định Hóa – nhóm 1"
+    /** Server team ids are slugs; the team's display name lives with the district office. */
+    private val team = "dinh-hoa-1"
     private lateinit var temp: TempStore
     private lateinit var server: ServerProcess
     private lateinit var archive: RecipientIdentity
@@ -31,8 +32,8 @@ class SyncTest {
 
     @After
     fun stop() {
-        temp.close()
-        server.close()
+        if (::temp.isInitialized) temp.close()
+        if (::server.isInitialized) server.close()
     }
 
     /** A finalized visit with one photo; returns its record id. */
@@ -78,7 +79,7 @@ class SyncTest {
         assertTrue(progress.steps.toString(), progress.steps.any { it.startsWith("sync ") })
 
         // Acknowledged on the phone: every outbox item, the submission and its photo.
-        val outbox = t.supervisor.outbox()
+        val outbox = temp.store.outbox()
         assertEquals(2, outbox.size)
         assertTrue(outbox.toString(), outbox.all { it.state == OutboxState.ACKNOWLEDGED })
         val status = temp.store.syncStatus()
@@ -113,7 +114,7 @@ class SyncTest {
         assertEquals("device_revoked", e.code)
         assertEquals(403, e.status)
         // Nothing was lost: the record still waits in the outbox.
-        assertTrue(t.supervisor.outbox().all { it.state == OutboxState.PENDING })
+        assertTrue(temp.store.outbox().all { it.state == OutboxState.PENDING })
     }
 
     @Test
@@ -123,6 +124,6 @@ class SyncTest {
         finalizedVisit(t)
         server.close()
         assertThrows(ApiException.ServerUnreachable::class.java) { t.volunteer.sync(transport, null) }
-        assertTrue(t.supervisor.outbox().all { it.state == OutboxState.PENDING })
+        assertTrue(temp.store.outbox().all { it.state == OutboxState.PENDING })
     }
 }
