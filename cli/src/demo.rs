@@ -2,8 +2,11 @@
 //! supervisor, a volunteer and a health worker; the volunteer registers and screens a few
 //! realistic households (the examples that ship with the templates); a health worker records a
 //! child injury; each submission is validated, assessed, signed and queued; the supervisor's
-//! review queue puts the urgent cases first; one upload is acknowledged; the audit chain is
-//! verified. The database lives in a temporary directory unless `--keep DIR` is given.
+//! review queue puts the urgent cases first. The team's server runs in-process on a loopback
+//! port: the phone enrolls with a one-time code, syncs (sealed records and the photo, resumable,
+//! each acknowledged by the server's signed receipt) and the outbox empties; the audit chain is
+//! verified. Everything lives in a temporary directory unless `--keep DIR` is given (the
+//! phone's database in `safehome.db`, the server's data in `server/`).
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -16,15 +19,21 @@ use safehome_core::form::risk::Level;
 use safehome_core::location::{Fix, Provider};
 use safehome_core::store::households::NewHousehold;
 use safehome_core::store::profiles::{Actor, Role};
-use safehome_core::store::team::RecipientKind;
 use safehome_core::store::{Store, StoreConfig, StoreError};
+use safehome_core::sync::{self, NoProgress};
 use safehome_core::templates;
+use safehome_server::{Admin, BackgroundServer, ServerConfig};
 use serde_json::{Value, json};
 
 use crate::Outcome;
 use crate::outln;
 use crate::report;
+use crate::transport::HttpTransport;
 use crate::utc_offset::VIETNAM;
+
+/// The demo team's id on the server (ids are slugs; names are shown by the district office).
+const TEAM: &str = "dinh-hoa-1";
+const COMMUNES: [&str; 3] = ["05569", "05662", "05692"];
 
 /// A real camera photo with GPS tags (testdata/photos/camera/DSCN0010.jpg, CC BY-SA 4.0: see
 /// testdata/photos/README.md), embedded so that an installed binary runs the whole demo.
@@ -89,30 +98,47 @@ fn demo(lang: &str, keep: Option<&Path>) -> Result<(), String> {
     let vol = profile(&store, Some(&sup), "Lục Văn Toàn", Role::Volunteer, "246802").map_err(e)?;
     let hw =
         profile(&store, Some(&sup), "Nông Văn Khải", Role::HealthWorker, "112233").map_err(e)?;
-    store
-        .enroll(&sup, "Định Hóa – nhóm 1", &["05569".into(), "05662".into(), "05692".into()])
-        .map_err(e)?;
-    // The organisation's archive key and the supervisor's key: evidence is sealed to both. In
-    // the field the private halves never touch the volunteer's phone; the demo keeps the
-    // supervisor's in memory to show the photo opening on the other side.
+    // The province's archive key: everything the team seals is sealed to it. Its private half
+    // never touches a phone; the demo keeps it in memory to show a photo opening on the other
+    // side.
     let archive = Identity::generate(&SystemEntropy::default());
-    let supervisor_key = Identity::generate(&SystemEntropy::default());
-    store
-        .add_recipient(
-            &sup,
-            &archive.recipient().to_string(),
-            RecipientKind::Archive,
-            "Lưu trữ tỉnh",
-        )
-        .map_err(e)?;
-    store
-        .add_recipient(
-            &sup,
-            &supervisor_key.recipient().to_string(),
-            RecipientKind::Supervisor,
-            "Đỗ Thị Hằng",
-        )
-        .map_err(e)?;
+    // The team's server, in-process on a loopback port, set up as the district office would:
+    // its key (pinned by phones), the team with its communes and archive key, and a one-time
+    // enrollment code for this phone.
+    let server_dir = dir.path.join("server");
+    let server_key = safehome_server::init(&server_dir).map_err(|x| x.to_string())?;
+    let now = SystemClock::default().now_ms();
+    let mut admin = Admin::open(&server_dir).map_err(|x| x.to_string())?;
+    let communes: Vec<String> = COMMUNES.iter().map(|c| c.to_string()).collect();
+    admin
+        .add_team(TEAM, &communes, &archive.recipient(), "Lưu trữ tỉnh Thái Nguyên", now)
+        .map_err(|x| x.to_string())?;
+    let code = admin
+        .create_enrollment_code(TEAM, safehome_server::Role::Volunteer, 86_400_000, now)
+        .map_err(|x| x.to_string())?;
+    let server = BackgroundServer::start(ServerConfig::new(&server_dir), "127.0.0.1:0")
+        .map_err(|x| x.to_string())?;
+    let transport = HttpTransport::new(&server.url())?;
+    let config = sync::enroll(
+        &store,
+        &sup,
+        &transport,
+        &server.url(),
+        &code.code,
+        Some(&server_key.to_string()),
+    )
+    .map_err(|x| x.to_string())?;
+    outln!(
+        "{}: {} {} {}, {} {}, {} {}",
+        if vi { "Máy chủ của nhóm" } else { "Team server" },
+        server.url(),
+        if vi { "khóa" } else { "key" },
+        &server_key.to_string()[..20],
+        if vi { "mã đăng ký" } else { "enrollment code" },
+        code.code,
+        if vi { "nhóm" } else { "team" },
+        config.team
+    );
     let mut sealed_photo: Option<String> = None;
     outln!(
         "{}: 1 supervisor, 1 volunteer, 1 health worker (PIN: PBKDF2-SHA256, 600,000 iterations)\n",
@@ -240,18 +266,18 @@ fn demo(lang: &str, keep: Option<&Path>) -> Result<(), String> {
         return Err("no record in the review queue carries a location flag".into());
     }
 
-    // On the supervisor's side: the photo opens with their key, and the device's signature
-    // proves it was not altered since the volunteer's phone sealed it.
+    // On the other side (the province's archive): the photo opens with its key, and the
+    // device's signature proves it was not altered since the volunteer's phone sealed it.
     let id = sealed_photo.ok_or("no example household took the pond photo")?;
     let envelope = store.envelope(&sup, &id).map_err(e)?;
-    let (jpeg, opened) = open_bytes(&envelope, &supervisor_key, Some(&store.device_key().public()))
+    let (jpeg, opened) = open_bytes(&envelope, &archive, Some(&store.device_key().public()))
         .map_err(|x| x.to_string())?;
     outln!(
         "\n{}: {} bytes JPEG, sha256 {}…, {}",
         if vi {
-            "Ảnh mở bằng khóa của cán bộ giám sát, chữ ký thiết bị hợp lệ"
+            "Ảnh mở bằng khóa lưu trữ của tỉnh, chữ ký thiết bị hợp lệ"
         } else {
-            "Photo opened with the supervisor's key, device signature valid"
+            "Photo opened with the province archive's key, device signature valid"
         },
         jpeg.len(),
         &safehome_core::hex::encode(&opened.metadata.plaintext_sha256)[..16],
@@ -263,18 +289,74 @@ fn demo(lang: &str, keep: Option<&Path>) -> Result<(), String> {
         }
     );
 
-    // Sync stand-in: the first item is uploaded and acknowledged by hash.
+    // Sync: every finalized record goes to the server, urgent first, the photo by tus; each is
+    // acknowledged only by the server's signed receipt. The demo's phone clock ran ahead through
+    // the day's visits: the server's clock corrects it.
+    let waiting = store.outbox().map_err(e)?.len();
+    let report = sync::run(&store, &vol, &transport, &NoProgress).map_err(|x| x.to_string())?;
+    outln!(
+        "\n== {}",
+        if vi {
+            "Đồng bộ với máy chủ của nhóm"
+        } else {
+            "Sync with the team's server"
+        }
+    );
+    outln!(
+        "  {} {} {} ({} {}), {} bytes {}; {} {} min",
+        report.acknowledged.len(),
+        if vi { "hồ sơ đã được xác nhận" } else { "records acknowledged" },
+        if vi { "bằng biên nhận có chữ ký" } else { "by signed receipts" },
+        waiting,
+        if vi { "mục hộp thư đi" } else { "outbox items" },
+        report.bytes_sent,
+        if vi { "đã gửi" } else { "sent" },
+        if vi { "đồng hồ điện thoại chạy nhanh" } else { "phone clock ahead by" },
+        -report.clock_offset_ms / 60_000
+    );
+    // What the server holds: routing headers and signed receipts, never the answers.
+    let held = admin.records().map_err(|x| x.to_string())?;
+    for r in &held {
+        outln!(
+            "  {} #{:<2} {:<8} {:<6} {} {}",
+            if vi { "biên nhận" } else { "receipt" },
+            r.seq,
+            r.routing.kind,
+            r.routing.risk_level.as_deref().unwrap_or("-"),
+            r.routing.record_id,
+            match (r.routing.evidence.is_empty(), r.evidence_complete, vi) {
+                (true, _, _) => String::new(),
+                (false, true, true) => format!("+ {} ảnh đã nhận", r.routing.evidence.len()),
+                (false, true, false) => format!("+ {} photo received", r.routing.evidence.len()),
+                (false, false, true) => "+ ảnh chưa đến".into(),
+                (false, false, false) => "+ photo missing".into(),
+            }
+        );
+    }
+    server.stop().map_err(|x| x.to_string())?;
     let outbox = store.outbox().map_err(e)?;
-    let first = outbox.first().ok_or("the outbox is empty after six finalized records")?;
-    store.outbox_uploaded(&first.id).map_err(e)?;
-    store.acknowledge(&first.payload_sha256).map_err(e)?;
+    let acknowledged = outbox
+        .iter()
+        .filter(|o| o.state == safehome_core::store::outbox::OutboxState::Acknowledged)
+        .count();
+    if !report.is_clean() || acknowledged != outbox.len() || held.len() != report.acknowledged.len()
+    {
+        return Err(format!(
+            "sync left {} of {} outbox items unacknowledged ({} records on the server)",
+            outbox.len() - acknowledged,
+            outbox.len(),
+            held.len()
+        ));
+    }
     let status = store.storage_status().map_err(e)?;
     let audit = store.verify_audit().map_err(e)?;
     outln!(
-        "\n{}: {} {}, {} bytes {}; {} {} ({} {})",
+        "\n{}: {} {}, {} {}, {} bytes {}; {} {} ({} {})",
         if vi { "Hộp thư đi" } else { "Outbox" },
         outbox.len(),
         if vi { "mục" } else { "items" },
+        acknowledged,
+        if vi { "đã xác nhận" } else { "acknowledged" },
         status.pending_upload_bytes,
         if vi { "chờ gửi" } else { "waiting to upload" },
         if vi { "chuỗi nhật ký kiểm tra" } else { "audit chain" },

@@ -192,8 +192,13 @@ fn demo_shows_every_section_it_promises() {
         // The photo's EXIF puts it in Tuscany in 2008: flagged, with the reason and numbers.
         "⚑ photo_far_from_fix",
         "km from",
-        "Photo opened with the supervisor's key, device signature valid",
+        "Photo opened with the province archive's key, device signature valid",
         "GPS sealed inside",
+        "Team server: http://127.0.0.1:",
+        "Sync with the team's server",
+        "6 records acknowledged by signed receipts (7 outbox items)",
+        "+ 1 photo received",
+        "Outbox: 7 items, 7 acknowledged, 0 bytes waiting to upload",
         "audit chain OK",
     ] {
         assert!(en.contains(section), "demo output lacks {section:?}:\n{en}");
@@ -203,10 +208,62 @@ fn demo_shows_every_section_it_promises() {
         "ảnh ao cá: 640x480",
         "đã niêm phong, đã xóa EXIF",
         "⚑ Vị trí GPS trong ảnh cách vị trí lần thăm",
-        "Ảnh mở bằng khóa của cán bộ giám sát, chữ ký thiết bị hợp lệ",
+        "Ảnh mở bằng khóa lưu trữ của tỉnh, chữ ký thiết bị hợp lệ",
+        "Đồng bộ với máy chủ của nhóm",
+        "6 hồ sơ đã được xác nhận bằng biên nhận có chữ ký",
+        "+ 1 ảnh đã nhận",
+        "Hộp thư đi: 7 mục, 7 đã xác nhận",
         "chuỗi nhật ký kiểm tra OK",
     ] {
         assert!(vi.contains(section), "demo output (vi) lacks {section:?}:\n{vi}");
     }
     std::fs::remove_dir_all(&empty).unwrap();
+}
+
+/// The demo's server holds nothing readable: every name, village and answer the demo's phone
+/// entered is absent from every file of the server's data folder (database, write-ahead log,
+/// evidence, uploads), which `--keep` leaves behind.
+#[test]
+fn the_demo_server_holds_no_plaintext() {
+    let keep = std::env::temp_dir().join(format!("safehome-demo-keep-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&keep);
+    let o = std::process::Command::new(env!("CARGO_BIN_EXE_safehome"))
+        .args(["demo", "--lang", "en", "--keep"])
+        .arg(&keep)
+        .output()
+        .unwrap();
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let examples: serde_json::Value =
+        serde_json::from_str(safehome_core::templates::EXAMPLE_HOUSEHOLDS).unwrap();
+    let mut secrets: Vec<String> = vec!["Hoàng Gia Bảo".into(), "Lục Văn Toàn".into()];
+    for ex in examples.as_array().unwrap() {
+        let a = &ex["answers"];
+        for key in ["head_name", "village"] {
+            secrets.push(a[key].as_str().unwrap().to_string());
+        }
+        secrets.push(format!("{}", a["household_gps"]["lat"].as_f64().unwrap()));
+    }
+    let mut files = vec![];
+    let mut stack = vec![keep.join("server")];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).unwrap().flatten() {
+            if e.file_type().unwrap().is_dir() {
+                stack.push(e.path());
+            } else {
+                files.push(e.path());
+            }
+        }
+    }
+    assert!(files.iter().any(|f| f.to_string_lossy().contains("blobs")), "{files:?}");
+    for f in &files {
+        let bytes = std::fs::read(f).unwrap();
+        for secret in &secrets {
+            let found = bytes.windows(secret.len()).any(|w| w == secret.as_bytes());
+            assert!(!found, "{} holds {secret:?}", f.display());
+        }
+    }
+    // The phone's own database is encrypted too: its names are not in the clear either.
+    let db = std::fs::read(keep.join("safehome.db")).unwrap();
+    assert!(!db.windows("Lục Văn Toàn".len()).any(|w| w == "Lục Văn Toàn".as_bytes()));
+    std::fs::remove_dir_all(&keep).unwrap();
 }
