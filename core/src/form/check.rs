@@ -2,9 +2,10 @@
 //! references resolve, and whose computations can be ordered. Every problem is reported (not just
 //! the first) with the slash-separated path of the field it belongs to.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeSet, HashMap, HashSet};
 
 use super::expr::{self, Expr, ExprError, ExprKind, Func};
+use super::limits::{self, Pieces};
 use super::model::{Condition, Field, FieldKind, Form, FormParseError};
 use super::risk::{self, CompiledRisk};
 
@@ -72,8 +73,10 @@ pub struct CheckedForm {
     pub by_name: HashMap<String, FieldId>,
     /// Every field in an order where each comes after everything it depends on.
     pub order: Vec<FieldId>,
-    /// For each field, every field that depends on it directly or transitively, in `order`.
-    pub dependents: Vec<Vec<FieldId>>,
+    /// For each field, the fields that depend on it directly (whose `deps` list it).
+    pub users: Vec<Vec<FieldId>>,
+    /// Position of each field in `order`.
+    pub rank: Vec<usize>,
     pub instance_name: Option<Expr>,
     pub risk: Option<CompiledRisk>,
 }
@@ -129,6 +132,9 @@ pub enum DefinitionErrorKind {
     BadValue(String),
     #[error("risk: {0}")]
     Risk(String),
+    /// A resource limit (`form::limits`) that the form would always exceed.
+    #[error("{what}: over the limit of {max} ({name})")]
+    Limit { name: &'static str, max: u64, what: String },
 }
 
 /// A form that could not be loaded: bad JSON, or a definition with problems.
@@ -162,11 +168,37 @@ impl CheckedForm {
     pub fn default_language(&self) -> &str {
         self.form.languages.first().map(String::as_str).unwrap_or("")
     }
+
+    /// Every field that depends on `id` directly or transitively, in `order`. Computed on
+    /// demand (in time proportional to the dependents and their edges) rather than stored for
+    /// every field, which would take quadratic memory on a long dependency chain.
+    pub fn dependents(&self, id: FieldId) -> Vec<FieldId> {
+        let mut seen: HashSet<FieldId> = HashSet::new();
+        let mut stack = vec![id];
+        while let Some(i) = stack.pop() {
+            for &u in self.users.get(i).map_or(&[][..], Vec::as_slice) {
+                if u != id && seen.insert(u) {
+                    stack.push(u);
+                }
+            }
+        }
+        let mut v: Vec<FieldId> = seen.into_iter().collect();
+        v.sort_unstable_by_key(|&i| self.rank.get(i).copied().unwrap_or(usize::MAX));
+        v
+    }
 }
 
 /// Check a form definition. Returns every problem found.
 pub fn check(form: Form) -> Result<CheckedForm, Vec<DefinitionError>> {
-    let mut cx = Checker { errors: Vec::new(), fields: Vec::new(), by_name: HashMap::new() };
+    check_counting(form).0
+}
+
+/// [`check`], also returning a count of the work done on the dependency graph (edges and
+/// fields visited by ordering, cycle detection and the limit checks), which tests bound to show
+/// that the check stays linear.
+pub(crate) fn check_counting(form: Form) -> (Result<CheckedForm, Vec<DefinitionError>>, u64) {
+    let mut cx =
+        Checker { errors: Vec::new(), fields: Vec::new(), by_name: HashMap::new(), work: 0 };
     if form.fields.is_empty() {
         cx.err("form", DefinitionErrorKind::NoFields);
     }
@@ -178,7 +210,7 @@ pub fn check(form: Form) -> Result<CheckedForm, Vec<DefinitionError>> {
 
     let mut roots = Vec::new();
     for f in &form.fields {
-        let id = cx.flatten(f, None, "", &[], &form);
+        let id = cx.flatten(f, None, "", &[], 1, &form);
         roots.push(id);
     }
     let instance_name = form
@@ -189,7 +221,10 @@ pub fn check(form: Form) -> Result<CheckedForm, Vec<DefinitionError>> {
         cx.resolve_refs("form/instance_name", "instance_name", e);
     }
     cx.resolve_all();
-    let (order, dependents) = cx.order();
+    let (order, users, rank) = cx.order();
+    cx.check_instance_limits();
+    cx.check_string_pieces(&order);
+    let work = cx.work;
 
     let mut checked = CheckedForm {
         form,
@@ -197,7 +232,8 @@ pub fn check(form: Form) -> Result<CheckedForm, Vec<DefinitionError>> {
         roots,
         by_name: cx.by_name,
         order,
-        dependents,
+        users,
+        rank,
         instance_name,
         risk: None,
     };
@@ -208,13 +244,15 @@ pub fn check(form: Form) -> Result<CheckedForm, Vec<DefinitionError>> {
             Err(mut e) => errors.append(&mut e),
         }
     }
-    if errors.is_empty() { Ok(checked) } else { Err(errors) }
+    (if errors.is_empty() { Ok(checked) } else { Err(errors) }, work)
 }
 
 struct Checker {
     errors: Vec<DefinitionError>,
     fields: Vec<FieldInfo>,
     by_name: HashMap<String, FieldId>,
+    /// Graph work done (see [`check_counting`]).
+    work: u64,
 }
 
 /// Names as XLSForm allows them (XML element names without namespaces).
@@ -279,13 +317,14 @@ impl Checker {
         }
     }
 
-    /// Add `f` and its descendants in pre-order; returns its id.
+    /// Add `f` and its descendants in pre-order; returns its id. `depth` is 1 at top level.
     fn flatten(
         &mut self,
         f: &Field,
         parent: Option<FieldId>,
         parent_path: &str,
         repeats: &[FieldId],
+        depth: usize,
         form: &Form,
     ) -> FieldId {
         let path = if parent_path.is_empty() {
@@ -345,12 +384,164 @@ impl Checker {
         let mut inner = repeats.to_vec();
         if f.kind == FieldKind::Repeat {
             inner.push(id);
+            if inner.len() > limits::MAX_REPEAT_NESTING {
+                self.limit(
+                    &path,
+                    "MAX_REPEAT_NESTING",
+                    limits::MAX_REPEAT_NESTING as u64,
+                    format!("a repeat nested {} deep in repeats", inner.len()),
+                );
+            }
+        }
+        if !f.children.is_empty() && depth >= limits::MAX_FIELD_DEPTH {
+            // Its children are not checked (nor recursed into, which bounds the stack for a
+            // form built in code rather than read from JSON).
+            self.limit(
+                &path,
+                "MAX_FIELD_DEPTH",
+                limits::MAX_FIELD_DEPTH as u64,
+                format!("fields nested {} deep in groups and repeats", depth + 1),
+            );
+            return id;
         }
         for c in &f.children {
-            let cid = self.flatten(c, Some(id), &path, &inner, form);
+            let cid = self.flatten(c, Some(id), &path, &inner, depth + 1, form);
             self.fields[id].children.push(cid);
         }
         id
+    }
+
+    fn limit(&mut self, path: &str, name: &'static str, max: u64, what: String) {
+        self.err(path, DefinitionErrorKind::Limit { name, max, what });
+    }
+
+    /// Repeat counts and bounds within [`limits::MAX_REPEAT_INSTANCES`], and the instances and
+    /// values that the fixed counts (constant `repeat_count`s and `min_repeats`) always create
+    /// within the session limits. Counts that depend on answers are bounded at fill time.
+    fn check_instance_limits(&mut self) {
+        let n = self.fields.len();
+        let per_repeat = limits::MAX_REPEAT_INSTANCES as u64;
+        // Values per instance of each scope: fields whose innermost repeat is the scope.
+        let mut scope_values = vec![0u64; n];
+        let mut root_values = 0u64;
+        for f in &self.fields {
+            match f.scope() {
+                Some(r) => scope_values[r] += 1,
+                None => root_values += 1,
+            }
+        }
+        self.work += n as u64;
+        // Fewest instances of each repeat in the whole session.
+        let mut least = vec![0u64; n];
+        let mut total = 0u64;
+        let mut values = root_values;
+        let (mut total_reported, mut values_reported) = (false, false);
+        for id in 0..n {
+            let f = &self.fields[id];
+            if f.kind() != FieldKind::Repeat {
+                continue;
+            }
+            let path = f.path.clone();
+            let constant = f.repeat_count.as_ref().and_then(limits::constant_count);
+            let bounds = [
+                ("repeat_count", constant),
+                ("max_repeats", f.def.max_repeats.map(u64::from)),
+                ("min_repeats", f.def.min_repeats.map(u64::from)),
+            ];
+            for (attr, v) in bounds {
+                if let Some(v) = v.filter(|&v| v > per_repeat) {
+                    self.limit(
+                        &path,
+                        "MAX_REPEAT_INSTANCES",
+                        per_repeat,
+                        format!("{attr} is {v} instances"),
+                    );
+                }
+            }
+            let f = &self.fields[id];
+            let own = limits::min_instances(f).min(per_repeat);
+            let outer = f.scope().map_or(1, |r| least[r]);
+            least[id] = outer.saturating_mul(own);
+            total = total.saturating_add(least[id]);
+            values = values.saturating_add(least[id].saturating_mul(scope_values[id]));
+            if own == 0 {
+                continue;
+            }
+            let mut factors: Vec<String> = f
+                .repeats
+                .iter()
+                .chain([&id])
+                .map(|&r| limits::min_instances(&self.fields[r]).min(per_repeat).to_string())
+                .collect();
+            if factors.len() == 1 {
+                factors.clear();
+            }
+            let product = if factors.is_empty() {
+                String::new()
+            } else {
+                format!(" ({})", factors.join(" × "))
+            };
+            if total > limits::MAX_TOTAL_INSTANCES as u64 && !total_reported {
+                total_reported = true;
+                self.limit(
+                    &path,
+                    "MAX_TOTAL_INSTANCES",
+                    limits::MAX_TOTAL_INSTANCES as u64,
+                    format!(
+                        "the fixed repeat counts create at least {total} repeat instances, {} of \
+                         this repeat{product}",
+                        least[id]
+                    ),
+                );
+            }
+            if values > limits::MAX_SESSION_VALUES as u64 && !values_reported {
+                values_reported = true;
+                self.limit(
+                    &path,
+                    "MAX_SESSION_VALUES",
+                    limits::MAX_SESSION_VALUES as u64,
+                    format!(
+                        "the fixed repeat counts create at least {values} field values, {} \
+                         instances of this repeat{product} with {} fields each",
+                        least[id], scope_values[id]
+                    ),
+                );
+            }
+        }
+    }
+
+    /// Calculations and defaults whose string would be assembled from more than
+    /// [`limits::MAX_STRING_PIECES`] pieces, reported where the bound is first crossed (not again
+    /// at every field downstream).
+    fn check_string_pieces(&mut self, order: &[FieldId]) {
+        let n = self.fields.len();
+        let max = limits::MAX_STRING_PIECES;
+        let mut fan = vec![1u64; n];
+        let mut problems = Vec::new();
+        for &id in order {
+            let f = &self.fields[id];
+            let exprs = [("calculation", f.calculation.as_ref()), ("default", f.default.as_ref())];
+            for (attr, e) in exprs {
+                let Some(e) = e else { continue };
+                let counter =
+                    Pieces { fields: &self.fields, by_name: &self.by_name, fan: &fan, context: f };
+                let p = counter.of(e, false);
+                self.work += 1;
+                if p > max {
+                    let upstream = e
+                        .references()
+                        .iter()
+                        .any(|(name, _)| self.by_name.get(*name).is_some_and(|&g| fan[g] > max));
+                    if !upstream {
+                        problems.push((f.path.clone(), format!("{attr} assembles a string from up to {p} pieces (field values and literals)")));
+                    }
+                }
+                fan[id] = fan[id].max(p);
+            }
+        }
+        for (path, what) in problems {
+            self.limit(&path, "MAX_STRING_PIECES", max, what);
+        }
     }
 
     /// Attributes that make no sense for the field's type are errors, not silently ignored:
@@ -591,9 +782,10 @@ impl Checker {
         }
     }
 
-    /// Topological order of the dependency graph (document order among equals), and each field's
-    /// transitive dependents. Cycles are reported with the fields they run through.
-    fn order(&mut self) -> (Vec<FieldId>, Vec<Vec<FieldId>>) {
+    /// Topological order of the dependency graph (document order among equals), each field's
+    /// direct dependents, and each field's position in the order. Cycles are reported with the
+    /// fields they run through. O((fields + edges) log fields).
+    fn order(&mut self) -> (Vec<FieldId>, Vec<Vec<FieldId>>, Vec<usize>) {
         let n = self.fields.len();
         let mut indegree = vec![0usize; n];
         let mut users: Vec<Vec<FieldId>> = vec![Vec::new(); n];
@@ -601,6 +793,7 @@ impl Checker {
             for &d in &f.deps {
                 indegree[f.id] += 1;
                 users[d].push(f.id);
+                self.work += 1;
             }
         }
         let mut ready: BTreeSet<FieldId> = (0..n).filter(|&i| indegree[i] == 0).collect();
@@ -608,6 +801,7 @@ impl Checker {
         while let Some(i) = ready.pop_first() {
             order.push(i);
             for &u in &users[i] {
+                self.work += 1;
                 indegree[u] -= 1;
                 if indegree[u] == 0 {
                     ready.insert(u);
@@ -617,63 +811,66 @@ impl Checker {
         if order.len() < n {
             self.report_cycles(&indegree);
             // Keep going with a total order so later checks can still run.
-            let placed: BTreeSet<_> = order.iter().copied().collect();
-            order.extend((0..n).filter(|i| !placed.contains(i)));
+            let mut placed = vec![false; n];
+            for &i in &order {
+                placed[i] = true;
+            }
+            order.extend((0..n).filter(|&i| !placed[i]));
         }
         let mut rank = vec![0usize; n];
         for (r, &i) in order.iter().enumerate() {
             rank[i] = r;
         }
-        let dependents = (0..n)
-            .map(|start| {
-                let mut seen = BTreeSet::new();
-                let mut stack = vec![start];
-                while let Some(i) = stack.pop() {
-                    for &u in &users[i] {
-                        if seen.insert(u) {
-                            stack.push(u);
-                        }
-                    }
-                }
-                seen.remove(&start);
-                let mut v: Vec<_> = seen.into_iter().collect();
-                v.sort_by_key(|&i| rank[i]);
-                v
-            })
-            .collect();
-        (order, dependents)
+        (order, users, rank)
     }
 
+    /// Fields left with a positive in-degree are on or behind a cycle. From each, walk
+    /// dependencies among them until the walk meets itself (a cycle, reported) or a field an
+    /// earlier walk went through (nothing new). Each field is walked once: linear in the graph.
     fn report_cycles(&mut self, indegree: &[usize]) {
-        // Fields left with a positive in-degree are on or behind a cycle. Walk dependencies
-        // among them until a field repeats: that loop is a cycle.
-        let stuck: BTreeSet<FieldId> = (0..indegree.len()).filter(|&i| indegree[i] > 0).collect();
-        let mut reported: BTreeSet<FieldId> = BTreeSet::new();
-        for &start in &stuck {
-            if reported.contains(&start) {
+        const UNSEEN: usize = usize::MAX;
+        const DONE: usize = usize::MAX - 1;
+        let n = indegree.len();
+        let stuck = |i: usize| indegree.get(i).is_some_and(|&d| d > 0);
+        // For each field: UNSEEN, DONE, or its position on the current walk.
+        let mut state = vec![UNSEEN; n];
+        for start in 0..n {
+            if !stuck(start) || state[start] != UNSEEN {
                 continue;
             }
             let mut trail = vec![start];
+            state[start] = 0;
             let mut cur = start;
             loop {
-                let next = self.fields[cur].deps.iter().copied().find(|d| stuck.contains(d));
+                let mut next = None;
+                for &d in &self.fields[cur].deps {
+                    self.work += 1;
+                    if stuck(d) {
+                        next = Some(d);
+                        break;
+                    }
+                }
                 let Some(next) = next else { break };
-                if let Some(pos) = trail.iter().position(|&t| t == next) {
-                    let cycle = &trail[pos..];
-                    if cycle.iter().all(|c| !reported.contains(c)) {
+                match state[next] {
+                    DONE => break,
+                    UNSEEN => {
+                        state[next] = trail.len();
+                        trail.push(next);
+                        cur = next;
+                    }
+                    pos => {
                         let mut names: Vec<_> =
-                            cycle.iter().map(|&c| self.fields[c].def.name.clone()).collect();
+                            trail[pos..].iter().map(|&c| self.fields[c].def.name.clone()).collect();
                         names.push(self.fields[next].def.name.clone());
                         let path = self.fields[next].path.clone();
                         self.err(&path, DefinitionErrorKind::Cycle(names.join(" -> ")));
-                        reported.extend(cycle.iter().copied());
+                        break;
                     }
-                    break;
                 }
-                trail.push(next);
-                cur = next;
             }
-            reported.extend(trail);
+            for &t in &trail {
+                state[t] = DONE;
+            }
         }
     }
 }
@@ -682,5 +879,70 @@ fn cond_expr(c: &Cond) -> Option<&Expr> {
     match c {
         Cond::Expr(e) => Some(e),
         Cond::Const(_) => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+    use super::*;
+
+    /// `n` fields, field `i` calculated from field `i - 1`; with `cycle_at`, field 0 also reads
+    /// field `cycle_at` (a cycle through fields 0..=cycle_at, the rest a tail hanging off it).
+    fn chain(n: usize, cycle_at: Option<usize>) -> Form {
+        let mut fields = vec![Field {
+            name: "f0".into(),
+            kind: FieldKind::Integer,
+            calculation: cycle_at.map(|k| format!("${{f{k}}} + 1")),
+            ..Field::default()
+        }];
+        for i in 1..n {
+            fields.push(Field {
+                name: format!("f{i}"),
+                kind: FieldKind::Calculate,
+                calculation: Some(format!("${{f{}}} + 1", i - 1)),
+                ..Field::default()
+            });
+        }
+        Form {
+            id: "chain".into(),
+            version: "1".into(),
+            title: crate::form::Text::new(),
+            languages: vec!["en".into()],
+            instance_name: None,
+            choices: Default::default(),
+            fields,
+            risk: None,
+        }
+    }
+
+    /// The probe's 20,000-field chain took 13 s and 1.6 GB to check: every field's transitive
+    /// dependents were stored (n²/2 entries). Now the graph work is a small multiple of fields
+    /// plus edges, and dependents are found on demand.
+    #[test]
+    fn a_20000_field_chain_checks_in_linear_work() {
+        let n = 20_000;
+        let (checked, work) = check_counting(chain(n, None));
+        let form = checked.unwrap();
+        let edges = (n - 1) as u64;
+        assert!(work <= 4 * (n as u64 + edges), "{work} units of graph work for {n} fields");
+        assert_eq!(form.users.iter().map(Vec::len).sum::<usize>(), n - 1);
+        assert_eq!(form.dependents(0).len(), n - 1);
+        assert_eq!(form.dependents(n - 2), vec![n - 1]);
+        assert!(form.dependents(n - 1).is_empty());
+    }
+
+    /// Cycle reporting walked the cycle again from every field of a tail behind it (quadratic);
+    /// each field is now walked once, and the cycle is reported once.
+    #[test]
+    fn a_cycle_behind_a_long_tail_is_reported_once_in_linear_work() {
+        let n = 20_000;
+        let (checked, work) = check_counting(chain(n, Some(2)));
+        let errors = checked.unwrap_err();
+        assert_eq!(errors.len(), 1, "{errors:?}");
+        assert_eq!(errors[0].path, "f0");
+        assert_eq!(errors[0].kind, DefinitionErrorKind::Cycle("f0 -> f2 -> f1 -> f0".into()));
+        assert!(work <= 6 * (n as u64 + n as u64), "{work} units of graph work for {n} fields");
     }
 }

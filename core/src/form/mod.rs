@@ -5,6 +5,7 @@
 pub mod answers;
 pub mod check;
 pub mod expr;
+pub mod limits;
 pub mod model;
 pub mod risk;
 pub mod session;

@@ -58,6 +58,18 @@ pub enum EvalError {
     UnknownField { name: String },
     #[error("{function}() at column {col}: {message}")]
     BadArgument { function: &'static str, col: usize, message: String },
+    /// The result would be longer than [`MAX_STRING_LEN`] bytes; it is refused before it is
+    /// built.
+    ///
+    /// [`MAX_STRING_LEN`]: crate::form::limits::MAX_STRING_LEN
+    #[error(
+        "{function}() at column {col}: the result would be longer than {max} bytes (MAX_STRING_LEN)"
+    )]
+    StringTooLong { function: &'static str, col: usize, max: usize },
+    /// A `repeat_count` whose instances do not fit in the session's limits; the repeat keeps
+    /// the instances it had.
+    #[error("{wanted} instances do not fit: at most {max} here ({limit})")]
+    TooManyInstances { wanted: usize, max: usize, limit: &'static str },
 }
 
 /// Evaluate `expr` in `env`.

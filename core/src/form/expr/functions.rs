@@ -10,6 +10,7 @@ use super::ast::{Expr, ExprKind};
 use super::eval::{Ctx, Ev, EvalError, Scalar};
 use super::value::Value;
 use crate::civil::{self as dates, MS_PER_DAY};
+use crate::form::limits::MAX_STRING_LEN;
 
 /// A function of the expression language, resolved from its name at parse time.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -300,11 +301,51 @@ fn string_or_current<'a>(cx: &Ctx<'_>, a: &Args<'a>) -> Result<Cow<'a, str>, Eva
     }
 }
 
-/// Push the string values of an argument: every node of a node-set, else the one value.
-fn push_strings(cx: &Ctx<'_>, v: Ev<'_>, out: &mut Vec<String>) {
-    match v.nodes() {
-        Some(nodes) => out.extend(nodes.iter().map(|n| n.string_in(cx.offset()).into_owned())),
-        None => out.push(v.into_str(cx.offset()).into_owned()),
+/// Refuse a string result of `len` bytes over [`MAX_STRING_LEN`].
+fn check_len(a: &Args<'_>, len: usize) -> Result<(), EvalError> {
+    if len > MAX_STRING_LEN {
+        return Err(EvalError::StringTooLong {
+            function: a.f.name(),
+            col: a.col,
+            max: MAX_STRING_LEN,
+        });
+    }
+    Ok(())
+}
+
+/// The pieces of a string being assembled (`concat`, `join`), with their total length checked
+/// against [`MAX_STRING_LEN`] as each is added, so that an oversized result is refused before
+/// more than the limit is held.
+struct Assembly<'s> {
+    parts: Vec<String>,
+    len: usize,
+    sep: &'s str,
+}
+
+impl Assembly<'_> {
+    fn push(&mut self, a: &Args<'_>, s: String) -> Result<(), EvalError> {
+        let sep = if self.parts.is_empty() { 0 } else { self.sep.len() };
+        self.len = self.len.saturating_add(sep).saturating_add(s.len());
+        check_len(a, self.len)?;
+        self.parts.push(s);
+        Ok(())
+    }
+
+    /// Push the string values of an argument: every node of a node-set, else the one value.
+    fn push_value(&mut self, cx: &Ctx<'_>, a: &Args<'_>, v: Ev<'_>) -> Result<(), EvalError> {
+        match v.nodes() {
+            Some(nodes) => {
+                for n in nodes {
+                    self.push(a, n.string_in(cx.offset()).into_owned())?;
+                }
+                Ok(())
+            }
+            None => self.push(a, v.into_str(cx.offset()).into_owned()),
+        }
+    }
+
+    fn finish(self) -> String {
+        self.parts.join(self.sep)
     }
 }
 
@@ -347,19 +388,19 @@ fn call_strings<'a>(cx: &Ctx<'_>, a: &Args<'a>) -> Result<Ev<'a>, Unhandled> {
             }
         }
         Func::Concat => {
-            let mut parts = Vec::with_capacity(a.list.len());
+            let mut out = Assembly { parts: Vec::with_capacity(a.list.len()), len: 0, sep: "" };
             for e in a.list {
-                push_strings(cx, cx.eval(e)?, &mut parts);
+                out.push_value(cx, a, cx.eval(e)?)?;
             }
-            string(parts.concat())
+            string(out.finish())
         }
         Func::Join => {
             let sep = cx.string(a.get(0)?)?;
-            let mut parts = Vec::new();
+            let mut out = Assembly { parts: Vec::new(), len: 0, sep: &sep };
             for e in a.list.get(1..).unwrap_or(&[]) {
-                push_strings(cx, cx.eval(e)?, &mut parts);
+                out.push_value(cx, a, cx.eval(e)?)?;
             }
-            string(parts.join(&sep))
+            string(out.finish())
         }
         Func::StringLength => num(string_or_current(cx, a)?.chars().count() as f64),
         Func::NormalizeSpace => {
@@ -411,14 +452,13 @@ fn call_strings<'a>(cx: &Ctx<'_>, a: &Args<'a>) -> Result<Ev<'a>, Unhandled> {
             let s = cx.string(a.get(0)?)?;
             let from: Vec<char> = cx.string(a.get(1)?)?.chars().collect();
             let to: Vec<char> = cx.string(a.get(2)?)?.chars().collect();
-            let out: String = s
-                .chars()
-                .filter_map(|c| match from.iter().position(|&f| f == c) {
-                    None => Some(c),
-                    Some(i) => to.get(i).copied(),
-                })
-                .collect();
-            string(out)
+            let map = |c: char| match from.iter().position(|&f| f == c) {
+                None => Some(c),
+                Some(i) => to.get(i).copied(),
+            };
+            // Replacements can be longer in UTF-8 than what they replace: measure first.
+            check_len(a, s.chars().filter_map(map).map(char::len_utf8).sum())?;
+            string(s.chars().filter_map(map).collect())
         }
         Func::Uuid => match a.list.first() {
             None => {
@@ -775,7 +815,12 @@ fn call_dates<'a>(cx: &Ctx<'_>, a: &Args<'a>) -> Result<Ev<'a>, Unhandled> {
             let v = arg(0)?;
             let fmt = cx.string(a.get(1)?)?;
             match wall_ms(cx, v.scalar()).map_err(|m| a.bad(m))? {
-                Some(ms) => string(dates::format_date(ms, &fmt)),
+                Some(ms) => {
+                    // At most a few times the format's length, which is itself bounded.
+                    let out = dates::format_date(ms, &fmt);
+                    check_len(a, out.len())?;
+                    string(out)
+                }
                 None => blank(),
             }
         }

@@ -7,6 +7,7 @@
 //! prefix.
 
 use super::parser::{ExprError, ExprErrorKind};
+use crate::form::limits::{MAX_EXPR_TOKENS, MAX_STRING_LEN};
 
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) enum Tok {
@@ -113,6 +114,12 @@ pub(crate) fn tokenize(src: &str) -> Result<Vec<Token>, ExprError> {
             i += 1;
             continue;
         }
+        if out.len() >= MAX_EXPR_TOKENS {
+            return Err(ExprError {
+                col,
+                kind: ExprErrorKind::TooManyTokens { max: MAX_EXPR_TOKENS },
+            });
+        }
         let operator_position = out.last().is_some_and(|t| t.tok.ends_operand());
         let (tok, len) = match c {
             '(' => (Tok::LParen, 1),
@@ -132,6 +139,14 @@ pub(crate) fn tokenize(src: &str) -> Result<Vec<Token>, ExprError> {
                 let Some(end) = rest.iter().position(|&q| q == c) else {
                     return Err(syntax(col, "unterminated string literal"));
                 };
+                if end > MAX_STRING_LEN {
+                    return Err(syntax(
+                        col,
+                        format!(
+                            "string literal longer than {MAX_STRING_LEN} characters (MAX_STRING_LEN)"
+                        ),
+                    ));
+                }
                 let s: String = rest.iter().take(end).collect();
                 (Tok::Str(s), end + 2)
             }

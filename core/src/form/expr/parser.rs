@@ -34,6 +34,8 @@ pub enum ExprErrorKind {
     BadRegex { pattern: String, message: String },
     #[error("empty expression")]
     Empty,
+    #[error("the expression has more than {max} tokens (MAX_EXPR_TOKENS)")]
+    TooManyTokens { max: usize },
 }
 
 fn plural(n: usize) -> &'static str {

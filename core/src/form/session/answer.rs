@@ -35,7 +35,7 @@ impl Session {
         let addr = addr.to_vec();
         self.check_answerable(f, &addr, path, respect_read_only)?;
         if input.is_null() {
-            self.store_answer(f, &addr, Value::empty());
+            self.store_answer(f, &addr, Value::empty())?;
             self.confirmed.remove(&self.path_of(f, &addr));
             self.event(path, TimingKind::Cleared);
             return Ok(true);
@@ -45,7 +45,7 @@ impl Session {
         let choices = info.def.choices.as_ref().and_then(|l| form.form.choices.get(l));
         let v = answers::coerce(info.kind(), choices.map(Vec::as_slice), input, self.offset())
             .map_err(|error| SessionError::Answer { path: path.into(), error })?;
-        self.store_answer(f, &addr, v);
+        self.store_answer(f, &addr, v)?;
         self.confirmed.remove(&self.path_of(f, &addr));
         self.event(path, TimingKind::Answered);
         Ok(self.constraint_holds(f, &addr))
@@ -96,17 +96,23 @@ impl Session {
         Ok(())
     }
 
-    fn store_answer(&mut self, f: FieldId, addr: &[usize], v: Value) {
-        let changed = match self.slot_mut(f, addr) {
-            Some(s) if s.answer != v => {
-                s.answer = v;
-                true
-            }
-            _ => false,
+    /// Store an answer and recompute what depends on it. When that would take the session
+    /// over its limits (a repeat count that does not fit), the answer is refused and the
+    /// session is left as it was.
+    fn store_answer(&mut self, f: FieldId, addr: &[usize], v: Value) -> Result<(), SessionError> {
+        let old = match self.slot_mut(f, addr) {
+            Some(s) if s.answer != v => std::mem::replace(&mut s.answer, v),
+            _ => return Ok(()),
         };
-        if changed {
-            self.recompute_from(f, addr);
-        }
+        self.guarded(
+            |s| s.recompute_from(f, addr),
+            |s| {
+                if let Some(slot) = s.slot_mut(f, addr) {
+                    slot.answer = old;
+                }
+                s.recompute_from(f, addr);
+            },
+        )
     }
 
     pub(super) fn constraint_holds(&self, f: FieldId, addr: &[usize]) -> bool {
@@ -138,8 +144,18 @@ impl Session {
         if n >= max {
             return Err(SessionError::TooManyInstances { path: path.into(), max });
         }
-        self.resize_repeat(r, &addr, n + 1);
-        self.recompute_from(r, &addr);
+        if let Err(room) = self.resize_repeat(r, &addr, n + 1) {
+            return Err(SessionError::TooManyInstances { path: path.into(), max: room.max });
+        }
+        // Repeats with fixed counts inside the new instance grow with it: if they do not fit,
+        // the instance is not added.
+        self.guarded(
+            |s| s.recompute_from(r, &addr),
+            |s| {
+                let _ = s.resize_repeat(r, &addr, n);
+                s.recompute_from(r, &addr);
+            },
+        )?;
         let mut inst = addr.clone();
         inst.push(n);
         let new_path = self.path_of(r, &inst);
@@ -161,13 +177,20 @@ impl Session {
             return Err(SessionError::FixedRepeat { path: path.into() });
         }
         let (scope_addr, index) = addr.split_at(addr.len() - 1);
-        let rs = self.layout.rslot[r];
-        let chain = info.repeats.clone();
-        if let Some(list) = self.inst_mut(&chain, scope_addr).and_then(|p| p.repeats.get_mut(rs)) {
-            if index[0] < list.len() {
-                list.remove(index[0]);
-            }
-        }
+        let index = index.first().copied().unwrap_or(0);
+        let taken = self.take_instance(r, scope_addr, index);
+        // Fewer instances can mean more elsewhere (a count that reads this one): if those do
+        // not fit, the instance stays.
+        self.guarded(
+            |s| s.recompute_from(r, scope_addr),
+            |s| {
+                if let Some(inst) = taken {
+                    s.insert_instance(r, scope_addr, index, inst);
+                }
+                s.recompute_from(r, scope_addr);
+            },
+        )?;
+        let index = [index];
         // Paths of later instances shifted: confirmations follow their instance.
         let prefix = self.path_of(r, scope_addr);
         self.confirmed = shift_paths(&self.confirmed, &prefix, index[0]);
@@ -177,7 +200,6 @@ impl Session {
                 self.cursor = None;
             }
         }
-        self.recompute_from(r, scope_addr);
         self.event(path, TimingKind::RepeatRemoved);
         Ok(())
     }
@@ -294,8 +316,16 @@ impl Session {
                 max: MAX_REPEAT_INSTANCES,
             });
         }
-        self.resize_repeat(r, addr, n);
-        self.recompute_from(r, addr);
-        Ok(())
+        let before = self.instance_count(r, addr);
+        if let Err(room) = self.resize_repeat(r, addr, n) {
+            return Err(SessionError::TooManyInstances { path: path.into(), max: room.max });
+        }
+        self.guarded(
+            |s| s.recompute_from(r, addr),
+            |s| {
+                let _ = s.resize_repeat(r, addr, before);
+                s.recompute_from(r, addr);
+            },
+        )
     }
 }

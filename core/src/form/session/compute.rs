@@ -7,8 +7,9 @@ use std::sync::Arc;
 use serde_json::Value as Json;
 
 use super::env::{Ctx, interpolate};
+use super::instances::NoRoom;
 use super::instances::Slot;
-use super::{Addr, MAX_REPEAT_INSTANCES, Session};
+use super::{Addr, MAX_REPEAT_INSTANCES, Session, SessionError};
 use crate::form::answers;
 use crate::form::check::{Cond, FieldId};
 use crate::form::expr::{self, EvalError, Expr, Value};
@@ -95,7 +96,7 @@ impl Session {
             structural.push((changed, addr.to_vec()));
         }
         self.resized.clear();
-        for &d in &form.dependents[changed] {
+        for d in form.dependents(changed) {
             let dinfo = form.field(d);
             let mut prefixes: Vec<Addr> = Vec::new();
             for dep in &dinfo.deps {
@@ -176,7 +177,17 @@ impl Session {
                 } else {
                     0
                 };
-                resized = self.resize_repeat(f, addr, n);
+                match self.resize_repeat(f, addr, n) {
+                    Ok(r) => resized = r,
+                    Err(NoRoom { max, limit }) => {
+                        // The repeat keeps the instances it had; the operation that asked for
+                        // more is undone when it runs guarded, and `validate` reports it.
+                        let path = self.path_of(f, addr);
+                        let err = EvalError::TooManyInstances { wanted: n, max, limit };
+                        self.eval_errors.insert((path.clone(), "repeat_count"), err);
+                        self.limit_hit.get_or_insert(SessionError::TooManyInstances { path, max });
+                    }
+                }
             }
         }
         if resized {
@@ -222,27 +233,15 @@ impl Session {
             }
         }
     }
-
-    pub(super) fn resize_repeat(&mut self, r: FieldId, addr: &[usize], n: usize) -> bool {
-        let scope = self.layout.opens[r];
-        let fresh = self.layout.new_inst(scope);
-        let rs = self.layout.rslot[r];
-        let info_repeats = self.form.field(r).repeats.clone();
-        let Some(parent) = self.inst_mut(&info_repeats, addr) else { return false };
-        let Some(list) = parent.repeats.get_mut(rs) else { return false };
-        if list.len() == n {
-            return false;
-        }
-        list.resize(n, fresh);
-        true
-    }
 }
 
-/// Keep only prefixes that no shorter one in the list already covers.
+/// Keep only prefixes that no shorter one in the list already covers. In sorted order
+/// everything between a prefix and an address it covers is covered by it too, so comparing
+/// with the last one kept is enough (linear, whatever the number of instances).
 fn minimal_prefixes(sorted: Vec<Addr>) -> Vec<Addr> {
     let mut out: Vec<Addr> = Vec::new();
     for p in sorted {
-        if !out.iter().any(|q| p.starts_with(q)) {
+        if !out.last().is_some_and(|q| p.starts_with(q)) {
             out.push(p);
         }
     }

@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use super::{Addr, Session};
+use super::{Addr, MAX_SESSION_VALUES, MAX_TOTAL_INSTANCES, Session};
 use crate::form::check::{CheckedForm, FieldId};
 use crate::form::expr::Value;
 use crate::form::model::FieldKind;
@@ -37,6 +37,54 @@ pub(super) struct Inst {
     pub(super) slots: Vec<Slot>,
     /// Instances of each repeat whose enclosing scope is this instance, by repeat slot.
     pub(super) repeats: Vec<Vec<Inst>>,
+}
+
+impl Inst {
+    /// What this instance holds, itself and every instance nested in it included. The
+    /// recursion is as deep as repeats nest (at most `MAX_REPEAT_NESTING`).
+    pub(super) fn weight(&self) -> Held {
+        let mut w = Held { instances: 1, values: self.slots.len() };
+        for inst in self.repeats.iter().flatten() {
+            w.add(inst.weight());
+        }
+        w
+    }
+}
+
+/// Repeat instances and field values held, counted against the session limits
+/// (`MAX_TOTAL_INSTANCES`, `MAX_SESSION_VALUES`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(super) struct Held {
+    pub(super) instances: usize,
+    pub(super) values: usize,
+}
+
+impl Held {
+    fn add(&mut self, w: Held) {
+        self.instances = self.instances.saturating_add(w.instances);
+        self.values = self.values.saturating_add(w.values);
+    }
+    fn sub(&mut self, w: Held) {
+        self.instances = self.instances.saturating_sub(w.instances);
+        self.values = self.values.saturating_sub(w.values);
+    }
+}
+
+/// Instances a shrinking repeat dropped during a guarded operation: repeat `r` in the scope
+/// instance `addr` had them from index `at` on.
+#[derive(Debug)]
+pub(super) struct Removed {
+    r: FieldId,
+    addr: Addr,
+    at: usize,
+    insts: Vec<Inst>,
+}
+
+/// Why a repeat could not grow: the most instances it can have there, and the limit that says so.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) struct NoRoom {
+    pub(super) max: usize,
+    pub(super) limit: &'static str,
 }
 
 /// Where each field's state lives: computed once per form.
@@ -157,5 +205,111 @@ impl Session {
     pub fn repeat_instances(&self, r: FieldId) -> Vec<Addr> {
         let chain = self.chain_of(r, usize::MAX);
         self.addresses(&chain, &[])
+    }
+
+    /// Give repeat `r` in the scope instance `addr` exactly `n` instances: new ones are fresh,
+    /// dropped ones go to the journal when a guarded operation runs. Growing is refused, with
+    /// nothing changed, when the session limits leave no room (except while undoing).
+    /// Returns whether the number of instances changed.
+    pub(super) fn resize_repeat(
+        &mut self,
+        r: FieldId,
+        addr: &[usize],
+        n: usize,
+    ) -> Result<bool, NoRoom> {
+        let scope = self.layout.opens[r];
+        let rs = self.layout.rslot[r];
+        let values_each = self.layout.scope_sizes.get(scope).map_or(0, |s| s.0);
+        let chain = self.form.field(r).repeats.clone();
+        let held = self.held;
+        let undoing = self.undoing;
+        let fresh = self.layout.new_inst(scope);
+        let Some(list) = self.inst_mut(&chain, addr).and_then(|p| p.repeats.get_mut(rs)) else {
+            return Ok(false);
+        };
+        let len = list.len();
+        if n == len {
+            return Ok(false);
+        }
+        let mut dropped = Vec::new();
+        if n > len {
+            let more = n - len;
+            let room_instances = MAX_TOTAL_INSTANCES.saturating_sub(held.instances);
+            let room_values = MAX_SESSION_VALUES.saturating_sub(held.values) / values_each.max(1);
+            if !undoing && (more > room_instances || more > room_values) {
+                let (room, limit) = if room_instances <= room_values {
+                    (room_instances, "MAX_TOTAL_INSTANCES")
+                } else {
+                    (room_values, "MAX_SESSION_VALUES")
+                };
+                return Err(NoRoom { max: len + room, limit });
+            }
+            list.resize(n, fresh);
+            self.held.add(Held { instances: more, values: more.saturating_mul(values_each) });
+        } else {
+            dropped = list.split_off(n);
+        }
+        for inst in &dropped {
+            self.held.sub(inst.weight());
+        }
+        if !dropped.is_empty() {
+            if let Some(journal) = &mut self.journal {
+                journal.push(Removed { r, addr: addr.to_vec(), at: n, insts: dropped });
+            }
+        }
+        Ok(true)
+    }
+
+    /// Undo a journaled shrink: the instances from `at` on are replaced by the dropped ones
+    /// (with their answers), and what depends on the repeat is recomputed.
+    pub(super) fn put_back(&mut self, removed: Removed) {
+        let Removed { r, addr, at, insts } = removed;
+        let rs = self.layout.rslot[r];
+        let chain = self.form.field(r).repeats.clone();
+        let Some(list) = self.inst_mut(&chain, &addr).and_then(|p| p.repeats.get_mut(rs)) else {
+            return;
+        };
+        if list.len() < at {
+            return;
+        }
+        let tail = list.split_off(at);
+        list.extend(insts);
+        let back: Vec<Held> = list.iter().skip(at).map(Inst::weight).collect();
+        for inst in &tail {
+            self.held.sub(inst.weight());
+        }
+        for w in back {
+            self.held.add(w);
+        }
+        self.recompute_from(r, &addr);
+    }
+
+    /// Remove instance `index` of repeat `r` in the scope instance `addr`, returning it.
+    pub(super) fn take_instance(
+        &mut self,
+        r: FieldId,
+        addr: &[usize],
+        index: usize,
+    ) -> Option<Inst> {
+        let rs = self.layout.rslot[r];
+        let chain = self.form.field(r).repeats.clone();
+        let list = self.inst_mut(&chain, addr)?.repeats.get_mut(rs)?;
+        if index >= list.len() {
+            return None;
+        }
+        let inst = list.remove(index);
+        self.held.sub(inst.weight());
+        Some(inst)
+    }
+
+    /// Insert `inst` back as instance `index` of repeat `r` in the scope instance `addr`.
+    pub(super) fn insert_instance(&mut self, r: FieldId, addr: &[usize], index: usize, inst: Inst) {
+        let rs = self.layout.rslot[r];
+        let chain = self.form.field(r).repeats.clone();
+        let w = inst.weight();
+        if let Some(list) = self.inst_mut(&chain, addr).and_then(|p| p.repeats.get_mut(rs)) {
+            list.insert(index.min(list.len()), inst);
+            self.held.add(w);
+        }
     }
 }

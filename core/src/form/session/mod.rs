@@ -36,15 +36,13 @@ mod state;
 mod timing;
 mod validate;
 
-use instances::{Inst, Layout};
+use instances::{Held, Inst, Layout, Removed};
 pub use navigate::{ChoiceOption, Progress, Prompt};
 pub use state::SessionState;
 pub use timing::{QuestionTiming, TimingEvent, TimingKind};
 pub use validate::{ValidationReport, Violation, ViolationCode};
 
-/// Most instances any repeat can have, whatever `repeat_count` or the volunteer asks for: a
-/// bound on memory for a form written with a runaway count.
-pub const MAX_REPEAT_INSTANCES: usize = 500;
+pub use crate::form::limits::{MAX_REPEAT_INSTANCES, MAX_SESSION_VALUES, MAX_TOTAL_INSTANCES};
 
 /// An instance address: the 0-based index in each enclosing repeat, outermost first.
 pub type Addr = Vec<usize>;
@@ -64,6 +62,9 @@ pub enum SessionError {
     ReadOnly { path: String },
     #[error("{path}: the number of instances is set by the form (repeat_count)")]
     FixedRepeat { path: String },
+    /// No room for another instance here: `max` is the most this repeat can have at `path`,
+    /// from its own bound (`max_repeats`, [`MAX_REPEAT_INSTANCES`]) or from what the session's
+    /// limits ([`MAX_TOTAL_INSTANCES`], [`MAX_SESSION_VALUES`]) leave.
     #[error("{path}: at most {max} instances")]
     TooManyInstances { path: String, max: usize },
     #[error("{path}: not a repeat")]
@@ -92,6 +93,16 @@ pub struct Session {
     /// Repeats whose instance lists `compute` resized, with the scope address: scratch for
     /// `recompute_from`, which must revisit everything inside them.
     resized: Vec<(FieldId, Addr)>,
+    /// Repeat instances and field values held, against the session limits.
+    held: Held,
+    /// The first limit a recomputation ran into (a repeat count that did not fit): the
+    /// operation that caused it is undone (see `guarded`).
+    limit_hit: Option<SessionError>,
+    /// While an operation runs guarded: instances that shrinking repeats dropped, so that
+    /// undoing the operation brings them back with their answers.
+    journal: Option<Vec<Removed>>,
+    /// Set while an operation is undone: the state it returns to fitted the limits.
+    undoing: bool,
 }
 
 impl std::fmt::Debug for Session {
@@ -109,6 +120,7 @@ impl Session {
     ) -> Session {
         let layout = Layout::new(&form);
         let root = layout.new_inst(0);
+        let held = Held { instances: 0, values: root.slots.len() };
         let language = form.default_language().to_string();
         let started_at_ms = clock.now_ms();
         let mut s = Session {
@@ -124,9 +136,50 @@ impl Session {
             started_at_ms,
             eval_errors: BTreeMap::new(),
             resized: Vec::new(),
+            held,
+            limit_hit: None,
+            journal: None,
+            undoing: false,
         };
         s.recompute_all();
+        // A count that did not fit is reported by `validate` (as an expression problem of the
+        // repeat's count); there is no operation to undo.
+        s.limit_hit = None;
         s
+    }
+
+    /// Repeat instances and field values the session holds now (see `form::limits`).
+    pub fn held(&self) -> (usize, usize) {
+        (self.held.instances, self.held.values)
+    }
+
+    /// Run `op`, which may create repeat instances through recomputation. When that runs into a
+    /// session limit, `undo` reverses what `op` did, the instances that shrinking repeats dropped
+    /// meanwhile are put back, and the limit's error is returned: the session is as it was.
+    fn guarded<T>(
+        &mut self,
+        op: impl FnOnce(&mut Session) -> T,
+        undo: impl FnOnce(&mut Session),
+    ) -> Result<T, SessionError> {
+        self.limit_hit = None;
+        self.journal = Some(Vec::new());
+        let out = op(self);
+        let journal = self.journal.take().unwrap_or_default();
+        let Some(err) = self.limit_hit.take() else { return Ok(out) };
+        self.undoing = true;
+        undo(self);
+        for removed in journal.into_iter().rev() {
+            self.put_back(removed);
+        }
+        // Problems recorded in instances that the undone operation created are gone with them.
+        let stale: Vec<_> =
+            self.eval_errors.keys().filter(|(p, _)| self.resolve(p).is_err()).cloned().collect();
+        for key in stale {
+            self.eval_errors.remove(&key);
+        }
+        self.undoing = false;
+        self.limit_hit = None;
+        Err(err)
     }
 
     pub fn form(&self) -> &Arc<CheckedForm> {

@@ -31,6 +31,9 @@ pub use validation::validate_area;
 /// Refuse areas with more positions than this (a commune boundary has a few thousand).
 pub const MAX_POSITIONS_PER_AREA: usize = 5_000_000;
 
+/// Most problems reported for one area; the rest are counted ([`AreaErrorKind::MoreProblems`]).
+pub const MAX_ERRORS_PER_AREA: usize = 100;
+
 /// A longitude/latitude box, degrees.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Bounds {
@@ -188,6 +191,15 @@ pub enum AreaErrorKind {
     DuplicateCode {
         first: usize,
     },
+    /// More problems in the same feature than [`MAX_ERRORS_PER_AREA`]: how many were not listed.
+    MoreProblems {
+        count: usize,
+    },
+    /// The overlap or edge intersection check took more steps than its budget (a generous
+    /// multiple of the parts or edges) without finishing: geometry built to defeat the index.
+    TooComplex {
+        steps: usize,
+    },
 }
 
 impl AreaErrorKind {
@@ -215,6 +227,8 @@ impl AreaErrorKind {
             HoleOutsideShell { .. } => "hole_outside_shell",
             PolygonsOverlap { .. } => "polygons_overlap",
             DuplicateCode { .. } => "duplicate_code",
+            MoreProblems { .. } => "more_problems",
+            TooComplex { .. } => "too_complex",
         }
     }
 }
@@ -274,6 +288,14 @@ impl fmt::Display for AreaErrorKind {
                 write!(f, "polygons {polygon_a} and {polygon_b} of the MultiPolygon overlap")
             }
             DuplicateCode { first } => write!(f, "the code is already used by feature {first}"),
+            MoreProblems { count } => {
+                write!(f, "and {count} more problem(s) in this feature, not listed")
+            }
+            TooComplex { steps } => write!(
+                f,
+                "the geometry is too intricate to check (more than {steps} steps of its \
+                 spatial index)"
+            ),
         }
     }
 }
