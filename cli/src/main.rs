@@ -16,12 +16,12 @@ mod out;
 mod report;
 mod source;
 mod sync_cmd;
-mod transport;
 mod utc_offset;
 
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
+use safehome_cli::transport;
 
 #[derive(Parser)]
 #[command(name = "safehome", version, about = "SafeHome field-survey core: forms, risk screening")]

@@ -299,3 +299,41 @@ fn qr(code: &str) -> String {
         Err(_) => String::new(),
     }
 }
+
+/// The `safehome-server` program: parse the command line, serve or run an operator command.
+/// (A function of the library so that test harnesses can build the same program.)
+pub fn main() -> std::process::ExitCode {
+    use clap::Parser;
+    let cli = Cli::parse();
+    let result = match serve_config(&cli.command) {
+        Some((config, listen)) => serve_blocking(config, &listen),
+        None => run_admin(cli.command),
+    };
+    match result {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("safehome-server: {e}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+/// Serve on `listen` until SIGTERM or Ctrl-C, logging to stderr (`RUST_LOG`, default `info`).
+fn serve_blocking(config: ServerConfig, listen: &str) -> Result<(), ServerError> {
+    use tracing_subscriber::EnvFilter;
+    tracing_subscriber::fmt()
+        .with_env_filter(EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()))
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .init();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(ServerError::io("starting the runtime"))?;
+    runtime.block_on(async {
+        let listener = tokio::net::TcpListener::bind(listen)
+            .await
+            .map_err(ServerError::io(format!("binding {listen}")))?;
+        crate::serve(config, listener, crate::shutdown_signal()).await
+    })
+}

@@ -82,7 +82,8 @@ pub fn fuzz_photo_options() -> PhotoOptions {
         max_pixels: 256,
         thumbnail_pixels: 64,
         max_megapixels: 4,
-        memory_budget: 16 << 20,
+        // 16 MiB of the pipeline's fixed overhead, and room for the seeds' pixels.
+        memory_budget: 48 << 20,
         ..PhotoOptions::default()
     }
 }
