@@ -64,7 +64,7 @@ pub fn screened_visit(
         store.answer(
             &mut d,
             field,
-            &json!(if i % 3 == 0 && field == "pond_fenced" { "no" } else { "yes" }),
+            &json!(if i.is_multiple_of(3) && field == "pond_fenced" { "no" } else { "yes" }),
         )?;
     }
     store.answer(&mut d, "stairs_railing", &json!("na"))?;

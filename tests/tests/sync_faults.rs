@@ -245,7 +245,7 @@ fn sigkill_of_phone_and_server_at_random_moments_loses_and_duplicates_nothing() 
     let p = phone(&root, Arc::new(SystemClock { offset_minutes: 420 }), &server.url(), &code);
     let mut finalized = BTreeSet::new();
     for i in 0..4u64 {
-        let with_photo = i % 2 == 0;
+        let with_photo = i.is_multiple_of(2);
         let f =
             safehome_e2e::screened_visit(&p.store, &p.vol, i, with_photo.then(photo).as_deref())
                 .unwrap();
@@ -276,7 +276,7 @@ fn sigkill_of_phone_and_server_at_random_moments_loses_and_duplicates_nothing() 
         for id in acked {
             *claimed.entry(id).or_default() += 1;
         }
-        if b[0] % 3 == 0 {
+        if b[0].is_multiple_of(3) {
             server.kill();
             server_kills += 1;
         }
