@@ -24,6 +24,10 @@ echo "== cargo deny: licences and bans (deny.toml; advisories need a network thi
 command -v cargo-deny >/dev/null 2>&1 || cargo install cargo-deny --locked --version "~0.20"
 cargo deny --locked check --hide-inclusion-graph licenses bans
 
+echo "== Python peers of the interoperability tests (tuspy, in build/pyenv)"
+SAFEHOME_PYTHON="$(bash scripts/python-env.sh)"
+export SAFEHOME_PYTHON
+
 echo "== cargo test"
 cargo test --workspace --all-targets --locked
 
