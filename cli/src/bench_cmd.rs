@@ -156,6 +156,8 @@ struct Figures {
     server_peak_rss_mib: f64,
     storage_bytes_per_submission: f64,
     failures: usize,
+    /// Median time of each request of a submission, ms (`create`, `patch`, `last patch`, `put`).
+    step_p50_ms: std::collections::BTreeMap<String, f64>,
 }
 
 pub fn run(args: &UploadBenchArgs) -> Result<(), String> {
@@ -234,6 +236,8 @@ fn print_case(case: &Case, f: &Figures) {
         f.storage_bytes_per_submission,
         "3.3–3.5 KB / 328.5 KB"
     );
+    let steps: Vec<String> = f.step_p50_ms.iter().map(|(k, v)| format!("{k} {v:.2}")).collect();
+    outln!("{:<28} {}", "p50 per request, ms", steps.join(", "));
     if let Some(a) = a {
         outln!(
             "{:<28} {:>14}",
@@ -293,6 +297,7 @@ fn run_case(server_exe: &Path, case: &Case) -> Result<Figures, String> {
         threads.push(std::thread::spawn(move || {
             let agent = agent();
             let mut latencies = Vec::new();
+            let mut steps = Vec::new();
             let mut failures = 0usize;
             loop {
                 let i = next.fetch_add(1, Ordering::Relaxed);
@@ -309,19 +314,23 @@ fn run_case(server_exe: &Path, case: &Case) -> Result<Figures, String> {
                     }
                 };
                 let t = Instant::now();
-                match upload(&agent, &base, device, &prepared) {
+                match upload(&agent, &base, device, &prepared, &mut steps) {
                     Ok(()) => latencies.push(t.elapsed()),
                     Err(_) => failures += 1,
                 }
             }
-            (latencies, failures)
+            (latencies, steps, failures)
         }));
     }
     let mut latencies = Vec::new();
+    let mut by_step: std::collections::BTreeMap<&'static str, Vec<Duration>> = Default::default();
     let mut failures = 0;
     for t in threads {
-        let (l, f) = t.join().map_err(|_| "a client thread panicked".to_string())?;
+        let (l, s, f) = t.join().map_err(|_| "a client thread panicked".to_string())?;
         latencies.extend(l);
+        for (name, d) in s {
+            by_step.entry(name).or_default().push(d);
+        }
         failures += f;
     }
     let seconds = started.elapsed().as_secs_f64();
@@ -347,6 +356,13 @@ fn run_case(server_exe: &Path, case: &Case) -> Result<Figures, String> {
         storage_bytes_per_submission: (after_bytes.saturating_sub(before_bytes)) as f64
             / done as f64,
         failures,
+        step_p50_ms: by_step
+            .into_iter()
+            .map(|(name, mut v)| {
+                v.sort();
+                (name.to_string(), v[v.len() / 2].as_secs_f64() * 1000.0)
+            })
+            .collect(),
     })
 }
 
@@ -600,8 +616,19 @@ fn base64(bytes: &[u8]) -> String {
 
 /// What a phone does for one record: the photo by tus (create, then 256 KiB chunks), the
 /// submission, and the receipt checked against the pinned key.
-fn upload(agent: &ureq::Agent, base: &str, d: &Device, p: &Prepared) -> Result<(), String> {
+fn upload(
+    agent: &ureq::Agent,
+    base: &str,
+    d: &Device,
+    p: &Prepared,
+    steps: &mut Vec<(&'static str, Duration)>,
+) -> Result<(), String> {
     let tus = ("Tus-Resumable", "1.0.0".to_string());
+    let mut t = Instant::now();
+    let mut step = |name: &'static str, t: &mut Instant| {
+        steps.push((name, t.elapsed()));
+        *t = Instant::now();
+    };
     if let Some((evidence_id, bytes)) = &p.photo {
         let meta = format!(
             "record_id {},evidence_id {},sha256 {}",
@@ -622,6 +649,7 @@ fn upload(agent: &ureq::Agent, base: &str, d: &Device, p: &Prepared) -> Result<(
             (201, Some(l)) => l,
             (s, _) => return Err(format!("tus create: {s}")),
         };
+        step("create", &mut t);
         let path = location.strip_prefix(base).unwrap_or(&location).to_string();
         let mut offset = 0usize;
         for chunk in bytes.chunks(safehome_core::sync::CHUNK_LEN) {
@@ -642,6 +670,7 @@ fn upload(agent: &ureq::Agent, base: &str, d: &Device, p: &Prepared) -> Result<(
                 return Err(format!("tus patch: {}", a.status));
             }
             offset += chunk.len();
+            step(if offset == bytes.len() { "last patch" } else { "patch" }, &mut t);
         }
     }
     let path = format!("/v1/submissions/{}", p.record_id);
@@ -665,6 +694,7 @@ fn upload(agent: &ureq::Agent, base: &str, d: &Device, p: &Prepared) -> Result<(
     if !receipt.complete {
         return Err("the receipt is not complete".into());
     }
+    step("put", &mut t);
     Ok(())
 }
 

@@ -124,7 +124,7 @@ pub async fn check_clock(state: &AppState, auth: &RequestAuth) -> Result<(), Api
     let device_id = auth.device_id.clone();
     state
         .db
-        .call(move |c| {
+        .call_lazy(move |c| {
             c.execute(
                 "UPDATE devices SET last_clock_skew_ms = ?2 WHERE device_id = ?1",
                 params![device_id, skew],

@@ -45,7 +45,8 @@ pub async fn checkin(
     let now = state.now_ms();
     let response = state
         .db
-        .call(move |c| {
+        // Lazy: the next checkin repeats this report.
+        .call_lazy(move |c| {
             let tx = c.savepoint()?;
             let (last_length, last_head): (Option<i64>, Option<String>) = tx.query_row(
                 "SELECT audit_length, audit_head FROM devices WHERE device_id = ?1",

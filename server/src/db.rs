@@ -91,7 +91,13 @@ pub const MAX_BATCH: usize = 64;
 type Deliver = Box<dyn FnOnce(Result<(), ApiError>) + Send>;
 /// A job: run against the connection (or, when its group could not begin, given the reason),
 /// say whether it succeeded, and how to answer.
-type Job = Box<dyn FnOnce(Result<&mut Connection, ApiError>) -> (bool, Deliver) + Send>;
+type Run = Box<dyn FnOnce(Result<&mut Connection, ApiError>) -> (bool, Deliver) + Send>;
+
+/// A job and whether its answer must wait for an fsync.
+struct Job {
+    run: Run,
+    durable: bool,
+}
 
 impl Db {
     /// Start the writer thread over `conn`; `reader` serves [`Db::read`].
@@ -128,14 +134,35 @@ impl Db {
 
     /// Run `f` with the connection on the writer thread, inside the current group's
     /// transaction (use `savepoint()` for a unit that must roll back as one, never
-    /// `transaction()`); its result arrives once the group has committed.
+    /// `transaction()`); its result arrives once the group has committed and been fsynced.
     pub async fn call<T, F>(&self, f: F) -> Result<T, ApiError>
     where
         T: Send + 'static,
         F: FnOnce(&mut Connection) -> Result<T, ApiError> + Send + 'static,
     {
+        self.submit(f, true).await
+    }
+
+    /// As [`Db::call`], for a write whose loss in a power cut costs nothing but a retry (a new
+    /// upload's row: the phone that finds it gone creates another; a checkin's report: the next
+    /// one repeats it). Its group commits without waiting for an fsync unless the group also
+    /// holds a durable job; the next durable commit syncs it anyway (WAL order). Never for
+    /// anything a receipt or an answer the phone acts on depends on.
+    pub async fn call_lazy<T, F>(&self, f: F) -> Result<T, ApiError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut Connection) -> Result<T, ApiError> + Send + 'static,
+    {
+        self.submit(f, false).await
+    }
+
+    async fn submit<T, F>(&self, f: F, durable: bool) -> Result<T, ApiError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut Connection) -> Result<T, ApiError> + Send + 'static,
+    {
         let (tx, rx) = tokio::sync::oneshot::channel::<Result<T, ApiError>>();
-        let job: Job = Box::new(move |conn| {
+        let run: Run = Box::new(move |conn| {
             let result = conn.and_then(f);
             let ok = result.is_ok();
             let deliver: Deliver = Box::new(move |commit| {
@@ -143,7 +170,7 @@ impl Db {
             });
             (ok, deliver)
         });
-        let sent = self.writer.jobs.as_ref().map(|q| q.send(job));
+        let sent = self.writer.jobs.as_ref().map(|q| q.send(Job { run, durable }));
         if !matches!(sent, Some(Ok(()))) {
             return Err(ApiError::internal("the database thread stopped"));
         }
@@ -166,11 +193,17 @@ fn writer(mut conn: Connection, queue: std::sync::mpsc::Receiver<Job>) {
 }
 
 fn run_batch(conn: &mut Connection, batch: Vec<Job>) {
+    // FULL (an fsync at commit) unless every job of the group is lazy.
+    let durable = batch.iter().any(|j| j.durable);
+    let sync = if durable { "PRAGMA synchronous = FULL" } else { "PRAGMA synchronous = NORMAL" };
+    if let Err(e) = conn.execute_batch(sync) {
+        tracing::error!(error = %e, "setting the group's durability failed");
+    }
     if let Err(e) = conn.execute_batch("BEGIN IMMEDIATE") {
         let err = ApiError::from(e);
         for job in batch {
             // Not run: each answers with the reason the group could not begin.
-            let (_, deliver) = job(Err(err.clone()));
+            let (_, deliver) = (job.run)(Err(err.clone()));
             deliver(Ok(()));
         }
         return;
@@ -178,7 +211,7 @@ fn run_batch(conn: &mut Connection, batch: Vec<Job>) {
     let mut delivers = Vec::with_capacity(batch.len());
     for job in batch {
         let mark = conn.execute_batch("SAVEPOINT job");
-        let (ok, deliver) = job(Ok(conn));
+        let (ok, deliver) = (job.run)(Ok(conn));
         if mark.is_ok() {
             let end = if ok { "RELEASE job" } else { "ROLLBACK TO job; RELEASE job" };
             if let Err(e) = conn.execute_batch(end) {
@@ -271,6 +304,18 @@ mod tests {
         let failed: i64 =
             conn.query_row("SELECT count(*) FROM t WHERE x % 5 = 0", [], |r| r.get(0)).unwrap();
         assert_eq!((rows, failed), (48, 0));
+    }
+
+    #[test]
+    fn a_group_of_lazy_jobs_skips_the_fsync_and_any_durable_job_restores_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("server.db");
+        let db = Db::new(open(&path, true).unwrap(), open(&path, false).unwrap()).unwrap();
+        let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
+        let sync = |c: &mut Connection| Ok(c.query_row("PRAGMA synchronous", [], |r| r.get(0))?);
+        let (lazy, durable): (i64, i64) = rt
+            .block_on(async { (db.call_lazy(sync).await.unwrap(), db.call(sync).await.unwrap()) });
+        assert_eq!((lazy, durable), (1, 2), "NORMAL for a lazy group, FULL otherwise");
     }
 
     #[test]

@@ -1,13 +1,21 @@
 //! Evidence uploads: tus 1.0.0 at `/v1/evidence/` with the `creation`, `checksum` (sha256),
 //! `termination` and `expiration` extensions (docs/protocol.md, "Evidence").
 //!
-//! The database's `upload_offset` is the truth: bytes of `uploads/<id>.part` beyond it are not
-//! part of the upload (a `PATCH` that failed its checks, or a crash mid-write) and the next
-//! `PATCH` cuts them off before it appends. A chunk is committed by fsyncing the file and then
-//! moving the offset in the database, after its hash, the request's `SafeHome-Content-SHA256`
-//! and its `Upload-Checksum` have matched. A request cut mid-body still commits the bytes that
-//! arrived (its signature, checked before the body, covered the headers), so the client resumes
-//! from `HEAD`.
+//! An open upload's offset is the length of its `uploads/<id>.part` file. A chunk is appended
+//! while it arrives; one that fails its checks (its hash against the request's
+//! `SafeHome-Content-SHA256`, its `Upload-Checksum`) is cut off again before the answer. A
+//! request cut mid-body keeps the bytes that arrived (its signature, checked before the body,
+//! covered the headers), so the client resumes from `HEAD`, as tus intends.
+//!
+//! Durability is where it counts: intermediate chunks are written, not fsynced (a server that
+//! is killed keeps them — they are in the kernel's page cache; a machine that loses power may
+//! lose the unsynced tail, and the file's length, which `HEAD` reports, then says where to
+//! resume). The last chunk is fsynced, the whole file checked against its declared SHA-256 and
+//! the envelope's keyless verification, moved into the evidence store and its directory
+//! fsynced, and only then is the upload committed `complete` — before any receipt can count it.
+//! A tail lost to a power cut can never be mistaken for evidence: the whole-file hash is
+//! checked at the end. One fsync and one database commit per evidence file, instead of one of
+//! each per chunk (docs/protocol.md, Performance).
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -23,7 +31,6 @@ use rusqlite::{Connection, OptionalExtension, params};
 use safehome_core::clock::{Entropy, SystemEntropy};
 use safehome_core::hex;
 use safehome_core::sync::protocol::MAX_EVIDENCE_LEN;
-use tokio::io::{AsyncSeekExt, AsyncWriteExt};
 
 use crate::auth::{self, Device};
 use crate::blobs::{self, Refused};
@@ -150,9 +157,15 @@ async fn usable(state: &AppState, upload_id: &str, device: &Device) -> Result<Up
     // A read: the caller holds the upload's lock, and every change to it is committed before
     // that lock is released.
     let upload = state.db.read(move |c| Ok(load(c, &id)?)).await?;
-    let Some(upload) = upload else {
+    let Some(mut upload) = upload else {
         return Err(ApiError::not_found("no such upload"));
     };
+    if upload.state == "open" {
+        // The file's length is the offset (module comment); a missing file is an empty one.
+        let part = state.data.part_path(&upload.upload_id);
+        let len = tokio::fs::metadata(&part).await.map(|m| m.len()).unwrap_or(0);
+        upload.offset = i64::try_from(len).unwrap_or(i64::MAX).min(upload.length);
+    }
     if upload.device_id != device.device_id {
         return Err(ApiError::forbidden("this upload belongs to another device"));
     }
@@ -269,7 +282,8 @@ pub async fn create(
     let (id, sha) = (upload_id.clone(), sha256.clone());
     let complete = state
         .db
-        .call(move |c| {
+        // Lazy: a row lost to a power cut costs the phone one new upload (`404` on HEAD).
+        .call_lazy(move |c| {
             let tx = c.savepoint()?;
             let stored: Option<i64> = tx
                 .query_row("SELECT len FROM blobs WHERE sha256 = ?1", [&sha], |r| r.get(0))
@@ -332,6 +346,8 @@ pub async fn head(
     require_tus(&headers)?;
     let bytes = read_all(body, &headers, 0, state.body_timeout).await?;
     let device = auth::authenticate(&state, &method, &uri, &headers, &bytes).await?;
+    // After any `PATCH` in progress: its chunk is either kept or cut off by then.
+    let _guard = state.lock_upload(&upload_id).await?;
     let upload = usable(&state, &upload_id, &device).await?;
     let mut pairs = vec![
         (H_UPLOAD_OFFSET, upload.offset.to_string()),
@@ -410,14 +426,12 @@ pub async fn patch(
 
     let part_path = state.data.part_path(&upload.upload_id);
     let io = |e: std::io::Error| ApiError::io("writing an upload", &e);
-    let mut file = tokio::fs::OpenOptions::new().write(true).open(&part_path).await.map_err(io)?;
     let start = upload.offset as u64;
-    // Bytes past the committed offset are not part of the upload.
-    file.set_len(start).await.map_err(io)?;
-    file.seek(std::io::SeekFrom::Start(start)).await.map_err(io)?;
-
+    // The body is gathered in pieces of up to WRITE_EVERY bytes and each piece written with one
+    // blocking call (not one per network frame): the chunk's hash runs as it arrives.
+    let mut part = PartWriter { path: part_path, start, written: 0 };
+    let mut pending: Vec<u8> = Vec::with_capacity((limit as usize).min(WRITE_EVERY));
     let mut hasher = digest::Context::new(&digest::SHA256);
-    let mut written: u64 = 0;
     let deadline = tokio::time::Instant::now() + state.body_timeout;
     let mut body = body;
     let received = loop {
@@ -428,18 +442,20 @@ pub async fn patch(
             Ok(Some(Ok(frame))) => frame,
         };
         let Ok(data) = frame.into_data() else { continue };
-        if written + data.len() as u64 > limit {
-            rollback(&mut file, start).await;
+        if part.written + (pending.len() + data.len()) as u64 > limit {
+            part.rollback().await;
             return Err(ApiError::too_large(limit as usize));
         }
-        if let Err(e) = file.write_all(&data).await {
-            rollback(&mut file, start).await;
-            return Err(io(e));
-        }
         hasher.update(&data);
-        written += data.len() as u64;
+        pending.extend_from_slice(&data);
+        if pending.len() >= WRITE_EVERY {
+            if let Err(e) = part.append(std::mem::take(&mut pending), false).await {
+                part.rollback().await;
+                return Err(io(e));
+            }
+        }
     };
-
+    let arrived = part.written + pending.len() as u64;
     if let Received::Whole = received {
         let chunk_sha = hasher.finish();
         let refused =
@@ -449,37 +465,17 @@ pub async fn patch(
                     .map(|_| checksum_mismatch("the chunk does not match Upload-Checksum"))
             });
         if let Some(refused) = refused {
-            rollback(&mut file, start).await;
+            part.rollback().await;
             return Err(refused);
         }
     }
-    // Commit what arrived: on disk first, then the offset.
-    if let Err(e) = async {
-        file.flush().await?;
-        file.sync_all().await
-    }
-    .await
-    {
-        rollback(&mut file, start).await;
-        return Err(io(e));
-    }
-    drop(file);
-    let new_offset = upload.offset + written as i64;
+    let new_offset = upload.offset + arrived as i64;
     let last = new_offset == upload.length && matches!(received, Received::Whole);
-    // The last chunk's offset is committed with the upload's completion, in one commit.
-    if written > 0 && !last {
-        let id = upload.upload_id.clone();
-        let old = upload.offset;
-        state
-            .db
-            .call(move |c| {
-                c.execute(
-                    "UPDATE uploads SET upload_offset = ?2 WHERE upload_id = ?1 AND upload_offset = ?3",
-                    params![id, new_offset, old],
-                )?;
-                Ok(())
-            })
-            .await?;
+    // The last chunk goes to disk before the file is checked and committed (in `finish`);
+    // earlier chunks stay in the page cache (module comment).
+    if let Err(e) = part.append(pending, last).await {
+        part.rollback().await;
+        return Err(io(e));
     }
     match received {
         Received::Cut => {
@@ -500,9 +496,54 @@ pub async fn patch(
     Ok(offset_response(&upload, new_offset))
 }
 
-async fn rollback(file: &mut tokio::fs::File, start: u64) {
-    if let Err(e) = file.set_len(start).await {
-        tracing::warn!(kind = %e.kind(), "truncating a refused chunk");
+/// Bytes gathered before one write to the `.part` file.
+const WRITE_EVERY: usize = 1 << 20;
+
+/// Appends one chunk's bytes to an upload's `.part` file at the upload's offset, on the
+/// blocking pool, and can take them all back.
+struct PartWriter {
+    path: std::path::PathBuf,
+    start: u64,
+    written: u64,
+}
+
+impl PartWriter {
+    /// Write `bytes` after what this chunk already wrote; `sync`: fsync the file after.
+    async fn append(&mut self, bytes: Vec<u8>, sync: bool) -> std::io::Result<()> {
+        if bytes.is_empty() && !sync {
+            return Ok(());
+        }
+        let (path, at, len) = (self.path.clone(), self.start + self.written, bytes.len() as u64);
+        tokio::task::spawn_blocking(move || {
+            use std::io::{Seek, Write};
+            let mut f = std::fs::OpenOptions::new().write(true).open(&path)?;
+            if at == 0 || f.metadata()?.len() != at {
+                // Nothing past the offset belongs to the upload.
+                f.set_len(at)?;
+            }
+            f.seek(std::io::SeekFrom::Start(at))?;
+            f.write_all(&bytes)?;
+            if sync {
+                f.sync_all()?;
+            }
+            Ok::<(), std::io::Error>(())
+        })
+        .await
+        .map_err(|_| std::io::Error::other("the write task failed"))??;
+        self.written += len;
+        Ok(())
+    }
+
+    /// Cut the file back to where this chunk started.
+    async fn rollback(&self) {
+        let (path, start) = (self.path.clone(), self.start);
+        let cut = tokio::task::spawn_blocking(move || {
+            std::fs::OpenOptions::new().write(true).open(&path)?.set_len(start)
+        })
+        .await;
+        if let Ok(Err(e)) = cut {
+            tracing::warn!(kind = %e.kind(), "truncating a refused chunk");
+        }
     }
 }
 
