@@ -261,6 +261,15 @@ struct ServerProcess {
     data: PathBuf,
 }
 
+impl ServerProcess {
+    /// SIGTERM and wait: the server finishes, closes its database (checkpointing the WAL into
+    /// it), so the data folder then holds what a stored submission really costs.
+    fn stop(&mut self) {
+        let _ = Command::new("kill").args(["-TERM", &self.child.id().to_string()]).status();
+        let _ = self.child.wait();
+    }
+}
+
 impl Drop for ServerProcess {
     fn drop(&mut self) {
         let _ = self.child.kill();
@@ -336,6 +345,8 @@ fn run_case(server_exe: &Path, case: &Case) -> Result<Figures, String> {
     let seconds = started.elapsed().as_secs_f64();
     let cpu = process_cpu_ms(server.child.id())? - before_cpu;
     let rss = peak_rss_mib(server.child.id())?;
+    let mut server = server;
+    server.stop();
     let after_bytes = dir_size(&server.data);
     latencies.sort();
     let pct = |p: f64| {
