@@ -515,14 +515,17 @@ impl ProfileSession {
     /// Supervisors: enroll this device with the team's server using a one-time `code` from
     /// the district office (`safehome-server enroll`). The server answers the team, communes and
     /// the keys submissions are sealed to, signed by its key, which is pinned here; give
-    /// `serverKey` (`shserver1…`, as `safehome-server init` printed it) to check it. Blocks on
-    /// the network: call it off the UI thread.
+    /// `serverKey` (`shserver1…`, as `safehome-server init` printed it) to check it. A
+    /// supervisor's device gives its `recipientKey` (`shrecip1…`, with a supervisor code): the
+    /// team's submissions are sealed to it from then on. Blocks on the network: call it off the
+    /// UI thread.
     pub fn enroll_with_server(
         &self,
         transport: Arc<dyn HttpTransport>,
         server_url: String,
         code: String,
         server_key: Option<String>,
+        recipient_key: Option<String>,
     ) -> Result<ServerEnrollment, ApiError> {
         call("profile.enroll_with_server", || {
             crate::sync::enroll(
@@ -532,6 +535,7 @@ impl ProfileSession {
                 &server_url,
                 &code,
                 server_key.as_deref(),
+                recipient_key.as_deref(),
             )
         })
     }

@@ -125,10 +125,11 @@ pub(crate) fn enroll(
     server_url: &str,
     code: &str,
     server_key: Option<&str>,
+    recipient_key: Option<&str>,
 ) -> Result<ServerEnrollment, ApiError> {
     let base = sync::normalize_base_url(server_url)?;
     let t = ForeignTransport::new(&base, transport);
-    let config = sync::enroll(store, actor, &t, &base, code, server_key)?;
+    let config = sync::enroll(store, actor, &t, &base, code, server_key, recipient_key)?;
     logging::emit(LogLevel::Info, "profile.enroll_with_server", || {
         format!("enrolled in team with {} recipient(s)", config.recipients.len())
     });

@@ -126,6 +126,7 @@ fn demo(lang: &str, keep: Option<&Path>) -> Result<(), String> {
         &server.url(),
         &code.code,
         Some(&server_key.to_string()),
+        None,
     )
     .map_err(|x| x.to_string())?;
     outln!(

@@ -89,6 +89,10 @@ enum Command {
         /// The server key `safehome-server init` printed (shserver1…), checked if given.
         #[arg(long)]
         server_key: Option<String>,
+        /// A supervisor's (or the archive's) recipient key (shrecip1…): the team's submissions
+        /// are sealed to it from then on. Needs a supervisor code.
+        #[arg(long)]
+        recipient_key: Option<String>,
     },
     /// Upload what waits in the outbox, urgent first. Exit 0: nothing failed and nothing is
     /// parked; 1: records failed (retried later) or are parked, or the server refused or
@@ -167,9 +171,14 @@ fn main() -> ExitCode {
         Command::Outbox(cmd) => device_cmd::outbox(&cli.device, cmd),
         Command::Audit(cmd) => device_cmd::audit(&cli.device, cmd),
         Command::Status { json } => device_cmd::status(&cli.device, json),
-        Command::Enroll { user, server, code, server_key } => {
-            sync_cmd::enroll(&cli.device, &user, &server, &code, server_key.as_deref())
-        }
+        Command::Enroll { user, server, code, server_key, recipient_key } => sync_cmd::enroll(
+            &cli.device,
+            &user,
+            &server,
+            &code,
+            server_key.as_deref(),
+            recipient_key.as_deref(),
+        ),
         Command::Sync { user, server, json } => {
             sync_cmd::run(&cli.device, &user, server.as_deref(), json)
         }

@@ -33,6 +33,7 @@ pub fn enroll(
     server: &str,
     code: &str,
     server_key: Option<&str>,
+    recipient_key: Option<&str>,
 ) -> Outcome {
     let store = match open(args) {
         Ok(s) => s,
@@ -50,7 +51,7 @@ pub fn enroll(
         Ok(a) => a,
         Err(o) => return o,
     };
-    match sync::enroll(&store, &a, &transport, &base, code, server_key) {
+    match sync::enroll(&store, &a, &transport, &base, code, server_key, recipient_key) {
         Ok(config) => {
             outln!(
                 "enrolled with {base}: team {}, communes {}, {} recipient(s), role {}",

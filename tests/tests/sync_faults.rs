@@ -144,7 +144,7 @@ fn phone(root: &Path, clock: Arc<dyn Clock>, base_url: &str, code: &str) -> Phon
     let vol_id = vol.id.clone();
     let vol = store.unlock(&vol.id, "2222").unwrap();
     let transport = HttpTransport::new(base_url).unwrap();
-    sync::enroll(&store, &sup, &transport, base_url, code, None).unwrap();
+    sync::enroll(&store, &sup, &transport, base_url, code, None, None).unwrap();
     Phone { db, store, vol, vol_id }
 }
 
@@ -462,5 +462,69 @@ fn a_phone_clock_three_days_off_still_syncs_and_both_clocks_are_kept() {
     assert!((r.routing.clock_offset_ms - three_days).abs() < 60_000);
     server.kill();
     check_exactly_once(&p, &server, &BTreeSet::from([f.record_id]));
+    std::fs::remove_dir_all(&root).unwrap();
+}
+
+/// Not a fault: a supervisor's phone that enrolls with its recipient key joins the keys every
+/// phone of the team seals to, from the next sync on; a photo sealed after that opens with the
+/// supervisor's key, straight from the server's evidence store.
+#[test]
+fn a_supervisor_enrolling_with_its_key_can_open_what_volunteers_upload_next() {
+    let root = dir("supervisor");
+    let archive = Identity::generate(&SystemEntropy::default());
+    let (mut server, code) = ServerProc::init(&root, &archive);
+    server.start();
+    let vol_phone =
+        phone(&root, Arc::new(SystemClock { offset_minutes: 420 }), &server.url(), &code);
+    assert_eq!(vol_phone.store.recipients().unwrap().len(), 1);
+
+    // The supervisor's own phone, with a supervisor code and its recipient key.
+    let sup_dir = root.join("supervisor-phone");
+    std::fs::create_dir_all(&sup_dir).unwrap();
+    let supervisor = Identity::generate(&SystemEntropy::default());
+    let sup_code = Admin::open(&server.data)
+        .unwrap()
+        .create_enrollment_code(
+            TEAM,
+            ServerRole::Supervisor,
+            3_600_000,
+            SystemClock::default().now_ms(),
+        )
+        .unwrap()
+        .code;
+    let sup_store = Store::open(
+        &sup_dir.join("phone.db"),
+        &DataKey::from_bytes([8u8; 32]),
+        Arc::new(SystemClock { offset_minutes: 420 }),
+        Arc::new(SystemEntropy::default()),
+        StoreConfig { pin_iterations: 1_000, ..StoreConfig::default() },
+    )
+    .unwrap();
+    let p = sup_store.create_profile(None, "Đỗ Thị Hằng", Role::Supervisor, "1111").unwrap();
+    let sup = sup_store.unlock(&p.id, "1111").unwrap();
+    let transport = HttpTransport::new(&server.url()).unwrap();
+    let key = supervisor.recipient().to_string();
+    let config =
+        sync::enroll(&sup_store, &sup, &transport, &server.url(), &sup_code, None, Some(&key))
+            .unwrap();
+    assert!(config.recipients.iter().any(|r| r.public_key == key && r.kind == "supervisor"));
+
+    // The volunteer's next sync brings the new key; the next photo is sealed to it too.
+    sync::run(&vol_phone.store, &vol_phone.vol, &transport, &NoProgress).unwrap();
+    let keys: Vec<String> =
+        vol_phone.store.recipients().unwrap().into_iter().map(|r| r.public_key).collect();
+    assert!(keys.contains(&key), "{keys:?}");
+    let f =
+        safehome_e2e::screened_visit(&vol_phone.store, &vol_phone.vol, 7, Some(&photo())).unwrap();
+    let report = sync::run(&vol_phone.store, &vol_phone.vol, &transport, &NoProgress).unwrap();
+    assert_eq!(report.acknowledged.len(), 1, "{report:?}");
+    let att = &vol_phone.store.attachments(&vol_phone.vol, &f.record_id).unwrap()[0];
+    let sha = sha256_hex(&vol_phone.store.envelope(&vol_phone.vol, &att.id).unwrap());
+    let blob = std::fs::read(server.data.join("blobs").join(&sha[..2]).join(&sha)).unwrap();
+    let device = vol_phone.store.device_key().public();
+    let (jpeg, _) =
+        safehome_core::evidence::envelope::open_bytes(&blob, &supervisor, Some(&device)).unwrap();
+    assert!(jpeg.starts_with(&[0xFF, 0xD8]), "a JPEG");
+    server.kill();
     std::fs::remove_dir_all(&root).unwrap();
 }

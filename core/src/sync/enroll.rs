@@ -32,7 +32,10 @@ pub fn normalize_base_url(url: &str) -> Result<String, SyncError> {
 /// for later syncs) using a one-time `code`. `expect_server_key` (`shserver1…`, as
 /// `safehome-server init` printed it) is checked against the key the configuration names, if
 /// given. A device already enrolled accepts only a configuration signed by the key it pinned.
-/// Needs a profile that may configure the team. Returns the verified configuration.
+/// A supervisor's device (and the archive's) sends its recipient key (`shrecip1…`) so that the
+/// team's submissions are sealed to it from then on; the server accepts one only with a
+/// supervisor code. Needs a profile that may configure the team. Returns the verified
+/// configuration.
 pub fn enroll(
     store: &Store,
     actor: &Actor,
@@ -40,6 +43,7 @@ pub fn enroll(
     base_url: &str,
     code: &str,
     expect_server_key: Option<&str>,
+    recipient_key: Option<&str>,
 ) -> Result<TeamConfig, SyncError> {
     actor.require(Permission::ConfigureTeam)?;
     let base_url = normalize_base_url(base_url)?;
@@ -48,6 +52,11 @@ pub fn enroll(
             .map(|k| k.trim().parse())
             .transpose()
             .map_err(|e| SyncError::Invalid { field: "server_key", message: format!("{e}") })?;
+    let recipient_key = recipient_key
+        .map(|k| k.trim().parse::<crate::evidence::keys::RecipientKey>())
+        .transpose()
+        .map_err(|e| SyncError::Invalid { field: "recipient_key", message: format!("{e}") })?
+        .map(|k| k.to_string());
     let code = code.trim();
     if code.is_empty() || code.len() > 64 {
         return Err(SyncError::Invalid {
@@ -60,7 +69,7 @@ pub fn enroll(
         code: code.to_string(),
         device_id: store.device_id().to_string(),
         device_public_key: store.device_key().public().to_string(),
-        recipient_key: None,
+        recipient_key,
         app_version: crate::VERSION.to_string(),
     })?;
     let mut offset = state.clock_offset_ms;

@@ -85,7 +85,7 @@ fn new_device(tag: &str) -> Device {
 fn device(tag: &str) -> Device {
     let d = new_device(tag);
     let key = d.server.public_key();
-    enroll(&d.store, &d.sup, &d.server, "https://fake.example/", &d.server.code, Some(&key))
+    enroll(&d.store, &d.sup, &d.server, "https://fake.example/", &d.server.code, Some(&key), None)
         .unwrap();
     d
 }
@@ -213,23 +213,32 @@ fn enrollment_pins_the_key_and_sets_team_communes_and_recipients() {
     assert!(matches!(d.sync(), Err(SyncError::NotEnrolled)));
     // Refused with a wrong code, and with a key other than the one given to check against.
     assert!(matches!(
-        enroll(&d.store, &d.sup, &d.server, "https://fake.example", "NOPE", None),
+        enroll(&d.store, &d.sup, &d.server, "https://fake.example", "NOPE", None, None),
         Err(SyncError::Refused { status: 404, .. })
     ));
     let other = FakeServer::new(8, d.clock.clone(), vec![]).public_key();
     assert!(matches!(
-        enroll(&d.store, &d.sup, &d.server, "https://fake.example", &d.server.code, Some(&other)),
+        enroll(
+            &d.store,
+            &d.sup,
+            &d.server,
+            "https://fake.example",
+            &d.server.code,
+            Some(&other),
+            None
+        ),
         Err(SyncError::ServerKeyMismatch { .. })
     ));
     // A volunteer may not enroll the device.
     assert!(matches!(
-        enroll(&d.store, &d.vol, &d.server, "https://fake.example", &d.server.code, None),
+        enroll(&d.store, &d.vol, &d.server, "https://fake.example", &d.server.code, None, None),
         Err(SyncError::Store(StoreError::Forbidden { .. }))
     ));
     assert!(!d.store.sync_state().unwrap().is_enrolled());
 
     let config =
-        enroll(&d.store, &d.sup, &d.server, "https://fake.example/", &d.server.code, None).unwrap();
+        enroll(&d.store, &d.sup, &d.server, "https://fake.example/", &d.server.code, None, None)
+            .unwrap();
     assert_eq!(config.team, "tn-05569");
     let state = d.store.sync_state().unwrap();
     assert_eq!(state.server_key.as_deref(), Some(d.server.public_key().as_str()));
@@ -253,7 +262,7 @@ fn enrollment_pins_the_key_and_sets_team_communes_and_recipients() {
     // A server answering with another key: refused on enrollment and on sync, nothing applied.
     d.server.forger.set(Some(9));
     assert!(matches!(
-        enroll(&d.store, &d.sup, &d.server, "https://fake.example", &d.server.code, None),
+        enroll(&d.store, &d.sup, &d.server, "https://fake.example", &d.server.code, None, None),
         Err(SyncError::ServerKeyMismatch { .. })
     ));
     d.server.state.borrow_mut().recipients.truncate(1);

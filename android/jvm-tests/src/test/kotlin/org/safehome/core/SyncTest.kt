@@ -52,7 +52,7 @@ class SyncTest {
         assertThrows(ApiException.NotEnrolled::class.java) { t.volunteer.sync(transport, null) }
 
         val code = server.enrollmentCode(team, "volunteer")
-        val enrolled = t.supervisor.enrollWithServer(transport, server.url, code, null)
+        val enrolled = t.supervisor.enrollWithServer(transport, server.url, code, null, null)
         assertEquals(team, enrolled.team)
         assertEquals(listOf("05569"), enrolled.communes)
         assertEquals(1, enrolled.recipients)
@@ -63,7 +63,7 @@ class SyncTest {
         TempStore().use { other ->
             val o = Team(other.store)
             val e = assertThrows(ApiException.ServerRefused::class.java) {
-                o.supervisor.enrollWithServer(transport, server.url, code, null)
+                o.supervisor.enrollWithServer(transport, server.url, code, null, null)
             }
             assertEquals("enrollment_code_used", e.code)
         }
@@ -107,7 +107,7 @@ class SyncTest {
     @Test
     fun aRevokedDeviceIsRefusedWithACodeTheAppCanShow() {
         val t = Team(temp.store)
-        t.supervisor.enrollWithServer(transport, server.url, server.enrollmentCode(team, "volunteer"), null)
+        t.supervisor.enrollWithServer(transport, server.url, server.enrollmentCode(team, "volunteer"), null, null)
         finalizedVisit(t)
         server.revoke(temp.store.deviceId())
         val e = assertThrows(ApiException.ServerRefused::class.java) { t.volunteer.sync(transport, null) }
@@ -120,7 +120,7 @@ class SyncTest {
     @Test
     fun noServerIsAnUnreachableErrorAndKeepsEverything() {
         val t = Team(temp.store)
-        t.supervisor.enrollWithServer(transport, server.url, server.enrollmentCode(team, "volunteer"), null)
+        t.supervisor.enrollWithServer(transport, server.url, server.enrollmentCode(team, "volunteer"), null, null)
         finalizedVisit(t)
         server.close()
         assertThrows(ApiException.ServerUnreachable::class.java) { t.volunteer.sync(transport, null) }
