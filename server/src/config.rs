@@ -30,6 +30,9 @@ pub struct ServerConfig {
     pub max_chunk: usize,
     /// The server's clock (tests may inject one).
     pub clock: Arc<dyn Clock>,
+    /// A quota on the database, in pages (4 KiB each): past it, writes are refused with
+    /// `507 storage_full`, as on a full disk (tests use it to fill the "disk"). None: no quota.
+    pub max_db_pages: Option<u32>,
 }
 
 impl ServerConfig {
@@ -43,6 +46,7 @@ impl ServerConfig {
             shutdown_grace: Duration::from_secs(30),
             max_chunk: 8 << 20,
             clock: Arc::new(SystemClock::default()),
+            max_db_pages: None,
         }
     }
 }
@@ -56,6 +60,7 @@ impl std::fmt::Debug for ServerConfig {
             .field("body_timeout", &self.body_timeout)
             .field("shutdown_grace", &self.shutdown_grace)
             .field("max_chunk", &self.max_chunk)
+            .field("max_db_pages", &self.max_db_pages)
             .finish_non_exhaustive()
     }
 }

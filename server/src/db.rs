@@ -91,7 +91,8 @@ pub const MAX_BATCH: usize = 64;
 type Deliver = Box<dyn FnOnce(Result<(), ApiError>) + Send>;
 /// A job: run against the connection (or, when its group could not begin, given the reason),
 /// say whether it succeeded, and how to answer.
-type Run = Box<dyn FnOnce(Result<&mut Connection, ApiError>) -> (bool, Deliver) + Send>;
+type Run =
+    Box<dyn FnOnce(Result<&mut Connection, ApiError>) -> (Result<(), ApiError>, Deliver) + Send>;
 
 /// A job and whether its answer must wait for an fsync.
 struct Job {
@@ -164,7 +165,7 @@ impl Db {
         let (tx, rx) = tokio::sync::oneshot::channel::<Result<T, ApiError>>();
         let run: Run = Box::new(move |conn| {
             let result = conn.and_then(f);
-            let ok = result.is_ok();
+            let ok = result.as_ref().map(|_| ()).map_err(Clone::clone);
             let deliver: Deliver = Box::new(move |commit| {
                 let _ = tx.send(commit.and(result));
             });
@@ -199,34 +200,57 @@ fn run_batch(conn: &mut Connection, batch: Vec<Job>) {
     if let Err(e) = conn.execute_batch(sync) {
         tracing::error!(error = %e, "setting the group's durability failed");
     }
-    if let Err(e) = conn.execute_batch("BEGIN IMMEDIATE") {
-        let err = ApiError::from(e);
-        for job in batch {
-            // Not run: each answers with the reason the group could not begin.
-            let (_, deliver) = (job.run)(Err(err.clone()));
-            deliver(Ok(()));
+    let mut jobs = batch.into_iter();
+    // Jobs run in the open transaction, waiting for its commit.
+    let mut delivers: Vec<Deliver> = Vec::new();
+    let mut open = false;
+    while let Some(job) = jobs.next() {
+        if !open {
+            if let Err(e) = conn.execute_batch("BEGIN IMMEDIATE") {
+                // Not run: this job and the rest answer with the reason nothing could begin.
+                let err = ApiError::from(e);
+                for job in std::iter::once(job).chain(jobs.by_ref()) {
+                    let (_, deliver) = (job.run)(Err(err.clone()));
+                    deliver(Ok(()));
+                }
+                break;
+            }
+            open = true;
         }
-        return;
-    }
-    let mut delivers = Vec::with_capacity(batch.len());
-    for job in batch {
         let mark = conn.execute_batch("SAVEPOINT job");
-        let (ok, deliver) = (job.run)(Ok(conn));
+        let (result, deliver) = (job.run)(Ok(conn));
+        if conn.is_autocommit() {
+            // SQLite rolled the whole transaction back (a full disk, an I/O error): what the
+            // jobs before this one wrote is gone, so they fail with this job's error; this job
+            // answers with its own. The jobs after it start a new transaction.
+            let err = result.err().unwrap_or_else(|| ApiError::internal("transaction lost"));
+            tracing::error!(jobs = delivers.len() + 1, code = %err.body.code, "a group was rolled back");
+            for d in delivers.drain(..) {
+                d(Err(err.clone()));
+            }
+            deliver(Ok(()));
+            open = false;
+            continue;
+        }
         if mark.is_ok() {
-            let end = if ok { "RELEASE job" } else { "ROLLBACK TO job; RELEASE job" };
+            let end = if result.is_ok() { "RELEASE job" } else { "ROLLBACK TO job; RELEASE job" };
             if let Err(e) = conn.execute_batch(end) {
                 tracing::error!(error = %e, "ending a job's savepoint failed");
             }
         }
         delivers.push(deliver);
     }
-    let commit = conn.execute_batch("COMMIT").map_err(|e| {
-        tracing::error!(error = %e, jobs = delivers.len(), "a group commit failed");
-        let _ = conn.execute_batch("ROLLBACK");
-        ApiError::from(e)
-    });
-    for deliver in delivers {
-        deliver(commit.clone());
+    if open {
+        let commit = conn.execute_batch("COMMIT").map_err(|e| {
+            tracing::error!(error = %e, jobs = delivers.len(), "a group commit failed");
+            if !conn.is_autocommit() {
+                let _ = conn.execute_batch("ROLLBACK");
+            }
+            ApiError::from(e)
+        });
+        for deliver in delivers {
+            deliver(commit.clone());
+        }
     }
 }
 

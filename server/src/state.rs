@@ -48,6 +48,9 @@ impl AppState {
         let data = DataDir::new(&config.data_dir);
         let key = data.load_key()?;
         let conn = data.open_db()?;
+        if let Some(pages) = config.max_db_pages {
+            conn.pragma_update(None, "max_page_count", pages)?;
+        }
         for dir in [data.blobs_dir(), data.uploads_dir()] {
             std::fs::create_dir_all(&dir)
                 .map_err(ServerError::io(format!("creating {}", dir.display())))?;

@@ -528,3 +528,49 @@ fn a_supervisor_enrolling_with_its_key_can_open_what_volunteers_upload_next() {
     server.kill();
     std::fs::remove_dir_all(&root).unwrap();
 }
+
+/// The server's disk fills up: the phone gets a clear status (`507 storage_full`, the sync
+/// reports it and stops), keeps every record, and uploads them all once there is room.
+#[test]
+fn a_full_server_disk_is_a_clear_status_and_the_phone_keeps_everything() {
+    let root = dir("full");
+    let archive = Identity::generate(&SystemEntropy::default());
+    let (mut server, code) = ServerProc::init(&root, &archive);
+    server.start();
+    let clock = Arc::new(FixedClock::new(SystemClock::default().now_ms(), 420));
+    let p = phone(&root, clock.clone(), &server.url(), &code);
+    server.kill();
+    // The database may not grow by a single page: the "disk" is full.
+    let pages: u32 = rusqlite_connection(&server.data.join("server.db"))
+        .query_row("PRAGMA page_count", [], |r| r.get(0))
+        .unwrap();
+    let mut config = safehome_server::ServerConfig::new(&server.data);
+    config.max_db_pages = Some(pages);
+    let full =
+        safehome_server::BackgroundServer::start(config, &format!("127.0.0.1:{}", server.port))
+            .unwrap();
+    let mut finalized = BTreeSet::new();
+    for i in 0..2 {
+        finalized
+            .insert(safehome_e2e::screened_visit(&p.store, &p.vol, i, None).unwrap().record_id);
+    }
+    let transport = HttpTransport::new(&server.url()).unwrap();
+    let report = sync::run(&p.store, &p.vol, &transport, &NoProgress).unwrap();
+    assert!(report.acknowledged.is_empty(), "{report:?}");
+    let why = report.interrupted.clone().unwrap_or_default();
+    assert!(why.contains("storage_full"), "{report:?}");
+    assert!(Admin::open(&server.data).unwrap().records().unwrap().is_empty());
+    let outbox = p.store.outbox().unwrap();
+    assert_eq!(outbox.len(), 2);
+    assert!(outbox.iter().all(|o| o.state == OutboxState::Pending), "{outbox:?}");
+    full.stop().unwrap();
+
+    // Room again: after the backoff, everything goes, once.
+    server.start();
+    clock.advance(10 * 60_000);
+    let report = sync::run(&p.store, &p.vol, &transport, &NoProgress).unwrap();
+    assert_eq!(report.acknowledged.len(), 2, "{report:?}");
+    server.kill();
+    check_exactly_once(&p, &server, &finalized);
+    std::fs::remove_dir_all(&root).unwrap();
+}
