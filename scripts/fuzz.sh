@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Run the two fuzz targets (fuzz/fuzz_targets: the envelope reader and the photo pipeline) under
+# Run the fuzz targets (fuzz/fuzz_targets: the envelope reader, the photo pipeline and the upload
+# protocol's readers) under
 # libFuzzer with AddressSanitizer, SECONDS each (default 300): `bash scripts/fuzz.sh [SECONDS]`.
 #
 # cargo-fuzz wants a nightly compiler for the sanitizer flags. Where only stable is installed
@@ -17,7 +18,7 @@ FIXTURES="../testdata/photos"
 
 command -v cargo-fuzz >/dev/null 2>&1 || cargo install cargo-fuzz --locked
 
-mkdir -p corpus/photo_pipeline corpus/envelope_open
+mkdir -p corpus/photo_pipeline corpus/envelope_open corpus/protocol_reader
 [ -d "$FIXTURES/camera" ] || { echo "photo fixtures missing at $FIXTURES" >&2; exit 2; }
 find "$FIXTURES" -type f -size -400k -name '*.*' ! -name '*.md' ! -name '*.py' \
   -exec cp {} corpus/photo_pipeline/ \;
@@ -27,9 +28,13 @@ printf '\x01\x02' > corpus/envelope_open/small-payload
 printf '\x01\xff' > corpus/envelope_open/three-chunks
 printf '\x01\x02\x00\x30\x01' > corpus/envelope_open/header-flip
 printf '\x01\x02\x80' > corpus/envelope_open/truncated
+# Protocol seeds: a submission body's start, a receipt-shaped and a config-shaped document.
+printf 'SHSUB\x01\x00\x00\x00\x02{}' > corpus/protocol_reader/body-start
+printf '{"receipt":{"schema":"safehome.receipt.v1"},"signature":"00"}' > corpus/protocol_reader/receipt
+printf '{"config":{"server_public_key":"shserver1"},"signature":"00"}' > corpus/protocol_reader/config
 
 export RUSTC_BOOTSTRAP=1
-for target in envelope_open photo_pipeline; do
+for target in envelope_open photo_pipeline protocol_reader; do
   echo "== fuzz $target for ${PER_TARGET}s"
   cargo fuzz run -O "$target" "corpus/$target" -- \
     -max_total_time="$PER_TARGET" -rss_limit_mb=2048 -max_len=1048576 -print_final_stats=1

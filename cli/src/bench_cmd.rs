@@ -50,7 +50,7 @@ struct Case {
     devices: usize,
     submissions: usize,
     photo_bytes: usize,
-    /// ODK Central on a 2-core machine (../shared/anchors/odk-central, copied as figures):
+    /// ODK Central on a 2-core machine (the anchor's figures, copied: docs/protocol.md):
     /// submissions/s range, p50 ms range, p99 ms range, node peak RSS MiB range.
     anchor: Option<Anchor>,
 }

@@ -42,6 +42,39 @@ fn a_submission_is_stored_once_and_a_retry_gets_the_same_receipt() {
 }
 
 #[test]
+fn the_same_submission_sent_at_once_from_eight_connections_is_stored_once() {
+    let server = TestServer::start();
+    let phone = std::sync::Arc::new(server.volunteer(1));
+    let id = record_id(1);
+    let body = std::sync::Arc::new(submission(&phone, routing(&phone, &id, &[]), b"answers"));
+    let barrier = std::sync::Arc::new(std::sync::Barrier::new(8));
+    let threads: Vec<_> = (0..8)
+        .map(|_| {
+            let (phone, body, id, barrier) =
+                (phone.clone(), body.clone(), id.clone(), barrier.clone());
+            std::thread::spawn(move || {
+                barrier.wait();
+                let res = phone.put_submission(&id, &body);
+                (res.status, res.json())
+            })
+        })
+        .collect();
+    let answers: Vec<(u16, serde_json::Value)> =
+        threads.into_iter().map(|t| t.join().unwrap()).collect();
+    let statuses: Vec<u16> = answers.iter().map(|a| a.0).collect();
+    let created = statuses.iter().filter(|s| **s == 201).count();
+    let repeated = statuses.iter().filter(|s| **s == 200).count();
+    assert_eq!((created, repeated), (1, 7), "{statuses:?}");
+    let records = server.admin().records().unwrap();
+    assert_eq!(records.len(), 1);
+    // Every answer is the first receipt, signed by the server.
+    for (_, doc) in &answers {
+        let r = Receipt::verify(doc, &server.public).unwrap();
+        assert_eq!((r.record_id.as_str(), r.seq), (id.as_str(), records[0].seq));
+    }
+}
+
+#[test]
 fn a_receipt_signed_by_another_key_does_not_verify() {
     let server = TestServer::start();
     let phone = server.volunteer(1);

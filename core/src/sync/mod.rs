@@ -5,6 +5,8 @@
 mod base64;
 pub mod engine;
 mod enroll;
+#[cfg(feature = "test-hooks")]
+pub mod fuzzing;
 pub mod protocol;
 mod report;
 pub mod transport;
