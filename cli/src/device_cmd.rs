@@ -13,7 +13,7 @@ use safehome_core::form::risk::Level;
 use safehome_core::hex;
 use safehome_core::location::Fix;
 use safehome_core::store::households::{Location, NewHousehold};
-use safehome_core::store::profiles::{Actor, Role};
+use safehome_core::store::profiles::{Actor, Permission, Role};
 use safehome_core::store::team::RecipientKind;
 use safehome_core::store::{Store, StoreConfig, StoreError};
 
@@ -59,6 +59,14 @@ pub enum UserCommand {
     },
     /// List profiles on this device.
     List,
+    /// A supervisor (--user, PIN in SAFEHOME_SUPERVISOR_PIN) sets a new PIN for a profile and
+    /// lifts its lockout; the new PIN is read from SAFEHOME_PIN or the first line of stdin.
+    ResetPin {
+        #[arg(long)]
+        user: String,
+        /// The profile's name.
+        profile: String,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -225,8 +233,13 @@ pub enum OutboxCommand {
         json: bool,
     },
     /// Record the server's acknowledgment of an item by its SHA-256 (offline setups; `sync`
-    /// acknowledges from the server's signed receipts).
-    Ack { sha256: String },
+    /// acknowledges from the server's signed receipts). A supervisor's act: an acknowledged
+    /// item is never uploaded again and starts its retention clock.
+    Ack {
+        #[arg(long)]
+        user: String,
+        sha256: String,
+    },
     /// Put a parked item (and its record's parked evidence) back in the queue, once what the
     /// server refused is resolved.
     Unpark {
@@ -262,7 +275,8 @@ pub(crate) fn store_fail(e: StoreError) -> Outcome {
 }
 
 fn read_key(path: &Path) -> Result<DataKey, String> {
-    let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let text = crate::files::read_text(path, crate::files::KEY_FILE_LIMIT, "data key file")
+        .map_err(crate::files::ReadError::message)?;
     // The file may end with a newline (an editor, `echo`); the digits themselves are strict.
     hex::decode_array::<32>(text.trim())
         .map(DataKey::from_bytes)
@@ -291,10 +305,28 @@ fn write_new_key(path: &Path) -> Result<(), String> {
     }
 }
 
+/// Open the device's existing database. A path that does not exist is an error (a misspelled
+/// `--db` must not create a new, empty device and report success); only `init` creates one.
 pub fn open(args: &DeviceArgs) -> Result<Store, Outcome> {
+    open_store(args, false)
+}
+
+fn open_store(args: &DeviceArgs, create: bool) -> Result<Store, Outcome> {
     let (Some(db), Some(key_file)) = (&args.db, &args.key_file) else {
         return Err(fail("this command needs --db PATH and --key-file FILE", Outcome::Unusable));
     };
+    if db.is_dir() {
+        return Err(fail(
+            format!("--db {}: is a directory, not a database file", db.display()),
+            Outcome::Unusable,
+        ));
+    }
+    if !create && !db.exists() {
+        return Err(fail(
+            format!("--db {}: no database there (create one with `safehome init`)", db.display()),
+            Outcome::Unusable,
+        ));
+    }
     let key = read_key(key_file).map_err(|e| fail(e, Outcome::Unusable))?;
     Store::open(
         db,
@@ -317,6 +349,16 @@ fn read_pin(var: &str) -> Result<String, Outcome> {
         .read_line(&mut line)
         .map_err(|e| fail(format!("reading the PIN: {e}"), Outcome::Unusable))?;
     Ok(line.trim().to_string())
+}
+
+/// The supervisor `name`, unlocked with SAFEHOME_SUPERVISOR_PIN (the command's own PIN, in
+/// SAFEHOME_PIN, is the other profile's).
+fn supervisor(store: &Store, name: &str) -> Result<Actor, Outcome> {
+    let profile = store.profile_by_name(name).map_err(store_fail)?;
+    let Ok(pin) = std::env::var("SAFEHOME_SUPERVISOR_PIN") else {
+        return Err(fail("SAFEHOME_SUPERVISOR_PIN is needed with --user", Outcome::Unusable));
+    };
+    store.unlock(&profile.id, pin.trim()).map_err(store_fail)
 }
 
 pub(crate) fn actor(store: &Store, name: &str) -> Result<Actor, Outcome> {
@@ -342,7 +384,7 @@ pub fn init(args: &DeviceArgs) -> Outcome {
             outln!("new data key written to {}", k.display());
         }
     }
-    match open(args) {
+    match open_store(args, true) {
         Ok(s) => {
             outln!("device {} (public key {})", s.device_id(), hex::encode(&s.device_public_key()));
             Outcome::Ok
@@ -365,25 +407,10 @@ pub fn user(args: &DeviceArgs, cmd: UserCommand) -> Outcome {
                 );
             };
             let by = match &user {
-                Some(u) => {
-                    let profile = match store.profile_by_name(u) {
-                        Ok(p) => p,
-                        Err(e) => return store_fail(e),
-                    };
-                    let pin = match std::env::var("SAFEHOME_SUPERVISOR_PIN") {
-                        Ok(p) => p,
-                        Err(_) => {
-                            return fail(
-                                "SAFEHOME_SUPERVISOR_PIN is needed with --user",
-                                Outcome::Unusable,
-                            );
-                        }
-                    };
-                    match store.unlock(&profile.id, pin.trim()) {
-                        Ok(a) => Some(a),
-                        Err(e) => return store_fail(e),
-                    }
-                }
+                Some(u) => match supervisor(&store, u) {
+                    Ok(a) => Some(a),
+                    Err(o) => return o,
+                },
                 None => None,
             };
             let pin = match read_pin("SAFEHOME_PIN") {
@@ -393,6 +420,27 @@ pub fn user(args: &DeviceArgs, cmd: UserCommand) -> Outcome {
             match store.create_profile(by.as_ref(), &name, role, &pin) {
                 Ok(p) => {
                     outln!("{}", p.id);
+                    Outcome::Ok
+                }
+                Err(e) => store_fail(e),
+            }
+        }
+        UserCommand::ResetPin { user, profile } => {
+            let by = match supervisor(&store, &user) {
+                Ok(a) => a,
+                Err(o) => return o,
+            };
+            let target = match store.profile_by_name(&profile) {
+                Ok(p) => p,
+                Err(e) => return store_fail(e),
+            };
+            let pin = match read_pin("SAFEHOME_PIN") {
+                Ok(p) => p,
+                Err(o) => return o,
+            };
+            match store.reset_pin(&by, &target.id, &pin) {
+                Ok(()) => {
+                    outln!("new PIN set for {}; its lockout is lifted", target.id);
                     Outcome::Ok
                 }
                 Err(e) => store_fail(e),
@@ -436,9 +484,11 @@ pub fn team(args: &DeviceArgs, cmd: TeamCommand) -> Outcome {
         }
         TeamCommand::SetAreas { user, file, clear: _ } => {
             // clap makes FILE and --clear exclusive and one of them required.
-            let text = match file.as_deref().map(std::fs::read_to_string).transpose() {
+            let read =
+                |p: &Path| crate::files::read_text(p, crate::files::AREAS_FILE_LIMIT, "areas file");
+            let text = match file.as_deref().map(read).transpose() {
                 Ok(t) => t,
-                Err(e) => return fail(format!("areas file: {e}"), Outcome::Unusable),
+                Err(e) => return fail(e.message(), Outcome::Unusable),
             };
             let a = match actor(&store, &user) {
                 Ok(a) => a,
@@ -567,10 +617,10 @@ pub fn visit(args: &DeviceArgs, cmd: VisitCommand) -> Outcome {
         }
         VisitCommand::Fix { record, field, fix, confirm, .. } => {
             let text = match fix.strip_prefix('@') {
-                Some(path) => std::fs::read_to_string(path).map_err(|e| StoreError::Invalid {
-                    field: "fix",
-                    message: format!("{path}: {e}"),
-                })?,
+                Some(path) => {
+                    crate::files::read_text(Path::new(path), crate::files::FIX_FILE_LIMIT, "fix")
+                        .map_err(|e| StoreError::Invalid { field: "fix", message: e.message() })?
+                }
                 None => fix,
             };
             let fix: Fix = serde_json::from_str(&text)
@@ -598,8 +648,9 @@ pub fn visit(args: &DeviceArgs, cmd: VisitCommand) -> Outcome {
             Ok(())
         }
         VisitCommand::Fill { record, answers, .. } => {
-            let text = std::fs::read_to_string(&answers)
-                .map_err(|e| StoreError::Invalid { field: "answers", message: e.to_string() })?;
+            let text =
+                crate::files::read_text(&answers, crate::files::ANSWERS_FILE_LIMIT, "answers file")
+                    .map_err(|e| StoreError::Invalid { field: "answers", message: e.message() })?;
             // The user's file, not stored data: a syntax error is bad input.
             let json: serde_json::Value = serde_json::from_str(&text)
                 .map_err(|e| StoreError::Invalid { field: "answers", message: e.to_string() })?;
@@ -701,8 +752,14 @@ pub fn outbox(args: &DeviceArgs, cmd: OutboxCommand) -> Outcome {
                 }
             }
         }),
-        OutboxCommand::Ack { sha256 } => {
-            store.acknowledge(&sha256).map(|id| outln!("acknowledged {id}"))
+        OutboxCommand::Ack { user, sha256 } => {
+            let a = match actor(&store, &user) {
+                Ok(a) => a,
+                Err(o) => return o,
+            };
+            a.require(Permission::ConfigureTeam)
+                .and_then(|()| store.acknowledge(&sha256))
+                .map(|id| outln!("acknowledged {id}"))
         }
         OutboxCommand::Unpark { user, outbox_id } => {
             let a = match actor(&store, &user) {

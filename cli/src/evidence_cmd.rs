@@ -10,7 +10,7 @@
 //! leaves a partial output behind.
 
 use std::fs;
-use std::io::{BufReader, Read, Write};
+use std::io::{BufReader, Write};
 use std::path::{Path, PathBuf};
 
 use clap::Subcommand;
@@ -254,22 +254,12 @@ fn refuse_same_file(input: &Path, out: &Path) -> Step<()> {
     Ok(())
 }
 
-/// Key files are a few lines: anything larger is not one (`--identity /dev/zero`).
-const KEY_FILE_LIMIT: u64 = 64 << 10;
-
 /// Read a small text file, refusing one over `limit` bytes without reading past it.
 fn read_small_text(path: &Path, limit: u64, what: &str) -> Step<String> {
-    let f = fs::File::open(path)
-        .map_err(|e| unusable(format!("cannot read {what} {}: {e}", path.display())))?;
-    let mut bytes = Vec::new();
-    f.take(limit + 1)
-        .read_to_end(&mut bytes)
-        .map_err(|e| unusable(format!("cannot read {what} {}: {e}", path.display())))?;
-    if bytes.len() as u64 > limit {
-        return Err(refused(format!("{}: over {limit} bytes, not a {what}", path.display())));
-    }
-    String::from_utf8(bytes)
-        .map_err(|_| refused(format!("{}: not UTF-8 text, not a {what}", path.display())))
+    crate::files::read_text(path, limit, what).map_err(|e| match e {
+        crate::files::ReadError::Unusable(m) => unusable(m),
+        crate::files::ReadError::Refused(m) => refused(m),
+    })
 }
 
 /// The key lines of a key file: blank lines and `#` comments removed.
@@ -278,7 +268,7 @@ fn key_lines(text: &str) -> Vec<&str> {
 }
 
 fn read_key_file(path: &Path, what: &str) -> Step<String> {
-    let text = read_small_text(path, KEY_FILE_LIMIT, what)?;
+    let text = read_small_text(path, crate::files::KEY_FILE_LIMIT, what)?;
     key_lines(&text)
         .first()
         .map(|s| s.to_string())
@@ -293,7 +283,7 @@ fn public_keys(arg: &str) -> Step<Vec<String>> {
     if fs::metadata(arg).is_err() {
         return Err(unusable(format!("`{arg}` is neither a key nor a readable file")));
     }
-    let text = read_small_text(Path::new(arg), KEY_FILE_LIMIT, "key file")?;
+    let text = read_small_text(Path::new(arg), crate::files::KEY_FILE_LIMIT, "key file")?;
     let keys: Vec<String> = key_lines(&text).into_iter().map(str::to_string).collect();
     if keys.is_empty() {
         return Err(refused(format!("{arg}: no key in the file")));

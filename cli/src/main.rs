@@ -10,6 +10,7 @@ mod demo;
 mod device_cmd;
 mod evidence_cmd;
 mod expr_cmd;
+mod files;
 mod form_cmd;
 mod geo_cmd;
 mod out;

@@ -242,3 +242,65 @@ fn the_store_reads_today_in_the_utc_offset() {
     let east = answer("+14:00");
     assert!(!east.contains("constraint"), "{east}");
 }
+
+/// Issue 14's CLI items: a misspelled `--db` creates nothing, a directory is a usage error,
+/// files named on the command line are read with a limit, acknowledging by hand is a
+/// supervisor's act, and a supervisor can lift a lockout with a new PIN.
+#[test]
+fn the_device_commands_refuse_what_could_lose_or_forge_data() {
+    let d = Device::new("guards");
+    // Before `init`: no database, and a command other than init does not make one.
+    let o = d.run("1111", &["user", "list"]);
+    assert_eq!(code(&o), 2, "{}", stderr(&o));
+    assert!(stderr(&o).contains("no database there"), "{}", stderr(&o));
+    assert!(!d.dir.join("safehome.db").exists(), "a database appeared");
+    d.ok("", &["init"]);
+    d.ok("1111", &["user", "add", "--role", "supervisor", "--name", "Hằng"]);
+    d.ok("2222", &["user", "add", "--role", "volunteer", "--name", "Toàn", "--user", "Hằng"]);
+
+    // `--db DIRECTORY` is a usage error.
+    let o = Command::new(env!("CARGO_BIN_EXE_safehome"))
+        .args(["user", "list", "--db"])
+        .arg(&d.dir)
+        .env("SAFEHOME_KEY_FILE", d.dir.join("data.key"))
+        .output()
+        .unwrap();
+    assert_eq!(code(&o), 2, "{}", stderr(&o));
+    assert!(stderr(&o).contains("is a directory"), "{}", stderr(&o));
+
+    // A key file or a fix file that never ends is refused after its limit.
+    #[cfg(unix)]
+    {
+        let o = Command::new(env!("CARGO_BIN_EXE_safehome"))
+            .args(["user", "list"])
+            .env("SAFEHOME_DB", d.dir.join("safehome.db"))
+            .env("SAFEHOME_KEY_FILE", "/dev/zero")
+            .output()
+            .unwrap();
+        assert_eq!(code(&o), 2, "{}", stderr(&o));
+        assert!(stderr(&o).contains("over 65536 bytes"), "{}", stderr(&o));
+        let o =
+            d.run("2222", &["visit", "fix", "--user", "Toàn", "no-such-visit", "f", "@/dev/zero"]);
+        assert_eq!(code(&o), 1, "{}", stderr(&o));
+        assert!(stderr(&o).contains("over 65536 bytes"), "{}", stderr(&o));
+    }
+
+    // Acknowledging by hand: refused to a volunteer, whatever the hash.
+    let o = d.run("2222", &["outbox", "ack", "--user", "Toàn", &"ab".repeat(32)]);
+    assert_eq!(code(&o), 1, "{}", stderr(&o));
+    assert!(stderr(&o).to_lowercase().contains("volunteer"), "{}", stderr(&o));
+
+    // Three wrong PINs lock Toàn into a delay; the supervisor sets a new PIN and lifts it.
+    for _ in 0..4 {
+        let _ = d.run("9999", &["household", "list", "--user", "Toàn"]);
+    }
+    let o = d.run("2222", &["household", "list", "--user", "Toàn"]);
+    assert_ne!(code(&o), 0, "the right PIN during the delay is refused");
+    // The retry time reads as a time, not as raw milliseconds.
+    let why = stderr(&o);
+    assert!(why.contains("try again after 20") && why.trim_end().ends_with('Z'), "{why}");
+    d.ok("3333", &["user", "reset-pin", "--user", "Hằng", "Toàn"]);
+    d.ok("3333", &["household", "list", "--user", "Toàn"]);
+    let o = d.run("2222", &["household", "list", "--user", "Toàn"]);
+    assert_eq!(code(&o), 1, "the old PIN no longer opens the profile: {}", stderr(&o));
+}

@@ -30,7 +30,12 @@ pub enum StoreError {
     Forbidden { role: &'static str, action: &'static str },
     #[error("wrong PIN; {remaining} attempt(s) before lockout")]
     WrongPin { remaining: u32 },
-    #[error("too many wrong PINs; try again after {retry_at_ms}")]
+    /// `retry_at_ms` is on the store's clock; the message gives it as a UTC time a person can
+    /// read (the app shows its own local time from the field).
+    #[error(
+        "too many wrong PINs; try again after {}",
+        crate::civil::format_iso_datetime(*retry_at_ms, 0)
+    )]
     PinDelay { retry_at_ms: i64 },
     #[error("profile locked after too many wrong PINs; a supervisor must reset it")]
     LockedOut,
