@@ -12,7 +12,8 @@ WANT="tuspy==1.1.0 cryptography==44.0.3 requests==2.32.3"
 
 if [ ! -x "$PY" ] || [ "$(cat "$ENV_DIR/.installed" 2>/dev/null)" != "$WANT" ]; then
   if ! python3 -m venv --help >/dev/null 2>&1 || ! python3 -c 'import ensurepip' 2>/dev/null; then
-    apt-get install -y -q python3-venv >/dev/null
+    apt-get install -y -q python3-venv >/dev/null \
+      || { apt-get update -q >/dev/null && apt-get install -y -q python3-venv >/dev/null; }
   fi
   rm -rf "$ENV_DIR"
   python3 -m venv "$ENV_DIR" >&2
