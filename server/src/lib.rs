@@ -9,7 +9,8 @@
 //! let data = std::path::Path::new("/tmp/safehome-server");
 //! let server_key = safehome_server::init(data)?; // pin this (shserver1…)
 //! let mut admin = Admin::open(data)?;
-//! # let archive: safehome_core::evidence::keys::RecipientKey = todo!();
+//! # let archive = safehome_core::evidence::keys::Identity::generate(
+//! #     &safehome_core::clock::SystemEntropy::default()).recipient();
 //! admin.add_team("tn-19001", &["19001".into()], &archive, "Archive", 0)?;
 //! let code = admin.create_enrollment_code("tn-19001", Role::Volunteer, 86_400_000, 0)?;
 //! let server = BackgroundServer::start(ServerConfig::new(data), "127.0.0.1:0")?;
