@@ -20,6 +20,7 @@ use safehome_core::clock::{Entropy, SystemEntropy};
 use safehome_core::evidence::envelope::{Randomness, seal_bytes};
 use safehome_core::evidence::keys::{DeviceSigningKey, Identity, RecipientKey, ServerPublicKey};
 use safehome_core::evidence::meta::EvidenceInfo;
+use safehome_core::sync::base64;
 use safehome_core::sync::protocol::{
     EnrollRequest, H_SERVER_TIME, ROUTING_SCHEMA, Receipt, RequestAuth, RoutingEvidence,
     RoutingForm, RoutingHeader, SUBMISSION_CONTENT_TYPE, SubmissionBody, TeamConfig, sha256_hex,
@@ -607,24 +608,6 @@ fn prepare(
     })
 }
 
-fn base64(bytes: &[u8]) -> String {
-    const A: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
-    for c in bytes.chunks(3) {
-        let n = (u32::from(c[0]) << 16)
-            | (u32::from(*c.get(1).unwrap_or(&0)) << 8)
-            | u32::from(*c.get(2).unwrap_or(&0));
-        for (k, shift) in [18, 12, 6, 0].into_iter().enumerate() {
-            if k <= c.len() {
-                out.push(A[(n >> shift & 63) as usize] as char);
-            } else {
-                out.push('=');
-            }
-        }
-    }
-    out
-}
-
 /// What a phone does for one record: the photo by tus (create, then 256 KiB chunks), the
 /// submission, and the receipt checked against the pinned key.
 fn upload(
@@ -643,9 +626,9 @@ fn upload(
     if let Some((evidence_id, bytes)) = &p.photo {
         let meta = format!(
             "record_id {},evidence_id {},sha256 {}",
-            base64(p.record_id.as_bytes()),
-            base64(evidence_id.as_bytes()),
-            base64(sha256_hex(bytes).as_bytes())
+            base64::encode(p.record_id.as_bytes()),
+            base64::encode(evidence_id.as_bytes()),
+            base64::encode(sha256_hex(bytes).as_bytes())
         );
         let a = send(
             agent,

@@ -2,7 +2,7 @@
 //! share; the phone's sync engine (`engine`, sans-IO) builds on them and does its I/O through
 //! [`Transport`]; [`run`] drives it over a transport, [`enroll`] enrolls the device.
 
-mod base64;
+pub mod base64;
 pub mod engine;
 mod enroll;
 #[cfg(feature = "test-hooks")]
