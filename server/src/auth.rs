@@ -141,6 +141,21 @@ pub async fn record_nonce(state: &AppState, auth: &RequestAuth) -> Result<(), Ap
     state.nonces.record(&auth.device_id, &auth.nonce, auth.time_ms, state.now_ms())
 }
 
+/// Read a signed request's whole body (at most `limit` bytes, within the body time limit) and
+/// authenticate it: the one way every handler whose body is small enough to hold starts.
+pub async fn read_signed(
+    state: &AppState,
+    method: &Method,
+    uri: &Uri,
+    headers: &HeaderMap,
+    body: axum::body::Body,
+    limit: usize,
+) -> Result<(Device, Vec<u8>), ApiError> {
+    let bytes = crate::body::read_all(body, headers, limit, state.body_timeout).await?;
+    let device = authenticate(state, method, uri, headers, &bytes).await?;
+    Ok((device, bytes))
+}
+
 /// Authenticate a request whose whole body is in hand.
 pub async fn authenticate(
     state: &AppState,

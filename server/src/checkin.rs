@@ -10,7 +10,7 @@ use rusqlite::params;
 use safehome_core::sync::protocol::{CheckinRequest, CheckinResponse};
 
 use crate::auth;
-use crate::body::{MAX_JSON_BODY, read_all, require_content_type};
+use crate::body::{MAX_JSON_BODY, require_content_type};
 use crate::error::ApiError;
 use crate::state::AppState;
 
@@ -32,8 +32,8 @@ pub async fn checkin(
     body: Body,
 ) -> Result<Json<CheckinResponse>, ApiError> {
     require_content_type(&headers, "application/json")?;
-    let bytes = read_all(body, &headers, MAX_JSON_BODY, state.body_timeout).await?;
-    let device = auth::authenticate(&state, &method, &uri, &headers, &bytes).await?;
+    let (device, bytes) =
+        auth::read_signed(&state, &method, &uri, &headers, body, MAX_JSON_BODY).await?;
     let request: CheckinRequest = serde_json::from_slice(&bytes)
         .map_err(|e| ApiError::bad_request("body", format!("not a check-in: {e}")))?;
     if request.audit_length < 0 {

@@ -217,8 +217,8 @@ pub async fn config(
     headers: HeaderMap,
     body: Body,
 ) -> Result<Json<Json_>, ApiError> {
-    let bytes = read_all(body, &headers, MAX_JSON_BODY, state.body_timeout).await?;
-    let device = auth::authenticate(&state, &method, &uri, &headers, &bytes).await?;
+    let (device, _) =
+        auth::read_signed(&state, &method, &uri, &headers, body, MAX_JSON_BODY).await?;
     let now = state.now_ms();
     let config = state.db.call(move |c| team_config(c, &device.device_id, now)).await?;
     sign(&state, &config)

@@ -13,7 +13,7 @@ use safehome_core::sync::protocol::{
 };
 
 use crate::auth::{self, Device};
-use crate::body::{check_declared, read_all, require_content_type};
+use crate::body::{check_declared, require_content_type};
 use crate::enroll::valid_id;
 use crate::error::ApiError;
 use crate::state::AppState;
@@ -84,8 +84,8 @@ pub async fn put(
 ) -> Result<Response, ApiError> {
     check_declared(&headers, MAX_SUBMISSION_BODY)?;
     require_content_type(&headers, SUBMISSION_CONTENT_TYPE)?;
-    let bytes = read_all(body, &headers, MAX_SUBMISSION_BODY, state.body_timeout).await?;
-    let device = auth::authenticate(&state, &method, &uri, &headers, &bytes).await?;
+    let (device, bytes) =
+        auth::read_signed(&state, &method, &uri, &headers, body, MAX_SUBMISSION_BODY).await?;
     if !valid_id(&record_id) {
         return Err(ApiError::bad_submission(
             "record_id",
@@ -163,8 +163,7 @@ pub async fn receipt(
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, ApiError> {
-    let bytes = read_all(body, &headers, 1 << 10, state.body_timeout).await?;
-    let device = auth::authenticate(&state, &method, &uri, &headers, &bytes).await?;
+    let (device, _) = auth::read_signed(&state, &method, &uri, &headers, body, 1 << 10).await?;
     let now = state.now_ms();
     let receipt = state
         .db

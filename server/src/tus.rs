@@ -34,7 +34,7 @@ use safehome_core::sync::protocol::MAX_EVIDENCE_LEN;
 
 use crate::auth::{self, Device};
 use crate::blobs::{self, Refused};
-use crate::body::{content_length, read_all, require_content_type};
+use crate::body::{content_length, require_content_type};
 use crate::enroll::valid_id;
 use crate::error::ApiError;
 use crate::state::AppState;
@@ -254,8 +254,7 @@ pub async fn create(
     body: Body,
 ) -> Result<Response, ApiError> {
     require_tus(&headers)?;
-    let bytes = read_all(body, &headers, 0, state.body_timeout).await?;
-    let device = auth::authenticate(&state, &method, &uri, &headers, &bytes).await?;
+    let (device, _) = auth::read_signed(&state, &method, &uri, &headers, body, 0).await?;
     let length = number(&headers, H_UPLOAD_LENGTH)?;
     if length as u64 > MAX_EVIDENCE_LEN {
         return Err(ApiError::too_large(MAX_EVIDENCE_LEN as usize));
@@ -344,8 +343,7 @@ pub async fn head(
     body: Body,
 ) -> Result<Response, ApiError> {
     require_tus(&headers)?;
-    let bytes = read_all(body, &headers, 0, state.body_timeout).await?;
-    let device = auth::authenticate(&state, &method, &uri, &headers, &bytes).await?;
+    let (device, _) = auth::read_signed(&state, &method, &uri, &headers, body, 0).await?;
     // After any `PATCH` in progress: its chunk is either kept or cut off by then.
     let _guard = state.lock_upload(&upload_id).await?;
     let upload = usable(&state, &upload_id, &device).await?;
@@ -627,8 +625,7 @@ pub async fn delete(
     body: Body,
 ) -> Result<Response, ApiError> {
     require_tus(&headers)?;
-    let bytes = read_all(body, &headers, 0, state.body_timeout).await?;
-    let device = auth::authenticate(&state, &method, &uri, &headers, &bytes).await?;
+    let (device, _) = auth::read_signed(&state, &method, &uri, &headers, body, 0).await?;
     let _guard = state.lock_upload(&upload_id).await?;
     let upload = usable(&state, &upload_id, &device).await?;
     let id = upload.upload_id.clone();
