@@ -4,6 +4,7 @@
 
 use proptest::prelude::*;
 use safehome_core::evidence::fuzzing;
+use safehome_testdata::mutate;
 use safehome_testdata::read_photo;
 
 /// Small valid images of each accepted format, made here, to mutate.
@@ -31,20 +32,6 @@ fn seeds() -> Vec<Vec<u8>> {
         read_photo("orientation/Landscape_6.jpg"),
         read_photo("odd/image01137.jpg"),
     ]
-}
-
-fn mutate(mut b: Vec<u8>, flips: &[(usize, u8)], cut: Option<usize>) -> Vec<u8> {
-    for &(at, x) in flips {
-        if !b.is_empty() {
-            let i = at % b.len();
-            b[i] ^= x;
-        }
-    }
-    if let Some(c) = cut {
-        let keep = c % (b.len() + 1);
-        b.truncate(keep);
-    }
-    b
 }
 
 proptest! {

@@ -6,20 +6,7 @@
 use proptest::prelude::*;
 use safehome_core::sync::fuzzing;
 use safehome_core::sync::protocol::SubmissionBody;
-
-fn mutate(mut b: Vec<u8>, flips: &[(usize, u8)], cut: Option<usize>) -> Vec<u8> {
-    for &(at, x) in flips {
-        if !b.is_empty() {
-            let i = at % b.len();
-            b[i] ^= x;
-        }
-    }
-    if let Some(c) = cut {
-        let keep = c % (b.len() + 1);
-        b.truncate(keep);
-    }
-    b
-}
+use safehome_testdata::mutate;
 
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(400))]

@@ -114,6 +114,23 @@ pub fn write_synthetic(dir: &Path) -> PathBuf {
     dir.to_path_buf()
 }
 
+/// `bytes` damaged as a fuzzer would: each `(at, x)` XORs `x` into the byte at `at` (modulo
+/// the length), then `cut` (modulo the length + 1) truncates it. The property tests of the fuzz
+/// targets' bodies run on inputs made this way from valid seeds.
+pub fn mutate(mut bytes: Vec<u8>, flips: &[(usize, u8)], cut: Option<usize>) -> Vec<u8> {
+    for &(at, x) in flips {
+        if !bytes.is_empty() {
+            let i = at % bytes.len();
+            bytes[i] ^= x;
+        }
+    }
+    if let Some(c) = cut {
+        let keep = c % (bytes.len() + 1);
+        bytes.truncate(keep);
+    }
+    bytes
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
