@@ -22,8 +22,8 @@ use safehome_core::evidence::keys::{DeviceSigningKey, Identity, RecipientKey, Se
 use safehome_core::evidence::meta::EvidenceInfo;
 use safehome_core::sync::base64;
 use safehome_core::sync::protocol::{
-    EnrollRequest, H_SERVER_TIME, ROUTING_SCHEMA, Receipt, RequestAuth, RoutingEvidence,
-    RoutingForm, RoutingHeader, SUBMISSION_CONTENT_TYPE, SubmissionBody, TeamConfig, sha256_hex,
+    EnrollRequest, ROUTING_SCHEMA, Receipt, RequestAuth, RoutingEvidence, RoutingForm,
+    RoutingHeader, SUBMISSION_CONTENT_TYPE, SubmissionBody, TeamConfig, sha256_hex,
 };
 use serde_json::Value as Json;
 
@@ -489,7 +489,6 @@ fn send(
     let req = req.body(body.to_vec()).map_err(|e| e.to_string())?;
     let mut resp = agent.run(req).map_err(|e| e.to_string())?;
     let location = resp.headers().get("location").and_then(|v| v.to_str().ok()).map(str::to_string);
-    let _ = resp.headers().get(H_SERVER_TIME);
     let mut out = Vec::new();
     resp.body_mut().as_reader().take(1 << 20).read_to_end(&mut out).map_err(|e| e.to_string())?;
     Ok(Answer { status: resp.status().as_u16(), location, body: out })

@@ -1,7 +1,11 @@
 //! Cross-crate end-to-end tests live in `tests/`; this library holds what their worker
 //! processes and the tests share: a household screening visit filled as a volunteer would.
 
+use std::io::{BufRead, BufReader};
 use std::path::Path;
+use std::process::ChildStdout;
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
 
 use safehome_core::location::Fix;
 use safehome_core::store::households::NewHousehold;
@@ -74,4 +78,20 @@ pub fn screened_visit(
         store.attach_photo(vol, &mut d, "hazard_photo", photo)?;
     }
     store.finalize(vol, &d)
+}
+
+/// Collect a child process's stdout lines as they come, on a thread, so that the test can kill
+/// the child at any moment and still read every line it printed before (join the handle after
+/// the child is gone).
+pub fn collect_lines(stdout: ChildStdout) -> (JoinHandle<()>, Arc<Mutex<Vec<String>>>) {
+    let lines = Arc::new(Mutex::new(Vec::new()));
+    let sink = Arc::clone(&lines);
+    let reader = std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            if let Ok(mut l) = sink.lock() {
+                l.push(line);
+            }
+        }
+    });
+    (reader, lines)
 }

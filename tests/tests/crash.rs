@@ -6,9 +6,8 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::collections::BTreeMap;
-use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use safehome_core::clock::{FixedClock, SeededEntropy, SystemEntropy};
@@ -35,14 +34,7 @@ fn sigkill_at_random_moments_loses_nothing_that_was_finalized() {
             .stderr(Stdio::piped())
             .spawn()
             .unwrap();
-        let stdout = child.stdout.take().unwrap();
-        let lines = Arc::new(Mutex::new(Vec::new()));
-        let sink = Arc::clone(&lines);
-        let reader = std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                sink.lock().unwrap().push(line);
-            }
-        });
+        let (reader, lines) = safehome_e2e::collect_lines(child.stdout.take().unwrap());
         // Kill at a random moment: sometimes while opening, mostly mid-autosave or finalize.
         let mut b = [0u8; 2];
         use safehome_core::clock::Entropy;
