@@ -37,8 +37,21 @@ fn dir(tag: &str) -> PathBuf {
     d
 }
 
+/// A free loopback port for a server that must come back on the same port after a kill (the
+/// phone pinned its URL). Not from the kernel's ephemeral range, where a port released here
+/// could be handed to another test's outgoing connection or `bind(0)` before the server binds
+/// it again; and never the same twice in this process.
 fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    use std::sync::atomic::AtomicU32;
+    static NEXT: AtomicU32 = AtomicU32::new(0);
+    let base = 20_000 + (std::process::id() % 200) * 50;
+    loop {
+        let n = NEXT.fetch_add(1, Ordering::SeqCst);
+        let port = u16::try_from(base + n % 10_000).unwrap();
+        if TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
 }
 
 /// The server as a process on a fixed loopback port (phones pin its URL), restartable.
@@ -86,6 +99,13 @@ impl ServerProc {
         let deadline = Instant::now() + Duration::from_secs(20);
         while Instant::now() < deadline {
             if healthy(self.port) {
+                // Ours, not another server that holds the port.
+                let child = self.child.as_mut().unwrap();
+                assert!(
+                    child.try_wait().unwrap().is_none(),
+                    "the server exited: port {} taken",
+                    self.port
+                );
                 return;
             }
             std::thread::sleep(Duration::from_millis(20));
