@@ -221,7 +221,7 @@ fn fill(
             "assessment": assessment,
             "data": session.output(),
         });
-        outln!("{}", serde_json::to_string_pretty(&out).unwrap_or_default());
+        crate::out::json(&out);
     } else {
         report::print_validation(&session, &validation);
         if let Some(a) = &assessment {

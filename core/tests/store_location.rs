@@ -462,7 +462,8 @@ fn altered_areas_are_reported_as_unreadable_and_the_visit_still_finalized() {
     raw.execute("UPDATE device SET areas_enc = x'01020304', areas_rev = areas_rev + 1", [])
         .unwrap();
     drop(raw);
-    assert!(matches!(s.assigned_areas(), Err(StoreError::Crypto(_))));
+    // The device row's seal reports the edit (before the ciphertext would fail to decrypt).
+    assert!(matches!(s.assigned_areas(), Err(StoreError::Tampered { table: "device", .. })));
     let id = finalized_visit_at(&s, &t.vol, 21.96, 105.648);
     let location = sealed_location(&f, &id);
     assert!(!sealed_codes(&location).contains(&"outside_area".to_string()));

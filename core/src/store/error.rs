@@ -100,6 +100,10 @@ impl From<rusqlite::Error> for StoreError {
                 return StoreError::UnknownValue(unknown.clone());
             }
         }
+        // A row seal's check refused a row (store/sealed.rs).
+        if let Some(tampered) = super::sealed::tampered_in(&e) {
+            return tampered;
+        }
         match e.sqlite_error_code() {
             Some(ErrorCode::DiskFull) => StoreError::DiskFull,
             Some(ErrorCode::ReadOnly) => StoreError::ReadOnly,

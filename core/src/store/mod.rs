@@ -16,6 +16,7 @@ pub mod migrate;
 pub mod outbox;
 pub mod profiles;
 pub mod records;
+mod sealed;
 mod stored_enum;
 pub mod sync_state;
 pub mod team;
@@ -144,6 +145,7 @@ impl Store {
         let keys = KeyHierarchy::derive(data_key);
         // The key is checked before any migration runs: a wrong key changes nothing.
         let found = migrate::migrate(&mut writer, &keys)?;
+        sealed::install(&writer)?;
         if found != 0 && found != migrate::VERSION {
             tracing::info!("database migrated from schema v{found} to v{}", migrate::VERSION);
         }
@@ -154,6 +156,8 @@ impl Store {
             OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
         )?;
         configure(&reader)?;
+        sealed::register(&reader, &keys)?;
+        sealed::install(&reader)?;
         let interrupts = [writer.get_interrupt_handle(), reader.get_interrupt_handle()];
         tracing::info!("store opened: schema v{}, device {device_id}", migrate::VERSION);
         Ok(Store {
@@ -183,12 +187,13 @@ impl Store {
         entropy: &dyn Entropy,
     ) -> Result<(String, DeviceSigningKey), StoreError> {
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        sealed::begin(&tx)?;
         if !check_key(&tx, keys)? {
             let c = keys.column.encrypt("meta", "value", "key_check", KEY_CHECK)?;
             tx.execute("INSERT INTO meta (key, value) VALUES ('key_check', ?1)", params![c])?;
         }
         let device: Option<(String, Vec<u8>)> = tx
-            .query_row("SELECT id, signing_key_enc FROM device LIMIT 1", [], |r| {
+            .query_row("SELECT id, signing_key_enc FROM device_v LIMIT 1", [], |r| {
                 Ok((r.get(0)?, r.get(1)?))
             })
             .optional()?;
@@ -196,6 +201,11 @@ impl Store {
             Some((id, sealed)) => {
                 let key = unseal_device_key(keys, &id, &sealed).ok_or(StoreError::WrongKey)?;
                 (id, key)
+            }
+            // A chain without a device: the device row was deleted, which would otherwise make
+            // a new identity and an empty-looking history.
+            None if audit::has_entries(&tx)? => {
+                return Err(StoreError::Tampered { table: "device", row: String::new() });
             }
             None => {
                 let id = new_uuid(entropy);
@@ -222,6 +232,7 @@ impl Store {
                 (id, key)
             }
         };
+        sealed::reseal(&tx)?;
         tx.commit()?;
         Ok(result)
     }
@@ -275,7 +286,9 @@ impl Store {
             .transaction_with_behavior(TransactionBehavior::Immediate)
             .map_err(StoreError::from)
             .and_then(|tx| {
+                sealed::begin(&tx)?;
                 let out = f(&tx, self)?;
+                sealed::reseal(&tx)?;
                 #[cfg(feature = "test-hooks")]
                 self.injected_fault()?;
                 tx.commit()?;
@@ -385,6 +398,13 @@ impl Store {
     /// Test hook (feature `test-hooks`): after `n` more write transactions commit, make the
     /// next one fail as a full disk would, once: its statements have run and are rolled back.
     /// `None` cancels a pending fault.
+    /// Run one SQL statement as the app's own write (its rows re-sealed): for tests that need
+    /// a state the API cannot reach, such as a value written by a newer app.
+    #[cfg(feature = "test-hooks")]
+    pub fn exec_sealed(&self, sql: &str, params: &[&str]) -> Result<usize, StoreError> {
+        self.write(|tx, _| Ok(tx.execute(sql, rusqlite::params_from_iter(params))?))
+    }
+
     #[cfg(feature = "test-hooks")]
     pub fn fail_write_after(&self, n: Option<u32>) {
         let v = n.map_or(-1, i64::from);
@@ -409,7 +429,7 @@ impl Store {
         let pages: i64 = conn.query_row("PRAGMA page_count", [], |r| r.get(0))?;
         let wal = std::fs::metadata(wal_path(&self.path)).map(|m| m.len() as i64).unwrap_or(0);
         let pending_upload_bytes: i64 = conn.query_row(
-            "SELECT coalesce(sum(size_bytes), 0) FROM outbox WHERE state = 'pending'",
+            "SELECT coalesce(sum(size_bytes), 0) FROM outbox_v WHERE state = 'pending'",
             [],
             |r| r.get(0),
         )?;
