@@ -153,6 +153,11 @@ pub enum ApiError {
     /// The device's database cannot be trusted; the app should stop and tell a supervisor.
     #[error("{detail}")]
     Tampered { table: String, row: String, detail: String },
+    /// The database is an older copy than the one the app last saw (`keepAuditAnchor`): its
+    /// audit chain has `foundLength` entries, the kept anchor `keptLength`. Work done since that
+    /// copy is missing from this phone; the app should stop and tell a supervisor.
+    #[error("{detail}")]
+    RolledBack { kept_length: i64, found_length: i64, detail: String },
     /// A foreign implementation (log sink, progress listener) threw.
     #[error("{detail}")]
     Callback { detail: String },
@@ -272,6 +277,7 @@ impl ApiError {
             ApiError::InvalidAreas { .. } => "invalid_areas",
             ApiError::StaleDraft { .. } => "stale_draft",
             ApiError::Tampered { .. } => "tampered",
+            ApiError::RolledBack { .. } => "rolled_back",
             ApiError::Callback { .. } => "callback",
             ApiError::NotEnrolled { .. } => "not_enrolled",
             ApiError::ServerRefused { .. } => "server_refused",
@@ -500,6 +506,9 @@ impl From<StoreError> for ApiError {
             StoreError::StaleDraft { id } => ApiError::StaleDraft { record_id: id, detail },
             StoreError::Tampered { table, row } => {
                 ApiError::Tampered { table: table.to_string(), row, detail }
+            }
+            StoreError::RolledBack { kept_length, found_length } => {
+                ApiError::RolledBack { kept_length, found_length, detail }
             }
             StoreError::Invalid { .. } => ApiError::InvalidInput { detail },
             StoreError::Form(e) => e.into(),

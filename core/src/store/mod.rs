@@ -6,6 +6,7 @@
 //! one IMMEDIATE transaction that also appends to the audit chain, so a crash leaves either the
 //! whole change or none of it.
 
+mod anchor;
 mod attachments;
 mod audit;
 mod error;
@@ -32,6 +33,7 @@ use rusqlite::{
 };
 use serde::Serialize;
 
+pub use anchor::AnchorKeeper;
 pub use attachments::{Attachment, PhotoStep, PhotoTarget, PreparedPhoto};
 pub use audit::{Action, AuditReport};
 pub use error::StoreError;
@@ -82,6 +84,8 @@ pub struct Store {
     forms: Mutex<HashMap<String, Arc<CheckedForm>>>,
     /// The assigned areas stored with the enrollment, parsed (`None`: not read yet).
     areas: Mutex<Option<team::CachedAreas>>,
+    /// Where the app keeps the audit anchor (`anchor`), once it has handed one over.
+    anchor_keeper: Mutex<Option<Arc<dyn AnchorKeeper>>>,
     /// Test hook: write transactions left before one is made to fail (negative: none).
     #[cfg(feature = "test-hooks")]
     fault_after: std::sync::atomic::AtomicI64,
@@ -173,6 +177,7 @@ impl Store {
             config,
             forms: Mutex::new(HashMap::new()),
             areas: Mutex::new(None),
+            anchor_keeper: Mutex::new(None),
             #[cfg(feature = "test-hooks")]
             fault_after: std::sync::atomic::AtomicI64::new(-1),
         })
@@ -282,16 +287,24 @@ impl Store {
         f: impl FnOnce(&Transaction<'_>, &Store) -> Result<T, StoreError>,
     ) -> Result<T, StoreError> {
         let mut conn = self.writer.lock().unwrap_or_else(|p| p.into_inner());
+        let anchored = self.anchor_keeper.lock().unwrap_or_else(|p| p.into_inner()).is_some();
         let out = conn
             .transaction_with_behavior(TransactionBehavior::Immediate)
             .map_err(StoreError::from)
             .and_then(|tx| {
                 sealed::begin(&tx)?;
+                let before = if anchored { anchor::chain_length(&tx)? } else { 0 };
                 let out = f(&tx, self)?;
                 sealed::reseal(&tx)?;
                 #[cfg(feature = "test-hooks")]
                 self.injected_fault()?;
                 tx.commit()?;
+                Ok((out, before))
+            })
+            .and_then(|(out, before)| {
+                if anchored {
+                    self.renew_anchor(&conn, before)?;
+                }
                 Ok(out)
             });
         // Storage faults matter to whoever reads the phone's logs; refusals (a wrong PIN, an
