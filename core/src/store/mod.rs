@@ -198,7 +198,9 @@ impl Store {
             tx.execute("INSERT INTO meta (key, value) VALUES ('key_check', ?1)", params![c])?;
         }
         let device: Option<(String, Vec<u8>)> = tx
-            .query_row("SELECT id, signing_key_enc FROM device_v LIMIT 1", [], |r| {
+            // Read as stored: a device row whose seal fails still opens the store (its key is
+            // AEAD-bound), so that each read it affects can report `Tampered` with its table.
+            .query_row("SELECT id, signing_key_enc FROM device LIMIT 1", [], |r| {
                 Ok((r.get(0)?, r.get(1)?))
             })
             .optional()?;
@@ -411,6 +413,13 @@ impl Store {
     /// Test hook (feature `test-hooks`): after `n` more write transactions commit, make the
     /// next one fail as a full disk would, once: its statements have run and are rolled back.
     /// `None` cancels a pending fault.
+    /// Seal every row as it is: for tests and benchmarks that build large databases with plain
+    /// SQL (as migration 9 trusts the rows it finds).
+    #[cfg(feature = "test-hooks")]
+    pub fn seal_all_rows(&self) -> Result<(), StoreError> {
+        self.write(|tx, _| sealed::seal_all(tx))
+    }
+
     /// Run one SQL statement as the app's own write (its rows re-sealed): for tests that need
     /// a state the API cannot reach, such as a value written by a newer app.
     #[cfg(feature = "test-hooks")]

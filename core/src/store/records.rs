@@ -699,7 +699,6 @@ impl Store {
         p: &[&dyn rusqlite::ToSql],
     ) -> Result<Vec<QueueItem>, StoreError> {
         let conn = self.reader()?;
-        super::sealed::check_tables(&conn, &["records"])?;
         let sql = format!(
             "SELECT id, kind, household_id, owner_id, state, risk_level, due_at, finalized_at,
                     quality_flags_enc FROM records_v {tail}"
@@ -720,6 +719,8 @@ impl Store {
             Ok((item, r.get::<_, Option<Vec<u8>>>(8)?))
         })?;
         let rows: Vec<(QueueItem, Option<Vec<u8>>)> = rows.collect::<Result<_, _>>()?;
+        // A row edited out of this list's filter (store/sealed.rs).
+        super::sealed::check_live_counts(&conn)?;
         rows.into_iter()
             .map(|(mut item, flags)| {
                 let flags = self.decrypt_flags(&item.id, flags.as_deref())?;

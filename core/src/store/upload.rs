@@ -85,31 +85,40 @@ impl Store {
     /// The records due for upload, in the order sync sends them.
     pub fn upload_queue(&self) -> Result<Vec<UploadItem>, StoreError> {
         let conn = self.reader()?;
-        super::sealed::check_tables(&conn, &["records", "outbox"])?;
         let sql = format!(
-            "SELECT o.item_id, o.id, o.state, r.risk_level, r.due_at, r.finalized_at,
+            "SELECT o.item_id, o.id, o.state, r.risk_level, r.due_at, r.finalized_at, o.next_attempt_at,
                     CASE o.state WHEN 'uploaded' THEN 0 ELSE coalesce(length(o.sealed_body), o.size_bytes) END
                     + coalesce((SELECT sum(a.size_bytes) FROM outbox_v a JOIN attachments t
                                 ON a.item_kind = 'attachment' AND a.item_id = t.id
                                 WHERE t.record_id = r.id AND a.state = 'pending'), 0)
              FROM outbox_v o JOIN records_v r ON o.item_kind = 'submission' AND r.id = o.item_id
-             WHERE o.state IN ('pending', 'uploaded') AND o.next_attempt_at <= ?1
+             WHERE o.state IN ('pending', 'uploaded')
              ORDER BY {}, coalesce(r.due_at, 9223372036854775807), r.finalized_at, o.created_at, o.id",
             level_rank_sql()
         );
         let mut stmt = conn.prepare(&sql)?;
-        let rows = stmt.query_map(params![self.now_ms()], |r| {
-            Ok(UploadItem {
-                record_id: r.get(0)?,
-                outbox_id: r.get(1)?,
-                state: r.get(2)?,
-                risk_level: r.get(3)?,
-                due_at_ms: r.get(4)?,
-                finalized_at_ms: r.get(5)?,
-                bytes: r.get(6)?,
-            })
+        // Every live row is read (through its seal), and those not yet due are left out here
+        // rather than in SQL: a row whose next attempt was pushed into the far future without
+        // the key is reported, not silently held back.
+        let rows = stmt.query_map([], |r| {
+            Ok((
+                r.get::<_, i64>(6)?,
+                UploadItem {
+                    record_id: r.get(0)?,
+                    outbox_id: r.get(1)?,
+                    state: r.get(2)?,
+                    risk_level: r.get(3)?,
+                    due_at_ms: r.get(4)?,
+                    finalized_at_ms: r.get(5)?,
+                    bytes: r.get(7)?,
+                },
+            ))
         })?;
-        Ok(rows.collect::<Result<_, _>>()?)
+        let rows: Vec<(i64, UploadItem)> = rows.collect::<Result<_, _>>()?;
+        // A row edited out of this list's filter (store/sealed.rs).
+        super::sealed::check_live_counts(&conn)?;
+        let now = self.now_ms();
+        Ok(rows.into_iter().filter(|(next, _)| *next <= now).map(|(_, item)| item).collect())
     }
 
     /// How many items wait for upload (pending or uploaded) and how many are parked.
