@@ -417,7 +417,7 @@ impl Store {
     /// SQL (as migration 9 trusts the rows it finds).
     #[cfg(feature = "test-hooks")]
     pub fn seal_all_rows(&self) -> Result<(), StoreError> {
-        self.write(|tx, _| sealed::seal_all(tx))
+        self.write(|tx, _| sealed::trust_all(tx))
     }
 
     /// Run one SQL statement as the app's own write (its rows re-sealed): for tests that need
