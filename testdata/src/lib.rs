@@ -18,6 +18,17 @@ pub fn photos_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("photos")
 }
 
+/// The folder of XLSForm fixtures (`testdata/xlsforms`): pyxform's test spreadsheets, each with
+/// pyxform's reading of it (`NAME.expected.json`).
+///
+/// # Panics
+/// When the folder is missing: the repository is incomplete.
+pub fn xlsforms_dir() -> PathBuf {
+    let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("xlsforms");
+    assert!(p.is_dir(), "XLSForm fixtures missing from the repository: {}", p.display());
+    p
+}
+
 /// The path of a photo fixture, relative to `photos/`, e.g. `camera/DSCN0010.jpg`.
 ///
 /// # Panics
