@@ -248,21 +248,26 @@ impl Builder {
         let survey_h = Headers::read(survey, &mut self.problems, true);
         let choices_h = choices.and_then(|s| Headers::read(s, &mut Vec::new(), false));
         let risk_h = risk.map(|s| (s, RiskHeaders::read(s)));
-        let languages = Languages::new(
-            &setting,
-            [(survey_h.as_ref(), Some(survey)), (choices_h.as_ref(), choices)]
-                .into_iter()
-                .filter_map(|(h, s)| Some((h?, s?)))
-                .flat_map(|(h, sheet)| {
-                    // A language counts where a column of it has text (pyxform's rule).
-                    h.known.iter().filter(move |(col, c, _)| {
-                        c.translated() && sheet.rows.iter().skip(1).any(|r| r.get(*col).is_some())
-                    })
-                })
-                .map(|(_, _, l)| l.as_deref())
-                .chain(risk_h.iter().flat_map(|(_, h)| h.reasons.iter().map(|(_, l)| l.as_deref())))
-                .chain(setting.titles.iter().filter_map(|(l, _)| l.as_deref().map(Some))),
-        );
+        // Every translated header, in order, with whether any row gives it text.
+        let mut headers: Vec<(Option<&str>, bool)> = Vec::new();
+        for (h, sheet) in [(survey_h.as_ref(), Some(survey)), (choices_h.as_ref(), choices)] {
+            let (Some(h), Some(sheet)) = (h, sheet) else { continue };
+            for (col, c, lang) in &h.known {
+                if c.translated() {
+                    let text = sheet.rows.iter().skip(1).any(|r| r.get(*col).is_some());
+                    headers.push((lang.as_deref(), text));
+                }
+            }
+        }
+        if let Some((sheet, h)) = &risk_h {
+            for (col, lang) in &h.reasons {
+                let text = sheet.rows.iter().skip(1).any(|r| r.get(*col).is_some());
+                headers.push((lang.as_deref(), text));
+            }
+        }
+        headers
+            .extend(setting.titles.iter().filter_map(|(l, _)| Some((Some(l.as_deref()?), true))));
+        let languages = Languages::new(&setting, &headers);
 
         let choice_lists = match (choices, &choices_h) {
             (Some(sheet), Some(h)) => self.choices(sheet, h, &languages),
@@ -392,7 +397,9 @@ impl Builder {
         let filters: Vec<(u32, &str)> = h
             .other
             .iter()
-            .filter(|(c, n)| *c != list_col && !n.eq_ignore_ascii_case("value"))
+            // Extra columns are what a choice_filter can test by bare name; a header that
+            // cannot be a name (`tutorial notes`) is a note to the author, as in pyxform.
+            .filter(|(c, n)| *c != list_col && !n.eq_ignore_ascii_case("value") && is_name(n))
             .map(|(c, n)| (*c, n.as_str()))
             .collect();
         let mut seen: HashMap<(String, String), u32> = HashMap::new();
@@ -873,25 +880,26 @@ struct Languages {
 }
 
 impl Languages {
-    fn new<'a>(settings: &Settings, headers: impl Iterator<Item = Option<&'a str>>) -> Languages {
+    /// `headers`: each translated column's language (`None` for a column without one) and
+    /// whether it holds any text. A language counts when some column of it has text (pyxform's
+    /// rule); the order is that of the headers, the default language first.
+    fn new(settings: &Settings, headers: &[(Option<&str>, bool)]) -> Languages {
         let unnamed = settings
             .default_language
             .as_deref()
             .map(names::language_code)
             .unwrap_or_else(|| "default".to_string());
-        let mut codes: Vec<String> = Vec::new();
-        let mut any_unnamed = false;
-        for lang in headers {
-            match lang {
-                Some(l) => {
-                    let code = names::language_code(l);
-                    if !codes.contains(&code) {
-                        codes.push(code);
-                    }
-                }
-                None => any_unnamed = true,
+        let mut codes: Vec<(String, bool)> = Vec::new();
+        for (lang, text) in headers {
+            let code = lang.map(names::language_code).unwrap_or_else(|| unnamed.clone());
+            match codes.iter_mut().find(|(c, _)| *c == code) {
+                Some((_, t)) => *t |= *text,
+                None => codes.push((code, *text)),
             }
         }
+        let mut codes: Vec<String> =
+            codes.into_iter().filter(|(_, text)| *text).map(|(c, _)| c).collect();
+        let any_unnamed = headers.iter().any(|(l, text)| l.is_none() && *text);
         // The default language first: the settings' choice, or the unnamed columns' language.
         if settings.default_language.is_some() || any_unnamed || codes.is_empty() {
             codes.retain(|c| *c != unnamed);
@@ -921,6 +929,13 @@ fn texts(row: &Row, h: &Headers, languages: &Languages) -> Texts {
         }
     }
     out
+}
+
+/// Whether a header can be read as a bare name in an expression.
+fn is_name(s: &str) -> bool {
+    let mut chars = s.chars();
+    chars.next().is_some_and(|c| c.is_alphabetic() || c == '_')
+        && chars.all(|c| c.is_alphanumeric() || matches!(c, '_' | '-' | '.'))
 }
 
 fn push(stack: &mut [(Field, u32)], roots: &mut Vec<Field>, field: Field) {
