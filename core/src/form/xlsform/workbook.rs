@@ -119,6 +119,16 @@ fn check_archive(bytes: &[u8]) -> Result<(), XlsformError> {
             zip.len()
         )));
     }
+    // What the headers declare first (free to check); then what the entries really inflate to.
+    let declared: u64 = (0..zip.len())
+        .filter_map(|i| zip.by_index_raw(i).ok().map(|e| e.size()))
+        .fold(0u64, u64::saturating_add);
+    if declared > MAX_UNPACKED_BYTES {
+        return Err(unreadable(format!(
+            "the workbook declares {declared} bytes once decompressed, over the limit of \
+             {MAX_UNPACKED_BYTES} (MAX_UNPACKED_BYTES): not a form spreadsheet"
+        )));
+    }
     let mut total: u64 = 0;
     for i in 0..zip.len() {
         let mut entry = zip
