@@ -402,3 +402,19 @@ fn metadata_rows_are_not_fields_and_a_missing_survey_is_named() {
     let got = problems(&book(&[("questions", survey), ("choices", CHOICES)]));
     assert_eq!(got, ["survey: the workbook has no `survey` sheet (sheets: questions, choices)"]);
 }
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig { cases: 64, ..Default::default() })]
+
+    /// Damaged copies of a real spreadsheet (bytes flipped, the end cut off) give a form or a
+    /// typed error, never a panic.
+    #[test]
+    fn damaged_spreadsheets_never_panic(
+        flips in proptest::collection::vec((proptest::prelude::any::<usize>(), 1u8..), 0..8),
+        cut in proptest::option::of(proptest::prelude::any::<usize>()),
+    ) {
+        let path = safehome_testdata::xlsforms_dir().join("tutorial.xlsx");
+        let bytes = safehome_testdata::mutate(std::fs::read(path).unwrap(), &flips, cut);
+        let _ = import(&bytes);
+    }
+}

@@ -226,8 +226,14 @@ fn choices_table(form: &Form, langs: &[(String, String)]) -> Table {
 fn settings_table(form: &Form, langs: &[(String, String)]) -> Table {
     let mut headers = vec!["form_id".to_string(), "version".to_string()];
     let mut row = vec![Some(form.id.clone()), Some(form.version.clone())];
-    for (code, header) in langs {
-        headers.push(format!("form_title::{header}"));
+    // pyxform takes one title: the default language's is `form_title`, the others go where
+    // pyxform does not look (a translated `form_title` makes it fail).
+    for (i, (code, header)) in langs.iter().enumerate() {
+        headers.push(if i == 0 {
+            "form_title".into()
+        } else {
+            format!("translated_title::{header}")
+        });
         row.push(form.title.get(code).cloned());
     }
     if let Some((_, header)) = langs.first() {

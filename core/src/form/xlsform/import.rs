@@ -318,7 +318,7 @@ impl Builder {
             let cell = (values.number, *col);
             match key.as_str() {
                 "form_id" | "id_string" => s.id = Some(value),
-                "form_title" | "title" => s.titles.push((lang, value)),
+                "form_title" | "title" | "translated_title" => s.titles.push((lang, value)),
                 "version" => s.version = Some(value),
                 "default_language" => s.default_language = Some(value),
                 "instance_name" => s.instance_name = Some(value),
