@@ -16,7 +16,7 @@ use super::cells;
 /// The largest .xlsx file read (a form with thousands of rows is well under 1 MiB).
 pub const MAX_FILE_BYTES: u64 = 32 << 20;
 /// The most bytes the whole archive may decompress to.
-pub const MAX_UNPACKED_BYTES: u64 = 128 << 20;
+pub const MAX_UNPACKED_BYTES: u64 = 64 << 20;
 /// The most entries in the archive (a workbook has a dozen or two).
 pub const MAX_ENTRIES: usize = 4096;
 /// The most non-empty rows kept per sheet; a longer sheet is refused.
