@@ -22,20 +22,6 @@ fn repo() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf()
 }
 
-/// `$var`, or what `script` prints (it installs the peer when needed).
-fn peer(var: &str, script: &str) -> String {
-    if let Ok(p) = std::env::var(var) {
-        return p;
-    }
-    let out = Command::new("bash").arg(repo().join(script)).output().unwrap();
-    assert!(
-        out.status.success(),
-        "{script} failed (needed for this test): {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap().trim().to_string()
-}
-
 fn run(cmd: &mut Command) -> String {
     let out = cmd.output().unwrap();
     assert!(
@@ -82,8 +68,8 @@ fn lookup<'a>(data: &'a Value, path: &str) -> Option<&'a Value> {
 
 #[test]
 fn household_form_calculates_the_same_in_odk_and_safehome() {
-    let python = peer("SAFEHOME_PYTHON", "scripts/python-env.sh");
-    let engine = peer("SAFEHOME_ODK_ENGINE", "scripts/odk-engine.sh");
+    let python = safehome_testdata::peer("SAFEHOME_PYTHON", "scripts/python-env.sh");
+    let engine = safehome_testdata::peer("SAFEHOME_ODK_ENGINE", "scripts/odk-engine.sh");
     let xlsx = repo().join("docs/forms/household_screening.xlsx");
     let dir = std::env::temp_dir().join(format!("safehome-odk-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();

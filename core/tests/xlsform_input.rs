@@ -313,56 +313,43 @@ fn a_million_rows_are_refused_after_the_row_limit() {
     assert!(m.contains("MAX_SHEET_ROWS") && m.contains("survey"), "{m}");
 }
 
-#[test]
-fn formulas_merged_cells_empty_rows_and_spaces() {
+/// A survey with a name computed by a formula (row 2), empty rows 3-5, a label merged across
+/// both language columns and stray spaces (row 6), a calculation over a padded name (row 7) and,
+/// when `with_error`, a label that is a formula's error value (row 9).
+fn formula_book(with_error: bool) -> Vec<u8> {
     let mut wb = Workbook::new();
     let ws = wb.add_worksheet().set_name("survey").unwrap();
     for (c, h) in ["type", "name", "label::vi", "label::en", "calculation"].iter().enumerate() {
         ws.write_string(0, c as u16, *h).unwrap();
     }
-    // Row 2: a name computed by a formula reads as its cached value, as pyxform reads it.
     ws.write_string(1, 0, "text").unwrap();
     ws.write_formula(1, 1, Formula::new("=CONCAT(\"hh\",\"_name\")").set_result("hh_name"))
         .unwrap();
     ws.write_string(1, 2, "Tên chủ hộ").unwrap();
-    // Rows 3-5 empty; row 6: a label merged across both language columns is the first's only.
     ws.write_string(5, 0, "  integer ").unwrap();
     ws.write_string(5, 1, "age   ").unwrap();
     ws.merge_range(5, 2, 5, 3, "Tuổi", &Format::new()).unwrap();
-    // Row 7: a calculation over the name written with trailing spaces.
     ws.write_string(6, 0, "calculate").unwrap();
     ws.write_string(6, 1, " twice ").unwrap();
     ws.write_string(6, 4, "${age} * 2").unwrap();
-    // Row 9: a type cell that is an error value of a formula.
-    ws.write_string(8, 0, "note").unwrap();
-    ws.write_string(8, 1, "n").unwrap();
-    ws.write_formula(8, 2, Formula::new("=1/0").set_result("#DIV/0!")).unwrap();
-    let bytes = wb.save_to_buffer().unwrap();
-    let got = problems(&bytes);
+    if with_error {
+        ws.write_string(8, 0, "note").unwrap();
+        ws.write_string(8, 1, "n").unwrap();
+        ws.write_formula(8, 2, Formula::new("=1/0").set_result("#DIV/0!")).unwrap();
+    }
+    wb.save_to_buffer().unwrap()
+}
+
+#[test]
+fn formulas_merged_cells_empty_rows_and_spaces() {
+    // A formula error is named at its cell, as the only problem.
+    let got = problems(&formula_book(true));
     assert_eq!(got.len(), 1, "{got:#?}");
     assert!(got[0].starts_with("survey!C9: ") && got[0].contains("formula error"), "{got:#?}");
 
-    ws_fix(&bytes);
-}
-
-/// The same workbook without the error cell imports, with names trimmed.
-fn ws_fix(_: &[u8]) {
-    let mut wb = Workbook::new();
-    let ws = wb.add_worksheet().set_name("survey").unwrap();
-    for (c, h) in ["type", "name", "label::vi", "label::en", "calculation"].iter().enumerate() {
-        ws.write_string(0, c as u16, *h).unwrap();
-    }
-    ws.write_string(1, 0, "text").unwrap();
-    ws.write_formula(1, 1, Formula::new("=CONCAT(\"hh\",\"_name\")").set_result("hh_name"))
-        .unwrap();
-    ws.write_string(1, 2, "Tên chủ hộ").unwrap();
-    ws.write_string(5, 0, "  integer ").unwrap();
-    ws.write_string(5, 1, "age   ").unwrap();
-    ws.merge_range(5, 2, 5, 3, "Tuổi", &Format::new()).unwrap();
-    ws.write_string(6, 0, "calculate").unwrap();
-    ws.write_string(6, 1, " twice ").unwrap();
-    ws.write_string(6, 4, "${age} * 2").unwrap();
-    let form = import(&wb.save_to_buffer().unwrap()).unwrap();
+    // Formulas read as their cached values (as pyxform reads them), names are trimmed, a merged
+    // range is its first cell's, empty rows are skipped.
+    let form = import(&formula_book(false)).unwrap();
     let names: Vec<&str> = form.fields.iter().map(|f| f.def.name.as_str()).collect();
     assert_eq!(names, ["hh_name", "age", "twice"]);
     let age = &form.fields[1].def;

@@ -200,20 +200,6 @@ fn repo() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf()
 }
 
-/// The Python of `scripts/python-env.sh` (pyxform pinned), or `SAFEHOME_PYTHON`.
-pub fn python() -> String {
-    if let Ok(p) = std::env::var("SAFEHOME_PYTHON") {
-        return p;
-    }
-    let out = Command::new("bash").arg(repo().join("scripts/python-env.sh")).output().unwrap();
-    assert!(
-        out.status.success(),
-        "scripts/python-env.sh failed (pyxform is needed for this test): {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap().trim().to_string()
-}
-
 /// pyxform itself, run now on every supported spreadsheet: the XForm's binds (which field has
 /// which of relevant / constraint / calculate / required / readonly, and each field's type)
 /// must match the imported form.
@@ -225,11 +211,9 @@ fn pyxform_run_now_agrees_on_binds() {
         .filter(|(_, _, e)| e["unsupported"].as_bool() != Some(true))
         .map(|(n, p, _)| (n, p))
         .collect();
-    let out = Command::new(python())
-        .arg(&script)
-        .args(supported.iter().map(|(_, p)| p))
-        .output()
-        .unwrap();
+    let python = safehome_testdata::peer("SAFEHOME_PYTHON", "scripts/python-env.sh");
+    let out =
+        Command::new(python).arg(&script).args(supported.iter().map(|(_, p)| p)).output().unwrap();
     assert!(
         out.status.success(),
         "pyxform failed: {}{}",

@@ -242,3 +242,26 @@ impl BitWriter {
         self.out
     }
 }
+
+/// A third-party peer of the interoperability tests: `$var` when set (scripts/test.sh sets it),
+/// else what the repository's `script` prints after installing the peer into build/ (the Python
+/// of `scripts/python-env.sh`, the engine directory of `scripts/odk-engine.sh`).
+///
+/// # Panics
+/// When the script fails: the test needs the peer and must not pass without it.
+pub fn peer(var: &str, script: &str) -> String {
+    if let Ok(p) = std::env::var(var) {
+        return p;
+    }
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join(script);
+    let out = std::process::Command::new("bash")
+        .arg(&path)
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {}: {e}", path.display()));
+    assert!(
+        out.status.success(),
+        "{script} failed (its peer is needed for this test): {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
