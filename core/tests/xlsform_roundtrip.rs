@@ -167,9 +167,8 @@ fn generated(nlangs: usize, rows: &[(u8, u32)], risk: bool) -> Form {
         ..Field::default()
     }];
     let mut stack: Vec<Field> = Vec::new();
-    let mut n = 1;
     let mut repeats = 0;
-    for &(shape, bits) in rows {
+    for (n, &(shape, bits)) in (1..).zip(rows) {
         let add = |stack: &mut Vec<Field>, roots: &mut Vec<Field>, f: Field| match stack.last_mut()
         {
             Some(p) => p.children.push(f),
@@ -208,7 +207,6 @@ fn generated(nlangs: usize, rows: &[(u8, u32)], risk: bool) -> Form {
                 add(&mut stack, &mut roots, f);
             }
         }
-        n += 1;
     }
     while let Some(f) = stack.pop() {
         match stack.last_mut() {

@@ -101,7 +101,7 @@ impl Places {
 
     fn sort_render(&self, mut spots: Vec<Spot>) -> Vec<Problem> {
         let order = |s: &str| self.sheet_order.iter().position(|n| n == s).unwrap_or(usize::MAX);
-        spots.sort_by(|a, b| (order(&a.sheet), a.row, a.col).cmp(&(order(&b.sheet), b.row, b.col)));
+        spots.sort_by_key(|a| (order(&a.sheet), a.row, a.col));
         spots.dedup_by(|a, b| a.sheet == b.sheet && a.row == b.row && a.message == b.message);
         spots
             .into_iter()
