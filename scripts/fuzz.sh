@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Run the fuzz targets (fuzz/fuzz_targets: the envelope reader, the photo pipeline and the upload
-# protocol's readers) under
+# Run the fuzz targets (fuzz/fuzz_targets: the envelope reader, the photo pipeline, the upload
+# protocol's readers and the XLSForm importer) under
 # libFuzzer with AddressSanitizer, SECONDS each (default 300): `bash scripts/fuzz.sh [SECONDS]`.
 #
 # cargo-fuzz wants a nightly compiler for the sanitizer flags. Where only stable is installed
@@ -18,7 +18,7 @@ FIXTURES="../testdata/photos"
 
 command -v cargo-fuzz >/dev/null 2>&1 || cargo install cargo-fuzz --locked
 
-mkdir -p corpus/photo_pipeline corpus/envelope_open corpus/protocol_reader
+mkdir -p corpus/photo_pipeline corpus/envelope_open corpus/protocol_reader corpus/xlsform_import
 [ -d "$FIXTURES/camera" ] || { echo "photo fixtures missing at $FIXTURES" >&2; exit 2; }
 find "$FIXTURES" -type f -size -400k -name '*.*' ! -name '*.md' ! -name '*.py' \
   -exec cp {} corpus/photo_pipeline/ \;
@@ -33,8 +33,11 @@ printf 'SHSUB\x01\x00\x00\x00\x02{}' > corpus/protocol_reader/body-start
 printf '{"receipt":{"schema":"safehome.receipt.v1"},"signature":"00"}' > corpus/protocol_reader/receipt
 printf '{"config":{"server_public_key":"shserver1"},"signature":"00"}' > corpus/protocol_reader/config
 
+# XLSForm seeds: pyxform's test spreadsheets (testdata/xlsforms).
+cp ../testdata/xlsforms/*.xlsx corpus/xlsform_import/
+
 export RUSTC_BOOTSTRAP=1
-for target in envelope_open photo_pipeline protocol_reader; do
+for target in envelope_open photo_pipeline protocol_reader xlsform_import; do
   echo "== fuzz $target for ${PER_TARGET}s"
   cargo fuzz run -O "$target" "corpus/$target" -- \
     -max_total_time="$PER_TARGET" -rss_limit_mb=2048 -max_len=1048576 -print_final_stats=1
