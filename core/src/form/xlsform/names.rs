@@ -117,7 +117,8 @@ pub fn type_spellings() -> impl Iterator<Item = &'static str> {
 
 /// Read a `type` cell.
 pub fn row_type(cell: &str) -> RowType {
-    let lower = cell.split_whitespace().collect::<Vec<_>>().join(" ").to_lowercase();
+    let spaced = cell.split_whitespace().collect::<Vec<_>>().join(" ");
+    let lower = spaced.to_lowercase();
     if let Some(kind) = FIELD_TYPES.iter().find(|(s, _)| *s == lower).map(|(_, k)| *k) {
         return RowType::Field(kind);
     }
@@ -130,7 +131,7 @@ pub fn row_type(cell: &str) -> RowType {
     if let Some(t) = control(&lower) {
         return t;
     }
-    select(&lower).unwrap_or(RowType::Unknown)
+    select(&lower, &spaced).unwrap_or(RowType::Unknown)
 }
 
 /// `begin group`, `begin_group`, `end repeat`, `begin looped group`, ...
@@ -165,7 +166,9 @@ fn strip_word<'a>(s: &'a str, word: &str) -> Option<&'a str> {
     rest.strip_prefix([' ', '_']).map(str::trim_start)
 }
 
-fn select(lower: &str) -> Option<RowType> {
+/// A select type: its spelling is matched on `lower`, its list name (whose case matters) is
+/// taken from `spaced`, the cell with runs of spaces collapsed.
+fn select(lower: &str, spaced: &str) -> Option<RowType> {
     for (prefix, feature) in [
         ("select_one_from_file", "select_one_from_file (choices from an external file)"),
         ("select_multiple_from_file", "select_multiple_from_file (choices from an external file)"),
@@ -189,10 +192,13 @@ fn select(lower: &str) -> Option<RowType> {
             }
         }
     }
-    let (_, kind, rest) = best?;
+    let (spelling, kind, rest) = best?;
+    // The spelling is ASCII, so the original has the list at the same offset (unless lowering
+    // changed a character's length before it, when the lower-cased list is the best there is).
+    let rest = spaced.get(spelling.len() + 1..).filter(|r| r.len() == rest.len()).unwrap_or(rest);
     let mut words = rest.split(' ');
     let list = words.next().filter(|l| !l.is_empty())?;
-    match words.collect::<Vec<_>>().join(" ").as_str() {
+    match words.collect::<Vec<_>>().join(" ").to_lowercase().as_str() {
         "" => Some(RowType::Select { kind, list: list.to_string() }),
         "or_other" | "or other" => Some(RowType::Unsupported("or_other select".into())),
         other => Some(RowType::Unsupported(format!("`{other}` after a select's list name"))),
@@ -446,6 +452,10 @@ mod tests {
         assert!(matches!(row_type("select_one_from_file x.csv"), RowType::Unsupported(_)));
         assert!(matches!(row_type("begin loop over l"), RowType::Unsupported(_)));
         assert_eq!(row_type("deviceid"), RowType::Metadata);
+        assert_eq!(
+            row_type("select_one  Yes_No"),
+            RowType::Select { kind: FieldKind::SelectOne, list: "Yes_No".into() }
+        );
         assert_eq!(row_type("intger"), RowType::Unknown);
         assert_eq!(row_type("select_one"), RowType::Unknown);
     }
