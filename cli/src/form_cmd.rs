@@ -184,12 +184,14 @@ fn validate(file: &std::path::Path) -> Outcome {
                 outln!("valid: {} v{} ({} fields)", f.form.id, f.form.version, f.fields.len());
                 Outcome::Ok
             }
-            Err((o, lines)) => {
+            // As for JSON: problems on stdout (the report), an unreadable file on stderr.
+            Err((Outcome::Refused, lines)) => {
                 for l in lines {
                     outln!("{l}");
                 }
-                o
+                Outcome::Refused
             }
+            Err((o, lines)) => fail(o, &lines),
         };
     }
     let json = match source::read(file) {
