@@ -296,6 +296,24 @@ fn with_sheet_xml(base: &[u8], write: impl Fn(&mut dyn Write) -> std::io::Result
 }
 
 #[test]
+fn a_cell_repeated_a_million_times_is_refused() {
+    let base = book(&[("survey", &[&["type", "name"]])]);
+    let bytes = with_sheet_xml(&base, |w| {
+        w.write_all(
+            b"<?xml version=\"1.0\" encoding=\"UTF-8\" standalone=\"yes\"?>\n<worksheet \
+              xmlns=\"http://schemas.openxmlformats.org/spreadsheetml/2006/main\"><sheetData>\
+              <row r=\"1\">",
+        )?;
+        for _ in 0..1_000_000u32 {
+            w.write_all(b"<c r=\"A1\" t=\"inlineStr\"><is><t>type</t></is></c>")?;
+        }
+        w.write_all(b"</row></sheetData></worksheet>")
+    });
+    let m = unreadable(&bytes);
+    assert!(m.contains("MAX_COLUMNS"), "{m}");
+}
+
+#[test]
 fn a_million_rows_are_refused_after_the_row_limit() {
     let base = book(&[("survey", &[&["type", "name"]])]);
     let bytes = with_sheet_xml(&base, |w| {

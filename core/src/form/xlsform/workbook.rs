@@ -188,7 +188,16 @@ fn read_sheet<R: Read + std::io::Seek>(
         }
         let number = r.saturating_add(1);
         match rows.last_mut() {
-            Some(last) if last.number == number => last.cells.push((c, text)),
+            // A row holds at most one cell per column; a writer repeating a cell is refused
+            // before the repeats add up.
+            Some(last) if last.number == number => {
+                if last.cells.len() >= MAX_COLUMNS as usize {
+                    return Err(unreadable(format!(
+                        "sheet `{name}` row {number} has over {MAX_COLUMNS} cells (MAX_COLUMNS)"
+                    )));
+                }
+                last.cells.push((c, text));
+            }
             _ => {
                 if rows.len() >= MAX_SHEET_ROWS {
                     return Err(unreadable(format!(
