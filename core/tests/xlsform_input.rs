@@ -201,12 +201,18 @@ fn a_risk_sheet_carries_the_rules_and_settings_the_thresholds() {
         &["abuse", "violence_abus", "${pond} = 'no'", "", "yes", "x"],
         &["bad", "falls", "${pnd} = 'yes'", "two", "", "x"],
     ];
-    let got = problems(&book(&[
-        ("survey", survey),
-        ("choices", CHOICES),
-        ("settings", settings),
-        ("risk", risk),
-    ]));
+    let with_risk = |risk: &[&[&str]]| {
+        import(&book(&[
+            ("survey", survey),
+            ("choices", CHOICES),
+            ("settings", settings),
+            ("risk", risk),
+        ]))
+    };
+    let got = match with_risk(risk) {
+        Err(XlsformError::Problems(p)) => p.iter().map(ToString::to_string).collect::<Vec<_>>(),
+        other => panic!("{other:?}"),
+    };
     assert_eq!(
         got,
         [
@@ -215,19 +221,27 @@ fn a_risk_sheet_carries_the_rules_and_settings_the_thresholds() {
         ],
         "{got:#?}"
     );
-    let fixed: &[&[&str]] = &[
-        &["rule", "category", "when", "points", "urgent", "reason"],
-        &["pond", "drowning", "${pond} = 'yes'", "4", "", "Ao không rào"],
-        &["abuse", "violence_abuse", "${pnd} = 'no'", "", "yes", "x"],
-    ];
-    let got = problems(&book(&[
-        ("survey", survey),
-        ("choices", CHOICES),
-        ("settings", settings),
-        ("risk", fixed),
-    ]));
-    assert_eq!(got.len(), 1, "{got:#?}");
-    assert!(got[0].starts_with("risk!C3: ") && got[0].contains("${pnd}"), "{got:#?}");
+    // The definition check's problem with a rule lands on its condition's cell.
+    let misspelt: &[&[&str]] =
+        &[risk[0], &["abuse", "violence_abuse", "${pnd} = 'no'", "", "yes", "x"]];
+    match with_risk(misspelt) {
+        Err(XlsformError::Problems(p)) => {
+            assert_eq!(p.len(), 1, "{p:#?}");
+            assert!(p[0].to_string().starts_with("risk!C2: ") && p[0].message.contains("${pnd}"));
+        }
+        other => panic!("{other:?}"),
+    }
+    let good: &[&[&str]] =
+        &[risk[0], risk[1], &["abuse", "violence_abuse", "${pond} = 'no'", "", "yes", "x"]];
+    let form = with_risk(good).unwrap().form;
+    let spec = form.risk.unwrap();
+    assert_eq!((spec.thresholds.medium, spec.thresholds.high), (3, 8));
+    assert_eq!(spec.response_hours.medium, Some(720));
+    assert_eq!(spec.response_hours.urgent, Some(12));
+    let ids: Vec<(&str, u32, bool)> =
+        spec.rules.iter().map(|r| (r.id.as_str(), r.points, r.urgent)).collect();
+    assert_eq!(ids, [("pond", 4, false), ("abuse", 0, true)]);
+    assert_eq!(spec.rules[0].reason.get("default").map(String::as_str), Some("Ao không rào"));
 }
 
 #[test]
