@@ -250,3 +250,20 @@ fn pyxform_run_now_agrees_on_binds() {
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
+
+/// The built-in templates' spreadsheets (`docs/forms/`, written by export) are XLSForms that
+/// pyxform converts without a warning: authors can take them to ODK's tools as well.
+#[test]
+fn exported_templates_convert_with_pyxform() {
+    let python = safehome_testdata::peer("SAFEHOME_PYTHON", "scripts/python-env.sh");
+    for t in safehome_core::templates::TEMPLATES {
+        let xlsx = repo().join(format!("docs/forms/{}.xlsx", t.id));
+        let script = format!(
+            "from pyxform.xls2xform import convert\nr = convert(xlsform={:?})\n\
+             assert '<h:html' in r.xform\nassert not r.warnings, r.warnings",
+            xlsx.display().to_string()
+        );
+        let out = Command::new(&python).arg("-c").arg(script).output().unwrap();
+        assert!(out.status.success(), "{}: {}", t.id, String::from_utf8_lossy(&out.stderr));
+    }
+}
