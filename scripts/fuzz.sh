@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Run the fuzz targets (fuzz/fuzz_targets: the envelope reader, the photo pipeline, the upload
-# protocol's readers, form definitions, expressions, assigned areas and points files) under
+# protocol's readers, form definitions, expressions, assigned areas, points files and the
+# XLSForm importer) under
 # libFuzzer with AddressSanitizer, SECONDS each (default 300): `bash scripts/fuzz.sh [SECONDS]`.
 # `bash scripts/fuzz.sh --ci [RUNS]` runs each target for a bounded number of inputs instead
 # (default 20000), as the test command does.
@@ -21,7 +22,7 @@ else
   LIMIT="-max_total_time=${1:-300}"
 fi
 FIXTURES="../testdata/photos"
-TARGETS="envelope_open photo_pipeline protocol_reader form_json expression areas_geojson points_csv"
+TARGETS="envelope_open photo_pipeline protocol_reader form_json expression areas_geojson points_csv xlsform_import"
 
 command -v cargo-fuzz >/dev/null 2>&1 || cargo install cargo-fuzz --locked
 
@@ -49,6 +50,9 @@ while IFS= read -r e; do
 done < ../core/tests/data/expressions.txt
 cp ../core/tests/data/geo/communes.geojson corpus/areas_geojson/
 cp ../core/tests/data/geo/points.csv corpus/points_csv/
+
+# XLSForm seeds: pyxform's test spreadsheets (testdata/xlsforms).
+cp ../testdata/xlsforms/*.xlsx corpus/xlsform_import/
 
 export RUSTC_BOOTSTRAP=1
 for target in $TARGETS; do

@@ -26,6 +26,7 @@ use safehome_core::evidence::photo::PhotoError;
 use safehome_core::form::answers::AnswerError;
 use safehome_core::form::check::FormError;
 use safehome_core::form::session::SessionError;
+use safehome_core::form::xlsform::XlsformError;
 use safehome_core::location::{AcceptError, AreasError, FixError};
 use safehome_core::store::StoreError;
 use safehome_core::sync::SyncError;
@@ -444,6 +445,26 @@ impl From<FormError> for ApiError {
                 path: problems.into_iter().next().map(|p| p.path),
                 detail,
             },
+        }
+    }
+}
+
+/// A spreadsheet is a form definition like JSON: the same case. `path` is the first problem's
+/// cell (`survey!F14`); `detail` lists every problem, one per line (an author fixes them all at
+/// once). An unreadable file has no path.
+impl From<XlsformError> for ApiError {
+    fn from(e: XlsformError) -> Self {
+        match e {
+            XlsformError::Unreadable(detail) => {
+                ApiError::InvalidForm { line: None, column: None, path: None, detail }
+            }
+            XlsformError::Problems(problems) => {
+                let path = problems.first().map(|p| format!("{}!{}", p.sheet, p.cell));
+                let lines: Vec<String> = problems.iter().map(ToString::to_string).collect();
+                let detail =
+                    format!("{} problem(s) in the spreadsheet:\n{}", lines.len(), lines.join("\n"));
+                ApiError::InvalidForm { line: None, column: None, path, detail }
+            }
         }
     }
 }

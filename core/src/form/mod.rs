@@ -12,6 +12,7 @@ pub mod fuzzing;
 pub mod model;
 pub mod risk;
 pub mod session;
+pub mod xlsform;
 
 pub use check::{CheckedForm, DefinitionError, DefinitionErrorKind};
 pub use model::{Choice, Field, FieldKind, Form, Text};
