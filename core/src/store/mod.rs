@@ -100,6 +100,9 @@ impl std::fmt::Debug for Store {
 /// Connection settings shared by the writer and the reader.
 fn configure(conn: &Connection) -> Result<(), StoreError> {
     conn.pragma_update(None, "foreign_keys", "ON")?;
+    // Room for every statement a write or a read prepares from the cache (the row seals' own
+    // included), so that none is planned again on each call.
+    conn.set_prepared_statement_cache_capacity(64);
     // Android has no usable temp directory: keep temporary tables and indexes in memory.
     conn.pragma_update(None, "temp_store", 2)?;
     conn.busy_timeout(std::time::Duration::from_secs(5))?;

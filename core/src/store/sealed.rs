@@ -310,30 +310,39 @@ pub(crate) fn install(conn: &Connection) -> Result<(), StoreError> {
 /// At the start of a write transaction: audit entries from here on do not count for checks
 /// until [`reseal`].
 pub(crate) fn begin(tx: &Transaction<'_>) -> Result<(), StoreError> {
-    tx.execute(
+    tx.prepare_cached(
         "UPDATE temp.tx_state SET audit_start = (SELECT coalesce(max(seq), 0) FROM main.audit)",
-        [],
-    )?;
+    )?
+    .execute([])?;
     Ok(())
 }
 
-/// Just before a write transaction commits: renew the MAC of every row it touched (each was
-/// checked before its first change), then forget them.
-pub(crate) fn reseal(tx: &Transaction<'_>) -> Result<(), StoreError> {
-    tx.execute("UPDATE temp.tx_state SET audit_start = 9223372036854775807", [])?;
-    for s in SEALED {
-        tx.execute(
-            &format!(
+/// The statements of [`reseal`], built once: prepared from the statement cache, each write
+/// pays neither their formatting nor their planning.
+fn reseal_sql() -> &'static [String] {
+    static SQL: std::sync::OnceLock<Vec<String>> = std::sync::OnceLock::new();
+    SQL.get_or_init(|| {
+        let mut v = vec!["UPDATE temp.tx_state SET audit_start = 9223372036854775807".to_string()];
+        for s in SEALED {
+            v.push(format!(
                 "UPDATE main.{t} AS r SET row_mac = {mac}
                  WHERE {k} IN (SELECT id FROM temp.touched WHERE tbl = '{t}')",
                 t = s.table,
                 k = s.key,
                 mac = s.mac_sql("r"),
-            ),
-            [],
-        )?;
+            ));
+        }
+        v.push("DELETE FROM temp.touched".to_string());
+        v
+    })
+}
+
+/// Just before a write transaction commits: renew the MAC of every row it touched (each was
+/// checked before its first change), then forget them.
+pub(crate) fn reseal(tx: &Transaction<'_>) -> Result<(), StoreError> {
+    for sql in reseal_sql() {
+        tx.prepare_cached(sql)?.execute([])?;
     }
-    tx.execute("DELETE FROM temp.touched", [])?;
     Ok(())
 }
 
