@@ -35,6 +35,9 @@ export SAFEHOME_ODK_ENGINE
 echo "== cargo test"
 cargo test --workspace --all-targets --locked
 
+echo "== fuzz targets under libFuzzer and AddressSanitizer, briefly (scripts/fuzz.sh --ci)"
+bash scripts/fuzz.sh --ci 20000
+
 echo "== doc tests"
 cargo test --workspace --doc --locked
 
