@@ -55,6 +55,24 @@ pub fn insert(
         ],
     )?;
     let seq = tx.last_insert_rowid();
+    tx.execute(
+        "INSERT INTO submission_routing (record_id, team, device_id, commune, household_code,
+                                         kind, risk_level, due_at_ms, finalized_at_ms,
+                                         received_at_ms)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+        params![
+            routing.record_id,
+            routing.team,
+            routing.device_id,
+            routing.commune,
+            routing.household_code,
+            routing.kind,
+            routing.risk_level,
+            routing.due_at_ms,
+            routing.finalized_at_ms,
+            received_at_ms
+        ],
+    )?;
     let mut stmt = tx.prepare(
         "INSERT INTO submission_evidence (record_id, position, evidence_id, sha256, len)
          VALUES (?1, ?2, ?3, ?4, ?5)",
