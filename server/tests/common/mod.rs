@@ -17,6 +17,8 @@ use safehome_core::sync::protocol::{
 use safehome_server::{Admin, BackgroundServer, Role, ServerConfig};
 use serde_json::Value;
 
+pub mod console;
+
 pub const TEAM: &str = "tn-19001";
 
 pub fn now_ms() -> i64 {
