@@ -28,8 +28,22 @@ echo "== Python peers of the interoperability tests (tuspy, in build/pyenv)"
 SAFEHOME_PYTHON="$(bash scripts/python-env.sh)"
 export SAFEHOME_PYTHON
 
+echo "== Chromium and chromium-driver (Debian) for the console's browser test"
+if ! command -v chromedriver >/dev/null 2>&1 || ! command -v chromium >/dev/null 2>&1; then
+  apt-get install -y -q chromium chromium-driver >/dev/null \
+    || { apt-get update -q >/dev/null && apt-get install -y -q chromium chromium-driver >/dev/null; }
+fi
+SAFEHOME_CHROMEDRIVER="$(command -v chromedriver)"
+export SAFEHOME_CHROMEDRIVER
+# The browser test's screenshots (desktop and phone widths); CI keeps this folder.
+SAFEHOME_SCREENSHOTS="$PWD/build/screenshots"
+export SAFEHOME_SCREENSHOTS
+rm -rf "$SAFEHOME_SCREENSHOTS"
+
 echo "== cargo test"
 cargo test --workspace --all-targets --locked
+
+echo "   console screenshots: $(find "$SAFEHOME_SCREENSHOTS" -name '*.png' | wc -l) in build/screenshots/"
 
 echo "== doc tests"
 cargo test --workspace --doc --locked

@@ -158,7 +158,11 @@ fn percentile(sorted: &[f64], p: f64) -> f64 {
 
 /// Fill a temporary data directory and time the pages.
 pub fn run(submissions: usize, iterations: usize) -> Result<Figures, ServerError> {
-    let dir = std::env::temp_dir().join(format!("safehome-console-bench-{}", std::process::id()));
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.subsec_nanos());
+    let dir = std::env::temp_dir()
+        .join(format!("safehome-console-bench-{}-{nanos}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     crate::init(&dir)?;
     let result = run_in(&dir, submissions, iterations);
@@ -218,4 +222,19 @@ fn run_in(
         }
     }
     Ok(Figures { submissions, iterations, fill_s, timings })
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+    use super::*;
+
+    #[test]
+    fn the_benchmark_runs_on_a_small_province() {
+        let figures = run(600, 2).unwrap();
+        assert_eq!(figures.timings.len(), 6);
+        let admin = &figures.timings[0];
+        assert_eq!((admin.page, admin.communes), ("overview", COMMUNES));
+        assert!(figures.timings.iter().all(|t| t.html_bytes > 1000 && t.p95_ms >= t.p50_ms));
+    }
 }
