@@ -29,12 +29,17 @@ fn python() -> String {
         return p;
     }
     let out = Command::new("bash").arg(repo().join("scripts/python-env.sh")).output().unwrap();
-    assert!(out.status.success(), "scripts/python-env.sh: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "scripts/python-env.sh: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     String::from_utf8(out.stdout).unwrap().trim().to_string()
 }
 
 fn chromedriver() -> String {
-    let path = std::env::var("SAFEHOME_CHROMEDRIVER").unwrap_or_else(|_| "/usr/bin/chromedriver".into());
+    let path =
+        std::env::var("SAFEHOME_CHROMEDRIVER").unwrap_or_else(|_| "/usr/bin/chromedriver".into());
     assert!(
         Path::new(&path).exists(),
         "{path} is missing: install Debian's chromium and chromium-driver (scripts/test.sh does)"
@@ -54,7 +59,10 @@ fn the_console_works_in_chromium_at_desktop_and_phone_widths() {
     let overdue = upload(&phone, 1, TEAM, "19001", "19001-0007", Some("urgent"), Some(-3 * hour));
     upload(&phone, 2, TEAM, "19001", "19001-0008", Some("urgent"), Some(7 * hour));
     let acted = upload(&phone, 3, TEAM, "19002", "19002-0001", Some("urgent"), Some(-hour));
-    server.admin().record_case_action(&acted, "visited", now_ms() - 20 * 60_000, None, now_ms()).unwrap();
+    server
+        .admin()
+        .record_case_action(&acted, "visited", now_ms() - 20 * 60_000, None, now_ms())
+        .unwrap();
     for (n, (commune, household, level)) in [
         ("19001", "19001-0007", "high"),
         ("19001", "19001-0009", "low"),

@@ -161,8 +161,8 @@ pub fn run(submissions: usize, iterations: usize) -> Result<Figures, ServerError
     let nanos = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.subsec_nanos());
-    let dir = std::env::temp_dir()
-        .join(format!("safehome-console-bench-{}-{nanos}", std::process::id()));
+    let dir =
+        std::env::temp_dir().join(format!("safehome-console-bench-{}-{nanos}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     crate::init(&dir)?;
     let result = run_in(&dir, submissions, iterations);
