@@ -119,15 +119,14 @@ pub const VN_OFFSET_MS: i64 = 7 * 3_600_000;
 /// past the last (so `n + 1` values), in Vietnam's time.
 pub fn month_starts(now_ms: i64, n: usize) -> Vec<(i64, String)> {
     let (y, m, _) = super::timefmt::civil(now_ms + VN_OFFSET_MS);
-    let mut index = y * 12 + (m - 1) - (n as i64 - 1);
-    let mut out = Vec::with_capacity(n + 1);
-    for _ in 0..=n {
-        let (yy, mm) = (index.div_euclid(12), index.rem_euclid(12) + 1);
-        let start = super::timefmt::days_from_civil(yy, mm, 1) * DAY_MS - VN_OFFSET_MS;
-        out.push((start, format!("{yy:04}-{mm:02}")));
-        index += 1;
-    }
-    out
+    let first = y * 12 + (m - 1) - (n as i64 - 1);
+    (first..=first + n as i64)
+        .map(|index| {
+            let (yy, mm) = (index.div_euclid(12), index.rem_euclid(12) + 1);
+            let start = super::timefmt::days_from_civil(yy, mm, 1) * DAY_MS - VN_OFFSET_MS;
+            (start, format!("{yy:04}-{mm:02}"))
+        })
+        .collect()
 }
 
 /// Submissions by month and risk level over `communes` (each of them in the scope).
