@@ -142,10 +142,7 @@ pub(crate) fn revoke_device(
         "UPDATE devices SET revoked_at_ms = COALESCE(revoked_at_ms, ?2) WHERE device_id = ?1",
         params![device_id, now_ms],
     )?;
-    if changed == 0 {
-        return Err(ServerError::NotFound(format!("no device {device_id}")));
-    }
-    Ok(())
+    ServerError::found(changed, || format!("no device {device_id}"))
 }
 
 impl Admin {

@@ -20,23 +20,6 @@ use common::console::*;
 use common::*;
 use serde_json::{Value, json};
 
-fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf()
-}
-
-fn python() -> String {
-    if let Ok(p) = std::env::var("SAFEHOME_PYTHON") {
-        return p;
-    }
-    let out = Command::new("bash").arg(repo().join("scripts/python-env.sh")).output().unwrap();
-    assert!(
-        out.status.success(),
-        "scripts/python-env.sh: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap().trim().to_string()
-}
-
 fn chromedriver() -> String {
     let path =
         std::env::var("SAFEHOME_CHROMEDRIVER").unwrap_or_else(|_| "/usr/bin/chromedriver".into());

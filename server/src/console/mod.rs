@@ -575,6 +575,52 @@ async fn revoke_page(
     }
 }
 
+/// What an action did, for the audit log: its target and a detail.
+struct Done<T> {
+    value: T,
+    target: String,
+    detail: Option<String>,
+}
+
+/// A form's action by a signed-in user: the CSRF token checked, then `f` on the writer within
+/// a savepoint together with its audit entry. `f` answers `None` for something outside the
+/// user's scope, which is refused (403) and audited against `target`.
+async fn act<T, F>(
+    state: &AppState,
+    ctx: &Ctx,
+    form: &HashMap<String, String>,
+    action: &'static str,
+    target: String,
+    f: F,
+) -> Result<T, Response>
+where
+    T: Send + 'static,
+    F: FnOnce(&rusqlite::Connection, &data::Scope, i64) -> Result<Option<Done<T>>, ApiError>
+        + Send
+        + 'static,
+{
+    check_csrf(state, ctx, form, action).await?;
+    let (scope, name, now) = (ctx.user.scope.clone(), ctx.user.username.clone(), state.now_ms());
+    let done = state
+        .db
+        .call(move |c| {
+            let sp = c.savepoint()?;
+            let Some(done) = f(&sp, &scope, now)? else {
+                return Ok(None);
+            };
+            let (target, detail) = (Some(done.target.as_str()), done.detail.as_deref());
+            data::audit(&sp, now, &name, action, target, "ok", detail)?;
+            sp.commit()?;
+            Ok(Some(done.value))
+        })
+        .await;
+    match done {
+        Ok(Some(value)) => Ok(value),
+        Ok(None) => Err(refuse(state, ctx, action, target).await),
+        Err(e) => Err(ctx.error(&e)),
+    }
+}
+
 async fn revoke(
     State(state): State<AppState>,
     Path(device_id): Path<String>,
@@ -582,43 +628,21 @@ async fn revoke(
     Form(form): Form<HashMap<String, String>>,
 ) -> Response {
     let ctx = ctx!(state, headers, "/console/devices");
-    if let Err(r) = check_csrf(&state, &ctx, &form, "revoke_device").await {
-        return r;
-    }
-    let (scope, id, name, now) =
-        (ctx.user.scope.clone(), device_id.clone(), ctx.user.username.clone(), state.now_ms());
-    let done = state
-        .db
-        .call(move |c| {
-            let sp = c.savepoint()?;
-            let Some(team) = data::device_in_scope(&sp, &scope, &id)? else {
-                return Ok(false);
+    let id = device_id.clone();
+    let done =
+        act(&state, &ctx, &form, "revoke_device", device_id.clone(), move |c, scope, now| {
+            let Some(team) = data::device_in_scope(c, scope, &id)? else {
+                return Ok(None);
             };
-            crate::admin::revoke_device(&sp, &id, now).map_err(server_error)?;
-            data::audit(
-                &sp,
-                now,
-                &name,
-                "revoke_device",
-                Some(&id),
-                "ok",
-                Some(&format!("team {team}")),
-            )?;
-            sp.commit()?;
-            Ok(true)
+            crate::admin::revoke_device(c, &id, now).map_err(server_error)?;
+            Ok(Some(Done { value: (), target: id, detail: Some(format!("team {team}")) }))
         })
         .await;
-    match done {
-        Ok(true) => {
-            tracing::info!(device = %device_id, "revoked from the console");
-            show(&state, &ctx, |c, f, now| {
-                pages::devices(c, f, now, Some(f.lang.t().device_revoked))
-            })
-            .await
-        }
-        Ok(false) => refuse(&state, &ctx, "revoke_device", device_id).await,
-        Err(e) => ctx.error(&e),
+    if let Err(r) = done {
+        return r;
     }
+    tracing::info!(device = %device_id, "revoked from the console");
+    show(&state, &ctx, |c, f, now| pages::devices(c, f, now, Some(f.lang.t().device_revoked))).await
 }
 
 /// An operator-side failure as an answer.
@@ -637,55 +661,37 @@ async fn create_code(
     Form(form): Form<HashMap<String, String>>,
 ) -> Response {
     let ctx = ctx!(state, headers, "/console/enrollment");
-    if let Err(r) = check_csrf(&state, &ctx, &form, "create_code").await {
-        return r;
-    }
     let team = form.get("team").cloned().unwrap_or_default();
     let role: Option<Role> = form.get("role").and_then(|r| r.parse().ok());
     let hours: Option<i64> =
         form.get("hours").and_then(|h| h.parse().ok()).filter(|h| (1..=720).contains(h));
     let (Some(role), Some(hours)) = (role, hours) else {
+        // The token first: a forged form is refused as such whatever its fields.
+        if let Err(r) = check_csrf(&state, &ctx, &form, "create_code").await {
+            return r;
+        }
         return ctx.error(&ApiError::bad_request("form", "role or hours"));
     };
-    let (scope, name, now, t) =
-        (ctx.user.scope.clone(), ctx.user.username.clone(), state.now_ms(), team.clone());
-    let created = state
-        .db
-        .call(move |c| {
-            let sp = c.savepoint()?;
-            if !data::team_in_scope(&sp, &scope, &t)? {
-                return Ok(None);
-            }
-            let code = crate::admin::insert_code(&sp, &t, role, hours * 3_600_000, now)
-                .map_err(server_error)?;
-            let detail = format!("team {t}, role {}, {hours} h", role.as_str());
-            data::audit(
-                &sp,
-                now,
-                &name,
-                "create_code",
-                Some(&codes_digest(&code.code)),
-                "ok",
-                Some(&detail),
-            )?;
-            sp.commit()?;
-            Ok(Some(code))
-        })
-        .await;
+    let t = team.clone();
+    let created = act(&state, &ctx, &form, "create_code", team.clone(), move |c, scope, now| {
+        if !data::team_in_scope(c, scope, &t)? {
+            return Ok(None);
+        }
+        let code =
+            crate::admin::insert_code(c, &t, role, hours * 3_600_000, now).map_err(server_error)?;
+        let detail = format!("team {t}, role {}, {hours} h", role.as_str());
+        Ok(Some(Done { target: codes_digest(&code.code), value: code, detail: Some(detail) }))
+    })
+    .await;
     match created {
-        Ok(Some(code)) => {
+        Ok(code) => {
             show(&state, &ctx, move |c, f, now| {
-                pages::enrollment(
-                    c,
-                    f,
-                    now,
-                    Some((&code.code, &team, role.as_str(), code.expires_at_ms)),
-                )
+                let new = (code.code.as_str(), team.as_str(), role.as_str(), code.expires_at_ms);
+                pages::enrollment(c, f, now, Some(new))
             })
             .await
         }
-        Ok(None) => refuse(&state, &ctx, "create_code", team).await,
-        Err(e) => ctx.error(&e),
+        Err(r) => r,
     }
 }
 
@@ -700,26 +706,14 @@ async fn expire_code(
     Form(form): Form<HashMap<String, String>>,
 ) -> Response {
     let ctx = ctx!(state, headers, "/console/enrollment");
-    if let Err(r) = check_csrf(&state, &ctx, &form, "expire_code").await {
-        return r;
-    }
-    let (scope, name, now, sha) =
-        (ctx.user.scope.clone(), ctx.user.username.clone(), state.now_ms(), code_sha256.clone());
-    let done = state
-        .db
-        .call(move |c| {
-            let sp = c.savepoint()?;
-            if !data::expire_code(&sp, &scope, &sha, now)? {
-                return Ok(false);
-            }
-            data::audit(&sp, now, &name, "expire_code", Some(&sha), "ok", None)?;
-            sp.commit()?;
-            Ok(true)
-        })
-        .await;
+    let sha = code_sha256.clone();
+    let done = act(&state, &ctx, &form, "expire_code", code_sha256, move |c, scope, now| {
+        let expired = data::expire_code(c, scope, &sha, now)?;
+        Ok(expired.then_some(Done { value: (), target: sha, detail: None }))
+    })
+    .await;
     match done {
-        Ok(true) => Redirect::to("/console/enrollment").into_response(),
-        Ok(false) => refuse(&state, &ctx, "expire_code", code_sha256).await,
-        Err(e) => ctx.error(&e),
+        Ok(()) => Redirect::to("/console/enrollment").into_response(),
+        Err(r) => r,
     }
 }

@@ -1,34 +1,25 @@
-//! Dates as the console shows them, in Vietnam's time (UTC+7, no daylight saving), without a
-//! calendar crate: the civil-date conversions of Howard Hinnant's `days_from_civil` algorithm.
+//! Dates as the console shows them, in Vietnam's time (UTC+7, no daylight saving), on the
+//! core's calendar arithmetic (`safehome_core::form::expr`, re-exported from its `civil`).
+
+use safehome_core::form::expr::{civil_from_days, days_from_civil as days_i32};
 
 use super::data::VN_OFFSET_MS;
 use super::i18n::Lang;
 
 const DAY_MS: i64 = 86_400_000;
 
-/// Days since 1970-01-01 of a proleptic Gregorian date.
+/// Days since 1970-01-01 of a date (`m` 1–12).
 pub fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let mp = (m + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + d - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
+    let y = i32::try_from(y).unwrap_or(if y < 0 { i32::MIN } else { i32::MAX });
+    i64::from(days_i32(y, u32::try_from(m).unwrap_or(1), u32::try_from(d).unwrap_or(1)))
 }
 
 /// The date (year, month, day) of an instant `ms` since the epoch (already shifted to the local
 /// time by the caller).
 pub fn civil(ms: i64) -> (i64, i64, i64) {
-    let z = ms.div_euclid(DAY_MS) + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    (yoe + era * 400 + i64::from(m <= 2), m, d)
+    let days = i32::try_from(ms.div_euclid(DAY_MS)).unwrap_or(0);
+    let (y, m, d) = civil_from_days(days);
+    (i64::from(y), i64::from(m), i64::from(d))
 }
 
 /// `05/12/2026 15:40` in Vietnam's time.
@@ -68,7 +59,7 @@ mod tests {
 
     #[test]
     fn dates_round_trip_and_print_in_vietnam_time() {
-        for days in [-800_000, -1, 0, 1, 19_000, 20_454, 2_000_000] {
+        for days in [-800_000, -1, 0, 1, 19_000, 20_454, 2_000_000i64] {
             let (y, m, d) = civil(days * DAY_MS);
             assert_eq!(days_from_civil(y, m, d), days);
         }

@@ -161,10 +161,7 @@ pub fn unlock_user(conn: &Connection, username: &str) -> Result<(), ServerError>
         "UPDATE console_users SET failed_logins = 0, locked_until_ms = NULL WHERE username = ?1",
         [username],
     )?;
-    if n == 0 {
-        return Err(ServerError::NotFound(format!("no user {username}")));
-    }
-    Ok(())
+    ServerError::found(n, || format!("no user {username}"))
 }
 
 /// Disable a user and end their sessions.
@@ -173,9 +170,7 @@ pub fn disable_user(conn: &Connection, username: &str, now_ms: i64) -> Result<()
         "UPDATE console_users SET disabled_at_ms = COALESCE(disabled_at_ms, ?2) WHERE username = ?1",
         params![username, now_ms],
     )?;
-    if n == 0 {
-        return Err(ServerError::NotFound(format!("no user {username}")));
-    }
+    ServerError::found(n, || format!("no user {username}"))?;
     conn.execute("DELETE FROM console_sessions WHERE username = ?1", [username])?;
     Ok(())
 }
