@@ -23,7 +23,14 @@ const FILL_V2: &str = "
            json_extract(routing, '$.household_code'), json_extract(routing, '$.kind'),
            json_extract(routing, '$.risk_level'), json_extract(routing, '$.due_at_ms'),
            json_extract(routing, '$.finalized_at_ms'), received_at_ms
-    FROM submissions";
+    FROM submissions;
+    INSERT INTO routing_monthly (commune, month, risk_level, submissions)
+    SELECT commune, strftime('%Y-%m', finalized_at_ms / 1000 + 25200, 'unixepoch'),
+           COALESCE(risk_level, 'none'), count(*)
+    FROM submission_routing WHERE commune IS NOT NULL GROUP BY 1, 2, 3;
+    INSERT OR IGNORE INTO screened_households (commune, household_code)
+    SELECT commune, household_code FROM submission_routing
+    WHERE kind = 'visit' AND commune IS NOT NULL AND household_code IS NOT NULL";
 /// How long a statement waits for another connection's write (the CLI's, the server's).
 const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -344,6 +351,16 @@ mod tests {
             )
             .unwrap();
         assert_eq!(row, ("05569".into(), "H1".into(), "visit".into(), "urgent".into(), 50, 5, 7));
+        let counted: (String, String, i64) = migrated
+            .query_row("SELECT month, risk_level, submissions FROM routing_monthly", [], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+            })
+            .unwrap();
+        assert_eq!(counted, ("1970-01".into(), "urgent".into(), 1));
+        let screened: i64 = migrated
+            .query_row("SELECT count(*) FROM screened_households", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(screened, 1);
     }
 
     #[test]

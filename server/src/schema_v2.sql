@@ -19,12 +19,26 @@ CREATE TABLE submission_routing (
 -- Submissions by risk level over time, per commune (a covering index).
 CREATE INDEX submission_routing_by_commune
     ON submission_routing (commune, finalized_at_ms, risk_level);
--- Households screened, per commune.
-CREATE INDEX submission_routing_households
-    ON submission_routing (commune, kind, household_code);
 -- The urgent clock.
 CREATE INDEX submission_routing_urgent
     ON submission_routing (due_at_ms, commune) WHERE risk_level = 'urgent';
+
+-- What the overview counts, kept with each insert so that a page reads a few thousand rows
+-- rather than every submission: submissions per commune, month (Vietnam's time, UTC+7, of
+-- `finalized_at_ms`) and risk level ('none' for a record without one)...
+CREATE TABLE routing_monthly (
+    commune     TEXT NOT NULL,
+    month       TEXT NOT NULL,             -- YYYY-MM
+    risk_level  TEXT NOT NULL,
+    submissions INTEGER NOT NULL,
+    PRIMARY KEY (commune, month, risk_level)
+) STRICT, WITHOUT ROWID;
+-- ...and the households screened: each household code of a visit, once per commune.
+CREATE TABLE screened_households (
+    commune        TEXT NOT NULL,
+    household_code TEXT NOT NULL,
+    PRIMARY KEY (commune, household_code)
+) STRICT, WITHOUT ROWID;
 
 -- A supervisor's recorded action on a case: routing only (when, by which device, what kind of
 -- action), never its content. Filled by the decisions of issue #18; the console only reads it.

@@ -15,6 +15,8 @@ use super::pages::{self, Frame};
 use super::users::ConsoleRole;
 use crate::admin::Admin;
 use crate::error::ServerError;
+use crate::submission_store;
+use safehome_core::sync::protocol::{ROUTING_SCHEMA, RoutingForm, RoutingHeader};
 
 const COMMUNES: usize = 92;
 const DAY_MS: i64 = 86_400_000;
@@ -97,23 +99,12 @@ fn fill(admin: &mut Admin, submissions: usize, now: i64) -> Result<(), ServerErr
         )?;
     }
     let mut rng = Lcg(16);
-    let mut insert = c.prepare(
-        "INSERT INTO submissions (record_id, device_id, team, envelope_sha256, received_at_ms, routing, body)
-         VALUES (?1, ?2, ?3, '', ?4, '{}', x'00')",
-    )?;
-    let mut routing = c.prepare(
-        "INSERT INTO submission_routing (record_id, team, device_id, commune, household_code, kind,
-                                         risk_level, due_at_ms, finalized_at_ms, received_at_ms)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
-    )?;
     let mut action = c.prepare(
         "INSERT INTO case_actions (record_id, action, action_at_ms, device_id, recorded_at_ms)
          VALUES (?1, 'visited', ?2, NULL, ?2)",
     )?;
     for n in 0..submissions {
         let ci = rng.below(COMMUNES as u64) as usize;
-        let team = format!("team-{}", ci / 4);
-        let device = format!("dev-{}-{}", ci / 4, rng.below(8));
         let finalized = now - rng.below(365 * DAY_MS as u64) as i64;
         let level = match rng.below(100) {
             0..=59 => Some("low"),
@@ -122,31 +113,36 @@ fn fill(admin: &mut Admin, submissions: usize, now: i64) -> Result<(), ServerErr
             92..=96 => Some("urgent"),
             _ => None,
         };
-        let kind = if rng.below(20) == 0 { "incident" } else { "visit" };
-        let household = format!("{}-{:05}", commune_code(ci), rng.below(1200));
-        let record = format!("rec-{n:08}");
         let due = (level == Some("urgent")).then_some(finalized + 12 * 3_600_000);
-        insert.execute(params![record, device, team, finalized + 60_000])?;
-        routing.execute(params![
-            record,
-            team,
-            device,
-            commune_code(ci),
-            household,
-            kind,
-            level,
-            due,
-            finalized,
-            finalized + 60_000
-        ])?;
+        let routing = RoutingHeader {
+            schema: ROUTING_SCHEMA.into(),
+            record_id: format!("rec-{n:08}"),
+            kind: if rng.below(20) == 0 { "incident" } else { "visit" }.into(),
+            form: RoutingForm { id: "household_screening".into(), version: "2024.1".into() },
+            team: format!("team-{}", ci / 4),
+            commune: Some(commune_code(ci)),
+            household_code: Some(format!("{}-{:05}", commune_code(ci), rng.below(1200))),
+            risk_level: level.map(Into::into),
+            due_at_ms: due,
+            finalized_at_ms: finalized,
+            clock_offset_ms: 0,
+            device_id: format!("dev-{}-{}", ci / 4, rng.below(8)),
+            revision: 1,
+            revision_of: None,
+            envelope_sha256: String::new(),
+            envelope_len: 0,
+            evidence: Vec::new(),
+        };
+        // What a PUT stores (the body stands in for the sealed bytes).
+        submission_store::insert(c, &routing, b"{}", b"\0", finalized + 60_000)?;
         // Most urgent cases got an action; the most recent ones often not yet.
         if let Some(due) = due {
             if due < now - 2 * DAY_MS || rng.below(3) == 0 {
-                action.execute(params![record, finalized + 3_600_000])?;
+                action.execute(params![routing.record_id, finalized + 3_600_000])?;
             }
         }
     }
-    drop((insert, routing, action));
+    drop(action);
     c.execute_batch("COMMIT; ANALYZE")?;
     Ok(())
 }

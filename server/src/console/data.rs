@@ -41,7 +41,7 @@ pub fn all_communes(c: &Connection) -> Result<Vec<String>, ApiError> {
     let mut stmt = c.prepare_cached(
         "SELECT j.value FROM teams t, json_each(t.communes) j
          UNION SELECT commune FROM communes
-         UNION SELECT DISTINCT commune FROM submission_routing WHERE commune IS NOT NULL",
+         UNION SELECT DISTINCT commune FROM routing_monthly",
     )?;
     let rows = stmt.query_map([], |r| r.get::<_, String>(0))?;
     Ok(rows.collect::<Result<_, _>>()?)
@@ -129,35 +129,36 @@ pub fn month_starts(now_ms: i64, n: usize) -> Vec<(i64, String)> {
         .collect()
 }
 
-/// Submissions by month and risk level over `communes` (each of them in the scope).
+/// Submissions by month and risk level over `communes` (each of them in the scope), from the
+/// counts kept with each insert (`routing_monthly`).
 pub fn series(
     c: &Connection,
     communes_json: &str,
     now_ms: i64,
     months: usize,
 ) -> Result<Series, ApiError> {
-    let bounds = month_starts(now_ms, months);
+    let mut bounds = month_starts(now_ms, months);
+    bounds.pop();
+    let (first, last) = match (bounds.first(), bounds.last()) {
+        (Some(f), Some(l)) => (f.1.clone(), l.1.clone()),
+        _ => return Ok(Series { months: bounds, counts: Vec::new() }),
+    };
+    let mut counts = vec![[0i64; 5]; bounds.len()];
     let mut stmt = c.prepare_cached(
-        "SELECT risk_level, count(*) FROM submission_routing
-         WHERE commune IN (SELECT value FROM json_each(?1))
-           AND finalized_at_ms >= ?2 AND finalized_at_ms < ?3
-         GROUP BY risk_level",
+        "SELECT month, risk_level, sum(submissions) FROM routing_monthly
+         WHERE commune IN (SELECT value FROM json_each(?1)) AND month BETWEEN ?2 AND ?3
+         GROUP BY month, risk_level",
     )?;
-    let mut counts = Vec::with_capacity(months);
-    for w in bounds.windows(2) {
-        let mut row = [0i64; 5];
-        let rows = stmt.query_map(params![communes_json, w[0].0, w[1].0], |r| {
-            Ok((r.get::<_, Option<String>>(0)?, r.get::<_, i64>(1)?))
-        })?;
-        for r in rows {
-            let (level, n) = r?;
-            row[level_index(level.as_deref())] += n;
+    let rows = stmt.query_map(params![communes_json, first, last], |r| {
+        Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, i64>(2)?))
+    })?;
+    for r in rows {
+        let (month, level, n) = r?;
+        if let Some(i) = bounds.iter().position(|(_, label)| *label == month) {
+            counts[i][level_index(Some(&level))] += n;
         }
-        counts.push(row);
     }
-    let mut months_out = bounds;
-    months_out.pop();
-    Ok(Series { months: months_out, counts })
+    Ok(Series { months: bounds, counts })
 }
 
 /// One line per commune of the scope (those with no data too), in code order.
@@ -195,18 +196,27 @@ pub fn summaries(
         }
     }
     let mut stmt = c.prepare_cached(
-        "SELECT commune, count(*), count(DISTINCT CASE WHEN kind = 'visit' THEN household_code END)
-         FROM submission_routing WHERE commune IN (SELECT value FROM json_each(?1))
-         GROUP BY commune",
+        "SELECT commune, sum(submissions) FROM routing_monthly
+         WHERE commune IN (SELECT value FROM json_each(?1)) GROUP BY commune",
     )?;
-    let rows = stmt.query_map([&scope.json], |r| {
-        Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?, r.get::<_, i64>(2)?))
-    })?;
+    let rows =
+        stmt.query_map([&scope.json], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)))?;
     for r in rows {
-        let (code, n, screened) = r?;
+        let (code, n) = r?;
         if let Some(i) = find(&mut out, &code) {
             out[i].submissions = n;
-            out[i].screened = screened;
+        }
+    }
+    let mut stmt = c.prepare_cached(
+        "SELECT commune, count(*) FROM screened_households
+         WHERE commune IN (SELECT value FROM json_each(?1)) GROUP BY commune",
+    )?;
+    let rows =
+        stmt.query_map([&scope.json], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)))?;
+    for r in rows {
+        let (code, n) = r?;
+        if let Some(i) = find(&mut out, &code) {
+            out[i].screened = n;
         }
     }
     let mut stmt = c.prepare_cached(
@@ -281,44 +291,68 @@ pub struct UrgentCase {
     pub action: Option<(String, i64)>,
 }
 
-/// Urgent cases in the scope: those without a recorded action first, each group by deadline
-/// (so the overdue ones come first), a page at a time; and how many there are in all.
+/// The columns of an urgent case, from `submission_routing r` left-joined with its action `a`.
+const URGENT_COLUMNS: &str = "r.record_id, r.commune, r.household_code, r.team, r.device_id,
+     r.finalized_at_ms, r.received_at_ms, r.due_at_ms, a.action, a.action_at_ms";
+
+fn urgent_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<UrgentCase> {
+    let action: Option<String> = r.get(8)?;
+    let action_at: Option<i64> = r.get(9)?;
+    Ok(UrgentCase {
+        record_id: r.get(0)?,
+        commune: r.get(1)?,
+        household_code: r.get(2)?,
+        team: r.get(3)?,
+        device_id: r.get(4)?,
+        finalized_at_ms: r.get(5)?,
+        received_at_ms: r.get(6)?,
+        due_at_ms: r.get(7)?,
+        action: action.zip(action_at),
+    })
+}
+
+/// Urgent cases in the scope, a page at a time, and how many there are in all: first those
+/// without a recorded action, earliest deadline first (so the overdue ones lead), then those
+/// with one, latest deadline first. Each part walks the partial index of urgent cases by
+/// deadline and stops at the page's end: no sort of every urgent case.
 pub fn urgent_cases(
     c: &Connection,
     scope: &Scope,
     limit: i64,
     offset: i64,
 ) -> Result<(Vec<UrgentCase>, i64), ApiError> {
-    let mut stmt = c.prepare_cached(
-        "SELECT r.record_id, r.commune, r.household_code, r.team, r.device_id,
-                r.finalized_at_ms, r.received_at_ms, r.due_at_ms, a.action, a.action_at_ms
-         FROM submission_routing r LEFT JOIN case_actions a ON a.record_id = r.record_id
-         WHERE r.risk_level = 'urgent' AND r.commune IN (SELECT value FROM json_each(?1))
-         ORDER BY a.record_id IS NOT NULL, r.due_at_ms IS NULL, r.due_at_ms, r.record_id
-         LIMIT ?2 OFFSET ?3",
-    )?;
-    let rows = stmt.query_map(params![scope.json, limit, offset], |r| {
-        let action: Option<String> = r.get(8)?;
-        let action_at: Option<i64> = r.get(9)?;
-        Ok(UrgentCase {
-            record_id: r.get(0)?,
-            commune: r.get(1)?,
-            household_code: r.get(2)?,
-            team: r.get(3)?,
-            device_id: r.get(4)?,
-            finalized_at_ms: r.get(5)?,
-            received_at_ms: r.get(6)?,
-            due_at_ms: r.get(7)?,
-            action: action.zip(action_at),
-        })
-    })?;
-    let cases = rows.collect::<Result<Vec<_>, _>>()?;
-    let total: i64 = c.query_row(
-        "SELECT count(*) FROM submission_routing
-         WHERE risk_level = 'urgent' AND commune IN (SELECT value FROM json_each(?1))",
+    let (open, total): (i64, i64) = c.query_row(
+        "SELECT count(*) FILTER (WHERE NOT EXISTS
+                    (SELECT 1 FROM case_actions a WHERE a.record_id = r.record_id)),
+                count(*)
+         FROM submission_routing r
+         WHERE r.risk_level = 'urgent' AND r.commune IN (SELECT value FROM json_each(?1))",
         [&scope.json],
-        |r| r.get(0),
+        |r| Ok((r.get(0)?, r.get(1)?)),
     )?;
+    let mut cases = Vec::new();
+    if offset < open {
+        let mut stmt = c.prepare_cached(&format!(
+            "SELECT {URGENT_COLUMNS} FROM submission_routing r
+             LEFT JOIN case_actions a ON a.record_id = r.record_id
+             WHERE r.risk_level = 'urgent' AND r.commune IN (SELECT value FROM json_each(?1))
+               AND a.record_id IS NULL
+             ORDER BY r.due_at_ms LIMIT ?2 OFFSET ?3"
+        ))?;
+        let rows = stmt.query_map(params![scope.json, limit, offset], urgent_row)?;
+        cases = rows.collect::<Result<Vec<_>, _>>()?;
+    }
+    let room = limit - cases.len() as i64;
+    if room > 0 {
+        let mut stmt = c.prepare_cached(&format!(
+            "SELECT {URGENT_COLUMNS} FROM submission_routing r
+             JOIN case_actions a ON a.record_id = r.record_id
+             WHERE r.risk_level = 'urgent' AND r.commune IN (SELECT value FROM json_each(?1))
+             ORDER BY r.due_at_ms DESC LIMIT ?2 OFFSET ?3"
+        ))?;
+        let rows = stmt.query_map(params![scope.json, room, (offset - open).max(0)], urgent_row)?;
+        cases.extend(rows.collect::<Result<Vec<_>, _>>()?);
+    }
     Ok((cases, total))
 }
 
