@@ -142,12 +142,20 @@ pub fn choropleth(
     }
 }
 
+/// A path at the map's resolution: whole units of the 600-wide view box, and a position that
+/// rounds to the previous one left out (a detailed boundary shrinks to what can be seen).
 fn path_data(polygons: &Polygons, project: &dyn Fn(&[f64; 2]) -> (f64, f64)) -> String {
     let mut d = String::new();
     for ring in polygons.iter().flatten() {
-        for (i, p) in ring.iter().enumerate() {
+        let mut last = None;
+        for p in ring {
             let (x, y) = project(p);
-            let _ = write!(d, "{}{x:.1} {y:.1}", if i == 0 { "M" } else { "L" });
+            let here = (x.round() as i64, y.round() as i64);
+            if last == Some(here) {
+                continue;
+            }
+            let _ = write!(d, "{}{} {}", if last.is_none() { "M" } else { "L" }, here.0, here.1);
+            last = Some(here);
         }
         d.push('Z');
     }
@@ -179,6 +187,13 @@ pub fn qr(code: &str) -> Markup {
 mod tests {
     #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
     use super::*;
+
+    #[test]
+    fn map_paths_keep_only_the_positions_that_can_be_seen() {
+        let ring: Vec<[f64; 2]> = vec![[0.0, 0.0], [0.1, 0.2], [3.0, 0.0], [3.2, 4.0], [0.0, 0.0]];
+        let d = path_data(&vec![vec![ring]], &|p: &[f64; 2]| (p[0], p[1]));
+        assert_eq!(d, "M0 0L3 0L3 4L0 0Z");
+    }
 
     #[test]
     fn axis_steps_are_round() {
