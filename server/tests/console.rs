@@ -61,15 +61,34 @@ fn a_page_needs_a_session_and_login_sets_a_strict_http_only_cookie() {
     assert_eq!(thief.get("/console/overview").status, 303);
 }
 
+fn session_cookie(res: &Resp) -> String {
+    res.headers
+        .iter()
+        .find(|(n, v)| n.eq_ignore_ascii_case("set-cookie") && v.starts_with("sh_console="))
+        .map(|(_, v)| v.clone())
+        .unwrap()
+}
+
 #[test]
-fn the_session_cookie_is_secure_when_served_over_tls() {
-    let server = console_server(|c| c.behind_tls_proxy = true);
-    let mut c = Client::new(&server.url());
+fn the_session_cookie_is_secure_over_tls_and_behind_a_tls_proxy() {
+    let fixtures = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
+    let server = console_server(|c| {
+        c.tls = Some(safehome_server::TlsFiles {
+            cert: fixtures.join("tls-cert.pem"),
+            key: fixtures.join("tls-key.pem"),
+        })
+    });
+    let pem = std::fs::read(fixtures.join("tls-cert.pem")).unwrap();
+    let mut c = Client::https(server.addr().port(), &pem);
     let ok = c.login("huyen", PASSWORD);
-    let cookie =
-        ok.headers.iter().find(|(n, v)| n == "set-cookie" && v.starts_with("sh_console=")).unwrap();
-    assert!(cookie.1.contains("; Secure"), "{}", cookie.1);
+    assert_eq!(ok.status, 303);
+    assert!(session_cookie(&ok).contains("; Secure"), "{}", session_cookie(&ok));
     assert!(ok.header("strict-transport-security").is_some());
+    assert_eq!(c.get("/console/overview").status, 200);
+
+    let proxied = console_server(|c| c.behind_tls_proxy = true);
+    let ok = Client::new(&proxied.url()).login("huyen", PASSWORD);
+    assert!(session_cookie(&ok).contains("; Secure"), "{}", session_cookie(&ok));
 }
 
 #[test]

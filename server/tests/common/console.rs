@@ -88,7 +88,24 @@ pub struct Client {
 
 impl Client {
     pub fn new(base: &str) -> Client {
-        let agent = ureq::Agent::config_builder()
+        Client::with_config(base, ureq::Agent::config_builder())
+    }
+
+    /// A client of `https://localhost:PORT` that trusts the test certificate `pem`.
+    pub fn https(port: u16, pem: &[u8]) -> Client {
+        let cert = ureq::tls::Certificate::from_pem(pem).unwrap();
+        let tls = ureq::tls::TlsConfig::builder()
+            .root_certs(ureq::tls::RootCerts::Specific(std::sync::Arc::new(vec![cert])))
+            .build();
+        let base = format!("https://localhost:{port}");
+        Client::with_config(&base, ureq::Agent::config_builder().tls_config(tls))
+    }
+
+    fn with_config(
+        base: &str,
+        config: ureq::config::ConfigBuilder<ureq::typestate::AgentScope>,
+    ) -> Client {
+        let agent = config
             .http_status_as_error(false)
             .max_redirects(0)
             .timeout_global(Some(Duration::from_secs(30)))
