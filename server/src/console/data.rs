@@ -161,6 +161,26 @@ pub fn series(
     Ok(Series { months: bounds, counts })
 }
 
+/// Run `sql`, whose rows start with a commune code, and hand each row to `set` with that
+/// commune's line (rows of communes without a line are passed over).
+fn fill<P: rusqlite::Params>(
+    c: &Connection,
+    out: &mut [CommuneSummary],
+    sql: &str,
+    params: P,
+    set: impl Fn(&mut CommuneSummary, &rusqlite::Row<'_>) -> rusqlite::Result<()>,
+) -> Result<(), ApiError> {
+    let mut stmt = c.prepare_cached(sql)?;
+    let mut rows = stmt.query(params)?;
+    while let Some(row) = rows.next()? {
+        let code: String = row.get(0)?;
+        if let Ok(i) = out.binary_search_by(|s| s.commune.as_str().cmp(&code)) {
+            set(&mut out[i], row)?;
+        }
+    }
+    Ok(())
+}
+
 /// One line per commune of the scope (those with no data too), in code order.
 pub fn summaries(
     c: &Connection,
@@ -172,85 +192,61 @@ pub fn summaries(
         .iter()
         .map(|code| CommuneSummary { commune: code.clone(), ..CommuneSummary::default() })
         .collect();
-    let find = |out: &mut Vec<CommuneSummary>, code: &str| {
-        out.binary_search_by(|s| s.commune.as_str().cmp(code)).ok()
-    };
-    let mut stmt = c.prepare_cached(
+    let json = &scope.json;
+    fill(
+        c,
+        &mut out,
         "SELECT commune, name, registered_households, geometry IS NOT NULL FROM communes
          WHERE commune IN (SELECT value FROM json_each(?1))",
+        [json],
+        |s, r| {
+            s.name = Some(r.get(1)?);
+            s.registered = r.get(2)?;
+            s.has_geometry = r.get(3)?;
+            Ok(())
+        },
     )?;
-    let rows = stmt.query_map([&scope.json], |r| {
-        Ok((
-            r.get::<_, String>(0)?,
-            r.get::<_, String>(1)?,
-            r.get::<_, Option<i64>>(2)?,
-            r.get::<_, bool>(3)?,
-        ))
-    })?;
-    for r in rows {
-        let (code, name, registered, geometry) = r?;
-        if let Some(i) = find(&mut out, &code) {
-            out[i].name = Some(name);
-            out[i].registered = registered;
-            out[i].has_geometry = geometry;
-        }
-    }
-    let mut stmt = c.prepare_cached(
+    fill(
+        c,
+        &mut out,
         "SELECT commune, sum(submissions) FROM routing_monthly
          WHERE commune IN (SELECT value FROM json_each(?1)) GROUP BY commune",
+        [json],
+        |s, r| r.get(1).map(|n| s.submissions = n),
     )?;
-    let rows =
-        stmt.query_map([&scope.json], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)))?;
-    for r in rows {
-        let (code, n) = r?;
-        if let Some(i) = find(&mut out, &code) {
-            out[i].submissions = n;
-        }
-    }
-    let mut stmt = c.prepare_cached(
+    fill(
+        c,
+        &mut out,
         "SELECT commune, count(*) FROM screened_households
          WHERE commune IN (SELECT value FROM json_each(?1)) GROUP BY commune",
+        [json],
+        |s, r| r.get(1).map(|n| s.screened = n),
     )?;
-    let rows =
-        stmt.query_map([&scope.json], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)))?;
-    for r in rows {
-        let (code, n) = r?;
-        if let Some(i) = find(&mut out, &code) {
-            out[i].screened = n;
-        }
-    }
-    let mut stmt = c.prepare_cached(
+    fill(
+        c,
+        &mut out,
         "SELECT commune, count(*) FROM submission_routing
          WHERE commune IN (SELECT value FROM json_each(?1)) AND finalized_at_ms >= ?2
            AND risk_level IN ('urgent', 'high')
          GROUP BY commune",
+        params![json, now_ms - MAP_WINDOW_DAYS * DAY_MS],
+        |s, r| r.get(1).map(|n| s.urgent_high_recent = n),
     )?;
-    let rows = stmt.query_map(params![scope.json, now_ms - MAP_WINDOW_DAYS * DAY_MS], |r| {
-        Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?))
-    })?;
-    for r in rows {
-        let (code, n) = r?;
-        if let Some(i) = find(&mut out, &code) {
-            out[i].urgent_high_recent = n;
-        }
-    }
-    let mut stmt = c.prepare_cached(
+    fill(
+        c,
+        &mut out,
         "SELECT r.commune, count(*), count(CASE WHEN r.due_at_ms < ?2 THEN 1 END)
          FROM submission_routing r
          WHERE r.risk_level = 'urgent' AND +r.commune IN (SELECT value FROM json_each(?1))
            AND NOT EXISTS (SELECT 1 FROM case_actions a WHERE a.record_id = r.record_id)
          GROUP BY r.commune",
+        params![json, now_ms],
+        |s, r| {
+            s.urgent_open = r.get(1)?;
+            s.urgent_overdue = r.get(2)?;
+            Ok(())
+        },
     )?;
-    let rows = stmt.query_map(params![scope.json, now_ms], |r| {
-        Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?, r.get::<_, i64>(2)?))
-    })?;
-    for r in rows {
-        let (code, open, overdue) = r?;
-        if let Some(i) = find(&mut out, &code) {
-            out[i].urgent_open = open;
-            out[i].urgent_overdue = overdue;
-        }
-    }
     Ok(out)
 }
 
