@@ -38,7 +38,7 @@ pub fn risk_chart(series: &Series, lang: Lang) -> Markup {
                         title { (label) " · " (lang.level(LEVELS[level])) ": " (counts[level]) }
                     }
                 }
-                text.axis x=(fmt1(x + bar / 2.0)) y=(fmt1(BOTTOM + 16.0)) text-anchor="middle" {
+                text.axis.minor[(series.months.len() - 1 - i) % 2 == 1] x=(fmt1(x + bar / 2.0)) y=(fmt1(BOTTOM + 16.0)) text-anchor="middle" {
                     (label.get(5..7).unwrap_or("")) "/" (label.get(2..4).unwrap_or(""))
                 }
             }
