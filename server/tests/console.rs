@@ -278,6 +278,11 @@ fn devices_are_listed_and_a_revoked_one_is_refused_at_its_next_sync() {
             && list.contains("0.1.0"),
         "{list}"
     );
+    assert!(!list.contains("Hơn 7 ngày chưa đồng bộ"), "synced just now");
+    // A phone silent for eight days is marked.
+    let db = rusqlite::Connection::open(server.data().join("server.db")).unwrap();
+    db.execute("UPDATE devices SET last_checkin_ms = ?1", [now_ms() - 8 * 86_400_000]).unwrap();
+    assert!(c.get("/console/devices").text().contains("Hơn 7 ngày chưa đồng bộ"));
     let path = format!("/console/devices/{}/revoke", phone.device_id);
     let confirm = c.get(&path);
     assert!(confirm.text().contains("Xác nhận thu hồi"));

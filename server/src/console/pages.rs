@@ -326,7 +326,7 @@ pub fn devices(
                         } }
                         tbody {
                             @for d in &devices {
-                                @let stale = d.revoked_at_ms.is_none() && d.last_sync_ms.is_none_or(|s| s < now_ms - STALE_MS);
+                                @let stale = d.revoked_at_ms.is_none() && d.last_sync_ms.unwrap_or(d.enrolled_at_ms) < now_ms - STALE_MS;
                                 tr.revoked[d.revoked_at_ms.is_some()] .stale[stale] data-device=(d.device_id) {
                                     td { code title=(d.device_id) { (short(&d.device_id)) }
                                         @if d.regression { br; span.badge { (t.regression) } } }
