@@ -66,6 +66,8 @@ expect() {
 for cls in SafeHomeStore ProfileSession DraftSession FormSession FormDefinition AssignedAreas; do
   expect "^open class $cls: ${cls}Protocol"
 done
+# Forms from JSON and from XLSForm spreadsheets (docs/forms.md).
+expect "static func fromXlsform\\(path: String\\)"
 for proto in LogSink ProgressListener; do
   expect "^public protocol $proto: AnyObject, Sendable"
 done

@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
-# Run the fuzz targets (fuzz/fuzz_targets: the envelope reader, the photo pipeline and the upload
-# protocol's readers) under
+# Run the fuzz targets (fuzz/fuzz_targets: the envelope reader, the photo pipeline, the upload
+# protocol's readers, form definitions, expressions, assigned areas, points files and the
+# XLSForm importer) under
 # libFuzzer with AddressSanitizer, SECONDS each (default 300): `bash scripts/fuzz.sh [SECONDS]`.
+# `bash scripts/fuzz.sh --ci [RUNS]` runs each target for a bounded number of inputs instead
+# (default 20000), as the test command does.
 #
 # cargo-fuzz wants a nightly compiler for the sanitizer flags. Where only stable is installed
 # (as on the team's build machines), RUSTC_BOOTSTRAP=1 lets the stable compiler accept them;
@@ -13,12 +16,17 @@
 # fuzz/corpus/<target>/ (both ignored by git).
 set -euo pipefail
 cd "$(dirname "$0")/../fuzz"
-PER_TARGET="${1:-300}"
+if [ "${1:-}" = "--ci" ]; then
+  LIMIT="-runs=${2:-20000}"
+else
+  LIMIT="-max_total_time=${1:-300}"
+fi
 FIXTURES="../testdata/photos"
+TARGETS="envelope_open photo_pipeline protocol_reader form_json expression areas_geojson points_csv xlsform_import"
 
 command -v cargo-fuzz >/dev/null 2>&1 || cargo install cargo-fuzz --locked
 
-mkdir -p corpus/photo_pipeline corpus/envelope_open corpus/protocol_reader
+for t in $TARGETS; do mkdir -p "corpus/$t"; done
 [ -d "$FIXTURES/camera" ] || { echo "photo fixtures missing at $FIXTURES" >&2; exit 2; }
 find "$FIXTURES" -type f -size -400k -name '*.*' ! -name '*.md' ! -name '*.py' \
   -exec cp {} corpus/photo_pipeline/ \;
@@ -33,9 +41,22 @@ printf 'SHSUB\x01\x00\x00\x00\x02{}' > corpus/protocol_reader/body-start
 printf '{"receipt":{"schema":"safehome.receipt.v1"},"signature":"00"}' > corpus/protocol_reader/receipt
 printf '{"config":{"server_public_key":"shserver1"},"signature":"00"}' > corpus/protocol_reader/config
 
+# Form seeds: the built-in templates; expression seeds: one per line of the expressions file;
+# location seeds: the communes and points fixtures.
+cp ../core/src/templates/*.json corpus/form_json/
+n=0
+while IFS= read -r e; do
+  n=$((n + 1)); printf '%s' "$e" > "corpus/expression/seed-$n"
+done < ../core/tests/data/expressions.txt
+cp ../core/tests/data/geo/communes.geojson corpus/areas_geojson/
+cp ../core/tests/data/geo/points.csv corpus/points_csv/
+
+# XLSForm seeds: pyxform's test spreadsheets (testdata/xlsforms).
+cp ../testdata/xlsforms/*.xlsx corpus/xlsform_import/
+
 export RUSTC_BOOTSTRAP=1
-for target in envelope_open photo_pipeline protocol_reader; do
-  echo "== fuzz $target for ${PER_TARGET}s"
+for target in $TARGETS; do
+  echo "== fuzz $target ($LIMIT)"
   cargo fuzz run -O "$target" "corpus/$target" -- \
-    -max_total_time="$PER_TARGET" -rss_limit_mb=2048 -max_len=1048576 -print_final_stats=1
+    "$LIMIT" -rss_limit_mb=2048 -max_len=1048576 -print_final_stats=1
 done

@@ -24,9 +24,13 @@ echo "== cargo deny: licences and bans (deny.toml; advisories need a network thi
 command -v cargo-deny >/dev/null 2>&1 || cargo install cargo-deny --locked --version "~0.20"
 cargo deny --locked check --hide-inclusion-graph licenses bans
 
-echo "== Python peers of the interoperability tests (tuspy, in build/pyenv)"
+echo "== Python peers of the interoperability tests (tuspy, pyxform, Selenium; in build/pyenv)"
 SAFEHOME_PYTHON="$(bash scripts/python-env.sh)"
 export SAFEHOME_PYTHON
+
+echo "== ODK's form engine (@getodk/xforms-engine, in build/odk) for the XLSForm comparison"
+SAFEHOME_ODK_ENGINE="$(bash scripts/odk-engine.sh)"
+export SAFEHOME_ODK_ENGINE
 
 echo "== Chromium and chromium-driver (Debian) for the console's browser test"
 if ! command -v chromedriver >/dev/null 2>&1 || ! command -v chromium >/dev/null 2>&1; then

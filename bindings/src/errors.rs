@@ -26,6 +26,7 @@ use safehome_core::evidence::photo::PhotoError;
 use safehome_core::form::answers::AnswerError;
 use safehome_core::form::check::FormError;
 use safehome_core::form::session::SessionError;
+use safehome_core::form::xlsform::XlsformError;
 use safehome_core::location::{AcceptError, AreasError, FixError};
 use safehome_core::store::StoreError;
 use safehome_core::sync::SyncError;
@@ -153,6 +154,11 @@ pub enum ApiError {
     /// The device's database cannot be trusted; the app should stop and tell a supervisor.
     #[error("{detail}")]
     Tampered { table: String, row: String, detail: String },
+    /// The database is an older copy than the one the app last saw (`keepAuditAnchor`): its
+    /// audit chain has `foundLength` entries, the kept anchor `keptLength`. Work done since that
+    /// copy is missing from this phone; the app should stop and tell a supervisor.
+    #[error("{detail}")]
+    RolledBack { kept_length: i64, found_length: i64, detail: String },
     /// A foreign implementation (log sink, progress listener) threw.
     #[error("{detail}")]
     Callback { detail: String },
@@ -272,6 +278,7 @@ impl ApiError {
             ApiError::InvalidAreas { .. } => "invalid_areas",
             ApiError::StaleDraft { .. } => "stale_draft",
             ApiError::Tampered { .. } => "tampered",
+            ApiError::RolledBack { .. } => "rolled_back",
             ApiError::Callback { .. } => "callback",
             ApiError::NotEnrolled { .. } => "not_enrolled",
             ApiError::ServerRefused { .. } => "server_refused",
@@ -442,6 +449,26 @@ impl From<FormError> for ApiError {
     }
 }
 
+/// A spreadsheet is a form definition like JSON: the same case. `path` is the first problem's
+/// cell (`survey!F14`); `detail` lists every problem, one per line (an author fixes them all at
+/// once). An unreadable file has no path.
+impl From<XlsformError> for ApiError {
+    fn from(e: XlsformError) -> Self {
+        match e {
+            XlsformError::Unreadable(detail) => {
+                ApiError::InvalidForm { line: None, column: None, path: None, detail }
+            }
+            XlsformError::Problems(problems) => {
+                let path = problems.first().map(|p| format!("{}!{}", p.sheet, p.cell));
+                let lines: Vec<String> = problems.iter().map(ToString::to_string).collect();
+                let detail =
+                    format!("{} problem(s) in the spreadsheet:\n{}", lines.len(), lines.join("\n"));
+                ApiError::InvalidForm { line: None, column: None, path, detail }
+            }
+        }
+    }
+}
+
 impl From<SessionError> for ApiError {
     fn from(e: SessionError) -> Self {
         let detail = e.to_string();
@@ -500,6 +527,9 @@ impl From<StoreError> for ApiError {
             StoreError::StaleDraft { id } => ApiError::StaleDraft { record_id: id, detail },
             StoreError::Tampered { table, row } => {
                 ApiError::Tampered { table: table.to_string(), row, detail }
+            }
+            StoreError::RolledBack { kept_length, found_length } => {
+                ApiError::RolledBack { kept_length, found_length, detail }
             }
             StoreError::Invalid { .. } => ApiError::InvalidInput { detail },
             StoreError::Form(e) => e.into(),

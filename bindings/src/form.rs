@@ -4,6 +4,7 @@ use std::sync::Arc;
 
 use safehome_core::form::check::CheckedForm;
 use safehome_core::form::model::pick_text;
+use safehome_core::form::xlsform;
 use safehome_core::templates;
 
 use crate::errors::ApiError;
@@ -40,6 +41,18 @@ impl FormDefinition {
     #[uniffi::constructor]
     pub fn from_json(json: String) -> Result<Arc<Self>, ApiError> {
         guard(|| Ok(Arc::new(FormDefinition { form: Arc::new(CheckedForm::from_json(&json)?) })))
+    }
+
+    /// A form from an XLSForm spreadsheet (.xlsx) at `path` (docs/forms.md, "XLSForm
+    /// spreadsheets"). A file that is not a readable .xlsx, or a form with problems, is
+    /// `ApiError::InvalidForm`: `path` the first problem's cell (`survey!F14`), `detail` every
+    /// problem, one `sheet!CELL: message` per line.
+    #[uniffi::constructor]
+    pub fn from_xlsform(path: String) -> Result<Arc<Self>, ApiError> {
+        guard(|| {
+            let form = xlsform::import_path(std::path::Path::new(&path))?;
+            Ok(Arc::new(FormDefinition { form: Arc::new(form) }))
+        })
     }
 
     /// Stable identifier, e.g. `household_screening`.

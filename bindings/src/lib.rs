@@ -11,6 +11,7 @@
 
 uniffi::setup_scaffolding!();
 
+mod anchor;
 mod answer;
 mod draft;
 mod errors;

@@ -17,6 +17,7 @@ use safehome_core::store::profiles::Actor;
 use safehome_core::store::{Store, StoreConfig};
 use zeroize::Zeroize;
 
+use crate::anchor::{AuditAnchorKeeper, ForeignKeeper};
 use crate::draft::DraftSession;
 use crate::errors::ApiError;
 use crate::guard::guard;
@@ -149,6 +150,23 @@ impl SafeHomeStore {
     /// Sizes and counts, for the storage screen and the sync scheduler.
     pub fn storage_status(&self) -> Result<StorageStatus, ApiError> {
         call("store.storage_status", || Ok(self.store()?.storage_status()?.into()))
+    }
+
+    /// Keep the audit chain's anchor in platform storage through `keeper`, and check `kept`,
+    /// the text it last saved ("" when none): call once after `open`, before the app shows
+    /// anything. Throws `RolledBack` when the database is an older copy than the one the app
+    /// last saw (restored from a backup, or put back by someone who kept a copy), `Tampered`
+    /// when `kept` is not this device's anchor. From then on the anchor is saved after every
+    /// change.
+    pub fn keep_audit_anchor(
+        &self,
+        kept: String,
+        keeper: Arc<dyn AuditAnchorKeeper>,
+    ) -> Result<(), ApiError> {
+        call("store.keep_audit_anchor", || {
+            let keeper = ForeignKeeper { kept: Some(kept), keeper };
+            Ok(self.store()?.keep_anchor(Arc::new(keeper))?)
+        })
     }
 
     /// Recompute the audit chain; `isIntact` is false (with the first problem) after any

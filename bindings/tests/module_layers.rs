@@ -12,6 +12,7 @@ const LAYERS: &[Layer] = &[
     Layer { module: "guard", may_use: &["errors"] },
     Layer { module: "logging", may_use: &["errors", "guard"] },
     Layer { module: "progress", may_use: &["errors", "logging"] },
+    Layer { module: "anchor", may_use: &["errors", "logging"] },
     Layer { module: "handle", may_use: &["errors"] },
     Layer { module: "transport", may_use: &["errors"] },
     Layer { module: "sync", may_use: &["errors", "logging", "progress", "transport"] },
@@ -28,6 +29,7 @@ const LAYERS: &[Layer] = &[
     Layer {
         module: "store",
         may_use: &[
+            "anchor",
             "draft",
             "errors",
             "guard",

@@ -372,7 +372,7 @@ fn form_id(spec: &str) -> &str {
 }
 
 pub(crate) fn json_out<T: serde::Serialize>(v: &T) {
-    outln!("{}", serde_json::to_string_pretty(v).unwrap_or_default());
+    crate::out::json(v);
 }
 
 pub fn init(args: &DeviceArgs) -> Outcome {

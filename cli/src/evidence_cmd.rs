@@ -390,7 +390,7 @@ fn photo_process(
         write_atomic(t, &p.thumbnail, false)?;
     }
     if json {
-        outln!("{}", serde_json::to_string_pretty(&photo_json(&p)).unwrap_or_default());
+        crate::out::json(&photo_json(&p));
     } else {
         outln!(
             "{}: {}x{} {} -> {}x{} JPEG, {} bytes, orientation {}, sha256 {}",
@@ -450,7 +450,7 @@ fn seal(
             "photo": photo_json(&p),
             "metadata": m,
         });
-        outln!("{}", serde_json::to_string_pretty(&v).unwrap_or_default());
+        crate::out::json(&v);
     } else {
         outln!(
             "sealed {}: {}x{} JPEG ({} bytes) -> {} ({} bytes), {} recipient(s), device {}",
@@ -529,7 +529,7 @@ fn verify(input: &Path, expect_device: Option<&str>, json: bool) -> Step<()> {
             "envelope_bytes": v.envelope_len,
             "header_sha256": hex::encode(&v.header_sha256),
         });
-        outln!("{}", serde_json::to_string_pretty(&j).unwrap_or_default());
+        crate::out::json(&j);
     } else {
         outln!(
             "valid: signed by {}, {} recipient(s), payload {} bytes, envelope {} bytes",

@@ -1,4 +1,5 @@
-//! `safehome form ...`: list, show, validate and fill forms.
+//! `safehome form ...`: list, show, validate and fill forms; import and export XLSForm
+//! spreadsheets.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -9,6 +10,7 @@ use safehome_core::form::check::{CheckedForm, FieldId};
 use safehome_core::form::model::pick_text;
 use safehome_core::form::risk;
 use safehome_core::form::session::Session;
+use safehome_core::form::xlsform;
 use safehome_core::templates;
 
 use crate::Outcome;
@@ -23,15 +25,33 @@ pub enum FormCommand {
     List,
     /// Show a form's questions (or its JSON).
     Show {
-        /// `builtin:ID` or a form JSON file.
+        /// `builtin:ID`, a form JSON file or an XLSForm spreadsheet (.xlsx).
         form: String,
         #[arg(long)]
         json: bool,
         #[arg(long)]
         lang: Option<String>,
     },
-    /// Check a form definition: exit 0 if valid, 1 with one `path: message` line per problem.
+    /// Check a form definition (JSON or .xlsx): exit 0 if valid, 1 with one `path: message`
+    /// (`sheet!CELL: message`) line per problem, 2 if the file cannot be read.
     Validate { file: PathBuf },
+    /// Turn an XLSForm spreadsheet into a form JSON file: exit 0; 1 with one
+    /// `sheet!CELL: message` line per problem; 2 if the file is not a readable .xlsx.
+    Import {
+        /// The spreadsheet (.xlsx with `survey`, `choices`, `settings` and `risk` sheets).
+        file: PathBuf,
+        /// Where to write the JSON (standard output if absent).
+        #[arg(short, long)]
+        output: Option<PathBuf>,
+    },
+    /// Write a form as an XLSForm spreadsheet (.xlsx) that `form import` reads back to the
+    /// same form.
+    Export {
+        /// `builtin:ID`, a form JSON file or a spreadsheet.
+        form: String,
+        #[arg(short, long)]
+        output: PathBuf,
+    },
     /// Fill a form from an answers file and print the validation report and risk assessment:
     /// exit 0 complete and valid, 1 violations, 2 unusable input.
     Fill {
@@ -50,6 +70,8 @@ pub fn run(cmd: FormCommand, offset: UtcOffset) -> Outcome {
         FormCommand::List => list(),
         FormCommand::Show { form, json, lang } => show(&form, json, lang.as_deref()),
         FormCommand::Validate { file } => validate(&file),
+        FormCommand::Import { file, output } => import(&file, output.as_deref()),
+        FormCommand::Export { form, output } => export(&form, &output),
         FormCommand::Fill { form, answers, json, lang } => {
             fill(&form, &answers, json, lang.as_deref(), offset)
         }
@@ -156,6 +178,22 @@ fn show_field(form: &CheckedForm, f: FieldId, depth: usize, lang: &str) {
 }
 
 fn validate(file: &std::path::Path) -> Outcome {
+    if xlsform::is_xlsx_path(file) {
+        return match source::spreadsheet(file) {
+            Ok(f) => {
+                outln!("valid: {} v{} ({} fields)", f.form.id, f.form.version, f.fields.len());
+                Outcome::Ok
+            }
+            // As for JSON: problems on stdout (the report), an unreadable file on stderr.
+            Err((Outcome::Refused, lines)) => {
+                for l in lines {
+                    outln!("{l}");
+                }
+                Outcome::Refused
+            }
+            Err((o, lines)) => fail(o, &lines),
+        };
+    }
     let json = match source::read(file) {
         Ok(j) => j,
         Err(e) => return fail(Outcome::Unusable, &[e]),
@@ -176,6 +214,45 @@ fn validate(file: &std::path::Path) -> Outcome {
             Outcome::Refused
         }
     }
+}
+
+fn import(file: &std::path::Path, output: Option<&std::path::Path>) -> Outcome {
+    let form = match source::spreadsheet(file) {
+        Ok(f) => f,
+        Err((o, lines)) => return fail(o, &lines),
+    };
+    let json = form.form.to_json_pretty();
+    match output {
+        None => outln!("{json}"),
+        Some(out) => {
+            if let Err(e) = std::fs::write(out, format!("{json}\n")) {
+                return fail(Outcome::Unusable, &[format!("cannot write {}: {e}", out.display())]);
+            }
+            eprintln!(
+                "imported {} v{} ({} fields) to {}",
+                form.form.id,
+                form.form.version,
+                form.fields.len(),
+                out.display()
+            );
+        }
+    }
+    Outcome::Ok
+}
+
+fn export(spec: &str, output: &std::path::Path) -> Outcome {
+    let form = match source::checked_form(spec) {
+        Ok(f) => f,
+        Err((o, lines)) => return fail(o, &lines),
+    };
+    let bytes = match xlsform::export(&form.form) {
+        Ok(b) => b,
+        Err(e) => return fail(Outcome::Refused, &[e.to_string()]),
+    };
+    if let Err(e) = std::fs::write(output, bytes) {
+        return fail(Outcome::Unusable, &[format!("cannot write {}: {e}", output.display())]);
+    }
+    Outcome::Ok
 }
 
 fn fill(
@@ -221,7 +298,7 @@ fn fill(
             "assessment": assessment,
             "data": session.output(),
         });
-        outln!("{}", serde_json::to_string_pretty(&out).unwrap_or_default());
+        crate::out::json(&out);
     } else {
         report::print_validation(&session, &validation);
         if let Some(a) = &assessment {

@@ -8,10 +8,11 @@ use std::path::{Path, PathBuf};
 use clap::Subcommand;
 use safehome_core::clock::{Clock, FixedClock, SystemClock};
 use safehome_core::form::expr::parse_datetime;
+use safehome_core::location::points_csv;
 use safehome_core::location::{
     AccuracyDecision, AccuracyThresholds, AreaSet, AreasError, Fix, FixLimits, ImportOptions,
-    LatLon, PhotoLocation, Placement, PreviousVisit, QualityConfig, QualityFlag,
-    RegisteredLocation, VisitContext, quality_flags, validate_fix,
+    PhotoLocation, Placement, PreviousVisit, QualityConfig, QualityFlag, RegisteredLocation,
+    VisitContext, quality_flags, validate_fix,
 };
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -154,93 +155,6 @@ fn validate(path: &Path, json: bool) -> Outcome {
 
 // ----- locate -------------------------------------------------------------------------------------
 
-/// Split one CSV line into fields (RFC 4180 quoting; no newlines inside fields).
-fn csv_fields(line: &str) -> Result<Vec<String>, String> {
-    let mut out = Vec::new();
-    let mut cur = String::new();
-    let mut chars = line.chars().peekable();
-    let mut quoted = false;
-    let mut at_start = true;
-    while let Some(c) = chars.next() {
-        match (quoted, c) {
-            (false, '"') if at_start => {
-                quoted = true;
-                at_start = false;
-            }
-            (true, '"') if chars.peek() == Some(&'"') => {
-                chars.next();
-                cur.push('"');
-            }
-            (true, '"') => {
-                quoted = false;
-                if !matches!(chars.peek(), None | Some(',')) {
-                    return Err("text after a closing quote".into());
-                }
-            }
-            (false, ',') => {
-                out.push(std::mem::take(&mut cur));
-                at_start = true;
-            }
-            (_, c) => {
-                cur.push(c);
-                at_start = false;
-            }
-        }
-    }
-    if quoted {
-        return Err("unterminated quote".into());
-    }
-    out.push(cur);
-    Ok(out)
-}
-
-fn csv_quote(s: &str) -> String {
-    if s.contains([',', '"', '\n']) { format!("\"{}\"", s.replace('"', "\"\"")) } else { s.into() }
-}
-
-struct Point {
-    id: String,
-    at: LatLon,
-}
-
-fn read_points(text: &str) -> Result<Vec<Point>, String> {
-    let mut lines = text
-        .trim_start_matches('\u{feff}')
-        .lines()
-        .enumerate()
-        .filter(|(_, l)| !l.trim().is_empty());
-    let Some((_, header)) = lines.next() else { return Err("the file is empty".into()) };
-    let header = csv_fields(header).map_err(|e| format!("line 1: {e}"))?;
-    let col = |name: &str| {
-        header
-            .iter()
-            .position(|h| h.trim().eq_ignore_ascii_case(name))
-            .ok_or_else(|| format!("line 1: no `{name}` column (columns id, lat, lon)"))
-    };
-    let (ci, clat, clon) = (col("id")?, col("lat")?, col("lon")?);
-    let mut out = Vec::new();
-    for (n, line) in lines {
-        let n = n + 1;
-        let f = csv_fields(line).map_err(|e| format!("line {n}: {e}"))?;
-        if f.len() != header.len() {
-            return Err(format!("line {n}: {} fields, the header has {}", f.len(), header.len()));
-        }
-        let num = |c: usize, what: &str| {
-            f[c].trim()
-                .parse::<f64>()
-                .ok()
-                .filter(|v| v.is_finite())
-                .ok_or_else(|| format!("line {n}: {what} is not a number"))
-        };
-        let at = LatLon::new(num(clat, "lat")?, num(clon, "lon")?);
-        if !at.is_valid() {
-            return Err(format!("line {n}: lat must be within ±90 and lon within ±180"));
-        }
-        out.push(Point { id: f[ci].trim().to_string(), at });
-    }
-    Ok(out)
-}
-
 fn locate(areas: &Path, points: &Path, json: bool) -> Outcome {
     let set = match load_areas(areas) {
         Ok(s) => s,
@@ -250,15 +164,16 @@ fn locate(areas: &Path, points: &Path, json: bool) -> Outcome {
         Ok(t) => t,
         Err(o) => return o,
     };
-    let pts = match read_points(&text) {
+    let pts = match points_csv::read(&text) {
         Ok(p) => p,
         Err(e) => return fail(Outcome::Refused, &format!("{}: {e}", points.display())),
     };
     let code = |i: usize| set.area(i).map(|a| a.code.as_str()).unwrap_or("");
     if json {
-        let rows: Vec<Value> = pts
-            .iter()
-            .map(|p| match set.locate(p.at) {
+        // One row at a time: the output is never held whole in memory.
+        let mut rows = crate::out::JsonArray::begin();
+        for p in &pts {
+            rows.push(&match set.locate(p.at) {
                 Placement::Inside { area, on_boundary } => json!({
                     "id": p.id, "area": code(area), "on_boundary": on_boundary,
                     "distance_m": null, "nearest": null
@@ -271,14 +186,14 @@ fn locate(areas: &Path, points: &Path, json: bool) -> Outcome {
                     "id": p.id, "area": null, "on_boundary": false,
                     "distance_m": null, "nearest": null
                 }),
-            })
-            .collect();
-        outln!("{}", Value::Array(rows));
+            });
+        }
+        rows.end();
         return Outcome::Ok;
     }
     outln!("id,area,distance_m,nearest");
     for p in &pts {
-        let id = csv_quote(&p.id);
+        let id = points_csv::quote(&p.id);
         match set.locate(p.at) {
             Placement::Inside { area, .. } => outln!("{id},{},,", code(area)),
             Placement::Outside { nearest, distance_m } => {

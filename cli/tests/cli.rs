@@ -267,3 +267,82 @@ fn the_demo_server_holds_no_plaintext() {
     assert!(!db.windows("Lục Văn Toàn".len()).any(|w| w == "Lục Văn Toàn".as_bytes()));
     std::fs::remove_dir_all(&keep).unwrap();
 }
+
+fn xlsform(name: &str) -> String {
+    safehome_testdata::xlsforms_dir().join(name).display().to_string()
+}
+
+fn repo_file(rel: &str) -> String {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join(rel).display().to_string()
+}
+
+#[test]
+fn form_import_writes_json_or_lists_problems_at_their_cells() {
+    let out = common::temp("forms", "tutorial.json", "");
+    let o = safehome(&["form", "import", &xlsform("tutorial.xlsx"), "-o", &out]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let json = std::fs::read_to_string(&out).unwrap();
+    let form: serde_json::Value = serde_json::from_str(&json).unwrap();
+    assert_eq!(form["id"], "tutorial");
+    let o = safehome(&["form", "validate", &out]);
+    assert_eq!(code(&o), 0, "{}", stdout(&o));
+
+    // Refused: one `sheet!CELL: message` line per problem, exit 1.
+    let o = safehome(&["form", "import", &xlsform("UCL_Biomass_Plot_Form.xlsx"), "-o", &out]);
+    assert_eq!(code(&o), 1);
+    let lines: Vec<String> = stderr(&o).lines().map(str::to_string).collect();
+    assert!(lines.len() >= 8, "{lines:?}");
+    assert!(lines.iter().all(|l| l.starts_with("survey!")), "{lines:?}");
+    assert!(lines[0].starts_with("survey!A16: select_one_from_file"), "{lines:?}");
+
+    // Unreadable: exit 2.
+    let not_xlsx = temp("not.xlsx", "type,name\ntext,a\n");
+    let o = safehome(&["form", "import", &not_xlsx]);
+    assert_eq!(code(&o), 2);
+    assert!(stderr(&o).contains("not an .xlsx"), "{}", stderr(&o));
+    let o = safehome(&["form", "import", "/nonexistent/form.xlsx"]);
+    assert_eq!(code(&o), 2);
+}
+
+#[test]
+fn form_validate_show_and_fill_take_a_spreadsheet() {
+    let xlsx = repo_file("docs/forms/household_screening.xlsx");
+    let o = safehome(&["form", "validate", &xlsx]);
+    assert_eq!(code(&o), 0, "{}", stdout(&o));
+    assert!(stdout(&o).starts_with("valid: household_screening"), "{}", stdout(&o));
+    let o = safehome(&["form", "validate", &xlsform("or_other.xlsx")]);
+    assert_eq!(code(&o), 1);
+    assert!(stdout(&o).starts_with("survey!A2: or_other select"), "{}", stdout(&o));
+
+    let from_sheet = safehome(&["form", "show", &xlsx, "--lang", "en"]);
+    let from_json = safehome(&["form", "show", "builtin:household_screening", "--lang", "en"]);
+    assert_eq!(code(&from_sheet), 0);
+    assert_eq!(stdout(&from_sheet), stdout(&from_json));
+
+    let households: serde_json::Value =
+        serde_json::from_str(safehome_core::templates::EXAMPLE_HOUSEHOLDS).unwrap();
+    let answers = temp("hh.json", &households[1]["answers"].to_string());
+    let fill = |form: &str| {
+        let o = safehome(&["form", "fill", form, "--answers", &answers, "--json"]);
+        let mut v: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+        // The clock is the system's: the times differ by the milliseconds between the runs.
+        for key in ["due_at", "assessed_at", "due_at_ms", "assessed_at_ms"] {
+            v["assessment"][key] = serde_json::Value::Null;
+        }
+        (code(&o), v)
+    };
+    assert_eq!(fill(&xlsx), fill("builtin:household_screening"));
+}
+
+#[test]
+fn form_export_round_trips_through_import() {
+    let xlsx = common::temp("forms", "followup.xlsx", "");
+    let o = safehome(&["form", "export", "builtin:household_followup", "-o", &xlsx]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let o = safehome(&["form", "import", &xlsx]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let o2 = safehome(&["form", "show", "builtin:household_followup", "--json"]);
+    let a: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+    let b: serde_json::Value = serde_json::from_str(&stdout(&o2)).unwrap();
+    assert_eq!(a, b);
+}

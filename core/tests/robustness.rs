@@ -127,3 +127,29 @@ fn a_runaway_repeat_count_is_bounded() {
     let n = s.output()["r"].as_array().map(Vec::len).unwrap();
     assert_eq!(n, safehome_core::form::session::MAX_REPEAT_INSTANCES);
 }
+
+/// A typed answer is bounded: up to `MAX_ANSWER_BYTES` is kept, one byte more is refused with
+/// a typed error naming the field, and the earlier answer stays.
+#[test]
+fn an_oversized_text_answer_is_refused_and_the_earlier_one_kept() {
+    use safehome_core::form::answers::AnswerError;
+    use safehome_core::form::limits::MAX_ANSWER_BYTES;
+    use safehome_core::form::session::SessionError;
+
+    let form = json!({
+        "id": "t", "version": "1", "title": {"en": "t"}, "languages": ["en"],
+        "fields": [{"name": "notes", "type": "text"}]
+    });
+    let mut s = session(Arc::new(CheckedForm::from_json(&form.to_string()).unwrap()));
+    // "ệ" is 3 bytes: the limit counts bytes, not characters.
+    let fits = "ệ".repeat(MAX_ANSWER_BYTES / 3);
+    s.set_answer("notes", &json!(fits)).unwrap();
+    let over = format!("{fits}ệệ");
+    match s.set_answer("notes", &json!(over)) {
+        Err(SessionError::Answer { path, error: AnswerError::TooLong { len, max } }) => {
+            assert_eq!((path.as_str(), len, max), ("notes", over.len(), MAX_ANSWER_BYTES));
+        }
+        other => panic!("expected TooLong, got {other:?}"),
+    }
+    assert_eq!(s.output()["notes"].as_str().map(str::len), Some(fits.len()));
+}

@@ -475,13 +475,9 @@ fn the_review_queue_puts_the_most_serious_level_first() {
     let t = team(&s);
     let levels = [Some("low"), Some("urgent"), None, Some("medium"), Some("high")];
     let ids: Vec<String> = levels.iter().map(|_| finalized_visit(&s, &t).0).collect();
-    let c = Connection::open(&f.path).unwrap();
     for (id, level) in ids.iter().zip(levels) {
-        c.execute(
-            "UPDATE records SET risk_level = ?2, due_at = 5 WHERE id = ?1",
-            rusqlite::params![id, level],
-        )
-        .unwrap();
+        let sql = "UPDATE records SET risk_level = nullif(?2, ''), due_at = 5 WHERE id = ?1";
+        s.exec_sealed(sql, &[id, level.unwrap_or("")]).unwrap();
     }
     let queue: Vec<Option<Level>> =
         s.review_queue(&t.sup, 10).unwrap().into_iter().map(|q| q.risk_level).collect();
@@ -515,12 +511,14 @@ fn unknown_stored_text_is_a_typed_error_naming_the_column() {
     let draft = s.start_visit(&t.vol, &h.id, "household_screening").unwrap().record_id;
     let entry = s.outbox().unwrap().remove(0).id;
     let c = Connection::open(&f.path).unwrap();
-    let edit = |sql: &str, id: &str| assert_eq!(c.execute(sql, [id]).unwrap(), 1, "{sql}");
+    // Values as a newer app (with the key) would write them: the rows stay sealed, and only
+    // the text is unknown. (An edit without the key is `Tampered`: tests/store_row_seals.rs.)
+    let edit = |sql: &str, id: &str| assert_eq!(s.exec_sealed(sql, &[id]).unwrap(), 1, "{sql}");
 
     // The CHECK lists stop such an edit; a database written without them (or an older or newer
     // app's) need not have them.
     assert!(c.execute("UPDATE records SET kind = 'inspection' WHERE id = ?1", [&id]).is_err());
-    c.pragma_update(None, "ignore_check_constraints", true).unwrap();
+    s.exec_sealed("PRAGMA ignore_check_constraints = 1", &[]).unwrap();
 
     edit("UPDATE records SET kind = 'inspection' WHERE id = ?1", &id);
     edit("UPDATE records SET kind = 'Incident' WHERE id = ?1", &draft);
@@ -568,9 +566,9 @@ fn unknown_stored_text_is_a_typed_error_naming_the_column() {
     ));
     edit("UPDATE profiles SET role = 'volunteer' WHERE id = ?1", t.vol.profile_id());
 
-    c.execute("UPDATE recipients SET kind = 'observer'", []).unwrap();
+    s.exec_sealed("UPDATE recipients SET kind = 'observer'", &[]).unwrap();
     assert_eq!(unknown_value(s.recipients()), ("recipients", "kind", "observer".into()));
-    c.execute("UPDATE recipients SET kind = 'archive'", []).unwrap();
+    s.exec_sealed("UPDATE recipients SET kind = 'archive'", &[]).unwrap();
 
     // Put back, everything reads again, and the refused calls changed nothing.
     let view = s.record(&t.sup, &id).unwrap();
@@ -610,13 +608,20 @@ fn a_tampered_submission_fails_verification() {
     let t = team(&s);
     let (id, _) = finalized_visit(&s, &t);
     assert!(s.verify_submission(&t.sup, &id).unwrap());
+    // Written with the key (the row still sealed): the signature check itself fails.
+    s.exec_sealed("UPDATE records SET signature = zeroblob(64) WHERE id = ?1", &[&id]).unwrap();
+    assert!(!s.verify_submission(&t.sup, &id).unwrap());
+    // Written without it: the row's seal reports the edit first.
     drop(s);
     let c = Connection::open(&f.path).unwrap();
-    c.execute("UPDATE records SET signature = zeroblob(64) WHERE id = ?1", [&id]).unwrap();
+    c.execute("UPDATE records SET signature = zeroblob(63) WHERE id = ?1", [&id]).unwrap();
     drop(c);
     let s = f.open();
     let sup = s.unlock(t.sup.profile_id(), "1111").unwrap();
-    assert!(!s.verify_submission(&sup, &id).unwrap());
+    assert!(matches!(
+        s.verify_submission(&sup, &id),
+        Err(StoreError::Tampered { table: "records", .. })
+    ));
 }
 
 #[test]

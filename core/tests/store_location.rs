@@ -456,15 +456,74 @@ fn altered_areas_are_reported_as_unreadable_and_the_visit_still_finalized() {
     let s = f.open();
     let t = team(&s);
     s.set_assigned_areas(&t.sup, Some(&communes())).unwrap();
+    let h = s.add_household(&t.vol, &new_household("Ma Văn Hùng")).unwrap();
+    let mut d = s.start_visit(&t.vol, &h.id, "household_screening").unwrap();
+    let mut a = answers();
+    a.as_object_mut().unwrap().remove("household_gps");
+    s.edit(&mut d, |sess| sess.load_answers(&a).map_err(|mut e| e.remove(0))).unwrap();
+    s.answer_fix(&t.vol, &mut d, "household_gps", &gps_fix(&s, 21.96, 105.648, 8.0), false)
+        .unwrap();
     // The areas are replaced behind the store's back, without the data key: say with another
-    // device's ciphertext, or with nothing useful.
+    // device's ciphertext, or with nothing useful. The device row's seal reports the edit, and
+    // nothing that depends on the device row goes ahead: the visit is not finalized on a
+    // tampered device, and its draft is kept as it was saved.
     let raw = Connection::open(&f.path).unwrap();
     raw.execute("UPDATE device SET areas_enc = x'01020304', areas_rev = areas_rev + 1", [])
         .unwrap();
     drop(raw);
+    assert!(matches!(s.assigned_areas(), Err(StoreError::Tampered { table: "device", .. })));
+    assert!(matches!(s.finalize(&t.vol, &d), Err(StoreError::Tampered { table: "device", .. })));
+    assert_eq!(
+        s.open_draft(&t.vol, &d.record_id).unwrap().session().output(),
+        d.session().output()
+    );
+
+    // Areas that no longer decrypt although their row is sealed (written with the key: a
+    // damaged column, or a bug): that costs the area check, listed as skipped, not the visit.
+    let f = Fixture::new("areas-unreadable");
+    let s = f.open();
+    let t = team(&s);
+    s.set_assigned_areas(&t.sup, Some(&communes())).unwrap();
+    s.exec_sealed("UPDATE device SET areas_enc = x'01020304', areas_rev = areas_rev + 1", &[])
+        .unwrap();
     assert!(matches!(s.assigned_areas(), Err(StoreError::Crypto(_))));
     let id = finalized_visit_at(&s, &t.vol, 21.96, 105.648);
     let location = sealed_location(&f, &id);
     assert!(!sealed_codes(&location).contains(&"outside_area".to_string()));
     assert_eq!(skipped(&location)[0], "outside_area: areas_unreadable");
+}
+
+/// The attack the row seals answer: a mock-GPS visit's accepted fixes removed (`fixes_enc` set
+/// to NULL) in the database file before the volunteer finalizes, so that no flag would be
+/// sealed. The draft no longer opens, and the audit check names the record.
+#[test]
+fn fixes_removed_from_a_draft_without_the_key_are_detected_before_finalize() {
+    let f = Fixture::new("loc-fixes-removed");
+    let (record_id, vol_id) = {
+        let s = f.open();
+        let t = team(&s);
+        let mut d = visit(&s, &t);
+        let mut mock = gps_fix(&s, 21.9051, 105.648, 5.0);
+        mock.mock = true;
+        s.answer_fix(&t.vol, &mut d, "household_gps", &mock, false).unwrap();
+        (d.record_id.clone(), t.vol.profile_id().to_string())
+    };
+    let raw = Connection::open(&f.path).unwrap();
+    assert_eq!(
+        raw.execute(
+            "UPDATE records SET fixes_enc = NULL WHERE id = ?1 AND fixes_enc IS NOT NULL",
+            [&record_id]
+        )
+        .unwrap(),
+        1
+    );
+    drop(raw);
+    let s = f.open();
+    let vol = s.unlock(&vol_id, "2222").unwrap();
+    match s.open_draft(&vol, &record_id) {
+        Err(StoreError::Tampered { table: "records", row }) => assert_eq!(row, record_id),
+        other => panic!("expected Tampered, got {:?}", other.map(|d| d.record_id)),
+    }
+    let audit = s.verify_audit().unwrap();
+    assert!(audit.problem.as_deref().is_some_and(|p| p.contains(&record_id)), "{audit:?}");
 }

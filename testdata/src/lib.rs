@@ -18,6 +18,17 @@ pub fn photos_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("photos")
 }
 
+/// The folder of XLSForm fixtures (`testdata/xlsforms`): pyxform's test spreadsheets, each with
+/// pyxform's reading of it (`NAME.expected.json`).
+///
+/// # Panics
+/// When the folder is missing: the repository is incomplete.
+pub fn xlsforms_dir() -> PathBuf {
+    let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("xlsforms");
+    assert!(p.is_dir(), "XLSForm fixtures missing from the repository: {}", p.display());
+    p
+}
+
 /// The path of a photo fixture, relative to `photos/`, e.g. `camera/DSCN0010.jpg`.
 ///
 /// # Panics
@@ -149,4 +160,108 @@ mod tests {
         assert!(b.len() < 100, "{}", b.len());
         assert!(b.ends_with(&[0xAE, 0x42, 0x60, 0x82]), "IEND's CRC");
     }
+}
+
+/// A zip archive posing as an .xlsx whose one entry, `xl/worksheets/sheet1.xml`, inflates to
+/// `unpacked` zero bytes from about `unpacked / 160` bytes of deflate (one fixed-Huffman block:
+/// a literal zero, then length-258 copies at distance 1). The header declares `declared` bytes
+/// (the truth, or a lie to get past a reader that trusts it); the CRC is not computed, since a
+/// bounded reader stops long before the end where it would be checked.
+pub fn zip_bomb(unpacked: u64, declared: u32) -> Vec<u8> {
+    let mut bits = BitWriter::default();
+    bits.push(1, 1); // BFINAL
+    bits.push(0b01, 2); // BTYPE = fixed Huffman
+    bits.push_code(0x30, 8); // literal 0
+    for _ in 0..unpacked.saturating_sub(1) / 258 {
+        bits.push_code(0b1100_0101, 8); // length code 285 = 258
+        bits.push_code(0, 5); // distance code 0 = 1
+    }
+    bits.push_code(0, 7); // end of block
+    let data = bits.finish();
+    let name = b"xl/worksheets/sheet1.xml";
+    let size = |v: usize| u32::try_from(v).unwrap_or(u32::MAX);
+    let mut zip = Vec::new();
+    // Local file header: version 20, no flags, deflate, no time, CRC 0.
+    zip.extend(b"PK\x03\x04");
+    zip.extend([20, 0, 0, 0, 8, 0, 0, 0, 0, 0]);
+    zip.extend(0u32.to_le_bytes());
+    zip.extend(size(data.len()).to_le_bytes());
+    zip.extend(declared.to_le_bytes());
+    zip.extend((name.len() as u16).to_le_bytes());
+    zip.extend(0u16.to_le_bytes());
+    zip.extend(name);
+    zip.extend(&data);
+    let central = zip.len();
+    zip.extend(b"PK\x01\x02");
+    zip.extend([20, 0, 20, 0, 0, 0, 8, 0, 0, 0, 0, 0]);
+    zip.extend(0u32.to_le_bytes());
+    zip.extend(size(data.len()).to_le_bytes());
+    zip.extend(declared.to_le_bytes());
+    zip.extend((name.len() as u16).to_le_bytes());
+    zip.extend([0u8; 8]); // extra length, comment length, disk number, internal attributes
+    zip.extend(0u32.to_le_bytes()); // external attributes
+    zip.extend(0u32.to_le_bytes()); // local header offset
+    zip.extend(name);
+    let dir_len = zip.len() - central;
+    zip.extend(b"PK\x05\x06");
+    zip.extend([0u8; 4]);
+    zip.extend(1u16.to_le_bytes());
+    zip.extend(1u16.to_le_bytes());
+    zip.extend(size(dir_len).to_le_bytes());
+    zip.extend(size(central).to_le_bytes());
+    zip.extend(0u16.to_le_bytes());
+    zip
+}
+
+/// Deflate's bit order: fields least significant bit first, Huffman codes most significant first.
+#[derive(Default)]
+struct BitWriter {
+    out: Vec<u8>,
+    acc: u64,
+    n: u32,
+}
+
+impl BitWriter {
+    fn push(&mut self, value: u64, count: u32) {
+        self.acc |= value << self.n;
+        self.n += count;
+        while self.n >= 8 {
+            self.out.push(self.acc as u8);
+            self.acc >>= 8;
+            self.n -= 8;
+        }
+    }
+    fn push_code(&mut self, code: u64, count: u32) {
+        let reversed = (0..count).fold(0, |r, i| r | ((code >> i) & 1) << (count - 1 - i));
+        self.push(reversed, count);
+    }
+    fn finish(mut self) -> Vec<u8> {
+        if self.n > 0 {
+            self.out.push(self.acc as u8);
+        }
+        self.out
+    }
+}
+
+/// A third-party peer of the interoperability tests: `$var` when set (scripts/test.sh sets it),
+/// else what the repository's `script` prints after installing the peer into build/ (the Python
+/// of `scripts/python-env.sh`, the engine directory of `scripts/odk-engine.sh`).
+///
+/// # Panics
+/// When the script fails: the test needs the peer and must not pass without it.
+pub fn peer(var: &str, script: &str) -> String {
+    if let Ok(p) = std::env::var(var) {
+        return p;
+    }
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join(script);
+    let out = std::process::Command::new("bash")
+        .arg(&path)
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {}: {e}", path.display()));
+    assert!(
+        out.status.success(),
+        "{script} failed (its peer is needed for this test): {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
 }

@@ -17,6 +17,8 @@ pub enum AnswerError {
     OutOfRange(String),
     #[error("a {0} field takes no answer")]
     NotAnswerable(&'static str),
+    #[error("the answer is {len} bytes long, over the limit of {max} (MAX_ANSWER_BYTES)")]
+    TooLong { len: usize, max: usize },
 }
 
 /// The literal of a JSON input, shortened, for error messages (answers may be personal data,
@@ -88,6 +90,12 @@ pub fn coerce(
     input: &Json,
     offset_min: i32,
 ) -> Result<Value, AnswerError> {
+    use super::limits::MAX_ANSWER_BYTES;
+    if let Json::String(s) = input {
+        if s.len() > MAX_ANSWER_BYTES {
+            return Err(AnswerError::TooLong { len: s.len(), max: MAX_ANSWER_BYTES });
+        }
+    }
     match kind {
         FieldKind::Text => match input {
             Json::String(s) => Ok(Value::Str(s.clone())),

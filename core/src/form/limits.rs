@@ -44,6 +44,11 @@ pub const MAX_EXPR_TOKENS: usize = 4_096;
 /// `translate`, `format-date`, ...). A longer result is refused before it is allocated.
 pub const MAX_STRING_LEN: usize = 65_536;
 
+/// Longest answer a volunteer may type or an app may pass for one field, in bytes (UTF-8):
+/// 32 KiB is about 10,000 Vietnamese characters, far more than any note, and bounds what one
+/// answer costs the session, the draft and the sealed submission.
+pub const MAX_ANSWER_BYTES: usize = 32_768;
+
 /// Most pieces (field values and literals, counted through the calculations and defaults they
 /// read, every node of a repeated field counted) that one calculation or default can assemble
 /// into a string. This catches, in the definition, calculations whose length grows

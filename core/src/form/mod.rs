@@ -6,9 +6,13 @@ pub mod answers;
 pub mod check;
 pub mod expr;
 pub mod limits;
+// The fuzz targets' bodies are for fuzz/ and the proptests only: not part of an app build.
+#[cfg(feature = "test-hooks")]
+pub mod fuzzing;
 pub mod model;
 pub mod risk;
 pub mod session;
+pub mod xlsform;
 
 pub use check::{CheckedForm, DefinitionError, DefinitionErrorKind};
 pub use model::{Choice, Field, FieldKind, Form, Text};

@@ -17,10 +17,14 @@
 pub mod areas;
 pub mod export;
 pub mod fix;
+// The fuzz targets' bodies are for fuzz/ and the proptests only: not part of an app build.
+#[cfg(feature = "test-hooks")]
+pub mod fuzzing;
 pub mod geodesic;
 pub mod households;
 pub mod names;
 mod pip;
+pub mod points_csv;
 pub mod quality;
 
 pub use areas::{

@@ -4,7 +4,7 @@
 //! key, nobody can forge a consistent head.
 
 use ring::{digest, hmac};
-use rusqlite::{OptionalExtension, Transaction, params};
+use rusqlite::{Connection, OptionalExtension, Transaction, params};
 
 use super::{Store, StoreError};
 
@@ -241,10 +241,16 @@ impl Store {
         drop(conn);
         if problem.is_none() {
             // Rows whose security fields were edited without the key (docs/storage.md).
+            let sealed = super::sealed::broken_rows(&*self.reader()?)?;
+            let missing = missing_rows(&*self.reader()?)?;
             if let Some(row) = self.tampered_profiles()?.into_iter().next() {
                 problem = Some(format!("profiles row {row}: changed outside the app"));
             } else if let Err(StoreError::Tampered { table, row }) = self.sync_state() {
                 problem = Some(format!("{table} row {row}: changed outside the app"));
+            } else if let Some((table, row)) = sealed.into_iter().next() {
+                problem = Some(format!("{table} row {row}: changed outside the app"));
+            } else if let Some((table, row)) = missing.into_iter().next() {
+                problem = Some(format!("{table} row {row}: deleted outside the app"));
             }
         }
         match &problem {
@@ -253,4 +259,35 @@ impl Store {
         }
         Ok(AuditReport { entries: count, problem })
     }
+}
+
+/// Whether the chain has any entry.
+pub(crate) fn has_entries(conn: &Connection) -> Result<bool, StoreError> {
+    Ok(conn.query_row("SELECT EXISTS (SELECT 1 FROM audit)", [], |r| r.get(0))?)
+}
+
+/// Rows the chain says were created and that are gone (the store never deletes them: records
+/// and their outbox rows are purged in place, households and profiles kept), as (table, id).
+/// The chain itself is checked first, so its entries can be trusted here.
+fn missing_rows(conn: &Connection) -> Result<Vec<(&'static str, String)>, StoreError> {
+    const CREATED: [(&str, &str, &str); 6] = [
+        ("visit", "records", "id"),
+        ("incident", "records", "id"),
+        ("outbox", "outbox", "id"),
+        ("household", "households", "id"),
+        ("profile", "profiles", "id"),
+        ("device", "device", "id"),
+    ];
+    let mut out = Vec::new();
+    for (entity, table, key) in CREATED {
+        let sql = format!(
+            "SELECT DISTINCT a.entity_id FROM audit a WHERE a.entity = ?1
+             AND NOT EXISTS (SELECT 1 FROM main.{table} t WHERE t.{key} = a.entity_id)"
+        );
+        let mut stmt = conn.prepare(&sql)?;
+        for id in stmt.query_map([entity], |r| r.get::<_, String>(0))? {
+            out.push((table, id?));
+        }
+    }
+    Ok(out)
 }

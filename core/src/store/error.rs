@@ -73,6 +73,13 @@ pub enum StoreError {
     /// A row whose security fields do not match their MAC: edited without the data key.
     #[error("{table} row {row} was changed outside the app (its integrity check fails)")]
     Tampered { table: &'static str, row: String },
+    /// The database holds less of the audit chain than the anchor the app kept outside it
+    /// (`Store::keep_anchor`), or another history: the file was put back to an older copy.
+    #[error(
+        "the database was restored from an older copy: its audit chain has {found_length} \
+         entries, the app last saw {kept_length}"
+    )]
+    RolledBack { kept_length: i64, found_length: i64 },
     /// A value of the core's own could not be serialised for a write (`store::json`): a bug in
     /// the core, not a problem with the input or the stored data. Nothing was written.
     #[error("could not encode {what} for storage: {detail}")]
@@ -99,6 +106,10 @@ impl From<rusqlite::Error> for StoreError {
             if let Some(unknown) = cause.downcast_ref::<UnknownValue>() {
                 return StoreError::UnknownValue(unknown.clone());
             }
+        }
+        // A row seal's check refused a row (store/sealed.rs).
+        if let Some(tampered) = super::sealed::tampered_in(&e) {
+            return tampered;
         }
         match e.sqlite_error_code() {
             Some(ErrorCode::DiskFull) => StoreError::DiskFull,

@@ -129,7 +129,7 @@ impl Store {
         to: &str,
     ) -> Result<(), StoreError> {
         let enc: Option<Vec<u8>> = tx
-            .query_row("SELECT fixes_enc FROM records WHERE id = ?1", params![from], |r| r.get(0))
+            .query_row("SELECT fixes_enc FROM records_v WHERE id = ?1", params![from], |r| r.get(0))
             .optional()?
             .flatten();
         if let Some(enc) = enc {
@@ -316,7 +316,7 @@ impl Store {
     ) -> Result<Option<PreviousVisit>, StoreError> {
         let row: Option<(String, Vec<u8>)> = tx
             .prepare_cached(
-                "SELECT id, fixes_enc FROM records
+                "SELECT id, fixes_enc FROM records_v
                  WHERE owner_id = ?1 AND id <> ?2 AND finalized_at IS NOT NULL AND fixes_enc IS NOT NULL
                  ORDER BY finalized_at DESC, id DESC LIMIT 1",
             )?

@@ -223,7 +223,7 @@ impl Store {
             return Err(not_found());
         }
         let mut stmt = conn.prepare(
-            "SELECT id, finalized_at, risk_level FROM records
+            "SELECT id, finalized_at, risk_level FROM records_v
              WHERE household_id = ?1 AND finalized_at IS NOT NULL AND risk_level IS NOT NULL
              ORDER BY finalized_at, id",
         )?;

@@ -30,6 +30,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0006_assigned_areas.sql"),
     include_str!("migrations/0007_profile_integrity.sql"),
     include_str!("migrations/0008_sync.sql"),
+    include_str!("migrations/0009_row_seals.sql"),
 ];
 
 /// The schema version this code writes.
@@ -44,6 +45,8 @@ pub fn migrate(conn: &mut Connection, keys: &KeyHierarchy) -> Result<i64, StoreE
 /// Bring the database to `target` (`VERSION` in the app; the tests stop at each past version to
 /// check one migration at a time). Returns the version it had before.
 fn migrate_to(conn: &mut Connection, target: i64, keys: &KeyHierarchy) -> Result<i64, StoreError> {
+    // Migrations seal rows with the seal functions (version 9).
+    super::sealed::register(conn, keys)?;
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
     let found: i64 = tx.query_row("PRAGMA user_version", [], |r| r.get(0))?;
     if found > VERSION {
@@ -74,6 +77,7 @@ fn migrate_to(conn: &mut Connection, target: i64, keys: &KeyHierarchy) -> Result
 fn keyed_step(tx: &Transaction<'_>, version: i64, keys: &KeyHierarchy) -> Result<(), StoreError> {
     match version {
         7 => super::profiles::key_profiles(tx, keys),
+        9 => super::sealed::seal_all(tx),
         _ => Ok(()),
     }
 }

@@ -6,6 +6,7 @@
 //! one IMMEDIATE transaction that also appends to the audit chain, so a crash leaves either the
 //! whole change or none of it.
 
+mod anchor;
 mod attachments;
 mod audit;
 mod error;
@@ -16,6 +17,7 @@ pub mod migrate;
 pub mod outbox;
 pub mod profiles;
 pub mod records;
+mod sealed;
 mod stored_enum;
 pub mod sync_state;
 pub mod team;
@@ -31,6 +33,7 @@ use rusqlite::{
 };
 use serde::Serialize;
 
+pub use anchor::AnchorKeeper;
 pub use attachments::{Attachment, PhotoStep, PhotoTarget, PreparedPhoto};
 pub use audit::{Action, AuditReport};
 pub use error::StoreError;
@@ -81,6 +84,8 @@ pub struct Store {
     forms: Mutex<HashMap<String, Arc<CheckedForm>>>,
     /// The assigned areas stored with the enrollment, parsed (`None`: not read yet).
     areas: Mutex<Option<team::CachedAreas>>,
+    /// Where the app keeps the audit anchor (`anchor`), once it has handed one over.
+    anchor_keeper: Mutex<Option<Arc<dyn AnchorKeeper>>>,
     /// Test hook: write transactions left before one is made to fail (negative: none).
     #[cfg(feature = "test-hooks")]
     fault_after: std::sync::atomic::AtomicI64,
@@ -95,6 +100,9 @@ impl std::fmt::Debug for Store {
 /// Connection settings shared by the writer and the reader.
 fn configure(conn: &Connection) -> Result<(), StoreError> {
     conn.pragma_update(None, "foreign_keys", "ON")?;
+    // Room for every statement a write or a read prepares from the cache (the row seals' own
+    // included), so that none is planned again on each call.
+    conn.set_prepared_statement_cache_capacity(64);
     // Android has no usable temp directory: keep temporary tables and indexes in memory.
     conn.pragma_update(None, "temp_store", 2)?;
     conn.busy_timeout(std::time::Duration::from_secs(5))?;
@@ -144,6 +152,7 @@ impl Store {
         let keys = KeyHierarchy::derive(data_key);
         // The key is checked before any migration runs: a wrong key changes nothing.
         let found = migrate::migrate(&mut writer, &keys)?;
+        sealed::install(&writer)?;
         if found != 0 && found != migrate::VERSION {
             tracing::info!("database migrated from schema v{found} to v{}", migrate::VERSION);
         }
@@ -154,6 +163,8 @@ impl Store {
             OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
         )?;
         configure(&reader)?;
+        sealed::register(&reader, &keys)?;
+        sealed::install(&reader)?;
         let interrupts = [writer.get_interrupt_handle(), reader.get_interrupt_handle()];
         tracing::info!("store opened: schema v{}, device {device_id}", migrate::VERSION);
         Ok(Store {
@@ -169,6 +180,7 @@ impl Store {
             config,
             forms: Mutex::new(HashMap::new()),
             areas: Mutex::new(None),
+            anchor_keeper: Mutex::new(None),
             #[cfg(feature = "test-hooks")]
             fault_after: std::sync::atomic::AtomicI64::new(-1),
         })
@@ -183,11 +195,14 @@ impl Store {
         entropy: &dyn Entropy,
     ) -> Result<(String, DeviceSigningKey), StoreError> {
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        sealed::begin(&tx)?;
         if !check_key(&tx, keys)? {
             let c = keys.column.encrypt("meta", "value", "key_check", KEY_CHECK)?;
             tx.execute("INSERT INTO meta (key, value) VALUES ('key_check', ?1)", params![c])?;
         }
         let device: Option<(String, Vec<u8>)> = tx
+            // Read as stored: a device row whose seal fails still opens the store (its key is
+            // AEAD-bound), so that each read it affects can report `Tampered` with its table.
             .query_row("SELECT id, signing_key_enc FROM device LIMIT 1", [], |r| {
                 Ok((r.get(0)?, r.get(1)?))
             })
@@ -196,6 +211,11 @@ impl Store {
             Some((id, sealed)) => {
                 let key = unseal_device_key(keys, &id, &sealed).ok_or(StoreError::WrongKey)?;
                 (id, key)
+            }
+            // A chain without a device: the device row was deleted, which would otherwise make
+            // a new identity and an empty-looking history.
+            None if audit::has_entries(&tx)? => {
+                return Err(StoreError::Tampered { table: "device", row: String::new() });
             }
             None => {
                 let id = new_uuid(entropy);
@@ -222,6 +242,7 @@ impl Store {
                 (id, key)
             }
         };
+        sealed::reseal(&tx)?;
         tx.commit()?;
         Ok(result)
     }
@@ -271,14 +292,24 @@ impl Store {
         f: impl FnOnce(&Transaction<'_>, &Store) -> Result<T, StoreError>,
     ) -> Result<T, StoreError> {
         let mut conn = self.writer.lock().unwrap_or_else(|p| p.into_inner());
+        let anchored = self.anchor_keeper.lock().unwrap_or_else(|p| p.into_inner()).is_some();
         let out = conn
             .transaction_with_behavior(TransactionBehavior::Immediate)
             .map_err(StoreError::from)
             .and_then(|tx| {
+                sealed::begin(&tx)?;
+                let before = if anchored { anchor::chain_length(&tx)? } else { 0 };
                 let out = f(&tx, self)?;
+                sealed::reseal(&tx)?;
                 #[cfg(feature = "test-hooks")]
                 self.injected_fault()?;
                 tx.commit()?;
+                Ok((out, before))
+            })
+            .and_then(|(out, before)| {
+                if anchored {
+                    self.renew_anchor(&conn, before)?;
+                }
                 Ok(out)
             });
         // Storage faults matter to whoever reads the phone's logs; refusals (a wrong PIN, an
@@ -385,6 +416,20 @@ impl Store {
     /// Test hook (feature `test-hooks`): after `n` more write transactions commit, make the
     /// next one fail as a full disk would, once: its statements have run and are rolled back.
     /// `None` cancels a pending fault.
+    /// Seal every row as it is: for tests and benchmarks that build large databases with plain
+    /// SQL (as migration 9 trusts the rows it finds).
+    #[cfg(feature = "test-hooks")]
+    pub fn seal_all_rows(&self) -> Result<(), StoreError> {
+        self.write(|tx, _| sealed::trust_all(tx))
+    }
+
+    /// Run one SQL statement as the app's own write (its rows re-sealed): for tests that need
+    /// a state the API cannot reach, such as a value written by a newer app.
+    #[cfg(feature = "test-hooks")]
+    pub fn exec_sealed(&self, sql: &str, params: &[&str]) -> Result<usize, StoreError> {
+        self.write(|tx, _| Ok(tx.execute(sql, rusqlite::params_from_iter(params))?))
+    }
+
     #[cfg(feature = "test-hooks")]
     pub fn fail_write_after(&self, n: Option<u32>) {
         let v = n.map_or(-1, i64::from);
@@ -409,7 +454,7 @@ impl Store {
         let pages: i64 = conn.query_row("PRAGMA page_count", [], |r| r.get(0))?;
         let wal = std::fs::metadata(wal_path(&self.path)).map(|m| m.len() as i64).unwrap_or(0);
         let pending_upload_bytes: i64 = conn.query_row(
-            "SELECT coalesce(sum(size_bytes), 0) FROM outbox WHERE state = 'pending'",
+            "SELECT coalesce(sum(size_bytes), 0) FROM outbox_v WHERE state = 'pending'",
             [],
             |r| r.get(0),
         )?;

@@ -80,7 +80,7 @@ impl Store {
         let conn = self.reader()?;
         let sql = format!(
             "SELECT id, item_kind, item_id, state, payload_sha256, size_bytes, attempts, next_attempt_at,
-                    last_error, created_at, acknowledged_at, park_code FROM outbox {tail}"
+                    last_error, created_at, acknowledged_at, park_code FROM outbox_v {tail}"
         );
         let mut stmt = conn.prepare(&sql)?;
         let rows = stmt.query_map(p, |r| {
@@ -99,7 +99,10 @@ impl Store {
                 park_code: r.get(11)?,
             })
         })?;
-        Ok(rows.collect::<Result<_, _>>()?)
+        let rows = rows.collect::<Result<_, _>>()?;
+        // A row edited out of this list's filter (store/sealed.rs).
+        super::sealed::check_live_counts(&conn)?;
+        Ok(rows)
     }
 
     /// A send failed: count it and schedule the next attempt with backoff. Applies to an item
@@ -108,7 +111,7 @@ impl Store {
         let now = self.now_ms();
         self.write(|tx, _| {
             let attempts: Option<i64> = tx
-                .query_row("SELECT attempts FROM outbox WHERE id = ?1 AND state IN ('pending', 'uploaded')", params![outbox_id], |r| r.get(0))
+                .query_row("SELECT attempts FROM outbox_v WHERE id = ?1 AND state IN ('pending', 'uploaded')", params![outbox_id], |r| r.get(0))
                 .optional()?;
             let attempts = attempts.ok_or_else(|| StoreError::NotFound { entity: "pending outbox entry", id: outbox_id.into() })? + 1;
             // Keep the error short: it comes from the network layer, not from personal data.
@@ -127,7 +130,7 @@ impl Store {
         self.write(|tx, s| {
             let (kind, item): (OutboxItemKind, String) = tx
                 .query_row(
-                    "SELECT item_kind, item_id FROM outbox WHERE id = ?1 AND state = 'pending'",
+                    "SELECT item_kind, item_id FROM outbox_v WHERE id = ?1 AND state = 'pending'",
                     params![outbox_id],
                     |r| Ok((r.get(0)?, r.get(1)?)),
                 )
@@ -161,9 +164,9 @@ impl Store {
         self.write(|tx, s| {
             let (id, kind, item): (String, OutboxItemKind, String) = tx
                 .query_row(
-                    "SELECT id, item_kind, item_id FROM outbox
+                    "SELECT id, item_kind, item_id FROM outbox_v
                      WHERE (payload_sha256 = ?1 OR (item_kind = 'submission'
-                            AND item_id IN (SELECT id FROM records WHERE submission_hash = ?1)))
+                            AND item_id IN (SELECT id FROM records_v WHERE submission_hash = ?1)))
                        AND state IN ('pending', 'uploaded')
                      ORDER BY item_kind DESC LIMIT 1",
                     params![hash.to_vec()],
@@ -194,7 +197,7 @@ impl Store {
         self.write(|tx, s| {
             let ids: Vec<String> = {
                 let mut stmt = tx.prepare(
-                    "SELECT r.id FROM records r JOIN outbox o ON o.item_kind = 'submission' AND o.item_id = r.id
+                    "SELECT r.id FROM records_v r JOIN outbox_v o ON o.item_kind = 'submission' AND o.item_id = r.id
                      WHERE o.state = 'acknowledged' AND o.acknowledged_at <= ?1 AND r.purged_at IS NULL
                        AND r.state = 'acknowledged'",
                 )?;

@@ -307,7 +307,7 @@ impl Store {
         let row: Option<DraftRow> = tx
             .query_row(
                 "SELECT kind, form_id, form_version, owner_id, state, draft_enc, fixes_enc, draft_rev
-                 FROM records WHERE id = ?1",
+                 FROM records_v WHERE id = ?1",
                 params![record_id],
                 |r| DraftRow::try_from(r),
             )
@@ -449,7 +449,7 @@ impl Store {
         let (hash, outbox_id, flag_count) = self.write(|tx, s| {
             let (state, kind, household, revision, revision_of, created, draft_rev): (RecordState, RecordKind, Option<String>, i64, Option<String>, i64, i64) = tx
                 .query_row(
-                    "SELECT state, kind, household_id, revision, revision_of, created_at, draft_rev FROM records WHERE id = ?1",
+                    "SELECT state, kind, household_id, revision, revision_of, created_at, draft_rev FROM records_v WHERE id = ?1",
                     params![record_id],
                     |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?, r.get(6)?)),
                 )?;
@@ -575,7 +575,7 @@ impl Store {
                 "SELECT kind, household_id, child_ref_enc, form_id, form_version, owner_id, state, revision,
                         revision_of, created_at, updated_at, finalized_at, risk_level, due_at, draft_enc,
                         submission_enc, submission_hash, signature, return_note_enc, quality_flags_enc
-                 FROM records WHERE id = ?1",
+                 FROM records_v WHERE id = ?1",
                 params![id],
                 |r| {
                     Ok((
@@ -649,7 +649,7 @@ impl Store {
         // submission, its hash, its signature
         type Sealed = (Option<Vec<u8>>, Option<Vec<u8>>, Option<Vec<u8>>);
         let row: Sealed = self.reader()?.query_row(
-            "SELECT submission_enc, submission_hash, signature FROM records WHERE id = ?1",
+            "SELECT submission_enc, submission_hash, signature FROM records_v WHERE id = ?1",
             params![id],
             |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
         )?;
@@ -701,7 +701,7 @@ impl Store {
         let conn = self.reader()?;
         let sql = format!(
             "SELECT id, kind, household_id, owner_id, state, risk_level, due_at, finalized_at,
-                    quality_flags_enc FROM records {tail}"
+                    quality_flags_enc FROM records_v {tail}"
         );
         let mut stmt = conn.prepare(&sql)?;
         let rows = stmt.query_map(p, |r| {
@@ -719,6 +719,8 @@ impl Store {
             Ok((item, r.get::<_, Option<Vec<u8>>>(8)?))
         })?;
         let rows: Vec<(QueueItem, Option<Vec<u8>>)> = rows.collect::<Result<_, _>>()?;
+        // A row edited out of this list's filter (store/sealed.rs).
+        super::sealed::check_live_counts(&conn)?;
         rows.into_iter()
             .map(|(mut item, flags)| {
                 let flags = self.decrypt_flags(&item.id, flags.as_deref())?;
@@ -745,7 +747,7 @@ impl Store {
             });
         }
         let sub: Option<Vec<u8>> = self.reader()?.query_row(
-            "SELECT submission_enc FROM records WHERE id = ?1",
+            "SELECT submission_enc FROM records_v WHERE id = ?1",
             params![id],
             |r| r.get(0),
         )?;
@@ -780,7 +782,7 @@ impl Store {
                 "INSERT INTO records (id, kind, household_id, child_ref_enc, form_id, form_version, owner_id,
                     state, revision, revision_of, draft_enc, created_at, updated_at)
                  SELECT ?2, kind, household_id, NULL, form_id, form_version, owner_id, ?5, revision + 1, id, ?3, ?4, ?4
-                 FROM records WHERE id = ?1",
+                 FROM records_v WHERE id = ?1",
                 params![id, new_id, c.encrypt_str("records", "draft", &new_id, &state_json)?, now, RecordState::Draft],
             )?;
             // The child reference moves with the revision (re-encrypted for the new row).
@@ -830,7 +832,7 @@ pub(crate) fn transition(
     at: i64,
 ) -> Result<(), StoreError> {
     let state: Option<RecordState> = tx
-        .query_row("SELECT state FROM records WHERE id = ?1", params![id], |r| r.get(0))
+        .query_row("SELECT state FROM records_v WHERE id = ?1", params![id], |r| r.get(0))
         .optional()?;
     let state = state.ok_or_else(|| StoreError::NotFound { entity: "record", id: id.into() })?;
     if !from.contains(&state) {
@@ -884,7 +886,7 @@ fn refused_save(
     action: &'static str,
 ) -> Result<StoreError, StoreError> {
     let state: Option<RecordState> = tx
-        .query_row("SELECT state FROM records WHERE id = ?1", params![record_id], |r| r.get(0))
+        .query_row("SELECT state FROM records_v WHERE id = ?1", params![record_id], |r| r.get(0))
         .optional()?;
     Ok(match state {
         None => StoreError::NotFound { entity: "record", id: record_id.into() },

@@ -17,7 +17,8 @@ CREATE TABLE device (
     communes        TEXT NOT NULL DEFAULT '[]',
     created_at      INTEGER NOT NULL,
     areas_enc       BLOB,
-    areas_rev       INTEGER NOT NULL DEFAULT 0
+    areas_rev       INTEGER NOT NULL DEFAULT 0,
+    row_mac         BLOB
 ) STRICT;
 
 -- Public keys that submissions and evidence are sealed to: the organisation's archive key
@@ -26,7 +27,8 @@ CREATE TABLE recipients (
     public_key TEXT PRIMARY KEY,
     label_enc  BLOB NOT NULL,
     kind       TEXT NOT NULL CHECK (kind IN ('archive', 'supervisor')),
-    added_at   INTEGER NOT NULL
+    added_at   INTEGER NOT NULL,
+    row_mac    BLOB
 ) STRICT;
 
 CREATE TABLE profiles (
@@ -90,7 +92,10 @@ CREATE TABLE records (
     purged_at       INTEGER,
     quality_flags_enc BLOB,
     fixes_enc       BLOB,
-    draft_rev       INTEGER NOT NULL DEFAULT 0
+    draft_rev       INTEGER NOT NULL DEFAULT 0,
+    -- Rows of records, outbox, recipients and device are sealed: `row_mac` covers their
+    -- security-relevant columns and latest audit entry (store/sealed.rs, docs/storage.md).
+    row_mac         BLOB
 ) STRICT;
 CREATE INDEX records_owner ON records(owner_id, state);
 CREATE INDEX records_household ON records(household_id);
@@ -134,6 +139,7 @@ CREATE TABLE outbox (
     upload_url      TEXT,
     -- The server's signed receipt, as received (JSON).
     receipt         TEXT,
+    row_mac         BLOB,
     UNIQUE (item_kind, item_id)
 ) STRICT;
 CREATE INDEX outbox_due ON outbox(state, next_attempt_at);
@@ -166,6 +172,7 @@ CREATE TABLE audit (
     hash      BLOB NOT NULL
 ) STRICT;
 CREATE INDEX audit_entity ON audit(entity, entity_id, seq);
+CREATE INDEX audit_entity_id ON audit(entity_id, seq);
 CREATE TABLE record_events (
     record_id TEXT NOT NULL REFERENCES records(id) ON DELETE CASCADE,
     seq       INTEGER NOT NULL,

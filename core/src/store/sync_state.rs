@@ -343,14 +343,14 @@ impl Store {
         recipients: &[(String, RecipientKind, String)],
     ) -> Result<bool, StoreError> {
         let (t, c): (Option<String>, String) = tx.query_row(
-            "SELECT team, communes FROM device WHERE id = ?1",
+            "SELECT team, communes FROM device_v WHERE id = ?1",
             params![self.device_id()],
             |r| Ok((r.get(0)?, r.get(1)?)),
         )?;
         if t.as_deref() != Some(team) || c != communes {
             return Ok(true);
         }
-        let mut stmt = tx.prepare("SELECT public_key, kind, label_enc FROM recipients")?;
+        let mut stmt = tx.prepare("SELECT public_key, kind, label_enc FROM recipients_v")?;
         let rows: Vec<(String, RecipientKind, Vec<u8>)> = stmt
             .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
             .collect::<Result<_, _>>()?;

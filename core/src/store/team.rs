@@ -83,7 +83,7 @@ impl Store {
 
     pub fn enrollment(&self) -> Result<Enrollment, StoreError> {
         let (team, communes): (Option<String>, String) = self.reader()?.query_row(
-            "SELECT team, communes FROM device WHERE id = ?1",
+            "SELECT team, communes FROM device_v WHERE id = ?1",
             params![self.device_id()],
             |r| Ok((r.get(0)?, r.get(1)?)),
         )?;
@@ -138,7 +138,7 @@ impl Store {
     /// validation when it was set, and the column key proves it was not changed since).
     pub(crate) fn areas_in(&self, conn: &Connection) -> Result<Option<Arc<AreaSet>>, StoreError> {
         let rev: i64 = conn
-            .prepare_cached("SELECT areas_rev FROM device WHERE id = ?1")?
+            .prepare_cached("SELECT areas_rev FROM device_v WHERE id = ?1")?
             .query_row(params![self.device_id()], |r| r.get(0))?;
         let cached = self.areas.lock().unwrap_or_else(|p| p.into_inner()).clone();
         if let Some(c) = cached.filter(|c| c.rev == rev) {
@@ -147,7 +147,7 @@ impl Store {
         // The revision again, with the text in the same statement: a change committed since
         // the first read must not be cached under the older revision.
         let (rev, enc): (i64, Option<Vec<u8>>) = conn.query_row(
-            "SELECT areas_rev, areas_enc FROM device WHERE id = ?1",
+            "SELECT areas_rev, areas_enc FROM device_v WHERE id = ?1",
             params![self.device_id()],
             |r| Ok((r.get(0)?, r.get(1)?)),
         )?;
@@ -206,7 +206,7 @@ impl Store {
     pub fn recipients(&self) -> Result<Vec<Recipient>, StoreError> {
         let conn = self.reader()?;
         let mut stmt = conn.prepare(
-            "SELECT public_key, kind, label_enc FROM recipients ORDER BY kind, added_at",
+            "SELECT public_key, kind, label_enc FROM recipients_v ORDER BY kind, added_at",
         )?;
         let rows: Vec<(String, RecipientKind, Vec<u8>)> = stmt
             .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?

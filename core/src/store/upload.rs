@@ -86,36 +86,46 @@ impl Store {
     pub fn upload_queue(&self) -> Result<Vec<UploadItem>, StoreError> {
         let conn = self.reader()?;
         let sql = format!(
-            "SELECT o.item_id, o.id, o.state, r.risk_level, r.due_at, r.finalized_at,
+            "SELECT o.item_id, o.id, o.state, r.risk_level, r.due_at, r.finalized_at, o.next_attempt_at,
                     CASE o.state WHEN 'uploaded' THEN 0 ELSE coalesce(length(o.sealed_body), o.size_bytes) END
-                    + coalesce((SELECT sum(a.size_bytes) FROM outbox a JOIN attachments t
+                    + coalesce((SELECT sum(a.size_bytes) FROM outbox_v a JOIN attachments t
                                 ON a.item_kind = 'attachment' AND a.item_id = t.id
                                 WHERE t.record_id = r.id AND a.state = 'pending'), 0)
-             FROM outbox o JOIN records r ON o.item_kind = 'submission' AND r.id = o.item_id
-             WHERE o.state IN ('pending', 'uploaded') AND o.next_attempt_at <= ?1
+             FROM outbox_v o JOIN records_v r ON o.item_kind = 'submission' AND r.id = o.item_id
+             WHERE o.state IN ('pending', 'uploaded')
              ORDER BY {}, coalesce(r.due_at, 9223372036854775807), r.finalized_at, o.created_at, o.id",
             level_rank_sql()
         );
         let mut stmt = conn.prepare(&sql)?;
-        let rows = stmt.query_map(params![self.now_ms()], |r| {
-            Ok(UploadItem {
-                record_id: r.get(0)?,
-                outbox_id: r.get(1)?,
-                state: r.get(2)?,
-                risk_level: r.get(3)?,
-                due_at_ms: r.get(4)?,
-                finalized_at_ms: r.get(5)?,
-                bytes: r.get(6)?,
-            })
+        // Every live row is read (through its seal), and those not yet due are left out here
+        // rather than in SQL: a row whose next attempt was pushed into the far future without
+        // the key is reported, not silently held back.
+        let rows = stmt.query_map([], |r| {
+            Ok((
+                r.get::<_, i64>(6)?,
+                UploadItem {
+                    record_id: r.get(0)?,
+                    outbox_id: r.get(1)?,
+                    state: r.get(2)?,
+                    risk_level: r.get(3)?,
+                    due_at_ms: r.get(4)?,
+                    finalized_at_ms: r.get(5)?,
+                    bytes: r.get(7)?,
+                },
+            ))
         })?;
-        Ok(rows.collect::<Result<_, _>>()?)
+        let rows: Vec<(i64, UploadItem)> = rows.collect::<Result<_, _>>()?;
+        // A row edited out of this list's filter (store/sealed.rs).
+        super::sealed::check_live_counts(&conn)?;
+        let now = self.now_ms();
+        Ok(rows.into_iter().filter(|(next, _)| *next <= now).map(|(_, item)| item).collect())
     }
 
     /// How many items wait for upload (pending or uploaded) and how many are parked.
     pub(crate) fn outbox_counts(&self) -> Result<(i64, i64), StoreError> {
         Ok(self.reader()?.query_row(
             "SELECT coalesce(sum(state IN ('pending', 'uploaded')), 0), coalesce(sum(state = 'parked'), 0)
-             FROM outbox",
+             FROM outbox_v",
             [],
             |r| Ok((r.get(0)?, r.get(1)?)),
         )?)
@@ -143,7 +153,7 @@ impl Store {
                 .query_row(
                     "SELECT r.kind, r.form_id, r.form_version, r.risk_level, r.due_at, r.finalized_at,
                             r.revision, r.revision_of, r.submission_enc, h.code, h.commune_code, o.id
-                     FROM records r JOIN outbox o ON o.item_kind = 'submission' AND o.item_id = r.id
+                     FROM records_v r JOIN outbox_v o ON o.item_kind = 'submission' AND o.item_id = r.id
                      LEFT JOIN households h ON h.id = r.household_id
                      WHERE r.id = ?1",
                     params![record_id],
@@ -151,7 +161,7 @@ impl Store {
                 )
                 .optional()?;
             let device = conn.query_row(
-                "SELECT team, communes FROM device WHERE id = ?1",
+                "SELECT team, communes FROM device_v WHERE id = ?1",
                 params![self.device_id()],
                 |r| Ok((r.get(0)?, r.get(1)?)),
             )?;
@@ -214,7 +224,7 @@ impl Store {
         let conn = self.reader()?;
         let mut stmt = conn.prepare(
             "SELECT o.id, o.item_id, o.payload_sha256, o.size_bytes, o.state, o.upload_url
-             FROM outbox o JOIN attachments t ON o.item_kind = 'attachment' AND o.item_id = t.id
+             FROM outbox_v o JOIN attachments t ON o.item_kind = 'attachment' AND o.item_id = t.id
              WHERE t.record_id = ?1 ORDER BY t.created_at, t.id",
         )?;
         let rows = stmt.query_map(params![record_id], |r| {
@@ -235,7 +245,7 @@ impl Store {
         let body: Option<Option<Vec<u8>>> = self
             .reader()?
             .query_row(
-                "SELECT sealed_body FROM outbox WHERE id = ?1 AND item_kind = 'submission'",
+                "SELECT sealed_body FROM outbox_v WHERE id = ?1 AND item_kind = 'submission'",
                 params![outbox_id],
                 |r| r.get(0),
             )
@@ -260,7 +270,7 @@ impl Store {
         self.write(|tx, s| {
             let kept: Option<Option<Vec<u8>>> = tx
                 .query_row(
-                    "SELECT sealed_body FROM outbox
+                    "SELECT sealed_body FROM outbox_v
                      WHERE id = ?1 AND item_kind = 'submission' AND state IN ('pending', 'uploaded')",
                     params![outbox_id],
                     |r| r.get(0),
@@ -347,7 +357,7 @@ impl Store {
         self.write(|tx, s| {
             let row: Option<(String, OutboxState, Vec<u8>)> = tx
                 .query_row(
-                    "SELECT id, state, payload_sha256 FROM outbox
+                    "SELECT id, state, payload_sha256 FROM outbox_v
                      WHERE item_kind = 'submission' AND item_id = ?1",
                     params![record_id],
                     |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
@@ -377,7 +387,7 @@ impl Store {
             )?;
             let evidence: Vec<(String, Vec<u8>, OutboxState)> = {
                 let mut stmt = tx.prepare(
-                    "SELECT o.id, o.payload_sha256, o.state FROM outbox o JOIN attachments t
+                    "SELECT o.id, o.payload_sha256, o.state FROM outbox_v o JOIN attachments t
                      ON o.item_kind = 'attachment' AND o.item_id = t.id WHERE t.record_id = ?1",
                 )?;
                 let rows =
@@ -473,7 +483,7 @@ impl Store {
         self.write(|tx, s| {
             let item: Option<String> = tx
                 .query_row(
-                    "SELECT item_id FROM outbox WHERE id = ?1 AND state = 'parked'",
+                    "SELECT item_id FROM outbox_v WHERE id = ?1 AND state = 'parked'",
                     params![outbox_id],
                     |r| r.get(0),
                 )
@@ -484,7 +494,7 @@ impl Store {
             })?;
             let ids: Vec<String> = {
                 let mut stmt = tx.prepare(
-                    "SELECT id FROM outbox WHERE state = 'parked' AND (id = ?1 OR (item_kind = 'attachment'
+                    "SELECT id FROM outbox_v WHERE state = 'parked' AND (id = ?1 OR (item_kind = 'attachment'
                      AND item_id IN (SELECT id FROM attachments WHERE record_id = ?2)))",
                 )?;
                 let rows = stmt.query_map(params![outbox_id, item], |r| r.get(0))?;
@@ -513,7 +523,7 @@ fn advance_record(
     at: i64,
 ) -> Result<(), StoreError> {
     let state: Option<RecordState> = tx
-        .query_row("SELECT state FROM records WHERE id = ?1", params![id], |r| r.get(0))
+        .query_row("SELECT state FROM records_v WHERE id = ?1", params![id], |r| r.get(0))
         .optional()?;
     match state {
         Some(s) if from.contains(&s) => super::records::transition(tx, id, from, to, at),

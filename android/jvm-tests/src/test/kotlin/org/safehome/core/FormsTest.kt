@@ -71,6 +71,45 @@ class FormsTest {
         assertEquals(null, definition.line)
     }
 
+    @Test
+    fun formFromAnXlsformSpreadsheet() {
+        // The household template as its checked-in spreadsheet: the same form as the built-in.
+        val root = java.io.File(System.getProperty("safehome.repoRoot", "."))
+        val xlsx = java.io.File(root, "docs/forms/household_screening.xlsx").canonicalFile
+        check(xlsx.isFile) { "missing from the repository: $xlsx" }
+        FormDefinition.fromXlsform(xlsx.path).use { form ->
+            FormDefinition.builtin("household_screening").use { builtin ->
+                assertEquals(builtin.id(), form.id())
+                assertEquals(builtin.version(), form.version())
+                assertEquals(listOf("vi", "en"), form.languages())
+                assertEquals(builtin.title("en"), form.title("en"))
+                assertTrue(form.hasRiskRules())
+            }
+        }
+    }
+
+    @Test
+    fun badSpreadsheetsAreTypedExceptions() {
+        // pyxform's or_other form: refused at its cell, every problem in the detail.
+        val refused = assertThrows(ApiException.InvalidForm::class.java) {
+            FormDefinition.fromXlsform(fixture("xlsforms/or_other.xlsx").path)
+        }
+        assertEquals("survey!A2", refused.path)
+        assertTrue(refused.detail, refused.detail.contains("survey!A2: or_other select"))
+        // Not a spreadsheet at all: no cell to name.
+        val notXlsx = java.io.File.createTempFile("not-a-form", ".xlsx")
+        try {
+            notXlsx.writeText("type,name\ntext,a\n")
+            val unreadable = assertThrows(ApiException.InvalidForm::class.java) {
+                FormDefinition.fromXlsform(notXlsx.path)
+            }
+            assertEquals(null, unreadable.path)
+            assertTrue(unreadable.detail, unreadable.detail.contains("not an .xlsx"))
+        } finally {
+            notXlsx.delete()
+        }
+    }
+
     companion object {
         val TINY_FORM = """
             {"id": "tiny", "version": "1", "title": {"en": "Tiny"}, "languages": ["en"],
