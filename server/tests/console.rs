@@ -419,3 +419,27 @@ fn an_urgent_case_without_action_near_its_deadline_is_posted_to_the_webhook_with
         "{audit}"
     );
 }
+
+#[test]
+fn a_session_ends_after_an_idle_hour_and_a_lockout_after_fifteen_minutes() {
+    let clock = std::sync::Arc::new(safehome_core::clock::FixedClock::new(now_ms(), 420));
+    let c2 = clock.clone();
+    let server = console_server(move |c| c.clock = c2);
+    let mut c = Client::signed_in(&server.url(), "huyen");
+    clock.advance(59 * 60_000);
+    assert_eq!(c.get("/console/overview").status, 200, "used within the hour");
+    clock.advance(59 * 60_000);
+    assert_eq!(c.get("/console/overview").status, 200, "each request restarts the idle hour");
+    clock.advance(61 * 60_000);
+    let idle = c.get("/console/overview");
+    assert_eq!((idle.status, idle.header("location")), (303, Some("/console/login")));
+
+    let mut c = Client::new(&server.url());
+    for _ in 0..5 {
+        assert_eq!(c.login("xa3", "wrong password!").status, 401);
+    }
+    clock.advance(14 * 60_000);
+    assert_eq!(c.login("xa3", PASSWORD).status, 401, "still locked");
+    clock.advance(2 * 60_000);
+    assert_eq!(c.login("xa3", PASSWORD).status, 303, "the lockout has passed");
+}
