@@ -24,7 +24,7 @@ echo "== cargo deny: licences and bans (deny.toml; advisories need a network thi
 command -v cargo-deny >/dev/null 2>&1 || cargo install cargo-deny --locked --version "~0.20"
 cargo deny --locked check --hide-inclusion-graph licenses bans
 
-echo "== Python peers of the interoperability tests (tuspy, pyxform; in build/pyenv)"
+echo "== Python peers of the interoperability tests (tuspy, pyxform, Selenium; in build/pyenv)"
 SAFEHOME_PYTHON="$(bash scripts/python-env.sh)"
 export SAFEHOME_PYTHON
 
@@ -32,8 +32,22 @@ echo "== ODK's form engine (@getodk/xforms-engine, in build/odk) for the XLSForm
 SAFEHOME_ODK_ENGINE="$(bash scripts/odk-engine.sh)"
 export SAFEHOME_ODK_ENGINE
 
+echo "== Chromium and chromium-driver (Debian) for the console's browser test"
+if ! command -v chromedriver >/dev/null 2>&1 || ! command -v chromium >/dev/null 2>&1; then
+  apt-get install -y -q chromium chromium-driver >/dev/null \
+    || { apt-get update -q >/dev/null && apt-get install -y -q chromium chromium-driver >/dev/null; }
+fi
+SAFEHOME_CHROMEDRIVER="$(command -v chromedriver)"
+export SAFEHOME_CHROMEDRIVER
+# The browser test's screenshots (desktop and phone widths); CI keeps this folder.
+SAFEHOME_SCREENSHOTS="$PWD/build/screenshots"
+export SAFEHOME_SCREENSHOTS
+rm -rf "$SAFEHOME_SCREENSHOTS"
+
 echo "== cargo test"
 cargo test --workspace --all-targets --locked
+
+echo "   console screenshots: $(find "$SAFEHOME_SCREENSHOTS" -name '*.png' | wc -l) in build/screenshots/"
 
 echo "== fuzz targets under libFuzzer and AddressSanitizer, briefly (scripts/fuzz.sh --ci)"
 bash scripts/fuzz.sh --ci 20000

@@ -39,6 +39,6 @@ proptest! {
 #[test]
 fn the_seeds_are_valid() {
     use safehome_core::location::areas::{AreaSet, ImportOptions};
-    assert!(AreaSet::from_geojson(COMMUNES, &ImportOptions::default()).unwrap().len() > 0);
+    assert!(!AreaSet::from_geojson(COMMUNES, &ImportOptions::default()).unwrap().is_empty());
     assert!(!safehome_core::location::points_csv::read(POINTS).unwrap().is_empty());
 }

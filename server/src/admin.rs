@@ -8,10 +8,13 @@ use std::str::FromStr;
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 use safehome_core::clock::SystemEntropy;
 use safehome_core::evidence::keys::RecipientKey;
+use safehome_core::location::areas::ImportOptions;
 use safehome_core::sync::protocol::RoutingHeader;
 use serde::Serialize;
 
 use crate::codes;
+use crate::console::areas;
+use crate::console::users::{self, ConsoleRole};
 use crate::datadir::DataDir;
 use crate::error::ServerError;
 use crate::submission_store;
@@ -101,6 +104,47 @@ fn check_name(what: &str, value: &str) -> Result<(), ServerError> {
     }
 }
 
+/// Store a new one-time code for `team` and `role` (within the caller's transaction).
+pub(crate) fn insert_code(
+    conn: &Connection,
+    team: &str,
+    role: Role,
+    ttl_ms: i64,
+    now_ms: i64,
+) -> Result<EnrollmentCode, ServerError> {
+    if ttl_ms <= 0 {
+        return Err(ServerError::Invalid("a code must be valid for some time".into()));
+    }
+    let exists: Option<i64> =
+        conn.query_row("SELECT 1 FROM teams WHERE team = ?1", [team], |r| r.get(0)).optional()?;
+    if exists.is_none() {
+        return Err(ServerError::NotFound(format!("no team {team} (add it first)")));
+    }
+    let code = codes::generate(&SystemEntropy::default());
+    let normalized = codes::normalize(&code)
+        .ok_or_else(|| ServerError::Invalid("generated a malformed code".into()))?;
+    let expires_at_ms = now_ms.saturating_add(ttl_ms);
+    conn.execute(
+        "INSERT INTO enrollment_codes (code_sha256, team, role, created_at_ms, expires_at_ms)
+         VALUES (?1, ?2, ?3, ?4, ?5)",
+        params![codes::digest(&normalized), team, role.as_str(), now_ms, expires_at_ms],
+    )?;
+    Ok(EnrollmentCode { code, expires_at_ms })
+}
+
+/// Mark a device revoked (the first revocation's time is kept).
+pub(crate) fn revoke_device(
+    conn: &Connection,
+    device_id: &str,
+    now_ms: i64,
+) -> Result<(), ServerError> {
+    let changed = conn.execute(
+        "UPDATE devices SET revoked_at_ms = COALESCE(revoked_at_ms, ?2) WHERE device_id = ?1",
+        params![device_id, now_ms],
+    )?;
+    ServerError::found(changed, || format!("no device {device_id}"))
+}
+
 impl Admin {
     pub fn open(data_dir: &Path) -> Result<Admin, ServerError> {
         Ok(Admin { conn: DataDir::new(data_dir).open_db()? })
@@ -151,39 +195,86 @@ impl Admin {
         ttl_ms: i64,
         now_ms: i64,
     ) -> Result<EnrollmentCode, ServerError> {
-        if ttl_ms <= 0 {
-            return Err(ServerError::Invalid("a code must be valid for some time".into()));
-        }
         let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let exists: Option<i64> =
-            tx.query_row("SELECT 1 FROM teams WHERE team = ?1", [team], |r| r.get(0)).optional()?;
-        if exists.is_none() {
-            return Err(ServerError::NotFound(format!("no team {team} (add it first)")));
-        }
-        let code = codes::generate(&SystemEntropy::default());
-        let normalized = codes::normalize(&code)
-            .ok_or_else(|| ServerError::Invalid("generated a malformed code".into()))?;
-        let expires_at_ms = now_ms.saturating_add(ttl_ms);
-        tx.execute(
-            "INSERT INTO enrollment_codes (code_sha256, team, role, created_at_ms, expires_at_ms)
-             VALUES (?1, ?2, ?3, ?4, ?5)",
-            params![codes::digest(&normalized), team, role.as_str(), now_ms, expires_at_ms],
-        )?;
+        let code = insert_code(&tx, team, role, ttl_ms, now_ms)?;
         tx.commit()?;
-        Ok(EnrollmentCode { code, expires_at_ms })
+        Ok(code)
     }
 
     /// Revoke a device: its requests are refused from now on, and a supervisor's recipient key
     /// leaves the team's configuration.
     pub fn revoke(&mut self, device_id: &str, now_ms: i64) -> Result<(), ServerError> {
-        let changed = self.conn.execute(
-            "UPDATE devices SET revoked_at_ms = COALESCE(revoked_at_ms, ?2) WHERE device_id = ?1",
-            params![device_id, now_ms],
-        )?;
-        if changed == 0 {
-            return Err(ServerError::NotFound(format!("no device {device_id}")));
-        }
-        Ok(())
+        revoke_device(&self.conn, device_id, now_ms)
+    }
+
+    /// Add a console user (`password` is hashed with argon2id; the text is not kept).
+    pub fn add_console_user(
+        &mut self,
+        username: &str,
+        role: ConsoleRole,
+        communes: &[String],
+        password: &str,
+        now_ms: i64,
+    ) -> Result<(), ServerError> {
+        users::add_user(&self.conn, username, role, communes, password, now_ms)
+    }
+
+    pub fn console_users(&self) -> Result<Vec<users::UserRow>, ServerError> {
+        users::list_users(&self.conn)
+    }
+
+    /// Lift a console user's lockout.
+    pub fn unlock_console_user(&mut self, username: &str) -> Result<(), ServerError> {
+        users::unlock_user(&self.conn, username)
+    }
+
+    /// Disable a console user and end their sessions.
+    pub fn disable_console_user(&mut self, username: &str, now_ms: i64) -> Result<(), ServerError> {
+        users::disable_user(&self.conn, username, now_ms)
+    }
+
+    /// Load communes' names and boundaries from an assigned-areas GeoJSON; returns how many.
+    pub fn import_areas(
+        &mut self,
+        geojson: &str,
+        opts: &ImportOptions,
+    ) -> Result<usize, ServerError> {
+        areas::import(&mut self.conn, geojson, opts)
+    }
+
+    /// Set a commune's name and/or registered households.
+    pub fn set_commune(
+        &mut self,
+        commune: &str,
+        name: Option<&str>,
+        registered: Option<i64>,
+    ) -> Result<(), ServerError> {
+        areas::set_commune(&self.conn, commune, name, registered)
+    }
+
+    /// Record a supervisor's action on a case (what issue #18's decisions will do).
+    pub fn record_case_action(
+        &mut self,
+        record_id: &str,
+        action: &str,
+        action_at_ms: i64,
+        device_id: Option<&str>,
+        now_ms: i64,
+    ) -> Result<(), ServerError> {
+        crate::console::data::record_case_action(
+            &self.conn,
+            record_id,
+            action,
+            action_at_ms,
+            device_id,
+            now_ms,
+        )
+        .map_err(|e| ServerError::Invalid(e.body.message))
+    }
+
+    /// The connection (for the console's benchmark, which renders pages from it).
+    pub fn connection(&self) -> &Connection {
+        &self.conn
     }
 
     pub fn devices(&self) -> Result<Vec<DeviceRow>, ServerError> {

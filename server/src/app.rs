@@ -18,7 +18,7 @@ use tracing::Span;
 
 use crate::error::ApiError;
 use crate::state::AppState;
-use crate::{checkin, enroll, submissions, tus};
+use crate::{checkin, console, enroll, submissions, tus};
 
 /// The server's routes over `state`, behind tus's method override: clients whose HTTP stack
 /// cannot send `PATCH` or `DELETE` (Java's `HttpURLConnection`, which the Android transport
@@ -57,6 +57,7 @@ fn routes(state: AppState) -> Router {
             "/v1/evidence/{upload_id}",
             axum::routing::head(tus::head).patch(tus::patch).delete(tus::delete),
         )
+        .merge(console::router(state.clone()))
         .fallback(|| async { ApiError::not_found("no such endpoint") })
         .method_not_allowed_fallback(|| async {
             ApiError::new(405, "bad_request", "this method is not allowed here")

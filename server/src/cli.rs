@@ -9,7 +9,10 @@ use safehome_core::evidence::keys::RecipientKey;
 
 use crate::admin::{Admin, Role};
 use crate::config::{ServerConfig, TlsFiles};
+use crate::console::alerts::AlertConfig;
+use crate::console::users::ConsoleRole;
 use crate::error::ServerError;
+use safehome_core::location::areas::ImportOptions;
 
 #[derive(Debug, Parser)]
 #[command(name = "safehome-server", version, about = "SafeHome reference upload server")]
@@ -67,7 +70,20 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
-    /// Serve the upload protocol.
+    /// Manage the oversight console's users.
+    #[command(subcommand)]
+    User(UserCommand),
+    /// Load the communes' boundaries and names from an assigned-areas GeoJSON (the console's
+    /// map).
+    #[command(subcommand)]
+    Areas(AreasCommand),
+    /// Set a commune's name or registered households (the console's coverage).
+    #[command(subcommand)]
+    Commune(CommuneCommand),
+    /// Benchmarks.
+    #[command(subcommand)]
+    Bench(BenchCommand),
+    /// Serve the upload protocol and the oversight console (/console).
     Serve {
         #[command(flatten)]
         data: Data,
@@ -88,7 +104,151 @@ pub enum Command {
         /// Seconds requests in flight may take to finish on shutdown.
         #[arg(long, default_value_t = 30)]
         shutdown_grace_secs: u64,
+        /// The console is reached over HTTPS through a proxy: its cookies are `Secure`.
+        #[arg(long)]
+        behind_tls_proxy: bool,
+        /// Post urgent cases without a recorded action to this URL (docs/console.md).
+        #[arg(long)]
+        alert_webhook: Option<String>,
+        /// Hours before an urgent case's deadline its alert goes out.
+        #[arg(long, default_value_t = 4)]
+        alert_hours_before: u32,
     },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum UserCommand {
+    /// Add a console user. The password is read from --password-file, else from the
+    /// SAFEHOME_CONSOLE_PASSWORD variable, else from the first line of standard input.
+    Add {
+        #[command(flatten)]
+        data: Data,
+        #[arg(long)]
+        username: String,
+        #[arg(long, value_enum)]
+        role: ConsoleRoleArg,
+        /// Comma-separated commune codes: one for a commune officer, one or more for a
+        /// district officer, none for an admin.
+        #[arg(long, value_delimiter = ',')]
+        communes: Vec<String>,
+        #[arg(long)]
+        password_file: Option<PathBuf>,
+    },
+    /// List the console users.
+    List {
+        #[command(flatten)]
+        data: Data,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Lift a user's lockout after too many wrong passwords.
+    Unlock {
+        #[command(flatten)]
+        data: Data,
+        username: String,
+    },
+    /// Disable a user and end their sessions.
+    Disable {
+        #[command(flatten)]
+        data: Data,
+        username: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AreasCommand {
+    /// Import a GeoJSON FeatureCollection of communes (Polygon/MultiPolygon features).
+    Import {
+        #[command(flatten)]
+        data: Data,
+        file: PathBuf,
+        #[arg(long, default_value = "code")]
+        code_property: String,
+        #[arg(long, default_value = "name")]
+        name_property: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum CommuneCommand {
+    /// Set a commune's name and/or its registered households.
+    Set {
+        #[command(flatten)]
+        data: Data,
+        #[arg(long)]
+        commune: String,
+        #[arg(long)]
+        name: Option<String>,
+        #[arg(long)]
+        registered: Option<i64>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum BenchCommand {
+    /// Server time to render the console's overview and urgent list over many submissions
+    /// (in a temporary data directory); prints JSON figures.
+    Console {
+        #[arg(long, default_value_t = 100_000)]
+        submissions: usize,
+        #[arg(long, default_value_t = 200)]
+        iterations: usize,
+    },
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum ConsoleRoleArg {
+    Admin,
+    District,
+    Commune,
+}
+
+impl From<ConsoleRoleArg> for ConsoleRole {
+    fn from(r: ConsoleRoleArg) -> ConsoleRole {
+        match r {
+            ConsoleRoleArg::Admin => ConsoleRole::Admin,
+            ConsoleRoleArg::District => ConsoleRole::District,
+            ConsoleRoleArg::Commune => ConsoleRole::Commune,
+        }
+    }
+}
+
+/// The largest file read from the command line (a province's areas with detailed boundaries).
+const MAX_FILE: u64 = 256 << 20;
+
+fn read_text(path: &std::path::Path) -> Result<String, ServerError> {
+    use std::io::Read;
+    let file = std::fs::File::open(path)
+        .map_err(ServerError::io(format!("opening {}", path.display())))?;
+    let mut text = String::new();
+    file.take(MAX_FILE + 1)
+        .read_to_string(&mut text)
+        .map_err(ServerError::io(format!("reading {}", path.display())))?;
+    if text.len() as u64 > MAX_FILE {
+        return Err(ServerError::Invalid(format!(
+            "{} is larger than {MAX_FILE} bytes",
+            path.display()
+        )));
+    }
+    Ok(text)
+}
+
+/// A new user's password: the file's first line, the environment, or standard input's.
+fn read_password(file: Option<&std::path::Path>) -> Result<String, ServerError> {
+    let text = match file {
+        Some(path) => read_text(path)?,
+        None => match std::env::var("SAFEHOME_CONSOLE_PASSWORD") {
+            Ok(p) => p,
+            Err(_) => {
+                let mut line = String::new();
+                std::io::stdin()
+                    .read_line(&mut line)
+                    .map_err(ServerError::io("reading the password"))?;
+                line
+            }
+        },
+    };
+    Ok(text.lines().next().unwrap_or("").to_string())
 }
 
 #[derive(Debug, Subcommand)]
@@ -255,6 +415,61 @@ pub fn run_admin(command: Command) -> Result<(), ServerError> {
                 );
             }
         }
+        Command::User(UserCommand::Add { data, username, role, communes, password_file }) => {
+            let password = read_password(password_file.as_deref())?;
+            let communes: Vec<String> =
+                communes.iter().map(|c| c.trim().to_string()).filter(|c| !c.is_empty()).collect();
+            Admin::open(&data.data)?.add_console_user(
+                &username,
+                role.into(),
+                &communes,
+                &password,
+                now_ms(),
+            )?;
+            println!("console user {username} added ({})", ConsoleRole::from(role).as_str());
+        }
+        Command::User(UserCommand::List { data, json }) => {
+            let users = Admin::open(&data.data)?.console_users()?;
+            if json {
+                return json_out(&users);
+            }
+            println!(
+                "{:<24} {:<9} {:<8} {:<14} communes",
+                "user", "role", "disabled", "locked_until"
+            );
+            for u in users {
+                println!(
+                    "{:<24} {:<9} {:<8} {:<14} {}",
+                    u.username,
+                    u.role.as_str(),
+                    if u.disabled { "yes" } else { "no" },
+                    opt(u.locked_until_ms),
+                    u.communes.join(",")
+                );
+            }
+        }
+        Command::User(UserCommand::Unlock { data, username }) => {
+            Admin::open(&data.data)?.unlock_console_user(&username)?;
+            println!("console user {username} unlocked");
+        }
+        Command::User(UserCommand::Disable { data, username }) => {
+            Admin::open(&data.data)?.disable_console_user(&username, now_ms())?;
+            println!("console user {username} disabled");
+        }
+        Command::Areas(AreasCommand::Import { data, file, code_property, name_property }) => {
+            let text = read_text(&file)?;
+            let opts = ImportOptions { code_property, name_property, ..ImportOptions::default() };
+            let n = Admin::open(&data.data)?.import_areas(&text, &opts)?;
+            println!("{n} communes imported");
+        }
+        Command::Commune(CommuneCommand::Set { data, commune, name, registered }) => {
+            Admin::open(&data.data)?.set_commune(&commune, name.as_deref(), registered)?;
+            println!("commune {commune} updated");
+        }
+        Command::Bench(BenchCommand::Console { submissions, iterations }) => {
+            let figures = crate::console::bench::run(submissions, iterations)?;
+            json_out(&figures)?;
+        }
         Command::Serve { .. } => {
             return Err(ServerError::Invalid("serve needs the async runtime".into()));
         }
@@ -272,6 +487,9 @@ pub fn serve_config(command: &Command) -> Option<(ServerConfig, String)> {
         header_timeout_secs,
         body_timeout_secs,
         shutdown_grace_secs,
+        behind_tls_proxy,
+        alert_webhook,
+        alert_hours_before,
     } = command
     else {
         return None;
@@ -283,6 +501,8 @@ pub fn serve_config(command: &Command) -> Option<(ServerConfig, String)> {
     config.header_timeout = Duration::from_secs(*header_timeout_secs);
     config.body_timeout = Duration::from_secs(*body_timeout_secs);
     config.shutdown_grace = Duration::from_secs(*shutdown_grace_secs);
+    config.behind_tls_proxy = *behind_tls_proxy;
+    config.alerts = alert_webhook.as_ref().map(|url| AlertConfig::new(url, *alert_hours_before));
     Some((config, listen.clone()))
 }
 

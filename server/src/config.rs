@@ -33,6 +33,10 @@ pub struct ServerConfig {
     /// A quota on the database, in pages (4 KiB each): past it, writes are refused with
     /// `507 storage_full`, as on a full disk (tests use it to fill the "disk"). None: no quota.
     pub max_db_pages: Option<u32>,
+    /// The console is reached over HTTPS through a proxy (its cookies are then `Secure` too).
+    pub behind_tls_proxy: bool,
+    /// Urgent-case alerts to a webhook (docs/console.md); none without.
+    pub alerts: Option<crate::console::alerts::AlertConfig>,
 }
 
 impl ServerConfig {
@@ -47,6 +51,8 @@ impl ServerConfig {
             max_chunk: 8 << 20,
             clock: Arc::new(SystemClock::default()),
             max_db_pages: None,
+            behind_tls_proxy: false,
+            alerts: None,
         }
     }
 }
@@ -61,6 +67,8 @@ impl std::fmt::Debug for ServerConfig {
             .field("shutdown_grace", &self.shutdown_grace)
             .field("max_chunk", &self.max_chunk)
             .field("max_db_pages", &self.max_db_pages)
+            .field("behind_tls_proxy", &self.behind_tls_proxy)
+            .field("alerts", &self.alerts)
             .finish_non_exhaustive()
     }
 }

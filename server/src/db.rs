@@ -9,8 +9,28 @@ use rusqlite::{Connection, TransactionBehavior};
 use crate::error::{ApiError, ServerError};
 
 /// The schema version this code writes.
-pub const SCHEMA_VERSION: i64 = 1;
-const SCHEMA: &str = include_str!("schema.sql");
+pub const SCHEMA_VERSION: i64 = 2;
+/// The schema, one step per version: a fresh database runs every step, an older one the steps
+/// past its version, all in one IMMEDIATE transaction. A step is never edited once released;
+/// a change is a new step.
+const STEPS: &[(i64, &str)] =
+    &[(1, include_str!("schema.sql")), (2, include_str!("schema_v2.sql"))];
+/// After step 2's tables exist: the routing columns of the submissions stored before it.
+const FILL_V2: &str = "
+    INSERT INTO submission_routing (record_id, team, device_id, commune, household_code, kind,
+                                    risk_level, due_at_ms, finalized_at_ms, received_at_ms)
+    SELECT record_id, team, device_id, json_extract(routing, '$.commune'),
+           json_extract(routing, '$.household_code'), json_extract(routing, '$.kind'),
+           json_extract(routing, '$.risk_level'), json_extract(routing, '$.due_at_ms'),
+           json_extract(routing, '$.finalized_at_ms'), received_at_ms
+    FROM submissions;
+    INSERT INTO routing_monthly (commune, month, risk_level, submissions)
+    SELECT commune, strftime('%Y-%m', finalized_at_ms / 1000 + 25200, 'unixepoch'),
+           COALESCE(risk_level, 'none'), count(*)
+    FROM submission_routing WHERE commune IS NOT NULL GROUP BY 1, 2, 3;
+    INSERT OR IGNORE INTO screened_households (commune, household_code)
+    SELECT commune, household_code FROM submission_routing
+    WHERE kind = 'visit' AND commune IS NOT NULL AND household_code IS NOT NULL";
 /// How long a statement waits for another connection's write (the CLI's, the server's).
 const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -40,8 +60,15 @@ fn migrate(mut conn: Connection) -> Result<Connection, ServerError> {
     if version > SCHEMA_VERSION {
         return Err(ServerError::NewerDatabase { found: version, supported: SCHEMA_VERSION });
     }
-    if version == 0 {
-        tx.execute_batch(SCHEMA)?;
+    for (step, sql) in STEPS {
+        if *step > version {
+            tx.execute_batch(sql)?;
+            if *step == 2 {
+                tx.execute_batch(FILL_V2)?;
+            }
+        }
+    }
+    if version < SCHEMA_VERSION {
         tx.pragma_update(None, "user_version", SCHEMA_VERSION)?;
     }
     tx.commit()?;
@@ -270,6 +297,70 @@ mod tests {
         assert_eq!(sync, 2, "synchronous=FULL");
         drop(conn);
         open(&path, false).unwrap();
+    }
+
+    /// The schema as SQLite holds it: every table, index and trigger's SQL, by name.
+    fn schema_of(conn: &Connection) -> Vec<(String, String)> {
+        let mut stmt = conn
+            .prepare("SELECT name, sql FROM sqlite_master WHERE sql IS NOT NULL ORDER BY name")
+            .unwrap();
+        stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?))).unwrap().map(Result::unwrap).collect()
+    }
+
+    #[test]
+    fn a_version_1_database_migrates_to_the_fresh_schema_and_keeps_its_submissions() {
+        let dir = tempfile::tempdir().unwrap();
+        let old = dir.path().join("old.db");
+        {
+            let conn = Connection::open(&old).unwrap();
+            conn.execute_batch(STEPS[0].1).unwrap();
+            conn.pragma_update(None, "user_version", 1).unwrap();
+            conn.execute_batch(
+                "INSERT INTO teams VALUES ('t', '[\"05569\"]', 0);
+                 INSERT INTO devices (device_id, public_key, team, role, enrolled_at_ms)
+                     VALUES ('d', 'k', 't', 'volunteer', 0);
+                 INSERT INTO submissions (record_id, device_id, team, envelope_sha256,
+                                          received_at_ms, routing, body)
+                     VALUES ('r', 'd', 't', 'e', 7, '{\"commune\":\"05569\",\"kind\":\"visit\",
+                             \"household_code\":\"H1\",\"risk_level\":\"urgent\",
+                             \"due_at_ms\":50,\"finalized_at_ms\":5}', x'00');",
+            )
+            .unwrap();
+        }
+        let migrated = open(&old, false).unwrap();
+        let fresh = open(&dir.path().join("fresh.db"), true).unwrap();
+        assert_eq!(schema_of(&migrated), schema_of(&fresh));
+        let v: i64 = migrated.query_row("PRAGMA user_version", [], |r| r.get(0)).unwrap();
+        assert_eq!(v, SCHEMA_VERSION);
+        let row: (String, String, String, String, i64, i64, i64) = migrated
+            .query_row(
+                "SELECT commune, household_code, kind, risk_level, due_at_ms, finalized_at_ms,
+                        received_at_ms FROM submission_routing WHERE record_id = 'r'",
+                [],
+                |r| {
+                    Ok((
+                        r.get(0)?,
+                        r.get(1)?,
+                        r.get(2)?,
+                        r.get(3)?,
+                        r.get(4)?,
+                        r.get(5)?,
+                        r.get(6)?,
+                    ))
+                },
+            )
+            .unwrap();
+        assert_eq!(row, ("05569".into(), "H1".into(), "visit".into(), "urgent".into(), 50, 5, 7));
+        let counted: (String, String, i64) = migrated
+            .query_row("SELECT month, risk_level, submissions FROM routing_monthly", [], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+            })
+            .unwrap();
+        assert_eq!(counted, ("1970-01".into(), "urgent".into(), 1));
+        let screened: i64 = migrated
+            .query_row("SELECT count(*) FROM screened_households", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(screened, 1);
     }
 
     #[test]

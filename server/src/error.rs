@@ -130,6 +130,11 @@ pub enum ServerError {
 }
 
 impl ServerError {
+    /// `Ok` when an update changed a row; `NotFound(what)` when it changed none.
+    pub fn found(changed: usize, what: impl FnOnce() -> String) -> Result<(), ServerError> {
+        if changed == 0 { Err(ServerError::NotFound(what())) } else { Ok(()) }
+    }
+
     pub fn io(context: impl Into<String>) -> impl FnOnce(io::Error) -> ServerError {
         let context = context.into();
         move |source| ServerError::Io { context, source }

@@ -30,6 +30,7 @@ mod checkin;
 pub mod cli;
 mod codes;
 pub mod config;
+pub mod console;
 pub mod datadir;
 mod db;
 mod enroll;
@@ -43,6 +44,7 @@ mod tus;
 
 pub use admin::{Admin, DeviceRow, EnrollmentCode, RecordRow, Role};
 pub use config::{ServerConfig, TlsFiles};
+pub use console::alerts::AlertConfig;
 pub use datadir::{DataDir, init};
 pub use error::{ApiError, ServerError};
 pub use serve::{BackgroundServer, serve, shutdown_signal};

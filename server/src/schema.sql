@@ -1,4 +1,4 @@
--- The server's database (version 1). It holds routing metadata and ciphertext only: the
+-- The server's database, version 1 (db.rs runs it, then schema_v2.sql, on a fresh database). It holds routing metadata and ciphertext only: the
 -- submission bodies carry their envelopes sealed to the team's recipients.
 
 -- A team: its communes and, through `recipients`, the keys its submissions are sealed to.

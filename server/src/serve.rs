@@ -40,12 +40,14 @@ pub async fn serve(
     http.timer(TokioTimer::new()).header_read_timeout(config.header_timeout).keep_alive(true);
     let graceful = GracefulShutdown::new();
     let housekeeping = tokio::spawn(housekeeping(state.clone()));
+    let alerts =
+        config.alerts.clone().map(|a| tokio::spawn(crate::console::alerts::run(state.clone(), a)));
     if let Ok(addr) = listener.local_addr() {
         tracing::info!(%addr, tls = tls.is_some(), "serving");
     }
     tokio::pin!(shutdown);
     loop {
-        let (tcp, _peer) = tokio::select! {
+        let (tcp, peer) = tokio::select! {
             accepted = listener.accept() => match accepted {
                 Ok(conn) => conn,
                 Err(e) => {
@@ -58,7 +60,11 @@ pub async fn serve(
             () = &mut shutdown => break,
         };
         let _ = tcp.set_nodelay(true);
-        let service = TowerToHyperService::new(app.clone());
+        // The console's login rate limit is per client address.
+        let service = TowerToHyperService::new(tower_http::add_extension::AddExtension::new(
+            app.clone(),
+            crate::console::PeerAddr(peer),
+        ));
         let http = http.clone();
         let watcher = graceful.watcher();
         match &tls {
@@ -96,6 +102,9 @@ pub async fn serve(
     }
     drop(listener);
     housekeeping.abort();
+    if let Some(a) = alerts {
+        a.abort();
+    }
     tracing::info!(connections = graceful.count(), "shutting down");
     if tokio::time::timeout(config.shutdown_grace, graceful.shutdown()).await.is_err() {
         tracing::warn!("requests still in flight after the grace period were cut");

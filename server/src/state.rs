@@ -33,6 +33,15 @@ pub struct Shared {
     pub nonces: crate::nonces::NonceBook,
     /// One lock per upload with a `PATCH` or `DELETE` in progress.
     upload_locks: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
+    /// The oversight console's own state.
+    pub console: ConsoleShared,
+}
+
+/// What the console's handlers share.
+pub struct ConsoleShared {
+    pub limiter: crate::console::LoginLimiter,
+    /// Session cookies are `Secure` (and HSTS is sent): served over TLS, directly or by a proxy.
+    pub secure_cookies: bool,
 }
 
 impl Deref for AppState {
@@ -67,6 +76,10 @@ impl AppState {
                 body_timeout: config.body_timeout,
                 max_chunk: config.max_chunk,
                 upload_locks: Mutex::new(HashMap::new()),
+                console: ConsoleShared {
+                    limiter: crate::console::LoginLimiter::default(),
+                    secure_cookies: config.tls.is_some() || config.behind_tls_proxy,
+                },
             }),
         })
     }

@@ -55,6 +55,43 @@ pub fn insert(
         ],
     )?;
     let seq = tx.last_insert_rowid();
+    tx.execute(
+        "INSERT INTO submission_routing (record_id, team, device_id, commune, household_code,
+                                         kind, risk_level, due_at_ms, finalized_at_ms,
+                                         received_at_ms)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+        params![
+            routing.record_id,
+            routing.team,
+            routing.device_id,
+            routing.commune,
+            routing.household_code,
+            routing.kind,
+            routing.risk_level,
+            routing.due_at_ms,
+            routing.finalized_at_ms,
+            received_at_ms
+        ],
+    )?;
+    // The console's counts (schema_v2.sql): Vietnam's month of the finalization.
+    if let Some(commune) = &routing.commune {
+        tx.execute(
+            "INSERT INTO routing_monthly (commune, month, risk_level, submissions)
+             VALUES (?1, strftime('%Y-%m', ?2 / 1000 + 25200, 'unixepoch'), ?3, 1)
+             ON CONFLICT DO UPDATE SET submissions = submissions + 1",
+            params![
+                commune,
+                routing.finalized_at_ms,
+                routing.risk_level.as_deref().unwrap_or("none")
+            ],
+        )?;
+        if let (Some(household), "visit") = (&routing.household_code, routing.kind.as_str()) {
+            tx.execute(
+                "INSERT OR IGNORE INTO screened_households (commune, household_code) VALUES (?1, ?2)",
+                params![commune, household],
+            )?;
+        }
+    }
     let mut stmt = tx.prepare(
         "INSERT INTO submission_evidence (record_id, position, evidence_id, sha256, len)
          VALUES (?1, ?2, ?3, ?4, ?5)",

@@ -150,3 +150,102 @@ fn serve_answers_and_stops_on_sigterm() {
     assert!(rest.iter().any(|l| l.contains("shutting down")), "{rest:?}");
     assert!(rest.iter().any(|l| l.contains("answered") && l.contains("200")), "{rest:?}");
 }
+
+#[test]
+fn console_users_areas_and_communes_are_set_up_from_the_command_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let d = data.to_str().unwrap();
+    ok(&["init", "--data", d]);
+    // The password from a file, from standard input; a short one and a wrong role shape refused.
+    let pw = dir.path().join("pw.txt");
+    std::fs::write(&pw, "một mật khẩu đủ dài\n").unwrap();
+    ok(&[
+        "user",
+        "add",
+        "--data",
+        d,
+        "--username",
+        "admin",
+        "--role",
+        "admin",
+        "--password-file",
+        pw.to_str().unwrap(),
+    ]);
+    let mut child = Command::new(env!("CARGO_BIN_EXE_safehome-server"))
+        .args([
+            "user",
+            "add",
+            "--data",
+            d,
+            "--username",
+            "xa1",
+            "--role",
+            "commune",
+            "--communes",
+            "05569",
+        ])
+        .env_remove("SAFEHOME_CONSOLE_PASSWORD")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::io::Write::write_all(child.stdin.as_mut().unwrap(), b"another long password\n").unwrap();
+    assert!(child.wait().unwrap().success());
+    std::fs::write(&pw, "short\n").unwrap();
+    let short = run(&[
+        "user",
+        "add",
+        "--data",
+        d,
+        "--username",
+        "x",
+        "--role",
+        "admin",
+        "--password-file",
+        pw.to_str().unwrap(),
+    ]);
+    assert!(!short.status.success() && String::from_utf8_lossy(&short.stderr).contains("12"));
+    std::fs::write(&pw, "a long enough password\n").unwrap();
+    let two = run(&[
+        "user",
+        "add",
+        "--data",
+        d,
+        "--username",
+        "y",
+        "--role",
+        "commune",
+        "--communes",
+        "05569,05662",
+        "--password-file",
+        pw.to_str().unwrap(),
+    ]);
+    assert!(!two.status.success());
+    let users = json(&["user", "list", "--data", d, "--json"]);
+    assert_eq!(users[1]["username"], "xa1");
+    assert_eq!(users[1]["communes"], serde_json::json!(["05569"]));
+    assert!(!ok(&["user", "list", "--data", d]).contains("argon2"), "never the hash");
+    ok(&["user", "unlock", "--data", d, "xa1"]);
+    ok(&["user", "disable", "--data", d, "xa1"]);
+    assert_eq!(json(&["user", "list", "--data", d, "--json"])[1]["disabled"], true);
+
+    let areas = dir.path().join("communes.geojson");
+    std::fs::write(&areas, common::console::AREAS).unwrap();
+    assert!(ok(&["areas", "import", "--data", d, areas.to_str().unwrap()]).contains("3 communes"));
+    ok(&["commune", "set", "--data", d, "--commune", "19001", "--registered", "1834"]);
+    assert!(
+        !run(&["commune", "set", "--data", d, "--commune", "19001", "--registered", "-1"])
+            .status
+            .success()
+    );
+    let conn = rusqlite::Connection::open(data.join("server.db")).unwrap();
+    let (name, registered, geometry): (String, i64, bool) = conn
+        .query_row(
+            "SELECT name, registered_households, geometry IS NOT NULL FROM communes WHERE commune = '19001'",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+        )
+        .unwrap();
+    assert_eq!((name.as_str(), registered, geometry), ("Xã Định Hóa", 1834, true));
+}

@@ -10,32 +10,12 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 
 use common::*;
 use safehome_core::sync::protocol::{Receipt, sha256_hex};
 use serde_json::Value;
-
-fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf()
-}
-
-fn python() -> String {
-    if let Ok(p) = std::env::var("SAFEHOME_PYTHON") {
-        return p;
-    }
-    let out = Command::new("bash")
-        .arg(repo().join("scripts/python-env.sh"))
-        .output()
-        .expect("bash runs scripts/python-env.sh");
-    assert!(
-        out.status.success(),
-        "scripts/python-env.sh failed (tuspy is needed for this test): {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap().trim().to_string()
-}
 
 fn tuspy(server: &TestServer, phone: &Phone, file: &Path, extra: &[&str]) -> Value {
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/tus_interop/tuspy_client.py");

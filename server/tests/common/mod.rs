@@ -17,6 +17,8 @@ use safehome_core::sync::protocol::{
 use safehome_server::{Admin, BackgroundServer, Role, ServerConfig};
 use serde_json::Value;
 
+pub mod console;
+
 pub const TEAM: &str = "tn-19001";
 
 pub fn now_ms() -> i64 {
@@ -398,4 +400,27 @@ pub fn declare_only(
         }
     }
     String::from_utf8_lossy(&answer).into_owned()
+}
+
+/// The repository's root.
+pub fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf()
+}
+
+/// The Python of the interoperability and browser tests: `SAFEHOME_PYTHON`, or the one
+/// `scripts/python-env.sh` makes (tuspy, cryptography and Selenium pinned, in build/pyenv).
+pub fn python() -> String {
+    if let Ok(p) = std::env::var("SAFEHOME_PYTHON") {
+        return p;
+    }
+    let out = std::process::Command::new("bash")
+        .arg(repo().join("scripts/python-env.sh"))
+        .output()
+        .expect("bash runs scripts/python-env.sh");
+    assert!(
+        out.status.success(),
+        "scripts/python-env.sh failed (the Python peers are needed for this test): {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap().trim().to_string()
 }
