@@ -125,18 +125,22 @@ fn a_good_fix_gives_no_flags_and_a_suspect_one_gives_each_reason() {
     assert!(s.verify_submission(&t.sup, &suspect.record_id).unwrap());
 }
 
+/// A volunteer's draft answered with a mock GPS fix, on a store that is then closed (the app
+/// killed): the record's id and the volunteer's profile id.
+fn mock_gps_draft(f: &Fixture) -> (String, String) {
+    let s = f.open();
+    let t = team(&s);
+    let mut d = visit(&s, &t);
+    let mut mock = gps_fix(&s, 21.9051, 105.648, 5.0);
+    mock.mock = true;
+    s.answer_fix(&t.vol, &mut d, "household_gps", &mock, false).unwrap();
+    (d.record_id.clone(), t.vol.profile_id().to_string())
+}
+
 #[test]
 fn flags_survive_a_restart_and_follow_a_returned_revision() {
     let f = Fixture::new("loc-resume");
-    let (record_id, vol_id) = {
-        let s = f.open();
-        let t = team(&s);
-        let mut d = visit(&s, &t);
-        let mut mock = gps_fix(&s, 21.9051, 105.648, 5.0);
-        mock.mock = true;
-        s.answer_fix(&t.vol, &mut d, "household_gps", &mock, false).unwrap();
-        (d.record_id.clone(), t.vol.profile_id().to_string())
-    };
+    let (record_id, vol_id) = mock_gps_draft(&f);
     // The app was killed; the draft is reopened on a new store.
     let s = f.open();
     let sup = s.profiles().unwrap().into_iter().find(|p| p.name == "Đỗ Thị Hằng").unwrap();
@@ -499,15 +503,7 @@ fn altered_areas_are_reported_as_unreadable_and_the_visit_still_finalized() {
 #[test]
 fn fixes_removed_from_a_draft_without_the_key_are_detected_before_finalize() {
     let f = Fixture::new("loc-fixes-removed");
-    let (record_id, vol_id) = {
-        let s = f.open();
-        let t = team(&s);
-        let mut d = visit(&s, &t);
-        let mut mock = gps_fix(&s, 21.9051, 105.648, 5.0);
-        mock.mock = true;
-        s.answer_fix(&t.vol, &mut d, "household_gps", &mock, false).unwrap();
-        (d.record_id.clone(), t.vol.profile_id().to_string())
-    };
+    let (record_id, vol_id) = mock_gps_draft(&f);
     let raw = Connection::open(&f.path).unwrap();
     assert_eq!(
         raw.execute(
