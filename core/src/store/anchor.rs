@@ -41,12 +41,7 @@ fn anchor_message(device: &str, length: i64, head: &[u8]) -> Vec<u8> {
 
 /// The current length and head of the chain (0 and empty for an empty chain).
 fn chain_head(conn: &Connection) -> Result<(i64, Vec<u8>), StoreError> {
-    Ok(conn
-        .query_row("SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1", [], |r| {
-            Ok((r.get(0)?, r.get(1)?))
-        })
-        .optional()?
-        .unwrap_or((0, Vec::new())))
+    Ok(super::audit::last_entry(conn)?.unwrap_or((0, Vec::new())))
 }
 
 impl Store {
@@ -110,5 +105,5 @@ impl Store {
 
 /// The chain's length as the writer sees it (before a write, to know whether it grew).
 pub(super) fn chain_length(conn: &Connection) -> Result<i64, StoreError> {
-    Ok(conn.query_row("SELECT coalesce(max(seq), 0) FROM audit", [], |r| r.get(0))?)
+    Ok(chain_head(conn)?.0)
 }

@@ -102,12 +102,7 @@ pub(super) fn append(
     entity: &str,
     id: &str,
 ) -> Result<(), StoreError> {
-    let last: Option<(i64, Vec<u8>)> = tx
-        .query_row("SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1", [], |r| {
-            Ok((r.get(0)?, r.get(1)?))
-        })
-        .optional()?;
-    let (seq, prev) = match last {
+    let (seq, prev) = match last_entry(tx)? {
         Some((s, h)) => (s + 1, h),
         None => (1, GENESIS.to_vec()),
     };
@@ -148,12 +143,7 @@ impl Store {
     /// chain): what a sync reports to the server, which flags a shorter chain or another head
     /// at the same length (a database restored from an old copy).
     pub fn audit_head(&self) -> Result<(i64, String), StoreError> {
-        let last: Option<(i64, Vec<u8>)> = self
-            .reader()?
-            .query_row("SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1", [], |r| {
-                Ok((r.get(0)?, r.get(1)?))
-            })
-            .optional()?;
+        let last = last_entry(&*self.reader()?)?;
         Ok(last.map_or((0, String::new()), |(seq, hash)| (seq, crate::hex::encode(&hash))))
     }
 
@@ -261,9 +251,13 @@ impl Store {
     }
 }
 
-/// Whether the chain has any entry.
-pub(crate) fn has_entries(conn: &Connection) -> Result<bool, StoreError> {
-    Ok(conn.query_row("SELECT EXISTS (SELECT 1 FROM audit)", [], |r| r.get(0))?)
+/// The chain's last entry, as (seq, which is also the chain's length, and hash); `None` for an
+/// empty chain.
+pub(super) fn last_entry(conn: &Connection) -> Result<Option<(i64, Vec<u8>)>, StoreError> {
+    Ok(conn
+        .prepare_cached("SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1")?
+        .query_row([], |r| Ok((r.get(0)?, r.get(1)?)))
+        .optional()?)
 }
 
 /// Rows the chain says were created and that are gone (the store never deletes them: records

@@ -214,7 +214,7 @@ impl Store {
             }
             // A chain without a device: the device row was deleted, which would otherwise make
             // a new identity and an empty-looking history.
-            None if audit::has_entries(&tx)? => {
+            None if audit::last_entry(&tx)?.is_some() => {
                 return Err(StoreError::Tampered { table: "device", row: String::new() });
             }
             None => {
