@@ -18,7 +18,7 @@ use tracing::Span;
 
 use crate::error::ApiError;
 use crate::state::AppState;
-use crate::{checkin, console, enroll, submissions, tus};
+use crate::{checkin, console, enroll, review, submissions, tus};
 
 /// The server's routes over `state`, behind tus's method override: clients whose HTTP stack
 /// cannot send `PATCH` or `DELETE` (Java's `HttpURLConnection`, which the Android transport
@@ -49,7 +49,11 @@ fn routes(state: AppState) -> Router {
         .route("/v1/enroll", post(enroll::enroll))
         .route("/v1/config", get(enroll::config))
         .route("/v1/checkin", post(checkin::checkin))
-        .route("/v1/submissions/{record_id}", put(submissions::put))
+        .route("/v1/submissions/{record_id}", put(submissions::put).get(review::get_submission))
+        .route("/v1/team/submissions", get(review::team_index))
+        .route("/v1/blobs/{sha256}", get(review::get_blob))
+        .route("/v1/decisions", get(review::feed))
+        .route("/v1/decisions/{decision_id}", put(review::put_decision))
         .route("/v1/submissions/{record_id}/receipt", get(submissions::receipt))
         .route("/v1/evidence/", evidence_root.clone())
         .route("/v1/evidence", evidence_root)

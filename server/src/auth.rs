@@ -18,6 +18,19 @@ pub struct Device {
     pub device_id: String,
     pub public_key: DevicePublicKey,
     pub team: String,
+    /// `volunteer`, `supervisor` or `health_worker`.
+    pub role: String,
+}
+
+impl Device {
+    /// `403 forbidden` unless the device is a supervisor's.
+    pub fn require_supervisor(&self) -> Result<(), ApiError> {
+        if self.role == "supervisor" {
+            Ok(())
+        } else {
+            Err(ApiError::forbidden("only a supervisor's device may do this"))
+        }
+    }
 }
 
 /// The path and query exactly as sent (what the signature covers).
@@ -45,20 +58,21 @@ pub async fn lookup_device(state: &AppState, auth: &RequestAuth) -> Result<Devic
         .db
         .read(move |c| {
             Ok(c.query_row(
-                "SELECT public_key, team, revoked_at_ms FROM devices WHERE device_id = ?1",
+                "SELECT public_key, team, revoked_at_ms, role FROM devices WHERE device_id = ?1",
                 [&device_id],
                 |r| {
                     Ok((
                         r.get::<_, String>(0)?,
                         r.get::<_, String>(1)?,
                         r.get::<_, Option<i64>>(2)?,
+                        r.get::<_, String>(3)?,
                     ))
                 },
             )
             .optional()?)
         })
         .await?;
-    let Some((key, team, revoked)) = row else {
+    let Some((key, team, revoked, role)) = row else {
         return Err(ApiError::new(401, "unknown_device", "no device with this id is enrolled"));
     };
     if revoked.is_some() {
@@ -71,7 +85,7 @@ pub async fn lookup_device(state: &AppState, auth: &RequestAuth) -> Result<Devic
     let public_key =
         key.parse::<DevicePublicKey>().map_err(|_| ApiError::internal("device key"))?;
     tracing::Span::current().record("device", auth.device_id.as_str());
-    Ok(Device { device_id: auth.device_id.clone(), public_key, team })
+    Ok(Device { device_id: auth.device_id.clone(), public_key, team, role })
 }
 
 /// Step 3, first half: the body's hash (`400 bad_request`).

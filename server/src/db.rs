@@ -9,12 +9,15 @@ use rusqlite::{Connection, TransactionBehavior};
 use crate::error::{ApiError, ServerError};
 
 /// The schema version this code writes.
-pub const SCHEMA_VERSION: i64 = 2;
+pub const SCHEMA_VERSION: i64 = 3;
 /// The schema, one step per version: a fresh database runs every step, an older one the steps
 /// past its version, all in one IMMEDIATE transaction. A step is never edited once released;
 /// a change is a new step.
-const STEPS: &[(i64, &str)] =
-    &[(1, include_str!("schema.sql")), (2, include_str!("schema_v2.sql"))];
+const STEPS: &[(i64, &str)] = &[
+    (1, include_str!("schema.sql")),
+    (2, include_str!("schema_v2.sql")),
+    (3, include_str!("schema_v3.sql")),
+];
 /// After step 2's tables exist: the routing columns of the submissions stored before it.
 const FILL_V2: &str = "
     INSERT INTO submission_routing (record_id, team, device_id, commune, household_code, kind,

@@ -7,7 +7,9 @@ use axum::extract::State;
 use axum::http::{HeaderMap, Method, Uri};
 use rusqlite::{Connection, OptionalExtension, params};
 use safehome_core::evidence::keys::{DevicePublicKey, RecipientKey};
-use safehome_core::sync::protocol::{CONFIG_SCHEMA, ConfigRecipient, EnrollRequest, TeamConfig};
+use safehome_core::sync::protocol::{
+    CONFIG_SCHEMA, ConfigDevice, ConfigRecipient, EnrollRequest, TeamConfig,
+};
 use serde_json::Value as Json_;
 
 use crate::auth;
@@ -129,34 +131,28 @@ fn bind(
     if expires_at_ms <= now {
         return Err(ApiError::new(410, "enrollment_code_expired", "this code has expired"));
     }
+    // Every device may bring an inbox key (decisions about its records are sealed to it); a
+    // supervisor's must, as it also joins the team's recipients.
     let is_supervisor = role == "supervisor";
-    match (is_supervisor, recipient) {
-        (true, None) => {
-            return Err(ApiError::bad_request(
-                "recipient_key",
-                "a supervisor's device must bring its recipient key",
-            ));
-        }
-        (false, Some(_)) => {
-            return Err(ApiError::bad_request(
-                "recipient_key",
-                "only a supervisor's device brings a recipient key",
-            ));
-        }
-        _ => {}
+    if is_supervisor && recipient.is_none() {
+        return Err(ApiError::bad_request(
+            "recipient_key",
+            "a supervisor's device must bring its recipient key",
+        ));
     }
+    let inbox = recipient.map(ToString::to_string);
     tx.execute(
-        "INSERT INTO devices (device_id, public_key, team, role, enrolled_at_ms, app_version)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6)
-         ON CONFLICT (device_id) DO UPDATE SET team = ?3, role = ?4, app_version = ?6",
-        params![request.device_id, key.to_string(), team, role, now, request.app_version],
+        "INSERT INTO devices (device_id, public_key, team, role, enrolled_at_ms, app_version, inbox_key)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
+         ON CONFLICT (device_id) DO UPDATE SET team = ?3, role = ?4, app_version = ?6, inbox_key = ?7",
+        params![request.device_id, key.to_string(), team, role, now, request.app_version, inbox],
     )?;
     tx.execute(
         "UPDATE enrollment_codes SET used_by_device = ?2, used_at_ms = ?3 WHERE code_sha256 = ?1",
         params![code_sha256, request.device_id, now],
     )?;
     tx.execute("DELETE FROM recipients WHERE device_id = ?1", [&request.device_id])?;
-    if let Some(recipient) = recipient {
+    if let Some(recipient) = recipient.filter(|_| is_supervisor) {
         let short = request.device_id.get(..8).unwrap_or(&request.device_id);
         tx.execute(
             "INSERT OR IGNORE INTO recipients (team, public_key, kind, label, device_id, added_at_ms)
@@ -191,6 +187,20 @@ pub fn team_config(c: &Connection, device_id: &str, now: i64) -> Result<TeamConf
             Ok(ConfigRecipient { public_key: r.get(0)?, kind: r.get(1)?, label: r.get(2)? })
         })?
         .collect::<Result<Vec<_>, _>>()?;
+    let mut stmt = c.prepare_cached(
+        "SELECT device_id, role, public_key, inbox_key FROM devices
+         WHERE team = ?1 AND revoked_at_ms IS NULL ORDER BY enrolled_at_ms, device_id",
+    )?;
+    let devices = stmt
+        .query_map([&team], |r| {
+            Ok(ConfigDevice {
+                device_id: r.get(0)?,
+                role: r.get(1)?,
+                public_key: r.get(2)?,
+                inbox_key: r.get(3)?,
+            })
+        })?
+        .collect::<Result<Vec<_>, _>>()?;
     Ok(TeamConfig {
         schema: CONFIG_SCHEMA.into(),
         team,
@@ -198,6 +208,7 @@ pub fn team_config(c: &Connection, device_id: &str, now: i64) -> Result<TeamConf
         device_id: device_id.into(),
         role,
         recipients,
+        devices,
         server_public_key: String::new(),
         issued_at_ms: now,
     })

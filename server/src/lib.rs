@@ -36,6 +36,7 @@ mod db;
 mod enroll;
 pub mod error;
 mod nonces;
+mod review;
 mod serve;
 mod state;
 mod submission_store;

@@ -92,6 +92,14 @@ pub fn insert(
             )?;
         }
     }
+    // A revision replaces the record it revises, when the same device sent it.
+    if let Some(previous) = &routing.revision_of {
+        tx.execute(
+            "UPDATE submission_routing SET superseded_by = ?2
+             WHERE record_id = ?1 AND device_id = ?3 AND superseded_by IS NULL",
+            params![previous, routing.record_id, routing.device_id],
+        )?;
+    }
     let mut stmt = tx.prepare(
         "INSERT INTO submission_evidence (record_id, position, evidence_id, sha256, len)
          VALUES (?1, ?2, ?3, ?4, ?5)",

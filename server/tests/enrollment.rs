@@ -133,10 +133,27 @@ fn a_supervisor_brings_a_recipient_key_that_joins_the_team_until_revoked() {
 }
 
 #[test]
-fn a_volunteer_may_not_add_a_recipient_key() {
+fn a_volunteers_key_is_its_inbox_and_never_a_team_recipient() {
     let server = TestServer::start();
-    let recipient = Identity::from_bytes([33; 32]).recipient();
-    let res = Phone::new(&server.url(), 1).enroll(&server.code(Role::Volunteer), Some(&recipient));
-    assert_eq!(res.status, 400);
-    assert_eq!(res.json()["field"], "recipient_key");
+    let inbox = Identity::from_bytes([33; 32]).recipient();
+    let phone = Phone::new(&server.url(), 1);
+    let res = phone.enroll(&server.code(Role::Volunteer), Some(&inbox));
+    assert_eq!(res.status, 200, "{}", res.text());
+    let config = verify_config(&res, &server.public);
+    // Submissions are not sealed to a volunteer...
+    assert_eq!(config.recipients.len(), 1);
+    assert_eq!(config.recipients[0].kind, "archive");
+    // ...but the team's devices list it, so a supervisor can seal a decision to it.
+    let me = config.device(&phone.device_id).expect("listed");
+    assert_eq!(me.role, "volunteer");
+    assert_eq!(me.public_key, phone.key.public().to_string());
+    assert_eq!(me.inbox_key.as_deref(), Some(inbox.to_string().as_str()));
+    // A revoked device leaves the list.
+    server.admin().revoke(&phone.device_id, now_ms()).unwrap();
+    let other = server.volunteer(2);
+    let config =
+        TeamConfig::verify(&other.send("GET", "/v1/config", b"", &[]).json(), &server.public)
+            .unwrap();
+    assert!(config.device(&phone.device_id).is_none());
+    assert!(config.device(&other.device_id).is_some());
 }

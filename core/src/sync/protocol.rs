@@ -56,7 +56,7 @@ pub enum ProtocolError {
     BadSignature { what: &'static str },
 }
 
-fn malformed(field: &'static str, message: impl Into<String>) -> ProtocolError {
+pub(crate) fn malformed(field: &'static str, message: impl Into<String>) -> ProtocolError {
     ProtocolError::Malformed { field, message: message.into() }
 }
 
@@ -273,6 +273,25 @@ pub struct ConfigRecipient {
     pub label: String,
 }
 
+/// One enrolled device of the team.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConfigDevice {
+    pub device_id: String,
+    /// `volunteer`, `supervisor` or `health_worker`.
+    pub role: String,
+    /// `shdevice1…`: the key its submissions and decisions are signed with.
+    pub public_key: String,
+    /// `shrecip1…`: the device's inbox, which decisions about its records are sealed to.
+    pub inbox_key: Option<String>,
+}
+
+impl TeamConfig {
+    /// The enrolled device `device_id`, if the configuration lists it.
+    pub fn device(&self, device_id: &str) -> Option<&ConfigDevice> {
+        self.devices.iter().find(|d| d.device_id == device_id)
+    }
+}
+
 /// The team configuration a server gives an enrolled device.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TeamConfig {
@@ -283,6 +302,10 @@ pub struct TeamConfig {
     /// `volunteer`, `supervisor` or `health_worker`.
     pub role: String,
     pub recipients: Vec<ConfigRecipient>,
+    /// The team's enrolled devices (not revoked): whose signatures a device accepts on a
+    /// pulled submission or a decision, and the inbox key a decision is sealed to.
+    #[serde(default)]
+    pub devices: Vec<ConfigDevice>,
     /// `shserver1…`
     pub server_public_key: String,
     pub issued_at_ms: i64,
@@ -300,7 +323,7 @@ fn labelled(label: &[u8], value: &Json) -> Result<Vec<u8>, ProtocolError> {
     Ok(message)
 }
 
-fn sign_document<T: Serialize>(
+pub(crate) fn sign_document<T: Serialize>(
     key: &DeviceSigningKey,
     label: &[u8],
     name: &str,
@@ -311,7 +334,7 @@ fn sign_document<T: Serialize>(
     Ok(serde_json::json!({ name: value, "signature": signature }))
 }
 
-fn verify_document<T: for<'de> Deserialize<'de>>(
+pub(crate) fn verify_document<T: for<'de> Deserialize<'de>>(
     key: &ServerPublicKey,
     label: &[u8],
     name: &'static str,
@@ -475,51 +498,26 @@ impl SubmissionBody {
 
     /// The bytes sent.
     pub fn encode(&self) -> Vec<u8> {
-        let mut out =
-            Vec::with_capacity(6 + 4 + self.routing_bytes.len() + 64 + self.envelope.len());
-        out.extend_from_slice(SUBMISSION_MAGIC);
-        out.extend_from_slice(&(self.routing_bytes.len() as u32).to_be_bytes());
-        out.extend_from_slice(&self.routing_bytes);
-        out.extend_from_slice(&self.signature);
-        out.extend_from_slice(&self.envelope);
-        out
+        frame(SUBMISSION_MAGIC, &self.routing_bytes, &self.signature, &self.envelope)
     }
 
     /// Parse a body (structure and routing header shape; no signature checked yet).
     pub fn decode(bytes: &[u8]) -> Result<SubmissionBody, ProtocolError> {
-        let rest = bytes
-            .strip_prefix(SUBMISSION_MAGIC.as_slice())
-            .ok_or_else(|| malformed("magic", "not a SafeHome submission (SHSUB, version 1)"))?;
-        let (len, rest) =
-            rest.split_first_chunk::<4>().ok_or_else(|| malformed("routing_len", "truncated"))?;
-        let len = u32::from_be_bytes(*len) as usize;
-        if len > MAX_ROUTING_LEN {
-            return Err(malformed("routing_len", format!("{len} is over {MAX_ROUTING_LEN}")));
-        }
-        if rest.len() < len + 64 {
-            return Err(malformed("routing", "truncated"));
-        }
-        let (routing_bytes, rest) = rest.split_at(len);
-        let (signature, envelope) = rest.split_at(64);
-        let value: Json = serde_json::from_slice(routing_bytes)
-            .map_err(|e| malformed("routing", e.to_string()))?;
-        let canonical_bytes =
-            canonical::to_vec(&value).map_err(|e| malformed("routing", e.to_string()))?;
-        if canonical_bytes != routing_bytes {
-            return Err(malformed("routing", "is not canonical JSON (RFC 8785)"));
-        }
-        let routing: RoutingHeader =
-            serde_json::from_value(value).map_err(|e| malformed("routing", e.to_string()))?;
+        let frame = unframe(
+            bytes,
+            SUBMISSION_MAGIC,
+            "a SafeHome submission (SHSUB, version 1)",
+            ("routing_len", "routing"),
+        )?;
+        let routing: RoutingHeader = canonical_header(frame.header, "routing")?;
         if routing.schema != ROUTING_SCHEMA {
             return Err(malformed("routing.schema", format!("expected {ROUTING_SCHEMA}")));
         }
-        let mut sig = [0u8; 64];
-        sig.copy_from_slice(signature);
         Ok(SubmissionBody {
-            routing_bytes: routing_bytes.to_vec(),
+            routing_bytes: frame.header.to_vec(),
             routing,
-            signature: sig,
-            envelope: envelope.to_vec(),
+            signature: frame.signature,
+            envelope: frame.envelope.to_vec(),
         })
     }
 
@@ -571,10 +569,77 @@ impl Receipt {
     }
 }
 
+// ---------------------------------------------------------------------------------------------
+// Framing shared by submissions and decisions: magic, header length, canonical JSON header,
+// the device's signature over it, the sealed envelope.
+
+/// The parts of a framed body, borrowed from it.
+pub(crate) struct Frame<'a> {
+    pub header: &'a [u8],
+    pub signature: [u8; 64],
+    pub envelope: &'a [u8],
+}
+
+pub(crate) fn frame(
+    magic: &[u8; 6],
+    header: &[u8],
+    signature: &[u8; 64],
+    envelope: &[u8],
+) -> Vec<u8> {
+    let mut out = Vec::with_capacity(6 + 4 + header.len() + 64 + envelope.len());
+    out.extend_from_slice(magic);
+    out.extend_from_slice(&(header.len() as u32).to_be_bytes());
+    out.extend_from_slice(header);
+    out.extend_from_slice(signature);
+    out.extend_from_slice(envelope);
+    out
+}
+
+pub(crate) fn unframe<'a>(
+    bytes: &'a [u8],
+    magic: &[u8; 6],
+    what: &str,
+    (len_field, header_field): (&'static str, &'static str),
+) -> Result<Frame<'a>, ProtocolError> {
+    let rest = bytes
+        .strip_prefix(magic.as_slice())
+        .ok_or_else(|| malformed("magic", format!("not {what}")))?;
+    let (len, rest) =
+        rest.split_first_chunk::<4>().ok_or_else(|| malformed(len_field, "truncated"))?;
+    let len = u32::from_be_bytes(*len) as usize;
+    if len > MAX_ROUTING_LEN {
+        return Err(malformed(len_field, format!("{len} is over {MAX_ROUTING_LEN}")));
+    }
+    if rest.len() < len + 64 {
+        return Err(malformed(header_field, "truncated"));
+    }
+    let (header, rest) = rest.split_at(len);
+    let (signature, envelope) = rest.split_at(64);
+    let mut sig = [0u8; 64];
+    sig.copy_from_slice(signature);
+    Ok(Frame { header, signature: sig, envelope })
+}
+
+/// Parse a header that must be canonical JSON (RFC 8785) of type `T`.
+pub(crate) fn canonical_header<T: for<'de> Deserialize<'de>>(
+    bytes: &[u8],
+    field: &'static str,
+) -> Result<T, ProtocolError> {
+    let value: Json = serde_json::from_slice(bytes).map_err(|e| malformed(field, e.to_string()))?;
+    let canonical_bytes = canonical::to_vec(&value).map_err(|e| malformed(field, e.to_string()))?;
+    if canonical_bytes != bytes {
+        return Err(malformed(field, "is not canonical JSON (RFC 8785)"));
+    }
+    serde_json::from_value(value).map_err(|e| malformed(field, e.to_string()))
+}
+
 /// The server's key as a [`ServerPublicKey`].
 pub fn server_public(key: &DeviceSigningKey) -> ServerPublicKey {
     ServerPublicKey::from_bytes(*key.public().as_bytes())
 }
+
+mod review;
+pub use review::*;
 
 #[cfg(test)]
 mod tests;

@@ -135,6 +135,7 @@ fn receipts_and_configs_verify_only_under_the_server_key_and_label() {
         device_id: "d-1".into(),
         role: "volunteer".into(),
         recipients: vec![],
+        devices: Vec::new(),
         server_public_key: server_public(&server).to_string(),
         issued_at_ms: 5,
     };

@@ -207,6 +207,7 @@ impl FakeServer {
             device_id: device_id.into(),
             role: "volunteer".into(),
             recipients: st.recipients.clone(),
+            devices: Vec::new(),
             server_public_key: self.signer_public(),
             issued_at_ms: self.now(),
         }
