@@ -89,6 +89,7 @@ fn serve(
             device_id: device_id.into(),
             role: "volunteer".into(),
             recipients: vec![ConfigRecipient {
+                devices: Vec::new(),
                 public_key: recipient.into(),
                 kind: "archive".into(),
                 label: "Archive".into(),
