@@ -188,8 +188,8 @@ pub fn team_config(c: &Connection, device_id: &str, now: i64) -> Result<TeamConf
         })?
         .collect::<Result<Vec<_>, _>>()?;
     let mut stmt = c.prepare_cached(
-        "SELECT device_id, role, public_key, inbox_key FROM devices
-         WHERE team = ?1 AND revoked_at_ms IS NULL ORDER BY enrolled_at_ms, device_id",
+        "SELECT device_id, role, public_key, inbox_key, revoked_at_ms FROM devices
+         WHERE team = ?1 ORDER BY enrolled_at_ms, device_id",
     )?;
     let devices = stmt
         .query_map([&team], |r| {
@@ -198,6 +198,7 @@ pub fn team_config(c: &Connection, device_id: &str, now: i64) -> Result<TeamConf
                 role: r.get(1)?,
                 public_key: r.get(2)?,
                 inbox_key: r.get(3)?,
+                revoked_at_ms: r.get(4)?,
             })
         })?
         .collect::<Result<Vec<_>, _>>()?;

@@ -413,7 +413,7 @@ fn standing(c: &Connection, record_id: &str) -> Result<RecordStanding, ApiError>
         .and_then(|(decision_id, kind, device_id, decided_at_ms)| {
             Some(StandingVerdict {
                 decision_id,
-                kind: DecisionKind::parse(&kind)?,
+                kind: kind.parse().ok()?,
                 device_id,
                 decided_at_ms,
             })

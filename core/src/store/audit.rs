@@ -36,6 +36,19 @@ pub enum Action {
     Unparked,
     /// A sync with the server ended.
     Synced,
+    /// A team member's submission pulled, opened and verified (a supervisor's device).
+    Received,
+    /// A pulled submission or a decision that failed verification, kept aside with its reason.
+    Quarantined,
+    /// A supervisor's decision made on this device (signed and sealed; uploaded next).
+    Decided,
+    /// The server stored a decision made here (its signed receipt verified).
+    DecisionSent,
+    /// The server refused a decision made here (another verdict stood, or the record was
+    /// superseded); the decision is kept with the server's answer.
+    DecisionRefused,
+    /// A decision from the feed verified and applied here.
+    DecisionApplied,
 }
 
 impl Action {
@@ -59,6 +72,12 @@ impl Action {
             Action::Parked => "parked",
             Action::Unparked => "unparked",
             Action::Synced => "synced",
+            Action::Received => "received",
+            Action::Quarantined => "quarantined",
+            Action::Decided => "decided",
+            Action::DecisionSent => "decision_sent",
+            Action::DecisionRefused => "decision_refused",
+            Action::DecisionApplied => "decision_applied",
         }
     }
 }

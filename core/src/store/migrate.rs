@@ -31,6 +31,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0007_profile_integrity.sql"),
     include_str!("migrations/0008_sync.sql"),
     include_str!("migrations/0009_row_seals.sql"),
+    include_str!("migrations/0010_review.sql"),
 ];
 
 /// The schema version this code writes.

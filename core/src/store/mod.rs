@@ -9,13 +9,16 @@
 mod anchor;
 mod attachments;
 mod audit;
+pub mod decisions;
 mod error;
 mod fixes;
+mod inbox;
 pub mod households;
 mod json;
 pub mod migrate;
 pub mod outbox;
 pub mod profiles;
+pub mod received;
 pub mod records;
 mod sealed;
 mod stored_enum;

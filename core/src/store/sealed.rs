@@ -93,7 +93,34 @@ const DEVICE: Sealed = Sealed {
            GROUP BY state ORDER BY state))",
 };
 
-const SEALED: [&Sealed; 4] = [&RECORDS, &OUTBOX, &RECIPIENTS, &DEVICE];
+/// A pulled record: everything but the evidence list's order of arrival; its state decides
+/// whether a supervisor sees it as valid, so flipping `quarantined` to `valid` must fail.
+const RECEIVED: Sealed = Sealed {
+    table: "received",
+    key: "record_id",
+    columns: "{r}.seq, {r}.device_id, {r}.kind, {r}.form_id, {r}.form_version, \
+        {r}.household_code, {r}.commune, {r}.risk_level, {r}.due_at, {r}.finalized_at, \
+        {r}.received_at, {r}.revision, {r}.revision_of, {r}.envelope_sha256, {r}.body_len, \
+        {r}.evidence_len, {r}.state, {r}.quarantine_reason, sh_digest({r}.submission_enc), \
+        {r}.evidence, {r}.pulled_at",
+};
+
+/// A decision: what was decided, by whom, on what, and where it stands (a pending decision
+/// edited to "sent" would never be uploaded; a received one edited would change a verdict).
+const DECISIONS: Sealed = Sealed {
+    table: "decisions",
+    key: "id",
+    columns: "{r}.record_id, {r}.kind, {r}.device_id, {r}.base, {r}.decided_at, {r}.action_at, \
+        sh_digest({r}.content_enc), sh_digest({r}.body), {r}.state, {r}.server_seq, {r}.detail, \
+        {r}.created_at",
+};
+
+/// Where each download left off: moved forward without the key, records or decisions would be
+/// skipped.
+const CURSORS: Sealed = Sealed { table: "sync_cursors", key: "name", columns: "{r}.after" };
+
+const SEALED: [&Sealed; 7] =
+    [&RECORDS, &OUTBOX, &RECIPIENTS, &DEVICE, &RECEIVED, &DECISIONS, &CURSORS];
 
 /// The sealed table named `table`, as a `'static` name for [`StoreError::Tampered`].
 fn table_name(table: &str) -> &'static str {
@@ -368,6 +395,15 @@ pub(crate) fn trust_all(tx: &Transaction<'_>) -> Result<(), StoreError> {
 /// the profile seals did).
 pub(crate) fn seal_all(tx: &Transaction<'_>) -> Result<(), StoreError> {
     for s in SEALED {
+        // The migration that introduced seals runs before later tables exist.
+        let exists: bool = tx.query_row(
+            "SELECT count(*) > 0 FROM sqlite_master WHERE type = 'table' AND name = ?1",
+            [s.table],
+            |r| r.get(0),
+        )?;
+        if !exists {
+            continue;
+        }
         tx.execute(
             &format!("UPDATE main.{t} AS r SET row_mac = {mac}", t = s.table, mac = s.mac_sql("r")),
             [],

@@ -26,6 +26,7 @@ use super::protocol::{
     TeamConfig, classify, sha256_hex,
 };
 use super::report::{ItemOutcome, SyncError, SyncProgress, SyncReport};
+use super::review::{DEFAULT_EVIDENCE_BUDGET, ReviewSync};
 use super::transport::{CHUNK_LEN, HttpRequest, HttpResponse, TransportError};
 use crate::evidence::envelope::{Randomness, seal_bytes};
 use crate::evidence::keys::ServerPublicKey;
@@ -56,6 +57,8 @@ enum Stage {
     Checkin,
     Config,
     Items,
+    /// The review half: decisions up, the team's submissions and decisions down.
+    Review,
     Done,
 }
 
@@ -149,6 +152,10 @@ pub struct Engine<'s> {
     stage_retries: u32,
     report: SyncReport,
     progress: SyncProgress,
+    /// The configuration this sync verified, for the review half.
+    config: Option<TeamConfig>,
+    review: Option<ReviewSync>,
+    evidence_budget: i64,
 }
 
 impl std::fmt::Debug for Engine<'_> {
@@ -181,7 +188,16 @@ impl<'s> Engine<'s> {
             stage_retries: IMMEDIATE_RETRIES,
             report: SyncReport { started_at_ms: now, ..SyncReport::default() },
             progress: SyncProgress::default(),
+            config: None,
+            review: None,
+            evidence_budget: DEFAULT_EVIDENCE_BUDGET,
         })
+    }
+
+    /// Evidence bytes of the team's records this sync may fetch ahead of being asked (0 on a
+    /// metered network: only the files the supervisor asked for come).
+    pub fn set_evidence_budget(&mut self, bytes: i64) {
+        self.evidence_budget = bytes.max(0);
     }
 
     /// How far the sync is.
@@ -212,10 +228,25 @@ impl<'s> Engine<'s> {
                 Stage::Config => {
                     break self.signed("GET", "/v1/config".into(), Vec::new(), Vec::new());
                 }
+                Stage::Review => {
+                    let planned = match self.review.as_mut() {
+                        Some(review) => review.next(self.store)?,
+                        None => None,
+                    };
+                    match planned {
+                        Some((method, path, headers, body)) => {
+                            break self.signed(method, path, headers, body);
+                        }
+                        None => {
+                            self.stage = Stage::Done;
+                            continue;
+                        }
+                    }
+                }
                 Stage::Items => {
                     if self.work.is_none() {
                         let Some(item) = self.queue.pop_front() else {
-                            self.stage = Stage::Done;
+                            self.start_review()?;
                             continue;
                         };
                         self.work = self.start_item(item)?;
@@ -246,13 +277,18 @@ impl<'s> Engine<'s> {
         let sent_len = i64::try_from(sent.body_len).unwrap_or(i64::MAX);
         self.report.bytes_sent = self.report.bytes_sent.saturating_add(sent_len);
         self.progress.bytes_sent = self.report.bytes_sent;
+        if self.stage == Stage::Review {
+            return self.on_review_answer(&response);
+        }
         if (200..300).contains(&response.status) {
             self.skew_retried = false;
             match self.stage {
                 Stage::Checkin => self.on_checkin(&response),
                 Stage::Config => self.on_config(&response),
                 Stage::Items => self.on_item_success(&response),
-                Stage::Done => Err(SyncError::Misuse("an answer after the sync ended")),
+                Stage::Review | Stage::Done => {
+                    Err(SyncError::Misuse("an answer after the sync ended"))
+                }
             }
         } else {
             self.on_error(&response)
@@ -289,6 +325,9 @@ impl<'s> Engine<'s> {
     }
 
     fn record_end(&mut self, result: &str) -> Result<(), SyncError> {
+        if let Some(review) = self.review.take() {
+            self.report.review = review.report;
+        }
         let now = self.store.now_ms();
         self.report.finished_at_ms = now;
         self.report.clock_offset_ms = self.offset_ms;
@@ -737,6 +776,36 @@ impl<'s> Engine<'s> {
         self.stage = Stage::Done;
     }
 
+    // ----- the review half --------------------------------------------------------------------
+
+    /// The outbox is done: on to the review half, with the configuration this sync verified.
+    fn start_review(&mut self) -> Result<(), SyncError> {
+        self.stage = Stage::Review;
+        if let Some(config) = self.config.clone() {
+            let review =
+                ReviewSync::new(self.store, config, self.server_key, self.evidence_budget)?;
+            self.review = Some(review);
+        }
+        Ok(())
+    }
+
+    fn on_review_answer(&mut self, response: &HttpResponse) -> Result<(), SyncError> {
+        let Some(review) = self.review.as_mut() else {
+            return Err(SyncError::Misuse("a review answer with no review in progress"));
+        };
+        if !(200..300).contains(&response.status) {
+            let error = server_error(response);
+            if classify(error.status, &error.code) == ErrorClass::Stop {
+                return Err(SyncError::Stopped {
+                    status: error.status,
+                    code: error.code,
+                    message: error.message,
+                });
+            }
+        }
+        review.on_answer(self.store, response)
+    }
+
     // ----- answers --------------------------------------------------------------------------
 
     /// `SafeHome-Server-Time`, corrected for half the round trip.
@@ -779,6 +848,7 @@ impl<'s> Engine<'s> {
         let config = TeamConfig::verify(&document, &self.server_key)
             .map_err(|e| SyncError::UntrustedConfig(e.to_string()))?;
         apply_config(self.store, None, &config, &response.body, None, false)?;
+        self.config = Some(config);
         let queue = self.store.upload_queue()?;
         self.progress.items_total = queue.len() as i64;
         self.progress.bytes_total = queue.iter().map(|i| i.bytes).sum();
@@ -810,7 +880,9 @@ impl<'s> Engine<'s> {
             Stage::Checkin => "the checkin",
             Stage::Config => "the configuration request",
             Stage::Items => return self.on_item_error(&error, class),
-            Stage::Done => return Err(SyncError::Misuse("an answer after the sync ended")),
+            Stage::Review | Stage::Done => {
+                return Err(SyncError::Misuse("an answer after the sync ended"));
+            }
         };
         match class {
             ErrorClass::Retry if error.code == "replayed" && self.stage_retries > 0 => {
@@ -870,6 +942,12 @@ impl<'s> Engine<'s> {
     }
 
     fn on_transport_error(&mut self, error: TransportError) -> Result<(), SyncError> {
+        if self.stage == Stage::Review {
+            if let Some(review) = self.review.as_mut() {
+                review.on_transport_error(error.to_string());
+            }
+            return Ok(());
+        }
         if self.stage != Stage::Items {
             return Err(SyncError::Unreachable(error));
         }

@@ -32,9 +32,9 @@ pub fn normalize_base_url(url: &str) -> Result<String, SyncError> {
 /// for later syncs) using a one-time `code`. `expect_server_key` (`shserver1…`, as
 /// `safehome-server init` printed it) is checked against the key the configuration names, if
 /// given. A device already enrolled accepts only a configuration signed by the key it pinned.
-/// A supervisor's device (and the archive's) sends its recipient key (`shrecip1…`) so that the
-/// team's submissions are sealed to it from then on; the server accepts one only with a
-/// supervisor code. Needs a profile that may configure the team. Returns the verified
+/// The device sends its recipient key (`shrecip1…`): `recipient_key` if given, else its own
+/// inbox key. Decisions about its records are sealed to it, and on a supervisor's device the
+/// team's submissions too (the server adds it to the team's recipients for a supervisor code). Needs a profile that may configure the team. Returns the verified
 /// configuration.
 pub fn enroll(
     store: &Store,
@@ -57,6 +57,12 @@ pub fn enroll(
         .transpose()
         .map_err(|e| SyncError::Invalid { field: "recipient_key", message: format!("{e}") })?
         .map(|k| k.to_string());
+    // Without a key given, the device's own inbox: decisions about its records are sealed to
+    // it, and a supervisor's device opens the team's submissions with it.
+    let recipient_key = match recipient_key {
+        Some(k) => k,
+        None => store.inbox_key()?.to_string(),
+    };
     let code = code.trim();
     if code.is_empty() || code.len() > 64 {
         return Err(SyncError::Invalid {
@@ -69,7 +75,7 @@ pub fn enroll(
         code: code.to_string(),
         device_id: store.device_id().to_string(),
         device_public_key: store.device_key().public().to_string(),
-        recipient_key,
+        recipient_key: Some(recipient_key),
         app_version: crate::VERSION.to_string(),
     })?;
     let mut offset = state.clock_offset_ms;

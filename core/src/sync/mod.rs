@@ -9,9 +9,11 @@ mod enroll;
 pub mod fuzzing;
 pub mod protocol;
 mod report;
+pub mod review;
 pub mod transport;
 
 pub use engine::Engine;
+pub use review::{Decision, ReviewReport, decide};
 pub use enroll::{enroll, normalize_base_url};
 pub use report::{
     ItemOutcome, NoProgress, Progress, SyncError, SyncProgress, SyncReport, SyncSummary,

@@ -283,6 +283,16 @@ pub struct ConfigDevice {
     pub public_key: String,
     /// `shrecip1…`: the device's inbox, which decisions about its records are sealed to.
     pub inbox_key: Option<String>,
+    /// When the team's administrator revoked it (server time): what it sent before stays
+    /// verifiable; nothing it signs after is accepted.
+    pub revoked_at_ms: Option<i64>,
+}
+
+impl ConfigDevice {
+    /// Whether the device was enrolled and not revoked at `at_ms` (server time).
+    pub fn trusted_at(&self, at_ms: i64) -> bool {
+        self.revoked_at_ms.is_none_or(|r| at_ms < r)
+    }
 }
 
 impl TeamConfig {
@@ -302,8 +312,8 @@ pub struct TeamConfig {
     /// `volunteer`, `supervisor` or `health_worker`.
     pub role: String,
     pub recipients: Vec<ConfigRecipient>,
-    /// The team's enrolled devices (not revoked): whose signatures a device accepts on a
-    /// pulled submission or a decision, and the inbox key a decision is sealed to.
+    /// The team's enrolled devices (revoked ones with the time): whose signatures a device
+    /// accepts on a pulled submission or a decision, and the inbox key a decision is sealed to.
     #[serde(default)]
     pub devices: Vec<ConfigDevice>,
     /// `shserver1…`

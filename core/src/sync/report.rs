@@ -70,6 +70,8 @@ pub struct SyncReport {
     pub outbox_parked: i64,
     pub started_at_ms: i64,
     pub finished_at_ms: i64,
+    /// The review half: decisions sent, records pulled, decisions applied.
+    pub review: super::review::ReviewReport,
 }
 
 impl SyncReport {

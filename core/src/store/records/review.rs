@@ -2,6 +2,7 @@
 //! signature check, and a supervisor returning a submission.
 
 use super::*;
+use crate::store::decisions::RevisionPlan;
 
 impl Store {
     /// A record, for its owner or a supervisor.
@@ -189,8 +190,9 @@ impl Store {
             .collect()
     }
 
-    /// A supervisor returns a submission with a comment: it becomes `returned`, and a new draft
-    /// revision for its owner starts from its answers. Returns the new draft's id.
+    /// A supervisor returns a submission with a comment, on the device that made it: it
+    /// becomes `returned`, and a new draft revision for its owner starts from its answers.
+    /// Returns the new draft's id. (Across devices, a return is a decision: `store::decisions`.)
     pub fn return_record(&self, by: &Actor, id: &str, note: &str) -> Result<String, StoreError> {
         by.require(Permission::ReviewTeam)?;
         let view = self.record(by, id)?;
@@ -205,57 +207,62 @@ impl Store {
                 action: "return",
             });
         }
-        let sub: Option<Vec<u8>> = self.reader()?.query_row(
-            "SELECT submission_enc FROM records_v WHERE id = ?1",
-            params![id],
-            |r| r.get(0),
-        )?;
-        let sub = sub.ok_or_else(|| StoreError::InvalidState {
-            entity: "record",
-            id: id.into(),
-            state: "purged".into(),
-            action: "return",
-        })?;
-        let v: Json = json::from_slice(
-            "submission",
-            &self.keys().column.decrypt("records", "submission", id, &sub)?,
-        )?;
-        let state: SessionState = json::from_value("submission", v["state"].clone())?;
-        let form = self.form(&view.form_id, &view.form_version)?;
-        let session =
-            Session::restore(form, &state, Arc::clone(self.clock()), Arc::clone(self.entropy()))?;
-        let new_id = self.new_id();
+        let plan = self.revision_plan(id)?;
         let now = self.now_ms();
-        let state_json = json::to_string("draft", &session.state_without_events())?;
-        self.write(|tx, s| {
-            let c = &s.keys().column;
-            let n = tx.execute(
-                "UPDATE records SET state = ?4, return_note_enc = ?2, updated_at = ?3
-                 WHERE id = ?1 AND state IN ('queued', 'uploaded', 'acknowledged')",
-                params![id, c.encrypt_str("records", "return_note", id, note)?, now, RecordState::Returned],
-            )?;
-            if n == 0 {
-                return Err(StoreError::InvalidState { entity: "record", id: id.into(), state: "changed".into(), action: "return" });
-            }
+        self.write(|tx, s| s.reopen_as_revision(tx, Some(by.profile_id()), &plan, note, now))
+    }
+
+    /// In a write: mark the record `returned` with the note and start its next revision as a
+    /// draft from `plan`, linked to it. Returns the new draft's id.
+    pub(crate) fn reopen_as_revision(
+        &self,
+        tx: &Transaction<'_>,
+        actor: Option<&str>,
+        plan: &RevisionPlan,
+        note: &str,
+        now: i64,
+    ) -> Result<String, StoreError> {
+        let id = plan.record_id.as_str();
+        let new_id = self.new_id();
+        let state_json = json::to_string("draft", &plan.session.state_without_events())?;
+        let c = &self.keys().column;
+        let n = tx.execute(
+            "UPDATE records SET state = ?4, return_note_enc = ?2, updated_at = ?3
+             WHERE id = ?1 AND state IN ('queued', 'uploaded', 'acknowledged')",
+            params![id, c.encrypt_str("records", "return_note", id, note)?, now, RecordState::Returned],
+        )?;
+        if n == 0 {
+            return Err(StoreError::InvalidState {
+                entity: "record",
+                id: id.into(),
+                state: "changed".into(),
+                action: "return",
+            });
+        }
+        tx.execute(
+            "INSERT INTO records (id, kind, household_id, child_ref_enc, form_id, form_version, owner_id,
+                state, revision, revision_of, draft_enc, created_at, updated_at)
+             SELECT ?2, kind, household_id, NULL, form_id, form_version, owner_id, ?5, revision + 1, id, ?3, ?4, ?4
+             FROM records_v WHERE id = ?1",
+            params![
+                id,
+                new_id,
+                c.encrypt_str("records", "draft", &new_id, &state_json)?,
+                now,
+                RecordState::Draft
+            ],
+        )?;
+        // The child reference moves with the revision (re-encrypted for the new row).
+        if let Some(child) = &plan.child_ref {
             tx.execute(
-                "INSERT INTO records (id, kind, household_id, child_ref_enc, form_id, form_version, owner_id,
-                    state, revision, revision_of, draft_enc, created_at, updated_at)
-                 SELECT ?2, kind, household_id, NULL, form_id, form_version, owner_id, ?5, revision + 1, id, ?3, ?4, ?4
-                 FROM records_v WHERE id = ?1",
-                params![id, new_id, c.encrypt_str("records", "draft", &new_id, &state_json)?, now, RecordState::Draft],
+                "UPDATE records SET child_ref_enc = ?2 WHERE id = ?1",
+                params![new_id, c.encrypt_str("records", "child_ref", &new_id, child)?],
             )?;
-            // The child reference moves with the revision (re-encrypted for the new row).
-            if let Some(child) = &view.child_ref {
-                tx.execute(
-                    "UPDATE records SET child_ref_enc = ?2 WHERE id = ?1",
-                    params![new_id, c.encrypt_str("records", "child_ref", &new_id, child)?],
-                )?;
-            }
-            s.copy_fixes(tx, id, &new_id)?;
-            append_events(tx, &new_id, session.events(), 0)?;
-            s.audit(tx, Some(by.profile_id()), Action::Returned, view.kind.as_str(), id)?;
-            s.audit(tx, Some(by.profile_id()), Action::Created, view.kind.as_str(), &new_id)
-        })?;
+        }
+        self.copy_fixes(tx, id, &new_id)?;
+        append_events(tx, &new_id, plan.session.events(), 0)?;
+        self.audit(tx, actor, Action::Returned, plan.kind.as_str(), id)?;
+        self.audit(tx, actor, Action::Created, plan.kind.as_str(), &new_id)?;
         Ok(new_id)
     }
 }

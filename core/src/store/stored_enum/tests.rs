@@ -15,6 +15,8 @@ use crate::store::outbox::{OutboxItemKind, OutboxState};
 use crate::store::profiles::Role;
 use crate::store::records::{RecordKind, RecordState};
 use crate::store::team::RecipientKind;
+use crate::store::decisions::{DecisionKind, DecisionState};
+use crate::store::received::ReceivedState;
 
 /// Columns that hold a stored enum but have no CHECK list: adding one to `records` needs the
 /// table rebuilt, so the risk level is checked on read only (`FromSql`).
@@ -127,6 +129,13 @@ fn recipient_kind_is_the_check_list_of_recipients_kind() {
     assert_matches_schema::<RecipientKind>();
 }
 
+#[test]
+fn the_review_enums_are_their_check_lists() {
+    assert_matches_schema::<ReceivedState>();
+    assert_matches_schema::<DecisionKind>();
+    assert_matches_schema::<DecisionState>();
+}
+
 /// `records.risk_level` has no CHECK list (see `UNCHECKED`); if one is added, it must be the
 /// levels, and this test then compares them like the others.
 #[test]
@@ -147,9 +156,12 @@ fn every_check_list_is_a_stored_enum() {
         (Role::TABLE, Role::COLUMN),
         (RecipientKind::TABLE, RecipientKind::COLUMN),
         (Level::TABLE, Level::COLUMN),
+        (ReceivedState::TABLE, ReceivedState::COLUMN),
+        (DecisionKind::TABLE, DecisionKind::COLUMN),
+        (DecisionState::TABLE, DecisionState::COLUMN),
     ];
     let lists = check_lists();
-    assert_eq!(lists.len(), 6, "{lists:?}");
+    assert_eq!(lists.len(), 9, "{lists:?}");
     for l in &lists {
         assert!(
             ours.contains(&(l.table.as_str(), l.column.as_str())),
@@ -197,6 +209,9 @@ fn each_enum_writes_and_reads_its_text() {
     assert_text_round_trips::<Role>();
     assert_text_round_trips::<RecipientKind>();
     assert_text_round_trips::<Level>();
+    assert_text_round_trips::<ReceivedState>();
+    assert_text_round_trips::<DecisionKind>();
+    assert_text_round_trips::<DecisionState>();
 }
 
 #[test]

@@ -30,50 +30,8 @@ const DECISION_LABEL: &[u8] = b"safehome-decision-v1\n";
 const DECISION_RECEIPT_LABEL: &[u8] = b"safehome-decision-receipt-v1\n";
 const DECISION_MAGIC: &[u8; 6] = b"SHDEC\x01";
 
-/// What a supervisor decides about a record.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum DecisionKind {
-    /// The record is complete and correct.
-    Approve,
-    /// Sent back to its volunteer with comments; a revision follows.
-    Return,
-    /// Referred to the district, with a reason.
-    Escalate,
-    /// The action taken on an urgent case, and when (Decree 56/2017's 12 hours).
-    Act,
-}
-
-impl DecisionKind {
-    pub const ALL: [DecisionKind; 4] =
-        [DecisionKind::Approve, DecisionKind::Return, DecisionKind::Escalate, DecisionKind::Act];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            DecisionKind::Approve => "approve",
-            DecisionKind::Return => "return",
-            DecisionKind::Escalate => "escalate",
-            DecisionKind::Act => "act",
-        }
-    }
-
-    /// A verdict settles where the record stands (approve, return, escalate): a record has one
-    /// current verdict, and a new one must name it as its `base` (first decision stands). An
-    /// action note (`act`) is added beside the verdict and conflicts with nothing.
-    pub fn is_verdict(self) -> bool {
-        !matches!(self, DecisionKind::Act)
-    }
-
-    pub fn parse(text: &str) -> Option<DecisionKind> {
-        Self::ALL.into_iter().find(|k| k.as_str() == text)
-    }
-}
-
-impl std::fmt::Display for DecisionKind {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
+/// What a supervisor decides about a record (defined once, with the store's column).
+pub use crate::store::decisions::{DecisionContent, DecisionKind, QuestionComment};
 
 /// All the server learns about a decision.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -270,23 +228,6 @@ pub struct FeedPage {
     pub more: bool,
 }
 
-/// The content of a decision, sealed in its envelope: what the volunteer and the supervisors
-/// read, never the server.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
-pub struct DecisionContent {
-    /// The overall comment (return), the reason (escalate) or the action taken (act).
-    pub note: String,
-    /// Per question: the question's path and the comment shown next to it (return).
-    #[serde(default)]
-    pub comments: Vec<QuestionComment>,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct QuestionComment {
-    pub path: String,
-    pub comment: String,
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -344,10 +285,10 @@ mod tests {
         assert!(DecisionKind::Return.is_verdict());
         assert!(DecisionKind::Escalate.is_verdict());
         assert!(!DecisionKind::Act.is_verdict());
-        for k in DecisionKind::ALL {
-            assert_eq!(DecisionKind::parse(k.as_str()), Some(k));
+        for &k in <DecisionKind as crate::store::StoredEnum>::ALL {
+            assert_eq!(k.as_str().parse::<DecisionKind>(), Ok(k));
             assert_eq!(serde_json::to_value(k).unwrap(), k.as_str());
         }
-        assert_eq!(DecisionKind::parse("merge"), None);
+        assert!("merge".parse::<DecisionKind>().is_err());
     }
 }
