@@ -195,9 +195,12 @@ impl Store {
             .as_ref()
             .map(|c| {
                 let text = json::to_string("decision content", c)?;
-                Ok::<_, StoreError>(
-                    self.keys().column.encrypt_str("decisions", "content", &d.id, &text)?,
-                )
+                Ok::<_, StoreError>(self.keys().column.encrypt_str(
+                    "decisions",
+                    "content",
+                    &d.id,
+                    &text,
+                )?)
             })
             .transpose()?;
         tx.execute(
@@ -304,7 +307,8 @@ impl Store {
     pub fn apply_decision(&self, d: &NewDecision) -> Result<Applied, StoreError> {
         let now = self.now_ms();
         // A return on one of this device's records: its draft is built before the write.
-        let reopen = if d.kind == DecisionKind::Return { self.reopen_plan(&d.record_id)? } else { None };
+        let reopen =
+            if d.kind == DecisionKind::Return { self.reopen_plan(&d.record_id)? } else { None };
         self.write(|tx, s| {
             let existing: Option<DecisionState> = tx
                 .query_row("SELECT state FROM decisions_v WHERE id = ?1", [&d.id], |r| r.get(0))
@@ -367,7 +371,11 @@ impl Store {
 
     /// The decisions about a record, in the server's order (those not yet stored last), with
     /// their content where this device can read it.
-    pub fn decisions_for(&self, by: &Actor, record_id: &str) -> Result<Vec<DecisionView>, StoreError> {
+    pub fn decisions_for(
+        &self,
+        by: &Actor,
+        record_id: &str,
+    ) -> Result<Vec<DecisionView>, StoreError> {
         // The volunteer sees decisions on its own records (and on the records its revisions
         // continue); a supervisor those of the team.
         if !by.can(Permission::ReviewTeam) {
@@ -411,7 +419,10 @@ impl Store {
 
     /// The record's current verdict: the last verdict the server ordered (or, before any is
     /// confirmed, the last one made here and pending).
-    pub fn current_verdict(&self, record_id: &str) -> Result<Option<(String, DecisionKind)>, StoreError> {
+    pub fn current_verdict(
+        &self,
+        record_id: &str,
+    ) -> Result<Option<(String, DecisionKind)>, StoreError> {
         Ok(self
             .reader()?
             .query_row(
@@ -426,7 +437,8 @@ impl Store {
 }
 
 fn decision_exists(tx: &Transaction<'_>, id: &str) -> Result<bool, StoreError> {
-    Ok(tx.query_row("SELECT count(*) FROM decisions WHERE id = ?1", [id], |r| r.get::<_, i64>(0))?
+    Ok(tx
+        .query_row("SELECT count(*) FROM decisions WHERE id = ?1", [id], |r| r.get::<_, i64>(0))?
         > 0)
 }
 

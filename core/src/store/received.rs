@@ -193,6 +193,23 @@ struct LocationParts {
     flags: Vec<QualityFlag>,
 }
 
+/// Move cursor `name` forward to `after` (never back). Not an UPSERT: the row seals' triggers
+/// list touched rows with `INSERT OR IGNORE`, and an UPSERT's own conflict handling would
+/// override theirs.
+fn set_cursor(tx: &rusqlite::Transaction<'_>, name: &str, after: i64) -> Result<(), StoreError> {
+    let n = tx.execute(
+        "UPDATE sync_cursors SET after = ?2 WHERE name = ?1 AND after < ?2",
+        params![name, after],
+    )?;
+    if n == 0 {
+        tx.execute(
+            "INSERT OR IGNORE INTO sync_cursors (name, after) VALUES (?1, ?2)",
+            params![name, after],
+        )?;
+    }
+    Ok(())
+}
+
 impl Store {
     /// Where the download `name` left off (0: from the start).
     pub fn cursor(&self, name: &str) -> Result<i64, StoreError> {
@@ -230,25 +247,14 @@ impl Store {
                     ],
                 )?;
             }
-            tx.execute(
-                "INSERT INTO sync_cursors (name, after) VALUES (?1, ?2)
-                 ON CONFLICT (name) DO UPDATE SET after = max(after, ?2)",
-                params![super::received::INDEX_CURSOR, next_after],
-            )?;
+            set_cursor(tx, INDEX_CURSOR, next_after)?;
             Ok(added)
         })
     }
 
     /// Move a download's cursor forward (never back).
     pub fn advance_cursor(&self, name: &str, after: i64) -> Result<(), StoreError> {
-        self.write(|tx, _| {
-            tx.execute(
-                "INSERT INTO sync_cursors (name, after) VALUES (?1, ?2)
-                 ON CONFLICT (name) DO UPDATE SET after = max(after, ?2)",
-                params![name, after],
-            )?;
-            Ok(())
-        })
+        self.write(|tx, _| set_cursor(tx, name, after))
     }
 
     /// Records listed and not fetched yet, in the order to fetch them: the most serious risk
@@ -278,7 +284,8 @@ impl Store {
         }
         let evidence = json::to_string("evidence", &v.evidence)?;
         self.write(|tx, s| {
-            let sub = s.keys().column.encrypt("received", "submission", &v.record_id, &v.submission)?;
+            let sub =
+                s.keys().column.encrypt("received", "submission", &v.record_id, &v.submission)?;
             let n = tx.execute(
                 "UPDATE received SET device_id = ?2, kind = ?3, form_id = ?4, form_version = ?5,
                     household_code = ?6, commune = ?7, risk_level = ?8, due_at = ?9,
@@ -330,7 +337,11 @@ impl Store {
 
     /// The supervisor's queue of received records: valid, not replaced by a pulled revision,
     /// not approved; urgent first, then by deadline, then the newest; at most `limit`.
-    pub fn received_queue(&self, by: &Actor, limit: usize) -> Result<Vec<ReceivedItem>, StoreError> {
+    pub fn received_queue(
+        &self,
+        by: &Actor,
+        limit: usize,
+    ) -> Result<Vec<ReceivedItem>, StoreError> {
         by.require(Permission::ReviewTeam)?;
         let now = self.now_ms();
         let conn = self.reader()?;
@@ -367,8 +378,19 @@ impl Store {
         })?;
         let mut out = Vec::new();
         for row in rows {
-            let (id, device_id, kind, household_code, level, due, fin, revision, sub, verdict, acted) =
-                row?;
+            let (
+                id,
+                device_id,
+                kind,
+                household_code,
+                level,
+                due,
+                fin,
+                revision,
+                sub,
+                verdict,
+                acted,
+            ) = row?;
             if verdict == Some(DecisionKind::Approve) {
                 continue;
             }
@@ -400,7 +422,11 @@ impl Store {
         Ok(out)
     }
 
-    fn submission_parts(&self, id: &str, sub: Option<&[u8]>) -> Result<SubmissionParts, StoreError> {
+    fn submission_parts(
+        &self,
+        id: &str,
+        sub: Option<&[u8]>,
+    ) -> Result<SubmissionParts, StoreError> {
         let Some(sub) = sub else { return Ok(SubmissionParts::default()) };
         let bytes = self.keys().column.decrypt("received", "submission", id, sub)?;
         json::from_slice("received submission", &bytes)
@@ -436,22 +462,34 @@ impl Store {
                 [id],
                 |r| {
                     Ok((
-                        r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?,
-                        r.get(6)?, r.get(7)?, r.get(8)?, r.get(9)?, r.get(10)?, r.get(11)?,
-                        r.get(12)?, r.get(13)?, r.get(14)?,
+                        r.get(0)?,
+                        r.get(1)?,
+                        r.get(2)?,
+                        r.get(3)?,
+                        r.get(4)?,
+                        r.get(5)?,
+                        r.get(6)?,
+                        r.get(7)?,
+                        r.get(8)?,
+                        r.get(9)?,
+                        r.get(10)?,
+                        r.get(11)?,
+                        r.get(12)?,
+                        r.get(13)?,
+                        r.get(14)?,
                     ))
                 },
             )
             .optional()?;
-        let r = row.ok_or_else(|| StoreError::NotFound { entity: "received record", id: id.into() })?;
-        let submission: Option<Json> = r
-            .13
-            .as_deref()
-            .map(|sub| {
-                let bytes = self.keys().column.decrypt("received", "submission", id, sub)?;
-                json::from_slice("received submission", &bytes)
-            })
-            .transpose()?;
+        let r =
+            row.ok_or_else(|| StoreError::NotFound { entity: "received record", id: id.into() })?;
+        let submission: Option<Json> =
+            r.13.as_deref()
+                .map(|sub| {
+                    let bytes = self.keys().column.decrypt("received", "submission", id, sub)?;
+                    json::from_slice("received submission", &bytes)
+                })
+                .transpose()?;
         let parts: SubmissionParts = match &submission {
             Some(v) => json::from_value("received submission", v.clone())?,
             None => SubmissionParts::default(),
@@ -504,7 +542,9 @@ impl Store {
     pub fn received_record_received_at(&self, id: &str) -> Result<Option<i64>, StoreError> {
         Ok(self
             .reader()?
-            .query_row("SELECT received_at FROM received_v WHERE record_id = ?1", [id], |r| r.get(0))
+            .query_row("SELECT received_at FROM received_v WHERE record_id = ?1", [id], |r| {
+                r.get(0)
+            })
             .optional()?)
     }
 
@@ -591,7 +631,12 @@ impl Store {
         );
         let mut stmt = conn.prepare(&sql)?;
         let rows = stmt.query_map([], |r| {
-            Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, String>(2)?, r.get::<_, bool>(3)?))
+            Ok((
+                r.get::<_, String>(0)?,
+                r.get::<_, String>(1)?,
+                r.get::<_, String>(2)?,
+                r.get::<_, bool>(3)?,
+            ))
         })?;
         let mut out = Vec::new();
         let mut left = budget;
@@ -627,7 +672,12 @@ impl Store {
 
     /// Keep a fetched evidence envelope. The sync layer has checked its SHA-256 and its
     /// signature; it stays sealed (ciphertext) and is opened when shown.
-    pub fn keep_evidence(&self, record_id: &str, sha256: &str, envelope: &[u8]) -> Result<(), StoreError> {
+    pub fn keep_evidence(
+        &self,
+        record_id: &str,
+        sha256: &str,
+        envelope: &[u8],
+    ) -> Result<(), StoreError> {
         let now = self.now_ms();
         self.write(|tx, _| {
             tx.execute(
@@ -649,14 +699,17 @@ impl Store {
         evidence_id: &str,
     ) -> Result<(Vec<u8>, Opened), StoreError> {
         let view = self.received_record(by, record_id)?;
-        let e = view.evidence.iter().find(|e| e.id == evidence_id).ok_or_else(|| {
-            StoreError::NotFound { entity: "evidence", id: evidence_id.into() }
-        })?;
+        let e =
+            view.evidence.iter().find(|e| e.id == evidence_id).ok_or_else(|| {
+                StoreError::NotFound { entity: "evidence", id: evidence_id.into() }
+            })?;
         let envelope: Option<Vec<u8>> = self
             .reader()?
-            .query_row("SELECT envelope FROM received_evidence WHERE sha256 = ?1", [&e.sha256], |r| {
-                r.get(0)
-            })
+            .query_row(
+                "SELECT envelope FROM received_evidence WHERE sha256 = ?1",
+                [&e.sha256],
+                |r| r.get(0),
+            )
             .optional()?;
         let envelope = envelope.ok_or_else(|| StoreError::InvalidState {
             entity: "evidence",
@@ -664,7 +717,9 @@ impl Store {
             state: "not fetched".into(),
             action: "open",
         })?;
-        if crate::hex::encode(ring::digest::digest(&ring::digest::SHA256, &envelope).as_ref()) != e.sha256 {
+        if crate::hex::encode(ring::digest::digest(&ring::digest::SHA256, &envelope).as_ref())
+            != e.sha256
+        {
             return Err(StoreError::Tampered { table: "received_evidence", row: e.sha256.clone() });
         }
         let device = self.team_device_key(&view.device_id)?;
@@ -674,7 +729,10 @@ impl Store {
     }
 
     /// The key of a device of the team, as the stored team configuration lists it.
-    pub(crate) fn team_device_key(&self, device_id: &str) -> Result<Option<DevicePublicKey>, StoreError> {
+    pub(crate) fn team_device_key(
+        &self,
+        device_id: &str,
+    ) -> Result<Option<DevicePublicKey>, StoreError> {
         let Some(config) = self.sync_state()?.config else { return Ok(None) };
         let doc: Json = json::from_str("config", &config)?;
         let key = doc["config"]["devices"]

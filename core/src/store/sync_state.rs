@@ -323,7 +323,14 @@ impl Store {
                     state.base_url = Some(url.to_string());
                 }
             }
-            if update.enrolling || changed {
+            // The team's devices (whose signatures this device accepts, whose inboxes decisions
+            // are sealed to) change as phones enroll and are revoked.
+            let devices_changed =
+                !changed && devices_differ(state.config.as_deref(), update.config_json);
+            if devices_changed {
+                s.audit(tx, actor, Action::Configured, SYNC_ENTITY, s.device_id())?;
+            }
+            if update.enrolling || changed || devices_changed {
                 state.config = Some(update.config_json.to_string());
                 if update.enrolling {
                     s.audit(tx, actor, Action::Enrolled, SYNC_ENTITY, s.device_id())?;
@@ -365,4 +372,14 @@ impl Store {
         }
         Ok(false)
     }
+}
+
+/// Whether two signed configurations (as kept) list different team devices.
+fn devices_differ(kept: Option<&str>, new: &str) -> bool {
+    let devices = |text: &str| {
+        serde_json::from_str::<serde_json::Value>(text)
+            .ok()
+            .map(|doc| doc["config"]["devices"].clone())
+    };
+    kept.and_then(devices) != devices(new)
 }

@@ -13,11 +13,11 @@ pub mod review;
 pub mod transport;
 
 pub use engine::Engine;
-pub use review::{Decision, ReviewReport, decide};
 pub use enroll::{enroll, normalize_base_url};
 pub use report::{
     ItemOutcome, NoProgress, Progress, SyncError, SyncProgress, SyncReport, SyncSummary,
 };
+pub use review::{Decision, ReviewReport, decide};
 pub use transport::{CHUNK_LEN, HttpRequest, HttpResponse, Transport, TransportError};
 
 use crate::store::Store;

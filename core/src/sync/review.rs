@@ -176,33 +176,41 @@ impl ReviewSync {
         store: &Store,
         response: &HttpResponse,
     ) -> Result<(), SyncError> {
-        let waiting = self.waiting.take().ok_or(SyncError::Misuse("no review request in flight"))?;
+        let waiting =
+            self.waiting.take().ok_or(SyncError::Misuse("no review request in flight"))?;
         let ok = (200..300).contains(&response.status);
         let code = || error_code(response);
         match waiting {
             Waiting::Decision(id) if ok => {
-                let receipt = parse_json(&response.body)
-                    .map_err(|e| e.to_string())
-                    .and_then(|j| {
-                        DecisionReceipt::verify(&j, &self.server_key).map_err(|e| e.to_string())
-                    });
+                let receipt = parse_json(&response.body).map_err(|e| e.to_string()).and_then(|j| {
+                    DecisionReceipt::verify(&j, &self.server_key).map_err(|e| e.to_string())
+                });
                 match receipt {
                     Ok(r) if r.decision_id == id => {
                         store.decision_sent(&id, r.seq)?;
                         self.report.decisions_sent += 1;
                     }
                     // Not a receipt for this decision: it stays pending for the next sync.
-                    Ok(_) | Err(_) => self.stop(format!("decision {id}: the receipt does not verify")),
+                    Ok(_) | Err(_) => {
+                        self.stop(format!("decision {id}: the receipt does not verify"))
+                    }
                 }
             }
             Waiting::Decision(id) => match response.status {
                 409 | 400 | 403 | 404 | 413 => {
-                    let detail = String::from_utf8_lossy(&response.body).chars().take(2_000).collect::<String>();
+                    let detail = String::from_utf8_lossy(&response.body)
+                        .chars()
+                        .take(2_000)
+                        .collect::<String>();
                     let conflict = code() == "decision_conflict";
                     store.decision_refused(&id, conflict, &detail)?;
                     self.report.decisions_refused.push(id);
                 }
-                _ => self.stop(format!("decision {id}: the server answered {} {}", response.status, code())),
+                _ => self.stop(format!(
+                    "decision {id}: the server answered {} {}",
+                    response.status,
+                    code()
+                )),
             },
             Waiting::Index(after) if ok => {
                 let page: IndexPage = parse_json(&response.body)
@@ -232,11 +240,16 @@ impl ReviewSync {
                     })
                     .collect();
                 self.report.listed += store.note_listed(&items, page.next_after)? as i64;
-                self.index_after = (page.more && page.next_after > after).then_some(page.next_after);
+                self.index_after =
+                    (page.more && page.next_after > after).then_some(page.next_after);
             }
             Waiting::Index(_) => {
                 self.index_after = None;
-                self.stop(format!("team index: the server answered {} {}", response.status, code()));
+                self.stop(format!(
+                    "team index: the server answered {} {}",
+                    response.status,
+                    code()
+                ));
             }
             Waiting::Body(record_id) if ok => {
                 if response.body.len() > MAX_SUBMISSION_BODY {
@@ -256,7 +269,11 @@ impl ReviewSync {
                     let reason = format!("the server answered {} {}", response.status, code());
                     self.quarantine(store, &record_id, &reason)?;
                 }
-                _ => self.stop(format!("record {record_id}: the server answered {} {}", response.status, code())),
+                _ => self.stop(format!(
+                    "record {record_id}: the server answered {} {}",
+                    response.status,
+                    code()
+                )),
             },
             Waiting::Evidence(fetch) if ok => {
                 let body = &response.body;
@@ -270,12 +287,21 @@ impl ReviewSync {
                     self.report.evidence_fetched += 1;
                     self.report.evidence_bytes += body.len() as i64;
                 } else {
-                    tracing::warn!("evidence {} of {} does not verify; not kept", fetch.sha256, fetch.record_id);
+                    tracing::warn!(
+                        "evidence {} of {} does not verify; not kept",
+                        fetch.sha256,
+                        fetch.record_id
+                    );
                 }
             }
             Waiting::Evidence(fetch) => {
                 if !matches!(response.status, 403 | 404) {
-                    self.stop(format!("evidence {}: the server answered {} {}", fetch.sha256, response.status, code()));
+                    self.stop(format!(
+                        "evidence {}: the server answered {} {}",
+                        fetch.sha256,
+                        response.status,
+                        code()
+                    ));
                 }
             }
             Waiting::Feed(after) if ok => {
@@ -288,7 +314,8 @@ impl ReviewSync {
                         detail: "the cursor went back or the page is too long".into(),
                     });
                 }
-                for item in page.items.iter().filter(|i| i.seq > after && i.seq <= page.next_after) {
+                for item in page.items.iter().filter(|i| i.seq > after && i.seq <= page.next_after)
+                {
                     self.apply_feed_item(store, item.seq, item.received_at_ms, &item.body)?;
                 }
                 store.advance_cursor(FEED_CURSOR, page.next_after)?;
@@ -296,7 +323,11 @@ impl ReviewSync {
             }
             Waiting::Feed(_) => {
                 self.feed_after = None;
-                self.stop(format!("decision feed: the server answered {} {}", response.status, code()));
+                self.stop(format!(
+                    "decision feed: the server answered {} {}",
+                    response.status,
+                    code()
+                ));
             }
         }
         Ok(())
@@ -307,7 +338,12 @@ impl ReviewSync {
         self.report.stopped = Some(why);
     }
 
-    fn quarantine(&mut self, store: &Store, record_id: &str, reason: &str) -> Result<(), SyncError> {
+    fn quarantine(
+        &mut self,
+        store: &Store,
+        record_id: &str,
+        reason: &str,
+    ) -> Result<(), SyncError> {
         tracing::warn!("record {record_id} quarantined: {reason}");
         store.quarantine_received(record_id, reason)?;
         self.report.quarantined.push((record_id.to_string(), reason.to_string()));
@@ -343,9 +379,7 @@ impl ReviewSync {
         if r.team != self.config.team {
             return Ok(Err("the record is another team's".into()));
         }
-        let listed_at = store
-            .received_record_received_at(record_id)?
-            .unwrap_or(i64::MAX);
+        let listed_at = store.received_record_received_at(record_id)?.unwrap_or(i64::MAX);
         let Some(device) = self.config.device(&r.device_id) else {
             return Ok(Err("unknown device: not enrolled in the team".into()));
         };
@@ -370,7 +404,9 @@ impl ReviewSync {
             Ok(d) => d,
             Err(e) => return Ok(Err(format!("submission: not JSON: {e}"))),
         };
-        if doc["record_id"].as_str() != Some(record_id) || doc["device_id"].as_str() != Some(&r.device_id) {
+        if doc["record_id"].as_str() != Some(record_id)
+            || doc["device_id"].as_str() != Some(&r.device_id)
+        {
             return Ok(Err("the submission names another record or device than its header".into()));
         }
         Ok(Ok(Verified {
@@ -534,10 +570,9 @@ pub fn decide(
         message: "the volunteer's device has no inbox key: update its app and sync it".into(),
     })?;
     let mut recipients = store.recipient_keys()?;
-    let origin = origin.parse().map_err(|e| SyncError::Invalid {
-        field: "inbox_key",
-        message: format!("{e}"),
-    })?;
+    let origin = origin
+        .parse()
+        .map_err(|e| SyncError::Invalid { field: "inbox_key", message: format!("{e}") })?;
     if !recipients.contains(&origin) {
         recipients.push(origin);
     }

@@ -229,7 +229,12 @@ impl Store {
         let n = tx.execute(
             "UPDATE records SET state = ?4, return_note_enc = ?2, updated_at = ?3
              WHERE id = ?1 AND state IN ('queued', 'uploaded', 'acknowledged')",
-            params![id, c.encrypt_str("records", "return_note", id, note)?, now, RecordState::Returned],
+            params![
+                id,
+                c.encrypt_str("records", "return_note", id, note)?,
+                now,
+                RecordState::Returned
+            ],
         )?;
         if n == 0 {
             return Err(StoreError::InvalidState {

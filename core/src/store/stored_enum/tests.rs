@@ -10,13 +10,13 @@ use rusqlite::Connection;
 use super::{StoredEnum, UnknownValue};
 use crate::form::risk::Level;
 use crate::store::StoreError;
+use crate::store::decisions::{DecisionKind, DecisionState};
 use crate::store::migrate;
 use crate::store::outbox::{OutboxItemKind, OutboxState};
 use crate::store::profiles::Role;
+use crate::store::received::ReceivedState;
 use crate::store::records::{RecordKind, RecordState};
 use crate::store::team::RecipientKind;
-use crate::store::decisions::{DecisionKind, DecisionState};
-use crate::store::received::ReceivedState;
 
 /// Columns that hold a stored enum but have no CHECK list: adding one to `records` needs the
 /// table rebuilt, so the risk level is checked on read only (`FromSql`).
