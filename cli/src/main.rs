@@ -15,6 +15,7 @@ mod form_cmd;
 mod geo_cmd;
 mod out;
 mod report;
+mod review_cmd;
 mod source;
 mod sync_cmd;
 mod utc_offset;
@@ -90,12 +91,17 @@ enum Command {
         /// The server key `safehome-server init` printed (shserver1…), checked if given.
         #[arg(long)]
         server_key: Option<String>,
-        /// A supervisor's (or the archive's) recipient key (shrecip1…): the team's submissions
-        /// are sealed to it from then on. Needs a supervisor code.
+        /// Another recipient key (shrecip1…) than the device's own inbox (the default): the
+        /// archive holder's, say. A supervisor's device that gives one cannot open the
+        /// submissions it pulls.
         #[arg(long)]
         recipient_key: Option<String>,
     },
-    /// Upload what waits in the outbox, urgent first. Exit 0: nothing failed and nothing is
+    /// The supervisor's review of records pulled from the team's server, and decisions.
+    #[command(subcommand)]
+    Review(review_cmd::ReviewCommand),
+    /// Upload what waits in the outbox, urgent first; then decisions up, and the team's
+    /// submissions (a supervisor) and decisions down. Exit 0: nothing failed and nothing is
     /// parked; 1: records failed (retried later) or are parked, or the server refused or
     /// could not be reached; 2: cannot start (not enrolled, unusable store).
     Sync {
@@ -104,6 +110,10 @@ enum Command {
         /// Another base URL for this sync (default: the one enrolled with).
         #[arg(long)]
         server: Option<String>,
+        /// Bytes of the team's photos a supervisor's device fetches ahead of being asked
+        /// (0 on a metered network: only the photos asked for with `review fetch`).
+        #[arg(long, default_value_t = safehome_core::sync::review::DEFAULT_EVIDENCE_BUDGET)]
+        evidence_budget: i64,
         #[arg(long)]
         json: bool,
     },
@@ -180,9 +190,10 @@ fn main() -> ExitCode {
             server_key.as_deref(),
             recipient_key.as_deref(),
         ),
-        Command::Sync { user, server, json } => {
-            sync_cmd::run(&cli.device, &user, server.as_deref(), json)
+        Command::Sync { user, server, evidence_budget, json } => {
+            sync_cmd::run(&cli.device, &user, server.as_deref(), evidence_budget, json)
         }
+        Command::Review(cmd) => review_cmd::run(&cli.device, cmd),
         Command::Keys(cmd) => evidence_cmd::run_keys(cmd),
         Command::Photo(cmd) => evidence_cmd::run_photo(cmd),
         Command::Evidence(cmd) => evidence_cmd::run(cmd),

@@ -16,7 +16,7 @@ use crate::device_cmd::{DeviceArgs, actor, fail, json_out, open, store_fail};
 use crate::outln;
 use crate::transport::HttpTransport;
 
-fn sync_fail(e: SyncError) -> Outcome {
+pub(crate) fn sync_fail(e: SyncError) -> Outcome {
     match e {
         SyncError::Store(e) => store_fail(e),
         e @ (SyncError::NotEnrolled | SyncError::Invalid { .. } | SyncError::Misuse(_)) => {
@@ -68,7 +68,13 @@ pub fn enroll(
 }
 
 /// `safehome sync [--server URL] --user NAME [--json]`.
-pub fn run(args: &DeviceArgs, user: &str, server: Option<&str>, json: bool) -> Outcome {
+pub fn run(
+    args: &DeviceArgs,
+    user: &str,
+    server: Option<&str>,
+    evidence_budget: i64,
+    json: bool,
+) -> Outcome {
     let store = match open(args) {
         Ok(s) => s,
         Err(o) => return o,
@@ -98,7 +104,7 @@ pub fn run(args: &DeviceArgs, user: &str, server: Option<&str>, json: bool) -> O
         Ok(a) => a,
         Err(o) => return o,
     };
-    let report = match sync::run(&store, &a, &transport, &NoProgress) {
+    let report = match sync::run_with(&store, &a, &transport, &NoProgress, evidence_budget) {
         Ok(r) => r,
         Err(e) => return sync_fail(e),
     };
@@ -154,6 +160,34 @@ fn print_report(store: &Store, r: &SyncReport) {
                 );
             }
         }
+    }
+    let v = &r.review;
+    outln!(
+        "review: {} decision(s) sent, {} refused; {} listed, {} pulled, {} quarantined; {} photo(s) fetched ({} bytes); {} decision(s) applied, {} rejected",
+        v.decisions_sent,
+        v.decisions_refused.len(),
+        v.listed,
+        v.pulled,
+        v.quarantined.len(),
+        v.evidence_fetched,
+        v.evidence_bytes,
+        v.decisions_applied,
+        v.decisions_rejected.len()
+    );
+    for id in &v.decisions_refused {
+        outln!("  refused decision {id} (see `safehome review decisions`)");
+    }
+    for (id, why) in &v.quarantined {
+        outln!("  quarantined {id}: {why}");
+    }
+    for (id, why) in &v.decisions_rejected {
+        outln!("  rejected decision {id}: {why}");
+    }
+    for id in &v.reopened {
+        outln!("  returned by the supervisor: draft revision {id} reopened");
+    }
+    if let Some(why) = &v.stopped {
+        outln!("  review stopped early: {why}");
     }
     if r.regression {
         outln!(

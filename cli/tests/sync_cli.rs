@@ -89,11 +89,11 @@ fn serve(
             device_id: device_id.into(),
             role: "volunteer".into(),
             recipients: vec![ConfigRecipient {
-                devices: Vec::new(),
                 public_key: recipient.into(),
                 kind: "archive".into(),
                 label: "Archive".into(),
             }],
+            devices: Vec::new(),
             server_public_key: server_public(key).to_string(),
             issued_at_ms: now,
         }

@@ -254,14 +254,16 @@ fn a_wrong_key_migrates_nothing_and_an_old_verifier_is_keyed_by_the_migration() 
         let bare = bare_pbkdf2("2222", &salt, iterations);
         c.execute("UPDATE profiles SET pin_hash = ?2 WHERE id = ?1", rusqlite::params![id, bare])
             .unwrap();
-        // (Version 8's sync_state goes too; its outbox rebuild copies the rows it finds; and
-        // version 9's row seals.)
+        // (Version 8's sync_state goes too; its outbox rebuild copies the rows it finds;
+        // version 9's row seals; and version 10's review tables.)
         c.execute_batch(
             "ALTER TABLE profiles DROP COLUMN row_mac; DROP INDEX audit_entity;
              DROP INDEX audit_entity_id; ALTER TABLE records DROP COLUMN row_mac;
              ALTER TABLE outbox DROP COLUMN row_mac; ALTER TABLE recipients DROP COLUMN row_mac;
              ALTER TABLE device DROP COLUMN row_mac;
-             DROP TABLE sync_state; PRAGMA user_version = 6;",
+             DROP TABLE sync_state; DROP TABLE inbox; DROP TABLE received;
+             DROP TABLE received_evidence; DROP TABLE evidence_wanted; DROP TABLE decisions;
+             DROP TABLE sync_cursors; PRAGMA user_version = 6;",
         )
         .unwrap();
     }

@@ -366,7 +366,7 @@ impl Store {
         if let Some(draft) = open {
             return Ok(Some(ReopenPlan::OpenDraft(draft)));
         }
-        Ok(Some(ReopenPlan::New(self.revision_plan(record_id)?)))
+        Ok(Some(ReopenPlan::New(Box::new(self.revision_plan(record_id)?))))
     }
 
     /// The decisions about a record, in the server's order (those not yet stored last), with
@@ -452,7 +452,7 @@ pub(crate) struct RevisionPlan {
 
 enum ReopenPlan {
     OpenDraft(String),
-    New(RevisionPlan),
+    New(Box<RevisionPlan>),
 }
 
 impl Store {

@@ -23,7 +23,7 @@ pub fn encode(bytes: &[u8]) -> String {
 /// Decode strict standard base64 (padding required, no whitespace); `None` if it is not.
 pub fn decode(text: &str) -> Option<Vec<u8>> {
     let bytes = text.as_bytes();
-    if bytes.len() % 4 != 0 {
+    if !bytes.len().is_multiple_of(4) {
         return None;
     }
     let value = |c: u8| ALPHABET.iter().position(|&a| a == c).map(|v| v as u32);

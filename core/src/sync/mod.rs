@@ -33,7 +33,20 @@ pub fn run(
     transport: &dyn Transport,
     progress: &dyn Progress,
 ) -> Result<SyncReport, SyncError> {
+    run_with(store, actor, transport, progress, review::DEFAULT_EVIDENCE_BUDGET)
+}
+
+/// [`run`], with the bytes of the team's evidence a supervisor's device may fetch ahead of being
+/// asked (0 on a metered network).
+pub fn run_with(
+    store: &Store,
+    actor: &Actor,
+    transport: &dyn Transport,
+    progress: &dyn Progress,
+    evidence_budget: i64,
+) -> Result<SyncReport, SyncError> {
     let mut engine = Engine::new(store, actor)?;
+    engine.set_evidence_budget(evidence_budget);
     loop {
         let request = match engine.poll_request() {
             Ok(Some(r)) => r,
