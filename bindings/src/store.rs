@@ -26,10 +26,11 @@ use crate::location::AssignedAreas;
 use crate::logging::{self, LogLevel, call};
 use crate::progress::{self, ProgressListener};
 use crate::records::{
-    AttachmentInfo, AuditReport, Enrollment, Household, HouseholdRef, NewHousehold, OutboxEntry,
-    ProfileInfo, RecipientInfo, RecipientKind, RecordSummary, RecordView, Role, StorageStatus,
+    AttachmentInfo, AuditReport, DecisionKind, DecisionView, Enrollment, Household, HouseholdRef,
+    NewHousehold, OutboxEntry, ProfileInfo, QuestionComment, ReceivedItem, ReceivedRecord,
+    RecipientInfo, RecipientKind, RecordSummary, RecordView, Role, StorageStatus, count,
 };
-use crate::sync::{ServerEnrollment, SyncReport, SyncStatus};
+use crate::sync::{Quarantined, ServerEnrollment, SyncReport, SyncStatus};
 use crate::transport::HttpTransport;
 
 /// The live draft of each record: one owner per draft. A second `openDraft` of a record (another
@@ -569,7 +570,126 @@ impl ProfileSession {
         transport: Arc<dyn HttpTransport>,
         progress: Option<Arc<dyn ProgressListener>>,
     ) -> Result<SyncReport, ApiError> {
-        call("profile.sync", || crate::sync::run(&*self.store()?, &self.actor, transport, progress))
+        call("profile.sync", || {
+            crate::sync::run(
+                &*self.store()?,
+                &self.actor,
+                transport,
+                progress,
+                safehome_core::sync::review::DEFAULT_EVIDENCE_BUDGET,
+            )
+        })
+    }
+
+    /// `sync`, with the bytes of the team's photos a supervisor's phone fetches ahead of being
+    /// asked: 0 on a metered network (only the photos asked for with `requestEvidence` come).
+    pub fn sync_with_photo_budget(
+        &self,
+        transport: Arc<dyn HttpTransport>,
+        progress: Option<Arc<dyn ProgressListener>>,
+        photo_budget_bytes: i64,
+    ) -> Result<SyncReport, ApiError> {
+        call("profile.sync", || {
+            crate::sync::run(&*self.store()?, &self.actor, transport, progress, photo_budget_bytes)
+        })
+    }
+
+    // ----- review across devices ----------------------------------------------------------------
+
+    /// Supervisors: the records pulled from the team's server to review, urgent first, then by
+    /// deadline, then the newest (approved ones and those replaced by a revision leave it).
+    pub fn received_queue(&self, limit: i32) -> Result<Vec<ReceivedItem>, ApiError> {
+        call("profile.received_queue", || {
+            let limit = usize::try_from(limit.max(0)).unwrap_or(0);
+            Ok(self
+                .store()?
+                .received_queue(&self.actor, limit)?
+                .into_iter()
+                .map(Into::into)
+                .collect())
+        })
+    }
+
+    /// Supervisors: one received record, whole, with its decisions.
+    pub fn received_record(&self, record_id: String) -> Result<ReceivedRecord, ApiError> {
+        call("profile.received_record", || {
+            Ok(self.store()?.received_record(&self.actor, &record_id)?.into())
+        })
+    }
+
+    /// Supervisors: pulled records that failed verification, with why.
+    pub fn quarantined(&self) -> Result<Vec<Quarantined>, ApiError> {
+        call("profile.quarantined", || {
+            Ok(self
+                .store()?
+                .quarantined(&self.actor)?
+                .into_iter()
+                .map(|(id, reason)| Quarantined { id, reason })
+                .collect())
+        })
+    }
+
+    /// Supervisors: decide on a received record. Signed by this device, sealed to the
+    /// volunteer's phone and the team's recipients, uploaded at the next sync. `comments` go
+    /// next to the questions (a return); `actionAtMs` says when an action was taken (`Act`
+    /// only). Returns the decision's id.
+    pub fn decide(
+        &self,
+        record_id: String,
+        kind: DecisionKind,
+        note: String,
+        comments: Vec<QuestionComment>,
+        action_at_ms: Option<i64>,
+    ) -> Result<String, ApiError> {
+        call("profile.decide", || {
+            let decision = safehome_core::sync::Decision {
+                kind,
+                content: safehome_core::store::decisions::DecisionContent {
+                    note,
+                    comments: comments.into_iter().map(Into::into).collect(),
+                },
+                action_at_ms,
+            };
+            Ok(safehome_core::sync::decide(&*self.store()?, &self.actor, &record_id, &decision)?)
+        })
+    }
+
+    /// What was decided about a record and why: for its volunteer (on their own records) and
+    /// for supervisors.
+    pub fn decisions(&self, record_id: String) -> Result<Vec<DecisionView>, ApiError> {
+        call("profile.decisions", || {
+            Ok(self
+                .store()?
+                .decisions_for(&self.actor, &record_id)?
+                .into_iter()
+                .map(Into::into)
+                .collect())
+        })
+    }
+
+    /// Supervisors: fetch a received record's photos at the next sync, whatever its budget.
+    /// Returns how many are asked for.
+    pub fn request_photos(&self, record_id: String) -> Result<i32, ApiError> {
+        call("profile.request_photos", || {
+            Ok(count(self.store()?.want_evidence(&self.actor, &record_id)?))
+        })
+    }
+
+    /// Supervisors: decrypt a received record's photo (fetched and kept on this phone) into
+    /// `outPath`, created readable by this app only. Give a path in the app's private cache and
+    /// delete the file once shown. Returns its size in bytes.
+    pub fn open_received_photo(
+        &self,
+        record_id: String,
+        photo_id: String,
+        out_path: String,
+    ) -> Result<i64, ApiError> {
+        call("profile.open_received_photo", || {
+            let (bytes, _) =
+                self.store()?.open_received_evidence(&self.actor, &record_id, &photo_id)?;
+            write_private(std::path::Path::new(&out_path), &bytes)?;
+            Ok(i64::try_from(bytes.len()).unwrap_or(i64::MAX))
+        })
     }
 
     // ----- team ---------------------------------------------------------------------------------
@@ -670,4 +790,20 @@ mod tests {
         assert_eq!(seen[2], "store.close: store closed");
         let _ = std::fs::remove_dir_all(&dir);
     }
+}
+
+/// Write `bytes` to a new file readable and writable by its owner only (0600 on Unix).
+fn write_private(path: &std::path::Path, bytes: &[u8]) -> Result<(), ApiError> {
+    use std::io::Write;
+    let mut opts = std::fs::OpenOptions::new();
+    opts.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        opts.mode(0o600);
+    }
+    let io = |e: std::io::Error| ApiError::InvalidInput { detail: format!("outPath: {e}") };
+    let mut f = opts.open(path).map_err(io)?;
+    f.write_all(bytes).map_err(io)?;
+    f.sync_all().map_err(io)
 }

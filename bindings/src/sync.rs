@@ -64,6 +64,8 @@ pub struct SyncReport {
     pub outbox_parked: i64,
     pub started_at_ms: i64,
     pub finished_at_ms: i64,
+    /// The review half: decisions up, the team's records (supervisors) and decisions down.
+    pub review: ReviewSummary,
 }
 
 /// The phone's standing with its server, for a status screen.
@@ -102,6 +104,7 @@ impl From<sync::SyncReport> for SyncReport {
             outbox_parked: r.outbox_parked,
             started_at_ms: r.started_at_ms,
             finished_at_ms: r.finished_at_ms,
+            review: r.review.into(),
         }
     }
 }
@@ -147,13 +150,14 @@ pub(crate) fn run(
     actor: &Actor,
     transport: Arc<dyn HttpTransport>,
     listener: Option<Arc<dyn ProgressListener>>,
+    evidence_budget: i64,
 ) -> Result<SyncReport, ApiError> {
     let state = store.sync_state()?;
     let base = state.base_url.ok_or(ApiError::NotEnrolled {
         detail: "this device is not enrolled with a server; enroll it first".into(),
     })?;
     let t = ForeignTransport::new(&base, transport);
-    let report = sync::run(store, actor, &t, &Forward(listener))?;
+    let report = sync::run_with(store, actor, &t, &Forward(listener), evidence_budget)?;
     Ok(report.into())
 }
 
@@ -173,4 +177,52 @@ pub(crate) fn status(store: &Store) -> Result<SyncStatus, ApiError> {
         last_result,
         regression: s.regression,
     })
+}
+
+/// A record or decision kept aside because it failed verification, and why.
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+pub struct Quarantined {
+    pub id: String,
+    pub reason: String,
+}
+
+fn quarantined(list: Vec<(String, String)>) -> Vec<Quarantined> {
+    list.into_iter().map(|(id, reason)| Quarantined { id, reason }).collect()
+}
+
+/// What a sync's review half did.
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+pub struct ReviewSummary {
+    pub decisions_sent: i64,
+    /// Decisions made here that the server refused (see `decisions(recordId)` for why).
+    pub decisions_refused: Vec<String>,
+    pub listed: i64,
+    pub pulled: i64,
+    pub quarantined: Vec<Quarantined>,
+    pub photos_fetched: i64,
+    pub photo_bytes: i64,
+    pub decisions_applied: i64,
+    pub decisions_rejected: Vec<Quarantined>,
+    /// Returned visits reopened on this phone: the new draft revisions' ids.
+    pub reopened: Vec<String>,
+    /// Why the review half stopped early (the rest waits for the next sync).
+    pub stopped: Option<String>,
+}
+
+impl From<sync::ReviewReport> for ReviewSummary {
+    fn from(r: sync::ReviewReport) -> Self {
+        ReviewSummary {
+            decisions_sent: r.decisions_sent,
+            decisions_refused: r.decisions_refused,
+            listed: r.listed,
+            pulled: r.pulled,
+            quarantined: quarantined(r.quarantined),
+            photos_fetched: r.evidence_fetched,
+            photo_bytes: r.evidence_bytes,
+            decisions_applied: r.decisions_applied,
+            decisions_rejected: quarantined(r.decisions_rejected),
+            reopened: r.reopened,
+            stopped: r.stopped,
+        }
+    }
 }

@@ -4,9 +4,11 @@
 //! `store`, location in `location`.
 
 mod location;
+mod review;
 mod store;
 
 pub use location::*;
+pub use review::*;
 pub use store::*;
 
 use std::collections::HashMap;

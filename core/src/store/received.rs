@@ -21,6 +21,7 @@ use super::{Action, Store, StoreError};
 use crate::evidence::envelope::{Opened, open_bytes};
 use crate::evidence::keys::DevicePublicKey;
 use crate::form::risk::{Assessment, Level};
+use crate::form::session::QuestionTiming;
 use crate::location::QualityFlag;
 
 /// The audit entity of received records.
@@ -154,17 +155,9 @@ pub struct ReceivedView {
     pub assessment: Option<Assessment>,
     pub quality_flags: Vec<QualityFlag>,
     /// Per question: path, time spent (ms) and changes, as the submission recorded them.
-    pub timings: Vec<Timing>,
+    pub timings: Vec<QuestionTiming>,
     pub evidence: Vec<ReceivedEvidence>,
     pub decisions: Vec<DecisionView>,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Timing {
-    pub path: String,
-    pub dwell_ms: i64,
-    #[serde(default)]
-    pub changes: i64,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -184,7 +177,7 @@ struct SubmissionParts {
     #[serde(default)]
     location: Option<LocationParts>,
     #[serde(default)]
-    timings: Vec<Timing>,
+    timings: Vec<QuestionTiming>,
 }
 
 #[derive(Deserialize, Default)]
@@ -398,7 +391,8 @@ impl Store {
                 break;
             }
             let parts = self.submission_parts(&id, sub.as_deref())?;
-            let answered: Vec<&Timing> = parts.timings.iter().filter(|t| t.changes > 0).collect();
+            let answered: Vec<&QuestionTiming> =
+                parts.timings.iter().filter(|t| t.changes > 0).collect();
             out.push(ReceivedItem {
                 record_id: id,
                 device_id,

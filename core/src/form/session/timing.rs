@@ -24,8 +24,9 @@ pub enum TimingKind {
     RepeatRemoved,
 }
 
-/// Time spent on one question: each event's time runs until the next event.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+/// Time spent on one question: each event's time runs until the next event. Signed into each
+/// submission, and read back from a pulled one.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub struct QuestionTiming {
     pub path: String,
     pub first_at_ms: i64,

@@ -24,7 +24,7 @@ pub const MAX_DECISION_BODY: usize = 256 << 10;
 pub const MAX_PAGE: usize = 500;
 /// A page of the decision feed stops adding items past this many bytes of bodies, so that it
 /// stays under the client's JSON limit.
-pub const FEED_PAGE_BYTES: usize = 160 << 10;
+pub const FEED_PAGE_BYTES: usize = 128 << 10;
 
 const DECISION_LABEL: &[u8] = b"safehome-decision-v1\n";
 const DECISION_RECEIPT_LABEL: &[u8] = b"safehome-decision-receipt-v1\n";
