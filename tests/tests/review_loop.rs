@@ -223,7 +223,12 @@ fn two_supervisors_at_once_the_first_stands_and_a_superseded_record_refuses_deci
     let second = b.decide(&f.record_id, DecisionKind::Escalate, "Chuyển huyện / to the district");
     assert_eq!(a.sync().review.decisions_sent, 1);
     let report = b.sync();
-    assert_eq!(report.review.decisions_refused, std::slice::from_ref(&second), "{:?}", report.review);
+    assert_eq!(
+        report.review.decisions_refused,
+        std::slice::from_ref(&second),
+        "{:?}",
+        report.review
+    );
     // B's device shows its decision refused, with where the record stands, and A's verdict.
     let decisions = b.store.decisions_for(&b.user, &f.record_id).unwrap();
     let mine = decisions.iter().find(|d| d.id == second).unwrap();
