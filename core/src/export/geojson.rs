@@ -5,7 +5,7 @@
 //! the file may travel further than the tables.
 
 use std::collections::BTreeMap;
-use std::io::Write;
+use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 
 use serde_json::Value as Json;
@@ -70,36 +70,45 @@ impl Households {
     }
 
     /// Write the collection with coordinates rounded to `decimals`; returns the file and the
-    /// number of households in it.
+    /// number of households in it. Feature by feature: the whole collection as one JSON value
+    /// would cost a few KiB per household, more than everything else the export holds.
     pub(super) fn write(
         self,
         dir: &Path,
         decimals: u8,
         utc_offset_minutes: i32,
     ) -> Result<(PathBuf, usize), ExportError> {
-        let features: Vec<HouseholdFeature> = self
-            .latest
-            .into_iter()
-            .map(|(code, l)| HouseholdFeature {
+        let opts =
+            location::ExportOptions { decimals: Some(u32::from(decimals)), utc_offset_minutes };
+        let path = dir.join(FILE_NAME);
+        let part = dir.join(format!("{FILE_NAME}.part"));
+        let file = std::fs::File::create(&part).map_err(io(&part))?;
+        let mut out = BufWriter::new(file);
+        out.write_all(br#"{"type":"FeatureCollection","features":["#).map_err(io(&part))?;
+        let mut count = 0;
+        for (code, l) in self.latest {
+            let feature = HouseholdFeature {
                 code,
                 village: None,
                 location: l.location,
                 risk_level: l.risk_level,
                 last_visit_ms: l.at_ms,
                 flags: l.flags,
-            })
-            .collect();
-        let opts =
-            location::ExportOptions { decimals: Some(u32::from(decimals)), utc_offset_minutes };
-        let json = location::export_geojson(&features, &[], &opts)?;
-        let path = dir.join(FILE_NAME);
-        let part = dir.join(format!("{FILE_NAME}.part"));
-        let bytes = serde_json::to_vec(&json).map_err(|e| io(&part)(std::io::Error::other(e)))?;
-        let mut f = std::fs::File::create(&part).map_err(io(&part))?;
-        f.write_all(&bytes).map_err(io(&part))?;
-        f.sync_all().map_err(io(&part))?;
+            };
+            // The same feature `location::export_geojson` makes for the map export.
+            let one = location::export_geojson(std::slice::from_ref(&feature), &[], &opts)?;
+            let Some(f) = one.get("features").and_then(|f| f.get(0)) else { continue };
+            if count > 0 {
+                out.write_all(b",").map_err(io(&part))?;
+            }
+            count += 1;
+            serde_json::to_writer(&mut out, f).map_err(|e| io(&part)(std::io::Error::other(e)))?;
+        }
+        out.write_all(b"]}").map_err(io(&part))?;
+        let file = out.into_inner().map_err(|e| io(&part)(e.into_error()))?;
+        file.sync_all().map_err(io(&part))?;
         std::fs::rename(&part, &path).map_err(io(&path))?;
-        Ok((path, features.len()))
+        Ok((path, count))
     }
 }
 
