@@ -637,3 +637,71 @@ fn geojson_has_one_rounded_point_per_household_at_its_latest_visit_and_no_names(
             .unwrap();
     assert_eq!(g["features"][0]["geometry"]["coordinates"], json!([105.64, 21.91]));
 }
+
+/// Every node of the parts the export reads (top-level fields, data, assessment, location)
+/// replaced in turn by each odd value: the export succeeds or gives `Malformed`, never panics.
+#[test]
+fn no_shape_of_submission_makes_the_export_panic() {
+    fn paths(v: &Json, at: Vec<String>, out: &mut Vec<Vec<String>>) {
+        out.push(at.clone());
+        match v {
+            Json::Object(o) => o.iter().for_each(|(k, x)| {
+                let mut p = at.clone();
+                p.push(k.clone());
+                paths(x, p, out);
+            }),
+            Json::Array(a) => a.iter().enumerate().for_each(|(i, x)| {
+                let mut p = at.clone();
+                p.push(i.to_string());
+                paths(x, p, out);
+            }),
+            _ => {}
+        }
+    }
+    fn at<'a>(v: &'a mut Json, path: &[String]) -> &'a mut Json {
+        path.iter().fold(v, |v, k| match v {
+            Json::Array(a) => &mut a[k.parse::<usize>().unwrap()],
+            other => &mut other[k.as_str()],
+        })
+    }
+    let base = submission(screening(), &household(1, 2), "rec-1", "HH-1", NOW);
+    let mut all = Vec::new();
+    paths(&base, Vec::new(), &mut all);
+    let read = [
+        "record_id",
+        "form",
+        "household_code",
+        "revision",
+        "created_at_ms",
+        "finalized_at_ms",
+        "instance_name",
+        "data",
+        "assessment",
+        "location",
+    ];
+    let targets: Vec<&Vec<String>> = all
+        .iter()
+        .filter(|p| p.first().is_some_and(|k| read.contains(&k.as_str())))
+        .filter(|p| {
+            !(p.len() > 2 && p[0] == "assessment" && p[1] != "triggered" && p[1] != "level")
+        })
+        .collect();
+    assert!(targets.len() > 50, "{} paths", targets.len());
+    let odd =
+        [json!(null), json!(-1.5), json!("=x"), json!([]), json!({}), json!([1, "a"]), json!(true)];
+    let dir = TempDir::new("export-shapes");
+    let opts = ExportOptions { geojson: true, ..csv_options(Language::En) };
+    let mut malformed = 0;
+    for path in targets {
+        for v in &odd {
+            let mut s = base.clone();
+            *at(&mut s, path) = v.clone();
+            match export(ok(vec![record(s)]), &forms, &opts, &dir.0) {
+                Ok(_) => {}
+                Err(ExportError::Malformed { .. }) => malformed += 1,
+                Err(e) => panic!("{path:?} = {v}: {e:?}"),
+            }
+        }
+    }
+    assert!(malformed > 0);
+}
