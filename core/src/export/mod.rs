@@ -12,10 +12,10 @@
 //! households, not records. The module knows nothing of the store: the caller decrypts and
 //! hands over [`ExportRecord`]s, and looks forms up by id and version.
 //!
-//! - [`layout`]: the tables and columns of a form version.
-//! - [`rows`]: one record's rows, with typed errors for malformed submissions.
-//! - [`csv`], [`xlsx`]: the two writers; [`geojson`]: the household map.
-//! - [`cell`]: cells and formula neutralisation; [`names`]: sheet and file names.
+//! - `layout`: the tables and columns of a form version.
+//! - `rows`: one record's rows, with typed errors for malformed submissions.
+//! - `csv`, `xlsx`: the two writers; `geojson`: the household map.
+//! - `cell`: cells and formula neutralisation; `names`: sheet and file names.
 
 mod cell;
 mod csv;
