@@ -6,6 +6,7 @@ mod civil;
 pub mod clock;
 pub mod crypto;
 pub mod evidence;
+pub mod export;
 pub mod form;
 pub mod hex;
 pub mod location;

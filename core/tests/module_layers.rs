@@ -16,6 +16,8 @@ const LAYERS: &[Layer] = &[
     Layer { module: "location", may_use: &["civil", "clock", "hex"] },
     Layer { module: "evidence", may_use: &["clock", "crypto", "hex"] },
     Layer { module: "templates", may_use: &["form"] },
+    // The analyst export reads decrypted submissions handed to it: never the store or sync.
+    Layer { module: "export", may_use: &["civil", "form", "hex", "location"] },
     Layer {
         module: "store",
         may_use: &[
