@@ -731,6 +731,22 @@ impl ProfileSession {
     }
 }
 
+/// Write `bytes` to a new file readable and writable by its owner only (0600 on Unix).
+fn write_private(path: &std::path::Path, bytes: &[u8]) -> Result<(), ApiError> {
+    use std::io::Write;
+    let mut opts = std::fs::OpenOptions::new();
+    opts.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        opts.mode(0o600);
+    }
+    let io = |e: std::io::Error| ApiError::InvalidInput { detail: format!("outPath: {e}") };
+    let mut f = opts.open(path).map_err(io)?;
+    f.write_all(bytes).map_err(io)?;
+    f.sync_all().map_err(io)
+}
+
 #[cfg(test)]
 mod tests {
     use std::sync::Mutex;
@@ -790,20 +806,4 @@ mod tests {
         assert_eq!(seen[2], "store.close: store closed");
         let _ = std::fs::remove_dir_all(&dir);
     }
-}
-
-/// Write `bytes` to a new file readable and writable by its owner only (0600 on Unix).
-fn write_private(path: &std::path::Path, bytes: &[u8]) -> Result<(), ApiError> {
-    use std::io::Write;
-    let mut opts = std::fs::OpenOptions::new();
-    opts.write(true).create_new(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        opts.mode(0o600);
-    }
-    let io = |e: std::io::Error| ApiError::InvalidInput { detail: format!("outPath: {e}") };
-    let mut f = opts.open(path).map_err(io)?;
-    f.write_all(bytes).map_err(io)?;
-    f.sync_all().map_err(io)
 }

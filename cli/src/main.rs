@@ -9,6 +9,7 @@ mod bench_cmd;
 mod demo;
 mod device_cmd;
 mod evidence_cmd;
+mod export_cmd;
 mod expr_cmd;
 mod files;
 mod form_cmd;
@@ -97,6 +98,10 @@ enum Command {
         #[arg(long)]
         recipient_key: Option<String>,
     },
+    /// Every received record decrypted into xlsx or CSV for analysts (one table per form and per
+    /// repeat), and optionally a GeoJSON of households: from a supervisor's device (--user) or
+    /// the archive holder's machine (--identity with --server-data).
+    Export(export_cmd::ExportArgs),
     /// The supervisor's review of records pulled from the team's server, and decisions.
     #[command(subcommand)]
     Review(review_cmd::ReviewCommand),
@@ -194,6 +199,7 @@ fn main() -> ExitCode {
             sync_cmd::run(&cli.device, &user, server.as_deref(), evidence_budget, json)
         }
         Command::Review(cmd) => review_cmd::run(&cli.device, cmd),
+        Command::Export(args) => export_cmd::run(&cli.device, &args),
         Command::Keys(cmd) => evidence_cmd::run_keys(cmd),
         Command::Photo(cmd) => evidence_cmd::run_photo(cmd),
         Command::Evidence(cmd) => evidence_cmd::run(cmd),

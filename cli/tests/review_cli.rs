@@ -47,7 +47,8 @@ fn a_supervisor_returns_a_visit_from_the_command_line_and_the_volunteer_sees_why
     safehome_server::init(&data).unwrap();
     let now = SystemClock::default().now_ms();
     let mut admin = Admin::open(&data).unwrap();
-    let archive = Identity::generate(&SystemEntropy::default()).recipient();
+    let archive_identity = Identity::generate(&SystemEntropy::default());
+    let archive = archive_identity.recipient();
     admin.add_team("tn-05569", &["05569".into()], &archive, "Archive", now).unwrap();
     let sup_code =
         admin.create_enrollment_code("tn-05569", Role::Supervisor, 3_600_000, now).unwrap();
@@ -151,5 +152,71 @@ fn a_supervisor_returns_a_visit_from_the_command_line_and_the_volunteer_sees_why
     let why = vol.ok("2222", &["review", "decisions", "--user", "Toàn", visit]);
     assert!(why.contains("Xin kiểm tra lại."), "{why}");
     assert!(why.contains("children[1]/child_age: Cháu 3 tuổi hay 4 tuổi?"), "{why}");
+
+    // Export for analysts from the supervisor's phone: one row per record and per child, in
+    // English, with the return in the decision history.
+    let out = sup.dir.path().join("export");
+    let o = sup.ok(
+        "1111",
+        &[
+            "export",
+            "--user",
+            "Hằng",
+            "--out",
+            out.to_str().unwrap(),
+            "--format",
+            "csv",
+            "--lang",
+            "en",
+        ],
+    );
+    assert!(o.contains("1 record(s) exported"), "{o}");
+    let tables: Vec<_> = std::fs::read_dir(&out).unwrap().map(|e| e.unwrap().path()).collect();
+    let main = tables.iter().find(|p| {
+        let n = p.file_name().unwrap().to_string_lossy().to_string();
+        n.starts_with("household_screening") && !n.contains("children") && n.ends_with(".csv")
+    });
+    let main = std::fs::read_to_string(main.expect("the main table")).unwrap();
+    assert!(main.contains(visit) && main.contains("returned"), "{main}");
+    assert!(!main.contains("Ma Thị Lan"), "the child's name is on the repeat's table, not here");
+    let children = tables.iter().find(|p| p.to_string_lossy().contains("children")).unwrap();
+    let children = std::fs::read_to_string(children).unwrap();
+    assert_eq!(children.lines().filter(|l| l.contains("Ma Thị Lan")).count(), 1, "{children}");
+
+    // The archive holder exports from the server's data folder with the archive's identity.
+    let identity = sup.dir.path().join("archive.identity");
+    std::fs::write(&identity, archive_identity.to_text().as_bytes()).unwrap();
+    let out = sup.dir.path().join("archive-export");
+    let o = sup.ok(
+        "1111",
+        &[
+            "export",
+            "--identity",
+            identity.to_str().unwrap(),
+            "--server-data",
+            data.to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+        ],
+    );
+    assert!(o.contains("1 record(s) exported"), "{o}");
+    assert!(out.join("export.xlsx").exists());
+    // A wrong identity opens nothing, and says so.
+    std::fs::write(&identity, Identity::generate(&SystemEntropy::default()).to_text().as_bytes())
+        .unwrap();
+    let o = sup.run(
+        "1111",
+        &[
+            "export",
+            "--identity",
+            identity.to_str().unwrap(),
+            "--server-data",
+            data.to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(code(&o), 1, "{}", stdout(&o));
+    assert!(stderr(&o).contains("not a recipient"), "{}", stderr(&o));
     server.stop().unwrap();
 }

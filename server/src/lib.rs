@@ -23,6 +23,7 @@
 
 pub mod admin;
 mod app;
+pub mod archive;
 mod auth;
 mod blobs;
 mod body;

@@ -567,29 +567,15 @@ impl Store {
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
-    /// Every valid received record's id and signed submission, in the server's order, for the
-    /// export; `f` is called once per record, so memory stays at one record.
-    pub fn each_received(
-        &self,
-        by: &Actor,
-        mut f: impl FnMut(&str, Json) -> Result<(), StoreError>,
-    ) -> Result<usize, StoreError> {
+    /// The ids of the valid received records, in the server's order (for the export, which
+    /// then reads them one at a time).
+    pub fn received_ids(&self, by: &Actor) -> Result<Vec<String>, StoreError> {
         by.require(Permission::ReviewTeam)?;
-        let ids: Vec<(String, Vec<u8>)> = {
-            let conn = self.reader()?;
-            let mut stmt = conn.prepare(
-                "SELECT record_id, submission_enc FROM received_v
-                 WHERE state = 'valid' AND submission_enc IS NOT NULL ORDER BY seq",
-            )?;
-            let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
-            rows.collect::<Result<_, _>>()?
-        };
-        let n = ids.len();
-        for (id, sub) in ids {
-            let bytes = self.keys().column.decrypt("received", "submission", &id, &sub)?;
-            f(&id, json::from_slice("received submission", &bytes)?)?;
-        }
-        Ok(n)
+        let conn = self.reader()?;
+        let mut stmt =
+            conn.prepare("SELECT record_id FROM received_v WHERE state = 'valid' ORDER BY seq")?;
+        let rows = stmt.query_map([], |r| r.get(0))?;
+        Ok(rows.collect::<Result<_, _>>()?)
     }
 
     // ----- evidence ------------------------------------------------------------------------
