@@ -17,6 +17,7 @@ use safehome_core::evidence::envelope::open_bytes;
 use safehome_core::evidence::keys::Identity;
 use safehome_core::form::risk::Level;
 use safehome_core::location::{Fix, Provider};
+use safehome_core::store::decisions::{DecisionContent, DecisionKind, QuestionComment};
 use safehome_core::store::households::NewHousehold;
 use safehome_core::store::profiles::{Actor, Role};
 use safehome_core::store::{Store, StoreConfig, StoreError};
@@ -140,6 +141,24 @@ fn demo(lang: &str, keep: Option<&Path>) -> Result<(), String> {
         if vi { "nhóm" } else { "team" },
         config.team
     );
+    // The commune officer's own phone: enrolled with a supervisor code before anything is
+    // sealed, so that the team's submissions are sealed to its inbox too.
+    let mut sup_key = [0u8; 32];
+    SystemEntropy::default().fill(&mut sup_key);
+    let sup_store = Store::open(
+        &dir.path.join("supervisor.db"),
+        &DataKey::from_bytes(sup_key),
+        clock.clone(),
+        Arc::new(SystemEntropy::default()),
+        StoreConfig::default(),
+    )
+    .map_err(|e| e.to_string())?;
+    let officer = profile(&sup_store, None, "Hoàng Thị Lan", Role::Supervisor, "975310").map_err(e)?;
+    let sup_code = admin
+        .create_enrollment_code(TEAM, safehome_server::Role::Supervisor, 86_400_000, now)
+        .map_err(|x| x.to_string())?;
+    sync::enroll(&sup_store, &officer, &transport, &server.url(), &sup_code.code, None, None)
+        .map_err(|x| x.to_string())?;
     let mut sealed_photo: Option<String> = None;
     outln!(
         "{}: 1 supervisor, 1 volunteer, 1 health worker (PIN: PBKDF2-SHA256, 600,000 iterations)\n",
@@ -234,39 +253,6 @@ fn demo(lang: &str, keep: Option<&Path>) -> Result<(), String> {
         report::print_assessment(a, lang);
     }
 
-    // The supervisor's queue: urgent first, then by deadline.
-    outln!(
-        "\n== {}",
-        if vi { "Hàng đợi của cán bộ giám sát" } else { "Supervisor's review queue" }
-    );
-    let mut flagged = 0;
-    for q in store.review_queue(&sup, 500).map_err(e)? {
-        let due = q
-            .due_at_ms
-            .map(|d| format!("{}h", (d - store.now_ms() + 1_800_000) / 3_600_000))
-            .unwrap_or("-".into());
-        let flags: Vec<&str> = q.quality_flags.iter().map(|f| f.as_str()).collect();
-        outln!(
-            "  {:<8} {:<9} {:<7} due {due:>5}  {}{}",
-            q.risk_level.map_or("-", Level::as_str),
-            q.kind.as_str(),
-            q.state.as_str(),
-            q.id,
-            if flags.is_empty() { String::new() } else { format!("  ⚑ {}", flags.join(", ")) }
-        );
-        if !flags.is_empty() {
-            flagged += 1;
-            // The reasons, with the numbers behind them, are in the record.
-            for f in store.record(&sup, &q.id).map_err(e)?.quality_flags {
-                outln!("           ⚑ {}", if vi { &f.reason_vi } else { &f.reason_en });
-            }
-        }
-    }
-    if flagged == 0 {
-        // The pond photo's EXIF places it in Italy in 2008: its record must carry flags.
-        return Err("no record in the review queue carries a location flag".into());
-    }
-
     // On the other side (the province's archive): the photo opens with its key, and the
     // device's signature proves it was not altered since the volunteer's phone sealed it.
     let id = sealed_photo.ok_or("no example household took the pond photo")?;
@@ -334,6 +320,18 @@ fn demo(lang: &str, keep: Option<&Path>) -> Result<(), String> {
             }
         );
     }
+    review_loop(vi, &clock, &store, &vol, &sup_store, &officer, &transport)?;
+    let actions = admin.connection()
+        .query_row("SELECT count(*) FROM case_actions", [], |r| r.get::<_, i64>(0))
+        .map_err(|x| x.to_string())?;
+    outln!(
+        "  {}: {actions}",
+        if vi {
+            "Bảng điều khiển của huyện: số ca đã ghi nhận xử lý"
+        } else {
+            "District console: cases with a recorded action"
+        }
+    );
     server.stop().map_err(|x| x.to_string())?;
     let outbox = store.outbox().map_err(e)?;
     let acknowledged = outbox
@@ -370,6 +368,179 @@ fn demo(lang: &str, keep: Option<&Path>) -> Result<(), String> {
     }
     Ok(())
 }
+
+/// The supervisor's loop between the two phones: the officer's phone pulls the team's records
+/// (its queue, urgent first, with the location flags and how fast each form was filled), records
+/// the action taken on the urgent case within its 12 hours, and returns a visit with a comment
+/// on a question; the volunteer's sync reopens it, the volunteer corrects it, and the officer
+/// approves the revision. Every step is signed, sealed and audited on both phones.
+fn review_loop(
+    vi: bool,
+    clock: &FixedClock,
+    store: &Store,
+    vol: &Actor,
+    sup_store: &Store,
+    officer: &Actor,
+    transport: &HttpTransport,
+) -> Result<(), String> {
+    let e = |e: StoreError| e.to_string();
+    let sync_err = |x: sync::SyncError| x.to_string();
+    let t = |v: &'static str, en: &'static str| if vi { v } else { en };
+    outln!("\n== {}", t("Điện thoại của cán bộ giám sát: hàng đợi", "Supervisor's review queue, on the officer's own phone"));
+    let pulled = sync::run(sup_store, officer, transport, &NoProgress).map_err(sync_err)?;
+    outln!(
+        "  {} {} ({} {}, {} bytes), {} {}",
+        pulled.review.pulled,
+        t("hồ sơ đã tải về, mở và kiểm tra chữ ký", "records pulled, opened and signature-checked"),
+        pulled.review.evidence_fetched,
+        t("ảnh", "photo(s)"),
+        pulled.review.evidence_bytes,
+        pulled.review.quarantined.len(),
+        t("bị cách ly", "quarantined")
+    );
+    let queue = sup_store.received_queue(officer, 500).map_err(e)?;
+    let mut flagged = 0;
+    for q in &queue {
+        let left = q.time_left_ms.map_or("-".to_string(), |ms| format!("{}h", (ms + 1_800_000) / 3_600_000));
+        outln!(
+            "  {:<8} {:<9} {} {left:>5}  {}  {} {}/{}",
+            q.risk_level.map_or("-", Level::as_str),
+            q.kind,
+            t("còn", "left"),
+            q.record_id,
+            t("trả lời nhanh", "fast answers"),
+            q.fast_answers,
+            q.answered
+        );
+        if !q.quality_flags.is_empty() {
+            flagged += 1;
+            outln!("           ⚑ {}", q.quality_flags.join(", "));
+            for f in sup_store.received_record(officer, &q.record_id).map_err(e)?.quality_flags {
+                outln!("           ⚑ {}", if vi { &f.reason_vi } else { &f.reason_en });
+            }
+        }
+    }
+    if flagged == 0 {
+        // The pond photo's EXIF places it in Italy in 2008: its record must carry flags.
+        return Err("no record in the review queue carries a location flag".into());
+    }
+    // The urgent case: the officer went to the family and records when.
+    let urgent = queue
+        .iter()
+        .find(|q| q.risk_level == Some(Level::Urgent))
+        .ok_or("no urgent case in the queue")?;
+    let due = urgent.due_at_ms.ok_or("the urgent case has no deadline")?;
+    let acted_at = clock.now_ms() - 30 * 60_000;
+    let act = sync::Decision {
+        kind: DecisionKind::Act,
+        content: DecisionContent {
+            note: t(
+                "Đã đến nhà cùng công an xã; cháu được đưa đến nơi an toàn.",
+                "Visited with the commune police; the child was taken somewhere safe.",
+            )
+            .into(),
+            comments: Vec::new(),
+        },
+        action_at_ms: Some(acted_at),
+    };
+    sync::decide(sup_store, officer, &urgent.record_id, &act).map_err(sync_err)?;
+    outln!(
+        "  {} {}: {} {} h {} min {}",
+        t("Ca khẩn cấp", "Urgent case"),
+        urgent.record_id,
+        t("đã xử lý", "acted on"),
+        (due - acted_at) / 3_600_000,
+        (due - acted_at) % 3_600_000 / 60_000,
+        t("trước hạn 12 giờ", "before its 12-hour deadline")
+    );
+    // A visit returned with a comment next to a question.
+    let low = queue
+        .iter()
+        .find(|q| q.risk_level == Some(Level::Low) && q.kind == "visit")
+        .ok_or("no low-risk visit in the queue")?;
+    let ret = sync::Decision {
+        kind: DecisionKind::Return,
+        content: DecisionContent {
+            note: t("Xin kiểm tra lại tuổi của cháu.", "Please check the child's age.").into(),
+            comments: vec![QuestionComment {
+                path: "children[1]/child_age".into(),
+                comment: t("Cháu Hà 10 hay 11 tuổi?", "Is Hà 10 or 11?").into(),
+            }],
+        },
+        action_at_ms: None,
+    };
+    sync::decide(sup_store, officer, &low.record_id, &ret).map_err(sync_err)?;
+    let sent = sync::run(sup_store, officer, transport, &NoProgress).map_err(sync_err)?;
+    outln!(
+        "  {} {} {}",
+        sent.review.decisions_sent,
+        t("quyết định đã ký, niêm phong và gửi", "decisions signed, sealed and sent"),
+        t("(ghi nhận xử lý, trả lại)", "(action, return)")
+    );
+
+    outln!("\n== {}", t("Điện thoại của tình nguyện viên: hồ sơ bị trả lại", "Volunteer's phone: a returned visit"));
+    let back = sync::run(store, vol, transport, &NoProgress).map_err(sync_err)?;
+    let draft_id = back.review.reopened.first().ok_or("the return did not reopen the visit")?;
+    for d in store.decisions_for(vol, &low.record_id).map_err(e)? {
+        if let Some(c) = d.content {
+            outln!("  {} {}: {}", t("Giám sát", "Supervisor"), d.kind, c.note);
+            for q in c.comments {
+                outln!("    {} → {}", q.path, q.comment);
+            }
+        }
+    }
+    let mut draft = store.open_draft(vol, draft_id).map_err(e)?;
+    store.answer(&mut draft, "children[1]/child_age", &json!(11)).map_err(e)?;
+    let corrected = store.finalize(vol, &draft).map_err(e)?;
+    let report = sync::run(store, vol, transport, &NoProgress).map_err(sync_err)?;
+    outln!(
+        "  {} {} {}, {} {}",
+        t("Đã sửa và gửi lại bản", "Corrected and sent again as revision"),
+        corrected.record_id,
+        t("(lần 2)", "(revision 2)"),
+        report.acknowledged.len(),
+        t("hồ sơ đã được xác nhận", "records acknowledged")
+    );
+
+    let pulled = sync::run(sup_store, officer, transport, &NoProgress).map_err(sync_err)?;
+    let approve = sync::Decision {
+        kind: DecisionKind::Approve,
+        content: DecisionContent { note: t("Đã đúng.", "Correct now.").into(), comments: Vec::new() },
+        action_at_ms: None,
+    };
+    sync::decide(sup_store, officer, &corrected.record_id, &approve).map_err(sync_err)?;
+    sync::run(sup_store, officer, transport, &NoProgress).map_err(sync_err)?;
+    let seen = sync::run(store, vol, transport, &NoProgress).map_err(sync_err)?;
+    let approved = store
+        .decisions_for(vol, &corrected.record_id)
+        .map_err(e)?
+        .iter()
+        .any(|d| d.kind == DecisionKind::Approve);
+    outln!(
+        "  {} {} {}; {} {}",
+        t("Giám sát nhận", "The officer pulled"),
+        pulled.review.pulled,
+        t("bản sửa và phê duyệt", "revision and approved it"),
+        t("tình nguyện viên thấy:", "the volunteer sees:"),
+        if approved { t("đã phê duyệt", "approved") } else { "?" }
+    );
+    if !approved || seen.review.decisions_applied == 0 {
+        return Err("the approval did not reach the volunteer's phone".into());
+    }
+    let audit = sup_store.verify_audit().map_err(e)?;
+    outln!(
+        "  {} {} ({} {})",
+        t("Chuỗi nhật ký của điện thoại giám sát", "Officer's phone audit chain"),
+        if audit.is_intact() { "OK" } else { "BROKEN" },
+        audit.entries,
+        t("mục", "entries")
+    );
+    if !audit.is_intact() {
+        return Err(format!("officer's audit chain broken: {:?}", audit.problem));
+    }
+    Ok(())
+}
+
 
 fn profile(
     store: &Store,

@@ -198,7 +198,14 @@ fn demo_shows_every_section_it_promises() {
         "Sync with the team's server",
         "6 records acknowledged by signed receipts (7 outbox items)",
         "+ 1 photo received",
-        "Outbox: 7 items, 7 acknowledged, 0 bytes waiting to upload",
+        // The supervisor's loop between the two phones.
+        "records pulled, opened and signature-checked",
+        "before its 12-hour deadline",
+        "children[1]/child_age → Is Hà 10 or 11?",
+        "revision and approved it; the volunteer sees: approved",
+        "District console: cases with a recorded action: 1",
+        "Officer's phone audit chain OK",
+        "Outbox: 8 items, 8 acknowledged, 0 bytes waiting to upload",
         "audit chain OK",
     ] {
         assert!(en.contains(section), "demo output lacks {section:?}:\n{en}");
@@ -212,7 +219,10 @@ fn demo_shows_every_section_it_promises() {
         "Đồng bộ với máy chủ của nhóm",
         "6 hồ sơ đã được xác nhận bằng biên nhận có chữ ký",
         "+ 1 ảnh đã nhận",
-        "Hộp thư đi: 7 mục, 7 đã xác nhận",
+        "trước hạn 12 giờ",
+        "children[1]/child_age → Cháu Hà 10 hay 11 tuổi?",
+        "tình nguyện viên thấy: đã phê duyệt",
+        "Hộp thư đi: 8 mục, 8 đã xác nhận",
         "chuỗi nhật ký kiểm tra OK",
     ] {
         assert!(vi.contains(section), "demo output (vi) lacks {section:?}:\n{vi}");
@@ -235,7 +245,14 @@ fn the_demo_server_holds_no_plaintext() {
     assert_eq!(code(&o), 0, "{}", stderr(&o));
     let examples: serde_json::Value =
         serde_json::from_str(safehome_core::templates::EXAMPLE_HOUSEHOLDS).unwrap();
-    let mut secrets: Vec<String> = vec!["Hoàng Gia Bảo".into(), "Lục Văn Toàn".into()];
+    // The supervisor's decisions (their notes and comments) are sealed too.
+    let mut secrets: Vec<String> = vec![
+        "Hoàng Gia Bảo".into(),
+        "Lục Văn Toàn".into(),
+        "commune police".into(),
+        "Is Hà 10 or 11?".into(),
+        "Please check the child's age.".into(),
+    ];
     for ex in examples.as_array().unwrap() {
         let a = &ex["answers"];
         for key in ["head_name", "village"] {
@@ -263,8 +280,15 @@ fn the_demo_server_holds_no_plaintext() {
         }
     }
     // The phone's own database is encrypted too: its names are not in the clear either.
-    let db = std::fs::read(keep.join("safehome.db")).unwrap();
-    assert!(!db.windows("Lục Văn Toàn".len()).any(|w| w == "Lục Văn Toàn".as_bytes()));
+    // So are both phones' databases: the volunteer's, and the officer's with the records it
+    // pulled and the decisions it made.
+    for phone in ["safehome.db", "supervisor.db"] {
+        let db = std::fs::read(keep.join(phone)).unwrap();
+        for secret in &secrets {
+            let found = db.windows(secret.len()).any(|w| w == secret.as_bytes());
+            assert!(!found, "{phone} holds {secret:?}");
+        }
+    }
     std::fs::remove_dir_all(&keep).unwrap();
 }
 

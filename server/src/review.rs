@@ -354,16 +354,20 @@ fn store_decision(
             params![h.record_id, h.decision_id],
         )?;
     }
-    // The console's case clock (schema_v2.sql): the decision's kind and time, never its text.
-    let action_at = h.action_at_ms.unwrap_or(h.decided_at_ms);
-    crate::console::data::record_case_action(
-        &tx,
-        &h.record_id,
-        h.kind.as_str(),
-        action_at,
-        Some(&h.device_id),
-        now,
-    )?;
+    // The console's case clock (schema_v2.sql): an action taken, or a referral to the district,
+    // with its time, never its text. An approval or a return is a review, not an action on the
+    // case, and does not stop the clock of an urgent case.
+    if matches!(h.kind, DecisionKind::Act | DecisionKind::Escalate) {
+        let action_at = h.action_at_ms.unwrap_or(h.decided_at_ms);
+        crate::console::data::record_case_action(
+            &tx,
+            &h.record_id,
+            h.kind.as_str(),
+            action_at,
+            Some(&h.device_id),
+            now,
+        )?;
+    }
     tx.commit()?;
     Ok(Put::Created(receipt(h, seq, now, now)))
 }
