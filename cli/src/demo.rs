@@ -153,7 +153,8 @@ fn demo(lang: &str, keep: Option<&Path>) -> Result<(), String> {
         StoreConfig::default(),
     )
     .map_err(|e| e.to_string())?;
-    let officer = profile(&sup_store, None, "Hoàng Thị Lan", Role::Supervisor, "975310").map_err(e)?;
+    let officer =
+        profile(&sup_store, None, "Hoàng Thị Lan", Role::Supervisor, "975310").map_err(e)?;
     let sup_code = admin
         .create_enrollment_code(TEAM, safehome_server::Role::Supervisor, 86_400_000, now)
         .map_err(|x| x.to_string())?;
@@ -321,7 +322,8 @@ fn demo(lang: &str, keep: Option<&Path>) -> Result<(), String> {
         );
     }
     review_loop(vi, &clock, &store, &vol, &sup_store, &officer, &transport)?;
-    let actions = admin.connection()
+    let actions = admin
+        .connection()
         .query_row("SELECT count(*) FROM case_actions", [], |r| r.get::<_, i64>(0))
         .map_err(|x| x.to_string())?;
     outln!(
@@ -386,7 +388,13 @@ fn review_loop(
     let e = |e: StoreError| e.to_string();
     let sync_err = |x: sync::SyncError| x.to_string();
     let t = |v: &'static str, en: &'static str| if vi { v } else { en };
-    outln!("\n== {}", t("Điện thoại của cán bộ giám sát: hàng đợi", "Supervisor's review queue, on the officer's own phone"));
+    outln!(
+        "\n== {}",
+        t(
+            "Điện thoại của cán bộ giám sát: hàng đợi",
+            "Supervisor's review queue, on the officer's own phone"
+        )
+    );
     let pulled = sync::run(sup_store, officer, transport, &NoProgress).map_err(sync_err)?;
     outln!(
         "  {} {} ({} {}, {} bytes), {} {}",
@@ -401,7 +409,9 @@ fn review_loop(
     let queue = sup_store.received_queue(officer, 500).map_err(e)?;
     let mut flagged = 0;
     for q in &queue {
-        let left = q.time_left_ms.map_or("-".to_string(), |ms| format!("{}h", (ms + 1_800_000) / 3_600_000));
+        let left = q
+            .time_left_ms
+            .map_or("-".to_string(), |ms| format!("{}h", (ms + 1_800_000) / 3_600_000));
         outln!(
             "  {:<8} {:<9} {} {left:>5}  {}  {} {}/{}",
             q.risk_level.map_or("-", Level::as_str),
@@ -478,7 +488,13 @@ fn review_loop(
         t("(ghi nhận xử lý, trả lại)", "(action, return)")
     );
 
-    outln!("\n== {}", t("Điện thoại của tình nguyện viên: hồ sơ bị trả lại", "Volunteer's phone: a returned visit"));
+    outln!(
+        "\n== {}",
+        t(
+            "Điện thoại của tình nguyện viên: hồ sơ bị trả lại",
+            "Volunteer's phone: a returned visit"
+        )
+    );
     let back = sync::run(store, vol, transport, &NoProgress).map_err(sync_err)?;
     let draft_id = back.review.reopened.first().ok_or("the return did not reopen the visit")?;
     for d in store.decisions_for(vol, &low.record_id).map_err(e)? {
@@ -505,7 +521,10 @@ fn review_loop(
     let pulled = sync::run(sup_store, officer, transport, &NoProgress).map_err(sync_err)?;
     let approve = sync::Decision {
         kind: DecisionKind::Approve,
-        content: DecisionContent { note: t("Đã đúng.", "Correct now.").into(), comments: Vec::new() },
+        content: DecisionContent {
+            note: t("Đã đúng.", "Correct now.").into(),
+            comments: Vec::new(),
+        },
         action_at_ms: None,
     };
     sync::decide(sup_store, officer, &corrected.record_id, &approve).map_err(sync_err)?;
@@ -540,7 +559,6 @@ fn review_loop(
     }
     Ok(())
 }
-
 
 fn profile(
     store: &Store,

@@ -6,6 +6,7 @@
 //! 2 unusable input or usage error.
 
 mod bench_cmd;
+mod bench_review;
 mod demo;
 mod device_cmd;
 mod evidence_cmd;
@@ -153,6 +154,10 @@ enum BenchCommand {
     /// Load a real safehome-server (started here on a loopback port, durable) with simulated
     /// phones, and compare with ODK Central's ingest measured on the same kind of machine.
     Upload(bench_cmd::UploadBenchArgs),
+    /// The supervisor's pull: N visits with a photo each uploaded by a volunteer's phone, then
+    /// pulled, verified and opened by the supervisor's phone in its own process (time, peak
+    /// memory), and each record and photo opened.
+    Review(bench_review::ReviewBenchArgs),
 }
 
 /// How a command ended, mapped to the exit code in one place.
@@ -170,6 +175,13 @@ fn main() -> ExitCode {
             Ok(()) => Outcome::Ok,
             Err(e) => {
                 eprintln!("bench upload: {e}");
+                Outcome::Refused
+            }
+        },
+        Command::Bench(BenchCommand::Review(args)) => match bench_review::run(&args) {
+            Ok(()) => Outcome::Ok,
+            Err(e) => {
+                eprintln!("bench review: {e}");
                 Outcome::Refused
             }
         },
