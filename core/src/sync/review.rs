@@ -1,8 +1,8 @@
 //! The review half of a sync (docs/protocol.md, "Review"), after the outbox: upload the
 //! decisions made here, pull the team's submissions (a supervisor's device: the index page by
-//! page, then each body, most serious first, verified and opened), fetch evidence within the
-//! sync's budget, then read the decision feed and apply what it brings (a returned visit reopens
-//! as a draft revision on the volunteer's phone). Sans-IO like the engine that drives it.
+//! page, then each body, most serious first, verified and opened), read the decision feed and
+//! apply what it brings (a returned visit reopens as a draft revision on the volunteer's phone),
+//! then fetch evidence within the sync's budget. Sans-IO like the engine that drives it.
 //!
 //! Nothing unverified is shown as valid: a body whose routing signature, envelope or device
 //! does not check out is quarantined with its reason; a decision not signed by a supervisor of
@@ -130,12 +130,14 @@ impl ReviewSync {
         } else if let Some(item) = self.next_pull(store)? {
             let path = format!("/v1/submissions/{}", item.record_id);
             (Waiting::Body(item.record_id), ("GET", path, Vec::new(), Vec::new()))
-        } else if let Some(fetch) = self.next_fetch(store)? {
-            let path = format!("/v1/blobs/{}", fetch.sha256);
-            (Waiting::Evidence(fetch), ("GET", path, Vec::new(), Vec::new()))
         } else if let Some(after) = self.feed_after {
             let path = format!("/v1/decisions?after={after}&limit={MAX_PAGE}");
             (Waiting::Feed(after), ("GET", path, Vec::new(), Vec::new()))
+        } else if let Some(fetch) = self.next_fetch(store)? {
+            // Evidence last: the largest downloads, and the first to fail on a poor network,
+            // never hold back the decisions.
+            let path = format!("/v1/blobs/{}", fetch.sha256);
+            (Waiting::Evidence(fetch), ("GET", path, Vec::new(), Vec::new()))
         } else {
             return Ok(None);
         };
