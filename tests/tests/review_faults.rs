@@ -372,3 +372,117 @@ fn decisions_forged_on_a_breached_server_are_rejected_by_every_phone() {
     );
     assert!(sup.store.current_verdict(&f.record_id).unwrap().is_none());
 }
+
+#[test]
+fn submissions_forged_on_a_breached_server_are_quarantined_never_shown_as_valid() {
+    use safehome_core::sync::protocol::{
+        ROUTING_SCHEMA, RoutingForm, RoutingHeader, SubmissionBody,
+    };
+    let srv = server();
+    let root = tempfile::tempdir().unwrap();
+    let sup = Phone::new(root.path(), "sup", &srv, TEAM, ServerRole::Supervisor, 1);
+    let vol = Phone::new(root.path(), "vol", &srv, TEAM, ServerRole::Volunteer, 2);
+    let genuine = safehome_e2e::screened_visit(&vol.store, &vol.user, 1, None).unwrap();
+    vol.sync();
+    let sup_inbox = sup.store.inbox_key().unwrap();
+    // A body sealed to the supervisor and signed by `signer`, claiming to be `device_id`'s.
+    let forge = |record_id: &str, signer: &DeviceSigningKey, device_id: &str| {
+        let doc = serde_json::json!({"record_id": record_id, "device_id": device_id, "data": {}});
+        let info = EvidenceInfo { evidence_id: record_id.into(), ..EvidenceInfo::default() };
+        let (env, _) = seal_bytes(
+            doc.to_string().as_bytes(),
+            info,
+            &[sup_inbox],
+            signer,
+            SystemClock::default().now_ms(),
+            Randomness::System,
+        )
+        .unwrap();
+        let routing = RoutingHeader {
+            schema: ROUTING_SCHEMA.into(),
+            record_id: record_id.into(),
+            kind: "visit".into(),
+            form: RoutingForm { id: "household_screening".into(), version: "2024.1".into() },
+            team: TEAM.into(),
+            commune: Some("05569".into()),
+            household_code: None,
+            risk_level: Some("urgent".into()),
+            due_at_ms: None,
+            finalized_at_ms: SystemClock::default().now_ms(),
+            clock_offset_ms: 0,
+            device_id: device_id.into(),
+            revision: 1,
+            revision_of: None,
+            envelope_sha256: String::new(),
+            envelope_len: 0,
+            evidence: Vec::new(),
+        };
+        SubmissionBody::build(routing, env, signer).unwrap()
+    };
+    let stranger_key = DeviceSigningKey::generate(&SystemEntropy::default()).unwrap();
+    let forged = [
+        // A device the team never enrolled.
+        ("forged-unknown", forge("forged-unknown", &stranger_key, "not-a-team-device")),
+        // The volunteer's device id, but not its key.
+        ("forged-signature", forge("forged-signature", &stranger_key, vol.store.device_id())),
+    ];
+    let db = rusqlite::Connection::open(srv.data.join("server.db")).unwrap();
+    db.execute_batch("PRAGMA foreign_keys = OFF").unwrap();
+    for (id, body) in &forged {
+        let now = SystemClock::default().now_ms();
+        db.execute(
+            "INSERT INTO submissions (record_id, device_id, team, envelope_sha256, received_at_ms,
+                                      routing, body) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            rusqlite::params![
+                id,
+                body.routing.device_id,
+                TEAM,
+                body.routing.envelope_sha256,
+                now,
+                String::from_utf8(body.routing_bytes.clone()).unwrap(),
+                body.encode()
+            ],
+        )
+        .unwrap();
+        db.execute(
+            "INSERT INTO submission_routing (record_id, team, device_id, commune, kind, risk_level,
+                                             finalized_at_ms, received_at_ms)
+             VALUES (?1, ?2, ?3, '05569', 'visit', 'urgent', ?4, ?4)",
+            rusqlite::params![id, TEAM, body.routing.device_id, now],
+        )
+        .unwrap();
+    }
+    let report = sup.sync();
+    assert_eq!(report.review.pulled, 1, "only the genuine record: {:?}", report.review);
+    let mut quarantined = sup.store.quarantined(&sup.user).unwrap();
+    quarantined.sort();
+    assert_eq!(quarantined.len(), 2, "{quarantined:?}");
+    assert_eq!(quarantined[0].0, "forged-signature");
+    assert!(quarantined[0].1.contains("signature"), "{quarantined:?}");
+    assert_eq!(quarantined[1].0, "forged-unknown");
+    assert!(quarantined[1].1.contains("unknown device"), "{quarantined:?}");
+    // The queue shows the genuine record only; a quarantined one cannot be decided on.
+    let queue = sup.store.received_queue(&sup.user, 100).unwrap();
+    assert_eq!(
+        queue.iter().map(|q| q.record_id.as_str()).collect::<Vec<_>>(),
+        [genuine.record_id.as_str()]
+    );
+    let d = Decision {
+        kind: DecisionKind::Approve,
+        content: DecisionContent::default(),
+        action_at_ms: None,
+    };
+    assert!(sync::decide(&sup.store, &sup.user, "forged-unknown", &d).is_err());
+    // Editing the quarantine away in the database file is detected (the row is sealed).
+    drop(sup.store);
+    let c = rusqlite::Connection::open(&sup.db).unwrap();
+    c.execute("UPDATE received SET state = 'valid' WHERE record_id = 'forged-unknown'", [])
+        .unwrap();
+    drop(c);
+    let reopened = open(&sup.db, sup.key);
+    let officer = reopened.unlock(&sup.user_id, "1111").unwrap();
+    assert!(matches!(
+        reopened.received_queue(&officer, 100),
+        Err(safehome_core::store::StoreError::Tampered { table: "received", .. })
+    ));
+}
