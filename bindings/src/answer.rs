@@ -1,21 +1,19 @@
-//! `AnswerValue`: an answer as the app gives it, one case per kind of question, converted to and
-//! from the core's JSON answers here and nowhere else.
+//! `AnswerValue`: an answer as the app gives it, one case per kind of question. It is the
+//! core's own type (`safehome_core::form::AnswerValue`, which the session and the store take),
+//! declared here with `#[uniffi::remote(Enum)]`: uniffi matches every case and field by name, so
+//! a case changed in the core and not here fails to compile. No conversion lives here.
 
-use safehome_core::form::expr;
-use safehome_core::form::model::FieldKind;
-use serde_json::{Value as Json, json};
-
-use crate::errors::ApiError;
+pub use safehome_core::form::AnswerValue;
 
 /// An answer to one question. Use the case that matches the question's `FieldKind`; the core
-/// checks the match and the value (choices, ranges, constraints).
-#[derive(Debug, Clone, PartialEq, uniffi::Enum)]
+/// checks the match (`InvalidAnswer` otherwise) and the value (choices, ranges, constraints).
+#[uniffi::remote(Enum)]
 pub enum AnswerValue {
     /// `text` questions.
     Text { value: String },
     /// `integer` questions.
     Integer { value: i64 },
-    /// `decimal` questions; must be finite.
+    /// `decimal` questions (an `Integer` is taken too); must be finite.
     Decimal { value: f64 },
     /// `select_one`: the choice's `name`.
     Choice { value: String },
@@ -33,114 +31,4 @@ pub enum AnswerValue {
     Attachment { name: String },
     /// `acknowledge`: the volunteer confirmed.
     Acknowledged,
-}
-
-impl AnswerValue {
-    /// The core's JSON input for this answer. `path` only labels the error.
-    pub(crate) fn to_json(&self, path: &str) -> Result<Json, ApiError> {
-        let finite = |x: f64| {
-            serde_json::Number::from_f64(x)
-                .map(Json::Number)
-                .ok_or_else(|| ApiError::invalid_answer(path.to_string(), "numbers must be finite"))
-        };
-        Ok(match self {
-            AnswerValue::Text { value }
-            | AnswerValue::Choice { value }
-            | AnswerValue::Date { value }
-            | AnswerValue::Time { value } => Json::String(value.clone()),
-            AnswerValue::Attachment { name } => Json::String(name.clone()),
-            AnswerValue::Integer { value } => Json::from(*value),
-            AnswerValue::Decimal { value } => finite(*value)?,
-            AnswerValue::Choices { values } => Json::from(values.clone()),
-            AnswerValue::DateTime { epoch_ms } => Json::from(*epoch_ms),
-            AnswerValue::Geopoint { lat, lon, altitude, accuracy } => json!({
-                "lat": finite(*lat)?, "lon": finite(*lon)?,
-                "alt": finite(*altitude)?, "accuracy": finite(*accuracy)?,
-            }),
-            AnswerValue::Acknowledged => Json::Bool(true),
-        })
-    }
-
-    /// The answer held by a field of `kind`, from the core's canonical JSON (`None` when blank,
-    /// or for kinds that hold no answer).
-    pub(crate) fn from_json(kind: FieldKind, v: &Json) -> Option<AnswerValue> {
-        let text = || match v {
-            Json::String(s) => Some(s.clone()),
-            Json::Number(n) => Some(n.to_string()),
-            _ => None,
-        };
-        let num = |k: &str| v.get(k).and_then(Json::as_f64);
-        match kind {
-            _ if v.is_null() => None,
-            FieldKind::Text | FieldKind::Calculate => {
-                text().map(|value| AnswerValue::Text { value })
-            }
-            FieldKind::Integer => v.as_i64().map(|value| AnswerValue::Integer { value }),
-            FieldKind::Decimal => v.as_f64().map(|value| AnswerValue::Decimal { value }),
-            FieldKind::SelectOne => text().map(|value| AnswerValue::Choice { value }),
-            FieldKind::SelectMultiple => v.as_array().map(|a| AnswerValue::Choices {
-                values: a.iter().filter_map(|x| x.as_str().map(str::to_string)).collect(),
-            }),
-            FieldKind::Date => text().map(|value| AnswerValue::Date { value }),
-            FieldKind::Datetime => v
-                .as_str()
-                .and_then(|s| expr::parse_datetime(s, 0))
-                .map(|(epoch_ms, _)| AnswerValue::DateTime { epoch_ms }),
-            FieldKind::Time => text().map(|value| AnswerValue::Time { value }),
-            FieldKind::Geopoint => Some(AnswerValue::Geopoint {
-                lat: num("lat")?,
-                lon: num("lon")?,
-                altitude: num("alt").unwrap_or(0.0),
-                accuracy: num("accuracy").unwrap_or(0.0),
-            }),
-            FieldKind::Image => text().map(|name| AnswerValue::Attachment { name }),
-            FieldKind::Acknowledge => Some(AnswerValue::Acknowledged),
-            FieldKind::Note | FieldKind::Group | FieldKind::Repeat => None,
-        }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use safehome_core::form::answers;
-
-    use super::*;
-
-    /// Every case goes through the core's coercion and canonical JSON and comes back unchanged.
-    #[test]
-    fn answers_round_trip_through_the_core() {
-        let cases = [
-            (FieldKind::Text, AnswerValue::Text { value: "Lò Văn Páo".into() }),
-            (FieldKind::Integer, AnswerValue::Integer { value: 7 }),
-            (FieldKind::Decimal, AnswerValue::Decimal { value: 2.5 }),
-            (FieldKind::Date, AnswerValue::Date { value: "2019-02-28".into() }),
-            (FieldKind::Datetime, AnswerValue::DateTime { epoch_ms: 1_767_225_600_000 }),
-            (FieldKind::Time, AnswerValue::Time { value: "07:30:00.000".into() }),
-            (
-                FieldKind::Geopoint,
-                AnswerValue::Geopoint { lat: 21.03, lon: 105.85, altitude: 12.0, accuracy: 4.5 },
-            ),
-            (FieldKind::Image, AnswerValue::Attachment { name: "photo-1.jpg".into() }),
-            (FieldKind::Acknowledge, AnswerValue::Acknowledged),
-        ];
-        for (kind, a) in cases {
-            let v = answers::coerce(kind, None, &a.to_json("q").unwrap(), 420).unwrap();
-            let back = AnswerValue::from_json(kind, &answers::to_json(kind, &v));
-            assert_eq!(back.as_ref(), Some(&a), "{kind:?}");
-        }
-    }
-
-    #[test]
-    fn non_finite_numbers_are_refused_not_cleared() {
-        let e = AnswerValue::Decimal { value: f64::NAN }.to_json("weight").unwrap_err();
-        assert_eq!(e.code(), "invalid_answer");
-        let g =
-            AnswerValue::Geopoint { lat: f64::INFINITY, lon: 0.0, altitude: 0.0, accuracy: 1.0 };
-        assert!(g.to_json("gps").is_err());
-    }
-
-    #[test]
-    fn blank_is_none() {
-        assert_eq!(AnswerValue::from_json(FieldKind::Text, &Json::Null), None);
-    }
 }

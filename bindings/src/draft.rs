@@ -128,15 +128,14 @@ impl DraftSession {
     /// holds (a violated constraint is stored and reported by `validate`). A refused answer
     /// (`InvalidAnswer`, `InvalidPath`, `NotAllowed`) changes nothing.
     pub fn answer(&self, path: String, value: AnswerValue) -> Result<bool, ApiError> {
-        self.write("draft.answer", |store, d| Ok(store.answer(d, &path, &value.to_json(&path)?)?))
+        self.write("draft.answer", |store, d| Ok(store.set_answer(d, &path, &value)?))
     }
 
     /// Answer a geopoint worse than the question's warning accuracy, with the volunteer's
     /// explicit confirmation; autosaved.
     pub fn answer_confirmed(&self, path: String, value: AnswerValue) -> Result<bool, ApiError> {
         self.write("draft.answer_confirmed", |store, d| {
-            let v = value.to_json(&path)?;
-            Ok(store.edit(d, |s| s.set_geopoint_confirmed(&path, &v))?)
+            Ok(store.edit(d, |s| s.set_confirmed(&path, &value))?)
         })
     }
 

@@ -80,13 +80,13 @@ impl FormSession {
     /// Answer the question at `path`. Returns whether the question's constraint holds for the
     /// new value (a violated constraint is stored and reported by `validate`).
     pub fn answer(&self, path: String, value: AnswerValue) -> Result<bool, ApiError> {
-        self.with(|s| Ok(s.set_answer(&path, &value.to_json(&path)?)?))
+        self.with(|s| Ok(s.set(&path, &value)?))
     }
 
     /// Answer a geopoint whose accuracy is worse than the form's warning threshold, with the
     /// volunteer's explicit confirmation.
     pub fn answer_confirmed(&self, path: String, value: AnswerValue) -> Result<bool, ApiError> {
-        self.with(|s| Ok(s.set_geopoint_confirmed(&path, &value.to_json(&path)?)?))
+        self.with(|s| Ok(s.set_confirmed(&path, &value)?))
     }
 
     /// Clear the answer at `path`.

@@ -2,6 +2,7 @@
 //! the session (one filling of a form) and risk screening (a form's `risk` section assessed on a
 //! session).
 
+pub mod answer_value;
 pub mod answers;
 pub mod check;
 pub mod expr;
@@ -17,3 +18,5 @@ pub mod xlsform;
 pub use check::{CheckedForm, DefinitionError, DefinitionErrorKind};
 pub use model::{Choice, Field, FieldKind, Form, Text};
 pub use session::{Session, SessionError};
+
+pub use answer_value::AnswerValue;

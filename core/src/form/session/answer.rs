@@ -9,13 +9,42 @@ use serde_json::Value as Json;
 use super::paths::shift_paths;
 use super::timing::TimingKind;
 use super::{MAX_REPEAT_INSTANCES, Session, SessionError};
+use crate::form::AnswerValue;
 use crate::form::answers::{self, AnswerError};
 use crate::form::check::FieldId;
 use crate::form::expr::Value;
 use crate::form::model::FieldKind;
 
 impl Session {
-    /// Set the answer at `path` from JSON, coercing it to the field's type.
+    /// Set the answer at `path`: the case must fit the question's kind (`TypeMismatch`
+    /// otherwise), then the value is checked as any answer is (choices, ranges). Returns whether
+    /// the field's constraint (if any) holds for the new value.
+    pub fn set(&mut self, path: &str, answer: &AnswerValue) -> Result<bool, SessionError> {
+        let input = self.typed_input(path, answer)?;
+        self.set_answer(path, &input)
+    }
+
+    /// `set` for a geopoint whose accuracy is worse than the warning threshold, with the
+    /// volunteer's explicit confirmation.
+    pub fn set_confirmed(
+        &mut self,
+        path: &str,
+        answer: &AnswerValue,
+    ) -> Result<bool, SessionError> {
+        let input = self.typed_input(path, answer)?;
+        self.set_geopoint_confirmed(path, &input)
+    }
+
+    /// The JSON input of a typed answer, once its case is checked against the question.
+    fn typed_input(&self, path: &str, answer: &AnswerValue) -> Result<Json, SessionError> {
+        let (f, _) = self.resolve(path)?;
+        let to_error = |error| SessionError::Answer { path: path.into(), error };
+        answer.check_kind(self.form.field(f).kind()).map_err(to_error)?;
+        answer.to_json().map_err(to_error)
+    }
+
+    /// Set the answer at `path` from JSON, coercing it to the field's type (the adapter for
+    /// files and the command line; the app's answers are typed: `set`).
     /// Returns whether the field's constraint (if any) holds for the new value.
     pub fn set_answer(&mut self, path: &str, input: &Json) -> Result<bool, SessionError> {
         let (f, addr) = self.resolve(path)?;

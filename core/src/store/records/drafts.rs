@@ -207,7 +207,17 @@ impl Store {
         self.change_draft(draft, |d| Ok(change(&mut d.session)?), |_| Ok(()))
     }
 
-    /// Set one answer and autosave: the common case of `edit`.
+    /// Set one typed answer and autosave: the common case of `edit`.
+    pub fn set_answer(
+        &self,
+        draft: &mut Draft,
+        path: &str,
+        value: &crate::form::AnswerValue,
+    ) -> Result<bool, StoreError> {
+        self.edit(draft, |s| s.set(path, value))
+    }
+
+    /// Set one answer given as JSON and autosave (the adapter for files and the command line).
     pub fn answer(&self, draft: &mut Draft, path: &str, value: &Json) -> Result<bool, StoreError> {
         self.edit(draft, |s| s.set_answer(path, value))
     }
