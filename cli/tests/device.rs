@@ -2,49 +2,10 @@
 //! location quality flags the supervisor then sees.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use std::process::{Command, Output};
-
 mod common;
-use common::{code, stderr, stdout};
+use std::process::Command;
 
-struct Device {
-    dir: std::path::PathBuf,
-}
-
-impl Device {
-    fn new(tag: &str) -> Device {
-        let dir =
-            std::env::temp_dir().join(format!("safehome-cli-dev-{tag}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        Device { dir }
-    }
-
-    /// Run `safehome` on this device's database as the profile whose PIN is `pin`.
-    fn run(&self, pin: &str, args: &[&str]) -> Output {
-        Command::new(env!("CARGO_BIN_EXE_safehome"))
-            .args(args)
-            .env("SAFEHOME_DB", self.dir.join("safehome.db"))
-            .env("SAFEHOME_KEY_FILE", self.dir.join("data.key"))
-            .env("SAFEHOME_PIN", pin)
-            .env("SAFEHOME_SUPERVISOR_PIN", "1111")
-            .env_remove("SAFEHOME_UTC_OFFSET")
-            .output()
-            .expect("runs")
-    }
-
-    fn ok(&self, pin: &str, args: &[&str]) -> String {
-        let o = self.run(pin, args);
-        assert_eq!(code(&o), 0, "{args:?}: {}{}", stdout(&o), stderr(&o));
-        stdout(&o)
-    }
-}
-
-impl Drop for Device {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
-}
+use common::{Device, code, stderr};
 
 #[test]
 fn a_mock_fix_is_kept_and_flagged_at_finalize() {

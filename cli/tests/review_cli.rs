@@ -3,42 +3,12 @@
 //! comment on a question, and the volunteer's sync reopens it and shows why.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use std::process::{Command, Output};
-
 use safehome_core::clock::{Clock, SystemClock, SystemEntropy};
 use safehome_core::evidence::keys::Identity;
 use safehome_server::{Admin, BackgroundServer, Role, ServerConfig};
 
 mod common;
-use common::{code, stderr, stdout};
-
-struct Device {
-    dir: tempfile::TempDir,
-}
-
-impl Device {
-    fn new() -> Device {
-        Device { dir: tempfile::tempdir().unwrap() }
-    }
-
-    fn run(&self, pin: &str, args: &[&str]) -> Output {
-        Command::new(env!("CARGO_BIN_EXE_safehome"))
-            .args(args)
-            .env("SAFEHOME_DB", self.dir.path().join("safehome.db"))
-            .env("SAFEHOME_KEY_FILE", self.dir.path().join("data.key"))
-            .env("SAFEHOME_PIN", pin)
-            .env("SAFEHOME_SUPERVISOR_PIN", "1111")
-            .env_remove("SAFEHOME_UTC_OFFSET")
-            .output()
-            .expect("runs")
-    }
-
-    fn ok(&self, pin: &str, args: &[&str]) -> String {
-        let o = self.run(pin, args);
-        assert_eq!(code(&o), 0, "{args:?}: {}{}", stdout(&o), stderr(&o));
-        stdout(&o)
-    }
-}
+use common::{Device, code, stderr, stdout};
 
 #[test]
 fn a_supervisor_returns_a_visit_from_the_command_line_and_the_volunteer_sees_why() {
@@ -57,12 +27,12 @@ fn a_supervisor_returns_a_visit_from_the_command_line_and_the_volunteer_sees_why
     let server = BackgroundServer::start(ServerConfig::new(&data), "127.0.0.1:0").unwrap();
     let url = server.url();
 
-    let sup = Device::new();
+    let sup = Device::new("review-sup");
     sup.ok("", &["init"]);
     sup.ok("1111", &["user", "add", "--role", "supervisor", "--name", "Hằng"]);
     sup.ok("1111", &["enroll", "--user", "Hằng", "--server", &url, "--code", &sup_code.code]);
 
-    let vol = Device::new();
+    let vol = Device::new("review-vol");
     vol.ok("", &["init"]);
     vol.ok("1111", &["user", "add", "--role", "supervisor", "--name", "Quản lý"]);
     vol.ok("2222", &["user", "add", "--role", "volunteer", "--name", "Toàn", "--user", "Quản lý"]);
@@ -155,7 +125,7 @@ fn a_supervisor_returns_a_visit_from_the_command_line_and_the_volunteer_sees_why
 
     // Export for analysts from the supervisor's phone: one row per record and per child, in
     // English, with the return in the decision history.
-    let out = sup.dir.path().join("export");
+    let out = sup.dir.join("export");
     let o = sup.ok(
         "1111",
         &[
@@ -184,9 +154,9 @@ fn a_supervisor_returns_a_visit_from_the_command_line_and_the_volunteer_sees_why
     assert_eq!(children.lines().filter(|l| l.contains("Ma Thị Lan")).count(), 1, "{children}");
 
     // The archive holder exports from the server's data folder with the archive's identity.
-    let identity = sup.dir.path().join("archive.identity");
+    let identity = sup.dir.join("archive.identity");
     std::fs::write(&identity, archive_identity.to_text().as_bytes()).unwrap();
-    let out = sup.dir.path().join("archive-export");
+    let out = sup.dir.join("archive-export");
     let o = sup.ok(
         "1111",
         &[

@@ -6,6 +6,8 @@
 //! both phones' audit chains intact.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod common;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::Arc;
@@ -16,7 +18,7 @@ use safehome_cli::transport::HttpTransport;
 use safehome_core::clock::{Clock, SystemClock, SystemEntropy};
 use safehome_core::crypto::DataKey;
 use safehome_core::evidence::envelope::{Randomness, seal_bytes};
-use safehome_core::evidence::keys::{DeviceSigningKey, Identity};
+use safehome_core::evidence::keys::DeviceSigningKey;
 use safehome_core::evidence::meta::EvidenceInfo;
 use safehome_core::store::decisions::{DecisionContent, DecisionKind, DecisionState};
 use safehome_core::store::profiles::{Actor, Role};
@@ -26,45 +28,9 @@ use safehome_core::sync::protocol::{DECISION_SCHEMA, DecisionBody, DecisionHeade
 use safehome_core::sync::{
     self, Decision, HttpRequest, HttpResponse, NoProgress, Transport, TransportError,
 };
-use safehome_server::{Admin, BackgroundServer, Role as ServerRole, ServerConfig};
+use safehome_server::Role as ServerRole;
 
-const TEAM: &str = "e2e-05569";
-
-struct Server {
-    _dir: tempfile::TempDir,
-    data: PathBuf,
-    server: BackgroundServer,
-}
-
-fn server() -> Server {
-    let dir = tempfile::tempdir().unwrap();
-    let data = dir.path().join("server");
-    safehome_server::init(&data).unwrap();
-    let now = SystemClock::default().now_ms();
-    let archive = Identity::generate(&SystemEntropy::default()).recipient();
-    let mut admin = Admin::open(&data).unwrap();
-    admin.add_team(TEAM, &["05569".into()], &archive, "Archive", now).unwrap();
-    admin.add_team("other-team", &["05570".into()], &archive, "Archive", now).unwrap();
-    let server = BackgroundServer::start(ServerConfig::new(&data), "127.0.0.1:0").unwrap();
-    Server { _dir: dir, data, server }
-}
-
-impl Server {
-    fn code(&self, team: &str, role: ServerRole) -> String {
-        Admin::open(&self.data)
-            .unwrap()
-            .create_enrollment_code(team, role, 3_600_000, SystemClock::default().now_ms())
-            .unwrap()
-            .code
-    }
-
-    fn count(&self, sql: &str) -> i64 {
-        rusqlite::Connection::open(self.data.join("server.db"))
-            .unwrap()
-            .query_row(sql, [], |r| r.get(0))
-            .unwrap()
-    }
-}
+use common::{TEAM, TeamServer};
 
 struct Phone {
     db: PathBuf,
@@ -87,7 +53,14 @@ fn open(db: &Path, key: [u8; 32]) -> Store {
 }
 
 impl Phone {
-    fn new(root: &Path, name: &str, srv: &Server, team: &str, role: ServerRole, key: u8) -> Phone {
+    fn new(
+        root: &Path,
+        name: &str,
+        srv: &TeamServer,
+        team: &str,
+        role: ServerRole,
+        key: u8,
+    ) -> Phone {
         let db = root.join(format!("{name}.db"));
         let store = open(&db, [key; 32]);
         let admin = store.create_profile(None, "Đỗ Thị Hằng", Role::Supervisor, "1111").unwrap();
@@ -147,7 +120,7 @@ fn delays(seed: u64, n: usize, max_ms: u64) -> Vec<Duration> {
 
 #[test]
 fn the_supervisors_phone_killed_while_pulling_and_deciding_loses_and_repeats_nothing() {
-    let srv = server();
+    let srv = TeamServer::start(&["other-team"]);
     let root = tempfile::tempdir().unwrap();
     let sup = Phone::new(root.path(), "sup", &srv, TEAM, ServerRole::Supervisor, 1);
     let vol = Phone::new(root.path(), "vol", &srv, TEAM, ServerRole::Volunteer, 2);
@@ -226,7 +199,7 @@ impl Transport for LosesFirstDecisionAnswer {
 
 #[test]
 fn a_decision_whose_answer_was_lost_is_sent_again_and_stored_once() {
-    let srv = server();
+    let srv = TeamServer::start(&["other-team"]);
     let root = tempfile::tempdir().unwrap();
     let sup = Phone::new(root.path(), "sup", &srv, TEAM, ServerRole::Supervisor, 1);
     let vol = Phone::new(root.path(), "vol", &srv, TEAM, ServerRole::Volunteer, 2);
@@ -258,7 +231,7 @@ fn a_decision_whose_answer_was_lost_is_sent_again_and_stored_once() {
 
 #[test]
 fn decisions_forged_on_a_breached_server_are_rejected_by_every_phone() {
-    let srv = server();
+    let srv = TeamServer::start(&["other-team"]);
     let root = tempfile::tempdir().unwrap();
     let sup = Phone::new(root.path(), "sup", &srv, TEAM, ServerRole::Supervisor, 1);
     let vol = Phone::new(root.path(), "vol", &srv, TEAM, ServerRole::Volunteer, 2);
@@ -378,7 +351,7 @@ fn submissions_forged_on_a_breached_server_are_quarantined_never_shown_as_valid(
     use safehome_core::sync::protocol::{
         ROUTING_SCHEMA, RoutingForm, RoutingHeader, SubmissionBody,
     };
-    let srv = server();
+    let srv = TeamServer::start(&["other-team"]);
     let root = tempfile::tempdir().unwrap();
     let sup = Phone::new(root.path(), "sup", &srv, TEAM, ServerRole::Supervisor, 1);
     let vol = Phone::new(root.path(), "vol", &srv, TEAM, ServerRole::Volunteer, 2);

@@ -6,13 +6,14 @@
 //! Then the conflicts: two supervisors deciding at once, and a decision on a superseded record.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod common;
+
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use safehome_cli::transport::HttpTransport;
 use safehome_core::clock::{Clock, SystemClock, SystemEntropy};
 use safehome_core::crypto::DataKey;
-use safehome_core::evidence::keys::Identity;
 use safehome_core::store::decisions::{
     DecisionContent, DecisionKind, DecisionState, QuestionComment,
 };
@@ -20,40 +21,10 @@ use safehome_core::store::profiles::{Actor, Role};
 use safehome_core::store::records::RecordState;
 use safehome_core::store::{Store, StoreConfig};
 use safehome_core::sync::{self, Decision, NoProgress, SyncReport};
-use safehome_server::{Admin, BackgroundServer, Role as ServerRole, ServerConfig};
+use safehome_server::Role as ServerRole;
 use serde_json::json;
 
-const TEAM: &str = "e2e-05569";
-
-struct Server {
-    _dir: tempfile::TempDir,
-    data: PathBuf,
-    server: BackgroundServer,
-}
-
-fn server() -> Server {
-    let dir = tempfile::tempdir().unwrap();
-    let data = dir.path().join("server");
-    safehome_server::init(&data).unwrap();
-    let now = SystemClock::default().now_ms();
-    let archive = Identity::generate(&SystemEntropy::default());
-    Admin::open(&data)
-        .unwrap()
-        .add_team(TEAM, &["05569".into()], &archive.recipient(), "Archive", now)
-        .unwrap();
-    let server = BackgroundServer::start(ServerConfig::new(&data), "127.0.0.1:0").unwrap();
-    Server { _dir: dir, data, server }
-}
-
-impl Server {
-    fn code(&self, role: ServerRole) -> String {
-        Admin::open(&self.data)
-            .unwrap()
-            .create_enrollment_code(TEAM, role, 3_600_000, SystemClock::default().now_ms())
-            .unwrap()
-            .code
-    }
-}
+use common::{TEAM, TeamServer};
 
 /// A phone enrolled with the server, and its user (a volunteer or a supervisor).
 struct Phone {
@@ -63,7 +34,7 @@ struct Phone {
 }
 
 impl Phone {
-    fn new(root: &Path, name: &str, server: &Server, role: ServerRole, key: u8) -> Phone {
+    fn new(root: &Path, name: &str, server: &TeamServer, role: ServerRole, key: u8) -> Phone {
         let store = Store::open(
             &root.join(format!("{name}.db")),
             &DataKey::from_bytes([key; 32]),
@@ -83,7 +54,8 @@ impl Phone {
         };
         let url = server.server.url();
         let transport = HttpTransport::new(&url).unwrap();
-        sync::enroll(&store, &admin, &transport, &url, &server.code(role), None, None).unwrap();
+        sync::enroll(&store, &admin, &transport, &url, &server.code(TEAM, role), None, None)
+            .unwrap();
         Phone { store, user, transport }
     }
 
@@ -117,7 +89,7 @@ fn photo() -> PathBuf {
 
 #[test]
 fn a_visit_goes_to_the_supervisor_back_to_the_volunteer_corrected_and_approved() {
-    let srv = server();
+    let srv = TeamServer::start(&[]);
     let root = tempfile::tempdir().unwrap();
     // The supervisor enrolls first: the volunteer's submissions are sealed to it.
     let sup = Phone::new(root.path(), "supervisor", &srv, ServerRole::Supervisor, 1);
@@ -208,7 +180,7 @@ fn a_visit_goes_to_the_supervisor_back_to_the_volunteer_corrected_and_approved()
 
 #[test]
 fn two_supervisors_at_once_the_first_stands_and_a_superseded_record_refuses_decisions() {
-    let srv = server();
+    let srv = TeamServer::start(&[]);
     let root = tempfile::tempdir().unwrap();
     let a = Phone::new(root.path(), "sup-a", &srv, ServerRole::Supervisor, 1);
     let b = Phone::new(root.path(), "sup-b", &srv, ServerRole::Supervisor, 3);
@@ -279,7 +251,7 @@ fn two_supervisors_at_once_the_first_stands_and_a_superseded_record_refuses_deci
 
 #[test]
 fn a_volunteer_editing_a_draft_revision_when_a_return_arrives_keeps_both() {
-    let srv = server();
+    let srv = TeamServer::start(&[]);
     let root = tempfile::tempdir().unwrap();
     let sup = Phone::new(root.path(), "sup", &srv, ServerRole::Supervisor, 1);
     let vol = Phone::new(root.path(), "volunteer", &srv, ServerRole::Volunteer, 2);

@@ -46,3 +46,46 @@ pub fn temp(tag: &str, name: &str, contents: &str) -> String {
     std::fs::write(&p, contents).unwrap();
     p.to_string_lossy().into_owned()
 }
+
+/// A device: its own database and data key in a temporary folder (removed on drop), and
+/// `safehome` run on it as the profile whose PIN is given.
+pub struct Device {
+    pub dir: PathBuf,
+}
+
+impl Device {
+    pub fn new(tag: &str) -> Device {
+        let dir =
+            std::env::temp_dir().join(format!("safehome-cli-dev-{tag}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        Device { dir }
+    }
+
+    /// Run `safehome` on this device's database as the profile whose PIN is `pin` (a
+    /// supervisor adding profiles uses 1111).
+    pub fn run(&self, pin: &str, args: &[&str]) -> Output {
+        Command::new(env!("CARGO_BIN_EXE_safehome"))
+            .args(args)
+            .env("SAFEHOME_DB", self.dir.join("safehome.db"))
+            .env("SAFEHOME_KEY_FILE", self.dir.join("data.key"))
+            .env("SAFEHOME_PIN", pin)
+            .env("SAFEHOME_SUPERVISOR_PIN", "1111")
+            .env_remove("SAFEHOME_UTC_OFFSET")
+            .output()
+            .expect("runs")
+    }
+
+    /// `run`, which must succeed; its stdout.
+    pub fn ok(&self, pin: &str, args: &[&str]) -> String {
+        let o = self.run(pin, args);
+        assert_eq!(code(&o), 0, "{args:?}: {}{}", stdout(&o), stderr(&o));
+        stdout(&o)
+    }
+}
+
+impl Drop for Device {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
