@@ -1,16 +1,21 @@
-//! Records and enums of `safehome_core::location` (GPS fixes, quality flags, areas), mirroring
-//! the core's types, with their conversions.
+//! Records and enums of `safehome_core::location` (GPS fixes, quality flags, areas). The enums
+//! that are the core's as they are cross as the core's own (`#[uniffi::remote(Enum)]`); records
+//! whose shape changes are mirrored here with their conversions.
 
 use std::collections::HashMap;
 
 use safehome_core::location as loc;
-use safehome_core::location::{LatLon, Placement};
+use safehome_core::location::{FlagCode, LatLon, Placement, Provider};
+
+/// The core's types under the names Kotlin and Swift know them by.
+pub use safehome_core::location::{FlagCode as QualityFlagCode, Provider as FixProvider};
 
 use super::count;
 
 /// Where the platform says a fix came from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, uniffi::Enum)]
-pub enum FixProvider {
+#[uniffi::remote(Enum)]
+#[uniffi(name = "FixProvider")]
+pub enum Provider {
     /// Satellite receiver (Android `gps`).
     Gps,
     /// Cell towers and Wi-Fi (Android `network`).
@@ -21,30 +26,6 @@ pub enum FixProvider {
     Passive,
     /// Not reported (iOS does not name providers).
     Unknown,
-}
-
-impl From<FixProvider> for loc::Provider {
-    fn from(p: FixProvider) -> Self {
-        match p {
-            FixProvider::Gps => loc::Provider::Gps,
-            FixProvider::Network => loc::Provider::Network,
-            FixProvider::Fused => loc::Provider::Fused,
-            FixProvider::Passive => loc::Provider::Passive,
-            FixProvider::Unknown => loc::Provider::Unknown,
-        }
-    }
-}
-
-impl From<loc::Provider> for FixProvider {
-    fn from(p: loc::Provider) -> Self {
-        match p {
-            loc::Provider::Gps => FixProvider::Gps,
-            loc::Provider::Network => FixProvider::Network,
-            loc::Provider::Fused => FixProvider::Fused,
-            loc::Provider::Passive => FixProvider::Passive,
-            loc::Provider::Unknown => FixProvider::Unknown,
-        }
-    }
 }
 
 /// One GPS fix as the platform reports it (Android `Location`, iOS `CLLocation`).
@@ -88,7 +69,7 @@ impl From<GpsFix> for loc::Fix {
             vertical_accuracy_m: f.vertical_accuracy_m,
             bearing_deg: f.bearing_deg,
             speed_mps: f.speed_mps,
-            provider: f.provider.into(),
+            provider: f.provider,
             time_ms: f.time_ms,
             age_ms: f.age_ms,
             mock: f.mock,
@@ -106,7 +87,7 @@ impl From<loc::Fix> for GpsFix {
             vertical_accuracy_m: f.vertical_accuracy_m,
             bearing_deg: f.bearing_deg,
             speed_mps: f.speed_mps,
-            provider: f.provider.into(),
+            provider: f.provider,
             time_ms: f.time_ms,
             age_ms: f.age_ms,
             mock: f.mock,
@@ -169,8 +150,9 @@ impl From<AcceptedFix> for loc::AcceptedFix {
 }
 
 /// What a location quality flag is about.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, uniffi::Enum)]
-pub enum QualityFlagCode {
+#[uniffi::remote(Enum)]
+#[uniffi(name = "QualityFlagCode")]
+pub enum FlagCode {
     LowAccuracy,
     AcceptedOverWarning,
     MockProvider,
@@ -180,23 +162,6 @@ pub enum QualityFlagCode {
     ImpossibleTravel,
     PhotoFarFromFix,
     PhotoTimeFar,
-}
-
-impl From<loc::FlagCode> for QualityFlagCode {
-    fn from(c: loc::FlagCode) -> Self {
-        use loc::FlagCode as F;
-        match c {
-            F::LowAccuracy => QualityFlagCode::LowAccuracy,
-            F::AcceptedOverWarning => QualityFlagCode::AcceptedOverWarning,
-            F::MockProvider => QualityFlagCode::MockProvider,
-            F::StaleFix => QualityFlagCode::StaleFix,
-            F::OutsideArea => QualityFlagCode::OutsideArea,
-            F::FarFromHousehold => QualityFlagCode::FarFromHousehold,
-            F::ImpossibleTravel => QualityFlagCode::ImpossibleTravel,
-            F::PhotoFarFromFix => QualityFlagCode::PhotoFarFromFix,
-            F::PhotoTimeFar => QualityFlagCode::PhotoTimeFar,
-        }
-    }
 }
 
 /// A warning for the supervisor about where or when a visit was recorded. Not a refusal.
@@ -214,7 +179,7 @@ pub struct QualityFlag {
 impl From<loc::QualityFlag> for QualityFlag {
     fn from(f: loc::QualityFlag) -> Self {
         QualityFlag {
-            code: f.code.into(),
+            code: f.code,
             reason_vi: f.reason_vi,
             reason_en: f.reason_en,
             numbers: f.numbers.into_iter().collect(),

@@ -14,10 +14,14 @@ pub use store::*;
 use std::collections::HashMap;
 
 use safehome_core::form::check::CheckedForm;
-use safehome_core::form::model::FieldKind as CoreKind;
+pub use safehome_core::form::model::FieldKind;
 use safehome_core::form::risk;
+pub use safehome_core::form::risk::Category;
+/// The core's risk category under the name Kotlin and Swift know it by.
+pub use safehome_core::form::risk::Category as RiskCategory;
 use safehome_core::form::risk::Level;
 use safehome_core::form::session as core;
+pub use safehome_core::form::session::ViolationCode;
 
 use crate::answer::AnswerValue;
 
@@ -50,7 +54,7 @@ impl From<&CheckedForm> for FormInfo {
 }
 
 /// The type of a question or note (XLSForm's `type` column).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, uniffi::Enum)]
+#[uniffi::remote(Enum)]
 pub enum FieldKind {
     Text,
     Integer,
@@ -67,28 +71,6 @@ pub enum FieldKind {
     Acknowledge,
     Group,
     Repeat,
-}
-
-impl From<CoreKind> for FieldKind {
-    fn from(k: CoreKind) -> Self {
-        match k {
-            CoreKind::Text => FieldKind::Text,
-            CoreKind::Integer => FieldKind::Integer,
-            CoreKind::Decimal => FieldKind::Decimal,
-            CoreKind::SelectOne => FieldKind::SelectOne,
-            CoreKind::SelectMultiple => FieldKind::SelectMultiple,
-            CoreKind::Date => FieldKind::Date,
-            CoreKind::Datetime => FieldKind::Datetime,
-            CoreKind::Time => FieldKind::Time,
-            CoreKind::Geopoint => FieldKind::Geopoint,
-            CoreKind::Image => FieldKind::Image,
-            CoreKind::Note => FieldKind::Note,
-            CoreKind::Calculate => FieldKind::Calculate,
-            CoreKind::Acknowledge => FieldKind::Acknowledge,
-            CoreKind::Group => FieldKind::Group,
-            CoreKind::Repeat => FieldKind::Repeat,
-        }
-    }
 }
 
 /// One visible question or note, as the app shows it.
@@ -123,7 +105,7 @@ impl From<core::Prompt> for Prompt {
             value: AnswerValue::from_json(p.kind, &p.value),
             path: p.path,
             name: p.name,
-            kind: p.kind.into(),
+            kind: p.kind,
             label: p.label,
             hint: p.hint,
             required: p.required,
@@ -157,7 +139,7 @@ impl From<core::Progress> for Progress {
 }
 
 /// Why a filling is not (yet) valid.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, uniffi::Enum)]
+#[uniffi::remote(Enum)]
 pub enum ViolationCode {
     Required,
     Constraint,
@@ -168,19 +150,6 @@ pub enum ViolationCode {
     AccuracyUnconfirmed,
     /// An expression of the form could not be evaluated (a form bug).
     Expression,
-}
-
-impl From<core::ViolationCode> for ViolationCode {
-    fn from(c: core::ViolationCode) -> Self {
-        match c {
-            core::ViolationCode::Required => ViolationCode::Required,
-            core::ViolationCode::Constraint => ViolationCode::Constraint,
-            core::ViolationCode::ChoiceFiltered => ViolationCode::ChoiceFiltered,
-            core::ViolationCode::TooFewInstances => ViolationCode::TooFewInstances,
-            core::ViolationCode::AccuracyUnconfirmed => ViolationCode::AccuracyUnconfirmed,
-            core::ViolationCode::Expression => ViolationCode::Expression,
-        }
-    }
 }
 
 #[derive(Debug, Clone, PartialEq, uniffi::Record)]
@@ -206,7 +175,7 @@ impl From<core::ValidationReport> for ValidationReport {
             violations: r
                 .violations
                 .into_iter()
-                .map(|v| Violation { path: v.path, code: v.code.into(), message: v.message })
+                .map(|v| Violation { path: v.path, code: v.code, message: v.message })
                 .collect(),
         }
     }
@@ -225,8 +194,9 @@ pub enum Level {
 }
 
 /// What kind of harm a risk rule is about.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, uniffi::Enum)]
-pub enum RiskCategory {
+#[uniffi::remote(Enum)]
+#[uniffi(name = "RiskCategory")]
+pub enum Category {
     Drowning,
     Burns,
     Poisoning,
@@ -242,29 +212,6 @@ pub enum RiskCategory {
     SpecialCircumstances,
     Health,
     Other,
-}
-
-impl From<risk::Category> for RiskCategory {
-    fn from(c: risk::Category) -> Self {
-        use risk::Category as C;
-        match c {
-            C::Drowning => RiskCategory::Drowning,
-            C::Burns => RiskCategory::Burns,
-            C::Poisoning => RiskCategory::Poisoning,
-            C::Falls => RiskCategory::Falls,
-            C::Electrical => RiskCategory::Electrical,
-            C::Road => RiskCategory::Road,
-            C::AnimalBites => RiskCategory::AnimalBites,
-            C::Cuts => RiskCategory::Cuts,
-            C::Suffocation => RiskCategory::Suffocation,
-            C::ViolenceAbuse => RiskCategory::ViolenceAbuse,
-            C::Neglect => RiskCategory::Neglect,
-            C::Exploitation => RiskCategory::Exploitation,
-            C::SpecialCircumstances => RiskCategory::SpecialCircumstances,
-            C::Health => RiskCategory::Health,
-            C::Other => RiskCategory::Other,
-        }
-    }
 }
 
 /// Points and triggered rules of one category.
@@ -320,7 +267,7 @@ impl From<risk::Assessment> for Assessment {
                 .categories
                 .into_iter()
                 .map(|c| CategoryTotal {
-                    category: c.category.into(),
+                    category: c.category,
                     points: count(c.points),
                     rules: count(c.rules),
                 })
@@ -330,7 +277,7 @@ impl From<risk::Assessment> for Assessment {
                 .into_iter()
                 .map(|t| TriggeredRule {
                     rule_id: t.rule_id,
-                    category: t.category.into(),
+                    category: t.category,
                     points: count(t.points),
                     urgent: t.urgent,
                     reason: t.reason,

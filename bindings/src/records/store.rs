@@ -309,7 +309,7 @@ impl From<r::QueueItem> for RecordSummary {
             risk_level: x.risk_level,
             due_at_ms: x.due_at_ms,
             finalized_at_ms: x.finalized_at_ms,
-            quality_flags: x.quality_flags.into_iter().map(Into::into).collect(),
+            quality_flags: x.quality_flags.into_iter().collect(),
         }
     }
 }
