@@ -80,6 +80,25 @@ pub enum Command {
     /// Set a commune's name or registered households (the console's coverage).
     #[command(subcommand)]
     Commune(CommuneCommand),
+    /// Back up a data directory while it is served: a consistent snapshot of the database, the
+    /// key, the evidence files (each checked) and a manifest of every record's digest.
+    Backup {
+        #[command(flatten)]
+        data: Data,
+        /// A new folder for the backup.
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Restore a backup into a new data directory, checking every record and evidence file
+    /// against the backup's manifest before putting it in place.
+    Restore {
+        /// The backup folder.
+        #[arg(long)]
+        backup: PathBuf,
+        /// The new data directory (must not exist).
+        #[command(flatten)]
+        data: Data,
+    },
     /// Benchmarks.
     #[command(subcommand)]
     Bench(BenchCommand),
@@ -376,6 +395,27 @@ pub fn run_admin(command: Command) -> Result<(), ServerError> {
                     opt(d.app_version),
                 );
             }
+        }
+        Command::Backup { data, out } => {
+            let m = crate::backup::backup(&data.data, &out, now_ms())?;
+            println!(
+                "backed up {} submissions, {} evidence files, {} decisions, {} devices to {}",
+                m.submissions.len(),
+                m.evidence.len(),
+                m.decisions,
+                m.devices,
+                out.display()
+            );
+            println!("the backup holds the server's key: keep it as safe as the server");
+        }
+        Command::Restore { backup, data } => {
+            let m = crate::backup::restore(&backup, &data.data)?;
+            println!(
+                "restored {} submissions and {} evidence files into {}, each checked against the manifest",
+                m.submissions.len(),
+                m.evidence.len(),
+                data.data.display()
+            );
         }
         Command::Records { data, json } => {
             let records = Admin::open(&data.data)?.records()?;

@@ -25,6 +25,7 @@ pub mod admin;
 mod app;
 pub mod archive;
 mod auth;
+pub mod backup;
 mod blobs;
 mod body;
 mod checkin;
