@@ -138,6 +138,13 @@ pub fn backup(data: &Path, out: &Path, now_ms: i64) -> Result<Manifest, ServerEr
         .map_err(io("writing the key".into()))?;
     std::io::Write::write_all(&mut f, &key).map_err(io("writing the key".into()))?;
     f.sync_all().map_err(io("syncing the key".into()))?;
+    // The key's rotations: a phone still pinned to an earlier key re-pins by them.
+    let rotations = data.join("key_rotations.json");
+    if rotations.exists() {
+        let bytes = fs::read(&rotations).map_err(io("reading key_rotations.json".into()))?;
+        fs::write(out.join("key_rotations.json"), bytes)
+            .map_err(io("writing key_rotations.json".into()))?;
+    }
     // The evidence the snapshot lists (files are immutable once stored, and stored before the
     // commit that lists them, so each is there).
     let manifest = manifest_of(&target, now_ms)?;
@@ -190,6 +197,9 @@ pub fn restore(backup: &Path, data: &Path) -> Result<Manifest, ServerError> {
     };
     copy(&src.db_path(), &dst.db_path())?;
     copy(&src.key_path(), &dst.key_path())?;
+    if backup.join("key_rotations.json").exists() {
+        copy(&backup.join("key_rotations.json"), &staging.join("key_rotations.json"))?;
+    }
     for sha in manifest.evidence.keys() {
         let to = dst.blob_path(sha);
         if let Some(parent) = to.parent() {
@@ -211,7 +221,7 @@ pub fn restore(backup: &Path, data: &Path) -> Result<Manifest, ServerError> {
             "the backup's database does not hold what its manifest lists".into(),
         ));
     }
-    dst.load_key()?;
+    crate::rotation::load(&dst)?;
     sync_dir(&staging).map_err(io("syncing the restored folder".into()))?;
     fs::rename(&staging, data).map_err(io(format!("putting {} in place", data.display())))?;
     if let Some(parent) = data.parent() {

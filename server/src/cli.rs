@@ -99,6 +99,9 @@ pub enum Command {
         #[command(flatten)]
         data: Data,
     },
+    /// Replace the server's key with a new one signed over by the old: enrolled phones re-pin
+    /// at their next sync. Takes effect when the server (re)starts.
+    RotateKey(Data),
     /// Benchmarks.
     #[command(subcommand)]
     Bench(BenchCommand),
@@ -416,6 +419,11 @@ pub fn run_admin(command: Command) -> Result<(), ServerError> {
                 m.evidence.len(),
                 data.data.display()
             );
+        }
+        Command::RotateKey(data) => {
+            let key = crate::rotation::rotate(&data.data, now_ms())?;
+            println!("new server key {key}");
+            println!("restart the server; phones re-pin at their next sync (the old key is kept)");
         }
         Command::Records { data, json } => {
             let records = Admin::open(&data.data)?.records()?;

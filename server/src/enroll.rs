@@ -219,7 +219,13 @@ pub fn team_config(c: &Connection, device_id: &str, now: i64) -> Result<TeamConf
 fn sign(state: &AppState, config: &TeamConfig) -> Result<Json<Json_>, ApiError> {
     let mut config = config.clone();
     config.server_public_key = state.public.to_string();
-    config.sign(&state.key).map(Json).map_err(|_| ApiError::internal("signing a configuration"))
+    let mut document =
+        config.sign(&state.key).map_err(|_| ApiError::internal("signing a configuration"))?;
+    // A phone pinned to an earlier key re-pins by these (signed by the key each replaces).
+    if !state.rotations.is_empty() {
+        document["key_rotations"] = Json_::Array(state.rotations.clone());
+    }
+    Ok(Json(document))
 }
 
 pub async fn config(

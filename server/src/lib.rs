@@ -39,6 +39,7 @@ mod enroll;
 pub mod error;
 mod nonces;
 mod review;
+pub mod rotation;
 mod serve;
 mod state;
 mod submission_store;

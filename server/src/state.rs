@@ -26,6 +26,9 @@ pub struct Shared {
     /// The server's signing key: receipts and team configurations.
     pub key: DeviceSigningKey,
     pub public: ServerPublicKey,
+    /// The rotations of the server's key, oldest first, served with every configuration
+    /// (`rotation.rs`).
+    pub rotations: Vec<serde_json::Value>,
     pub clock: Arc<dyn Clock>,
     pub body_timeout: Duration,
     pub max_chunk: usize,
@@ -55,7 +58,7 @@ impl AppState {
     /// Open an initialised data directory: its key and its database.
     pub fn open(config: &ServerConfig) -> Result<AppState, ServerError> {
         let data = DataDir::new(&config.data_dir);
-        let key = data.load_key()?;
+        let (key, rotations) = crate::rotation::load(&data)?;
         let conn = data.open_db()?;
         if let Some(pages) = config.max_db_pages {
             conn.pragma_update(None, "max_page_count", pages)?;
@@ -72,6 +75,7 @@ impl AppState {
                 data,
                 key,
                 public,
+                rotations,
                 clock: Arc::clone(&config.clock),
                 body_timeout: config.body_timeout,
                 max_chunk: config.max_chunk,

@@ -49,6 +49,9 @@ pub enum Action {
     DecisionRefused,
     /// A decision from the feed verified and applied here.
     DecisionApplied,
+    /// The pinned server key replaced by its successor, on the strength of a rotation signed
+    /// by the pinned key.
+    Repinned,
 }
 
 impl Action {
@@ -78,6 +81,7 @@ impl Action {
             Action::DecisionSent => "decision_sent",
             Action::DecisionRefused => "decision_refused",
             Action::DecisionApplied => "decision_applied",
+            Action::Repinned => "repinned",
         }
     }
 }

@@ -218,6 +218,21 @@ impl Store {
         })
     }
 
+    /// Replace the pinned server key `from` by `to`: the sync layer has verified a rotation
+    /// signed by `from` (`sync::protocol::KeyRotation::follow`). Audited (`repinned`).
+    pub(crate) fn repin_server_key(&self, from: &str, to: &str) -> Result<(), StoreError> {
+        self.update_sync_state(None, Some(Action::Repinned), |s| {
+            if s.server_key.as_deref() != Some(from) {
+                return Err(StoreError::Invalid {
+                    field: "server_public_key",
+                    message: "is not the key pinned here".into(),
+                });
+            }
+            s.server_key = Some(to.to_string());
+            Ok(())
+        })
+    }
+
     /// Apply a verified team configuration: the team, its communes and the recipients replace
     /// what was set (by hand with `enroll`/`add_recipient`, or by an earlier configuration);
     /// enrollment also pins the server key and keeps the base URL. A key other than the pinned

@@ -21,9 +21,9 @@ use serde_json::Value as Json;
 
 use super::base64;
 use super::protocol::{
-    CheckinRequest, CheckinResponse, ErrorBody, ErrorClass, H_SERVER_TIME, Receipt, RequestAuth,
-    RoutingEvidence, RoutingForm, RoutingHeader, SUBMISSION_CONTENT_TYPE, SubmissionBody,
-    TeamConfig, classify, sha256_hex,
+    CheckinRequest, CheckinResponse, ErrorBody, ErrorClass, H_SERVER_TIME, KeyRotation, Receipt,
+    RequestAuth, RoutingEvidence, RoutingForm, RoutingHeader, SUBMISSION_CONTENT_TYPE,
+    SubmissionBody, TeamConfig, classify, sha256_hex,
 };
 use super::report::{ItemOutcome, SyncError, SyncProgress, SyncReport};
 use super::review::{DEFAULT_EVIDENCE_BUDGET, ReviewSync};
@@ -845,8 +845,22 @@ impl<'s> Engine<'s> {
     fn on_config(&mut self, response: &HttpResponse) -> Result<(), SyncError> {
         let document = parse_json(&response.body)
             .map_err(|detail| SyncError::BadResponse { what: "config", detail })?;
-        let config = TeamConfig::verify(&document, &self.server_key)
-            .map_err(|e| SyncError::UntrustedConfig(e.to_string()))?;
+        let config = match TeamConfig::verify(&document, &self.server_key) {
+            Ok(config) => config,
+            // Signed by another key: acceptable only after rotations signed by the pinned key.
+            Err(first) => match KeyRotation::follow(&document, &self.server_key) {
+                Ok(Some(next)) => {
+                    let config = TeamConfig::verify(&document, &next)
+                        .map_err(|e| SyncError::UntrustedConfig(e.to_string()))?;
+                    self.store.repin_server_key(&self.server_key.to_string(), &next.to_string())?;
+                    tracing::info!("the server's key was rotated: re-pinned {next}");
+                    self.server_key = next;
+                    config
+                }
+                Ok(None) => return Err(SyncError::UntrustedConfig(first.to_string())),
+                Err(e) => return Err(SyncError::UntrustedConfig(format!("key rotation: {e}"))),
+            },
+        };
         apply_config(self.store, None, &config, &response.body, None, false)?;
         self.config = Some(config);
         let queue = self.store.upload_queue()?;

@@ -45,6 +45,10 @@ const REQUEST_LABEL: &str = "safehome-request-v1";
 const ROUTING_LABEL: &[u8] = b"safehome-routing-v1\n";
 const RECEIPT_LABEL: &[u8] = b"safehome-receipt-v1\n";
 const CONFIG_LABEL: &[u8] = b"safehome-config-v1\n";
+const ROTATION_LABEL: &[u8] = b"safehome-key-rotation-v1\n";
+pub const ROTATION_SCHEMA: &str = "safehome.key-rotation.v1";
+/// The most key rotations a configuration answer may carry (a phone walks them in order).
+pub const MAX_ROTATIONS: usize = 16;
 const SUBMISSION_MAGIC: &[u8; 6] = b"SHSUB\x01";
 
 /// Why protocol bytes were refused. `field` names what, in the document's terms.
@@ -402,6 +406,72 @@ impl TeamConfig {
             }
         }
         Ok((TeamConfig::verify(document, &key)?, key))
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Key rotation
+
+/// A rotation of the server's key, signed by the key it replaces: a phone that pinned
+/// `previous_key` re-pins `new_key` on the strength of that signature (docs/protocol.md, "Key
+/// rotation"). The configuration answer carries every rotation, oldest first, under
+/// `key_rotations`, so that a phone pinned to any earlier key walks to the current one.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct KeyRotation {
+    pub schema: String,
+    /// `shserver1…`
+    pub previous_key: String,
+    /// `shserver1…`
+    pub new_key: String,
+    pub rotated_at_ms: i64,
+}
+
+impl KeyRotation {
+    /// `{"rotation": …, "signature": …}` signed by the previous key.
+    pub fn sign(&self, previous: &DeviceSigningKey) -> Result<Json, ProtocolError> {
+        sign_document(previous, ROTATION_LABEL, "rotation", self)
+    }
+
+    /// The key a phone pinned to `pinned` should pin next, from a configuration answer's
+    /// `key_rotations` (`None` when no rotation starts from `pinned`). Each step must be signed
+    /// by the key it replaces; a step that does not verify ends the walk with an error, so a
+    /// forged rotation is never followed.
+    pub fn follow(
+        document: &Json,
+        pinned: &ServerPublicKey,
+    ) -> Result<Option<ServerPublicKey>, ProtocolError> {
+        let Some(list) = document.get("key_rotations") else { return Ok(None) };
+        let list = list.as_array().ok_or_else(|| malformed("key_rotations", "must be a list"))?;
+        if list.len() > MAX_ROTATIONS {
+            return Err(malformed("key_rotations", format!("at most {MAX_ROTATIONS}")));
+        }
+        let mut current = *pinned;
+        let mut moved = false;
+        for item in list {
+            let named = item
+                .get("rotation")
+                .and_then(|r| r.get("previous_key"))
+                .and_then(Json::as_str)
+                .ok_or_else(|| malformed("key_rotations.previous_key", "missing"))?;
+            if named != current.to_string() {
+                continue; // a rotation before the phone's pin
+            }
+            let rotation: KeyRotation =
+                verify_document(&current, ROTATION_LABEL, "rotation", item)?;
+            if rotation.schema != ROTATION_SCHEMA {
+                return Err(malformed(
+                    "key_rotations.schema",
+                    format!("expected {ROTATION_SCHEMA}"),
+                ));
+            }
+            current = rotation
+                .new_key
+                .parse()
+                .map_err(|e| malformed("key_rotations.new_key", format!("{e}")))?;
+            moved = true;
+        }
+        Ok(moved.then_some(current))
     }
 }
 

@@ -11,7 +11,7 @@ use safehome_server::{Admin, BackgroundServer, Role, ServerConfig};
 pub const TEAM: &str = "e2e-05569";
 
 pub struct TeamServer {
-    _dir: tempfile::TempDir,
+    pub _dir: tempfile::TempDir,
     pub data: PathBuf,
     pub server: BackgroundServer,
 }
