@@ -148,12 +148,18 @@ fn a_volunteers_key_is_its_inbox_and_never_a_team_recipient() {
     assert_eq!(me.role, "volunteer");
     assert_eq!(me.public_key, phone.key.public().to_string());
     assert_eq!(me.inbox_key.as_deref(), Some(inbox.to_string().as_str()));
-    // A revoked device leaves the list.
-    server.admin().revoke(&phone.device_id, now_ms()).unwrap();
+    assert!(me.revoked_at_ms.is_none());
+    // A revoked device stays listed with the time, so that what it sent before stays
+    // verifiable and nothing later is.
+    let revoked_at = now_ms();
+    server.admin().revoke(&phone.device_id, revoked_at).unwrap();
     let other = server.volunteer(2);
     let config =
         TeamConfig::verify(&other.send("GET", "/v1/config", b"", &[]).json(), &server.public)
             .unwrap();
-    assert!(config.device(&phone.device_id).is_none());
-    assert!(config.device(&other.device_id).is_some());
+    let gone = config.device(&phone.device_id).expect("still listed");
+    assert_eq!(gone.revoked_at_ms, Some(revoked_at));
+    assert!(gone.trusted_at(revoked_at - 1));
+    assert!(!gone.trusted_at(revoked_at));
+    assert!(config.device(&other.device_id).unwrap().trusted_at(now_ms()));
 }
