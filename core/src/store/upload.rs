@@ -88,7 +88,7 @@ impl Store {
         let sql = format!(
             "SELECT o.item_id, o.id, o.state, r.risk_level, r.due_at, r.finalized_at, o.next_attempt_at,
                     CASE o.state WHEN 'uploaded' THEN 0 ELSE coalesce(length(o.sealed_body), o.size_bytes) END
-                    + coalesce((SELECT sum(a.size_bytes) FROM outbox_v a JOIN attachments t
+                    + coalesce((SELECT sum(a.size_bytes) FROM attachments t CROSS JOIN outbox_v a
                                 ON a.item_kind = 'attachment' AND a.item_id = t.id
                                 WHERE t.record_id = r.id AND a.state = 'pending'), 0)
              FROM outbox_v o JOIN records_v r ON o.item_kind = 'submission' AND r.id = o.item_id
@@ -224,7 +224,7 @@ impl Store {
         let conn = self.reader()?;
         let mut stmt = conn.prepare(
             "SELECT o.id, o.item_id, o.payload_sha256, o.size_bytes, o.state, o.upload_url
-             FROM outbox_v o JOIN attachments t ON o.item_kind = 'attachment' AND o.item_id = t.id
+             FROM attachments t CROSS JOIN outbox_v o ON o.item_kind = 'attachment' AND o.item_id = t.id
              WHERE t.record_id = ?1 ORDER BY t.created_at, t.id",
         )?;
         let rows = stmt.query_map(params![record_id], |r| {
@@ -387,7 +387,7 @@ impl Store {
             )?;
             let evidence: Vec<(String, Vec<u8>, OutboxState)> = {
                 let mut stmt = tx.prepare(
-                    "SELECT o.id, o.payload_sha256, o.state FROM outbox_v o JOIN attachments t
+                    "SELECT o.id, o.payload_sha256, o.state FROM attachments t CROSS JOIN outbox_v o
                      ON o.item_kind = 'attachment' AND o.item_id = t.id WHERE t.record_id = ?1",
                 )?;
                 let rows =
