@@ -27,7 +27,7 @@ use crate::logging::{self, LogLevel, call};
 use crate::progress::{self, ProgressListener};
 use crate::records::{
     AttachmentInfo, AuditReport, DecisionKind, DecisionView, Enrollment, Household, HouseholdRef,
-    NewHousehold, OutboxEntry, ProfileInfo, QuestionComment, ReceivedItem, ReceivedRecord,
+    LikelyDuplicate, NewHousehold, OutboxEntry, ProfileInfo, QuestionComment, ReceivedItem, ReceivedRecord,
     RecipientInfo, RecipientKind, RecordSummary, RecordView, Role, StorageStatus, count,
 };
 use crate::sync::{Quarantined, ServerEnrollment, SyncReport, SyncStatus};
@@ -390,6 +390,19 @@ impl ProfileSession {
     pub fn add_household(&self, household: NewHousehold) -> Result<Household, ApiError> {
         call("profile.add_household", || {
             Ok(self.store()?.add_household(&self.actor, &household.into())?.into())
+        })
+    }
+
+    /// Households on this phone (those this profile may see) that `household` likely repeats,
+    /// most alike first, with why. Ask before `add_household`: the volunteer visits the
+    /// existing one, or registers anyway.
+    pub fn likely_duplicates(
+        &self,
+        household: NewHousehold,
+    ) -> Result<Vec<LikelyDuplicate>, ApiError> {
+        call("profile.likely_duplicates", || {
+            let found = self.store()?.likely_duplicates(&self.actor, &household.into())?;
+            Ok(found.into_iter().map(Into::into).collect())
         })
     }
 

@@ -95,6 +95,14 @@ pub enum ReviewCommand {
         #[arg(long)]
         user: String,
     },
+    /// Likely duplicate households across the team's received records (two volunteers, one
+    /// household), with why; households already merged show as one.
+    Duplicates {
+        #[arg(long)]
+        user: String,
+        #[arg(long)]
+        json: bool,
+    },
     /// What was decided about a record, and why (any user who may see it).
     Decisions {
         #[arg(long)]
@@ -120,6 +128,7 @@ pub fn run(args: &DeviceArgs, cmd: ReviewCommand) -> Outcome {
         | ReviewCommand::Fetch { user, .. }
         | ReviewCommand::Photo { user, .. }
         | ReviewCommand::Quarantined { user }
+        | ReviewCommand::Duplicates { user, .. }
         | ReviewCommand::Decisions { user, .. } => user.clone(),
     };
     let a = match actor(&store, &user) {
@@ -262,6 +271,35 @@ pub fn run(args: &DeviceArgs, cmd: ReviewCommand) -> Outcome {
                 outln!("{} quarantined record(s)", rows.len());
                 for (id, why) in rows {
                     outln!("{id}: {why}");
+                }
+                Outcome::Ok
+            }
+            Err(e) => store_fail(e),
+        },
+        ReviewCommand::Duplicates { json, .. } => match store.team_duplicates(&a) {
+            Ok(pairs) if json => {
+                json_out(&pairs);
+                Outcome::Ok
+            }
+            Ok(pairs) => {
+                outln!("{} cặp hộ có thể trùng / likely duplicate pair(s)", pairs.len());
+                for p in pairs {
+                    outln!(
+                        "{} ↔ {}{}: {}",
+                        p.first.code,
+                        p.second.code,
+                        if p.same_device { " (cùng máy / same device)" } else { "" },
+                        p.reasons.describe().join("; ")
+                    );
+                    for h in [&p.first, &p.second] {
+                        outln!(
+                            "    {} {} — {} ({} record(s))",
+                            h.code,
+                            h.head_name,
+                            h.village,
+                            h.record_ids.len()
+                        );
+                    }
                 }
                 Outcome::Ok
             }
