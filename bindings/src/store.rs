@@ -27,8 +27,9 @@ use crate::logging::{self, LogLevel, call};
 use crate::progress::{self, ProgressListener};
 use crate::records::{
     AttachmentInfo, AuditReport, DecisionKind, DecisionView, Enrollment, Household, HouseholdRef,
-    LikelyDuplicate, NewHousehold, OutboxEntry, ProfileInfo, QuestionComment, ReceivedItem, ReceivedRecord,
-    RecipientInfo, RecipientKind, RecordSummary, RecordView, Role, StorageStatus, count,
+    LikelyDuplicate, NewHousehold, OutboxEntry, ProfileInfo, QuestionComment, ReceivedItem,
+    ReceivedRecord, RecipientInfo, RecipientKind, RecordSummary, RecordView, Role, StorageStatus,
+    count,
 };
 use crate::sync::{Quarantined, ServerEnrollment, SyncReport, SyncStatus};
 use crate::transport::HttpTransport;
@@ -664,6 +665,27 @@ impl ProfileSession {
                 action_at_ms,
             };
             Ok(safehome_core::sync::decide(&*self.store()?, &self.actor, &record_id, &decision)?)
+        })
+    }
+
+    /// Supervisors: merge household `mergeCode` into `keepCode` (the same family registered
+    /// twice, as the team's duplicates show): signed by this device, sealed with the reason,
+    /// uploaded at the next sync; the volunteer's phone re-links or marks its household, and
+    /// the server counts it once. Returns the decision's id.
+    pub fn merge_households(
+        &self,
+        keep_code: String,
+        merge_code: String,
+        reason: String,
+    ) -> Result<String, ApiError> {
+        call("profile.merge_households", || {
+            Ok(safehome_core::sync::merge_households(
+                &*self.store()?,
+                &self.actor,
+                &keep_code,
+                &merge_code,
+                &reason,
+            )?)
         })
     }
 

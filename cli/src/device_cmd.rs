@@ -589,7 +589,10 @@ pub fn household(args: &DeviceArgs, cmd: HouseholdCommand) -> Outcome {
                 }
                 Ok(hs) => {
                     for h in hs {
-                        outln!("{} {} {} — {}", h.id, h.code, h.village, h.head_name);
+                        let merged = h.merged_into.as_deref().map_or(String::new(), |k| {
+                            format!(" (đã gộp vào {k} / merged into {k})")
+                        });
+                        outln!("{} {} {} — {}{merged}", h.id, h.code, h.village, h.head_name);
                     }
                     Outcome::Ok
                 }

@@ -103,6 +103,20 @@ pub enum ReviewCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Merge household --merge into household --keep (the same family registered twice):
+    /// signed and sealed here with the reason, uploaded at the next sync.
+    Merge {
+        #[arg(long)]
+        user: String,
+        /// The household code kept.
+        #[arg(long)]
+        keep: String,
+        /// The household code merged into it.
+        #[arg(long)]
+        merge: String,
+        #[arg(long)]
+        reason: String,
+    },
     /// What was decided about a record, and why (any user who may see it).
     Decisions {
         #[arg(long)]
@@ -129,6 +143,7 @@ pub fn run(args: &DeviceArgs, cmd: ReviewCommand) -> Outcome {
         | ReviewCommand::Photo { user, .. }
         | ReviewCommand::Quarantined { user }
         | ReviewCommand::Duplicates { user, .. }
+        | ReviewCommand::Merge { user, .. }
         | ReviewCommand::Decisions { user, .. } => user.clone(),
     };
     let a = match actor(&store, &user) {
@@ -305,6 +320,19 @@ pub fn run(args: &DeviceArgs, cmd: ReviewCommand) -> Outcome {
             }
             Err(e) => store_fail(e),
         },
+        ReviewCommand::Merge { keep, merge, reason, .. } => {
+            match sync::merge_households(&store, &a, &keep, &merge, &reason) {
+                Ok(id) => {
+                    outln!("{id}");
+                    outln!(
+                        "hộ {merge} gộp vào {keep} / household {merge} merged into {keep}; \
+                         it is uploaded at the next sync"
+                    );
+                    Outcome::Ok
+                }
+                Err(e) => sync_fail(e),
+            }
+        }
         ReviewCommand::Decisions { record, json, .. } => match store.decisions_for(&a, &record) {
             Ok(d) if json => {
                 json_out(&d);
@@ -323,6 +351,9 @@ fn print_decisions(decisions: &[DecisionView]) {
     outln!("{} decision(s)", decisions.len());
     for d in decisions {
         outln!("  {} {} by device {} ({})", d.id, d.kind, d.device_id, d.state);
+        if let Some(m) = &d.merge {
+            outln!("    household {} merged into {}", m.household, m.into);
+        }
         if let Some(c) = &d.content {
             if !c.note.is_empty() {
                 outln!("    {}", c.note);

@@ -34,7 +34,10 @@ fn the_same_household_two_metres_apart_with_folded_diacritics_is_flagged_with_re
     let dups = s.likely_duplicates(&t.vol, &at("Ma Van Hung", TWO_M_NORTH)).unwrap();
     assert_eq!(dups.len(), 1, "{dups:?}");
     let d = &dups[0];
-    assert_eq!((d.household_id.as_str(), d.code.as_str()), (first.id.as_str(), first.code.as_str()));
+    assert_eq!(
+        (d.household_id.as_str(), d.code.as_str()),
+        (first.id.as_str(), first.code.as_str())
+    );
     assert_eq!(d.head_name, "Ma Văn Hùng");
     assert_eq!(d.reasons.basis, DuplicateBasis::Nearby);
     let dist = d.reasons.distance_m.unwrap();
@@ -78,7 +81,9 @@ fn without_a_location_only_names_in_the_same_village_count() {
     assert_eq!(dups[0].reasons.distance_m, None);
     assert!(dups[0].reasons.describe()[0].starts_with("chưa có vị trí"));
     // Another village of the commune, or another commune: a namesake.
-    assert!(s.likely_duplicates(&t.vol, &unlocated("Ma Van Hung", "Thôn Nà Kẹn")).unwrap().is_empty());
+    assert!(
+        s.likely_duplicates(&t.vol, &unlocated("Ma Van Hung", "Thôn Nà Kẹn")).unwrap().is_empty()
+    );
     let mut other_commune = unlocated("Ma Van Hung", "Thôn Khuôn Tát");
     other_commune.commune_code = "05570".into();
     assert!(s.likely_duplicates(&t.vol, &other_commune).unwrap().is_empty());

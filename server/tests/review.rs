@@ -59,6 +59,7 @@ impl Decide<'_> {
             base: self.base.map(str::to_string),
             decided_at_ms: now_ms(),
             action_at_ms: (self.kind == DecisionKind::Act).then(|| now_ms() - 3_600_000),
+            merge: None,
             envelope_sha256: String::new(),
             envelope_len: 0,
         };

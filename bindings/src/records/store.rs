@@ -205,6 +205,9 @@ pub struct Household {
     pub location: Option<HouseholdLocation>,
     pub volunteer_id: String,
     pub created_at_ms: i64,
+    /// The household code a supervisor merged this one into (the same family registered
+    /// twice), if any.
+    pub merged_into: Option<String>,
     /// Finalized assessments, oldest first.
     pub risk_history: Vec<RiskPoint>,
 }
@@ -222,6 +225,7 @@ impl From<h::Household> for Household {
             location: x.location.map(Into::into),
             volunteer_id: x.volunteer_id,
             created_at_ms: x.created_at_ms,
+            merged_into: x.merged_into,
             risk_history: x
                 .risk_history
                 .into_iter()

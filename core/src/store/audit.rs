@@ -49,6 +49,9 @@ pub enum Action {
     DecisionRefused,
     /// A decision from the feed verified and applied here.
     DecisionApplied,
+    /// A household merged into another by a supervisor's decision (its visits re-linked to the
+    /// kept household when this device holds it).
+    Merged,
 }
 
 impl Action {
@@ -78,6 +81,7 @@ impl Action {
             Action::DecisionSent => "decision_sent",
             Action::DecisionRefused => "decision_refused",
             Action::DecisionApplied => "decision_applied",
+            Action::Merged => "merged",
         }
     }
 }
