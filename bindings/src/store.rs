@@ -27,8 +27,9 @@ use crate::logging::{self, LogLevel, call};
 use crate::progress::{self, ProgressListener};
 use crate::records::{
     AttachmentInfo, AuditReport, DecisionKind, DecisionView, Enrollment, Household, HouseholdRef,
-    NewHousehold, OutboxEntry, ProfileInfo, QuestionComment, ReceivedItem, ReceivedRecord,
-    RecipientInfo, RecipientKind, RecordSummary, RecordView, Role, StorageStatus, count,
+    LikelyDuplicate, NewHousehold, OutboxEntry, ProfileInfo, QuestionComment, ReceivedItem,
+    ReceivedRecord, RecipientInfo, RecipientKind, RecordSummary, RecordView, Role, StorageStatus,
+    count,
 };
 use crate::sync::{Quarantined, ServerEnrollment, SyncReport, SyncStatus};
 use crate::transport::HttpTransport;
@@ -393,6 +394,19 @@ impl ProfileSession {
         })
     }
 
+    /// Households on this phone (those this profile may see) that `household` likely repeats,
+    /// most alike first, with why. Ask before `add_household`: the volunteer visits the
+    /// existing one, or registers anyway.
+    pub fn likely_duplicates(
+        &self,
+        household: NewHousehold,
+    ) -> Result<Vec<LikelyDuplicate>, ApiError> {
+        call("profile.likely_duplicates", || {
+            let found = self.store()?.likely_duplicates(&self.actor, &household.into())?;
+            Ok(found.into_iter().map(Into::into).collect())
+        })
+    }
+
     /// The households this profile may see, by code.
     pub fn households(&self) -> Result<Vec<Household>, ApiError> {
         call("profile.households", || {
@@ -651,6 +665,27 @@ impl ProfileSession {
                 action_at_ms,
             };
             Ok(safehome_core::sync::decide(&*self.store()?, &self.actor, &record_id, &decision)?)
+        })
+    }
+
+    /// Supervisors: merge household `mergeCode` into `keepCode` (the same family registered
+    /// twice, as the team's duplicates show): signed by this device, sealed with the reason,
+    /// uploaded at the next sync; the volunteer's phone re-links or marks its household, and
+    /// the server counts it once. Returns the decision's id.
+    pub fn merge_households(
+        &self,
+        keep_code: String,
+        merge_code: String,
+        reason: String,
+    ) -> Result<String, ApiError> {
+        call("profile.merge_households", || {
+            Ok(safehome_core::sync::merge_households(
+                &*self.store()?,
+                &self.actor,
+                &keep_code,
+                &merge_code,
+                &reason,
+            )?)
         })
     }
 

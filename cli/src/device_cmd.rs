@@ -128,6 +128,11 @@ pub enum HouseholdCommand {
         lon: Option<f64>,
         #[arg(long, default_value_t = 10.0)]
         accuracy: f64,
+        /// Register it even though households on this phone look like it (the volunteer has
+        /// checked: another family). Without it, likely duplicates are listed and nothing is
+        /// added.
+        #[arg(long)]
+        not_duplicate: bool,
     },
     /// The households this profile may see.
     List {
@@ -528,7 +533,17 @@ pub fn household(args: &DeviceArgs, cmd: HouseholdCommand) -> Outcome {
         Err(o) => return o,
     };
     match cmd {
-        HouseholdCommand::Add { user, commune, village, head, address, lat, lon, accuracy } => {
+        HouseholdCommand::Add {
+            user,
+            commune,
+            village,
+            head,
+            address,
+            lat,
+            lon,
+            accuracy,
+            not_duplicate,
+        } => {
             let a = match actor(&store, &user) {
                 Ok(a) => a,
                 Err(o) => return o,
@@ -547,6 +562,13 @@ pub fn household(args: &DeviceArgs, cmd: HouseholdCommand) -> Outcome {
                 location,
                 volunteer_id: None,
             };
+            if !not_duplicate {
+                match store.likely_duplicates(&a, &h) {
+                    Ok(dups) if dups.is_empty() => {}
+                    Ok(dups) => return refuse_duplicates(&dups),
+                    Err(e) => return store_fail(e),
+                }
+            }
             match store.add_household(&a, &h) {
                 Ok(h) => {
                     outln!("{} {}", h.id, h.code);
@@ -567,7 +589,10 @@ pub fn household(args: &DeviceArgs, cmd: HouseholdCommand) -> Outcome {
                 }
                 Ok(hs) => {
                     for h in hs {
-                        outln!("{} {} {} — {}", h.id, h.code, h.village, h.head_name);
+                        let merged = h.merged_into.as_deref().map_or(String::new(), |k| {
+                            format!(" (đã gộp vào {k} / merged into {k})")
+                        });
+                        outln!("{} {} {} — {}{merged}", h.id, h.code, h.village, h.head_name);
                     }
                     Outcome::Ok
                 }
@@ -575,6 +600,30 @@ pub fn household(args: &DeviceArgs, cmd: HouseholdCommand) -> Outcome {
             }
         }
     }
+}
+
+/// Refuse a registration that likely repeats households on the phone: each on stdout (its id
+/// and code first, so a visit can be started on it), and what to do on stderr.
+fn refuse_duplicates(dups: &[safehome_core::store::duplicates::LikelyDuplicate]) -> Outcome {
+    for d in dups {
+        outln!(
+            "{} {} {} — {}: {}",
+            d.household_id,
+            d.code,
+            d.head_name,
+            d.village,
+            d.reasons.describe().join("; ")
+        );
+    }
+    eprintln!(
+        "Có thể hộ này đã được đăng ký ({n} hộ giống ở trên). Nếu đúng là hộ đó, hãy thăm hộ có sẵn: \
+         safehome visit start --household <id>. Nếu là hộ khác, thêm --not-duplicate.\n\
+         This household may already be registered ({n} likely duplicate(s) above). If it is, \
+         visit the existing one: safehome visit start --household <id>. If it is another \
+         family, add --not-duplicate.",
+        n = dups.len()
+    );
+    Outcome::Refused
 }
 
 /// Parse a VALUE argument: JSON when it is JSON, otherwise the text itself.

@@ -95,6 +95,28 @@ pub enum ReviewCommand {
         #[arg(long)]
         user: String,
     },
+    /// Likely duplicate households across the team's received records (two volunteers, one
+    /// household), with why; households already merged show as one.
+    Duplicates {
+        #[arg(long)]
+        user: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Merge household --merge into household --keep (the same family registered twice):
+    /// signed and sealed here with the reason, uploaded at the next sync.
+    Merge {
+        #[arg(long)]
+        user: String,
+        /// The household code kept.
+        #[arg(long)]
+        keep: String,
+        /// The household code merged into it.
+        #[arg(long)]
+        merge: String,
+        #[arg(long)]
+        reason: String,
+    },
     /// What was decided about a record, and why (any user who may see it).
     Decisions {
         #[arg(long)]
@@ -120,6 +142,8 @@ pub fn run(args: &DeviceArgs, cmd: ReviewCommand) -> Outcome {
         | ReviewCommand::Fetch { user, .. }
         | ReviewCommand::Photo { user, .. }
         | ReviewCommand::Quarantined { user }
+        | ReviewCommand::Duplicates { user, .. }
+        | ReviewCommand::Merge { user, .. }
         | ReviewCommand::Decisions { user, .. } => user.clone(),
     };
     let a = match actor(&store, &user) {
@@ -267,6 +291,48 @@ pub fn run(args: &DeviceArgs, cmd: ReviewCommand) -> Outcome {
             }
             Err(e) => store_fail(e),
         },
+        ReviewCommand::Duplicates { json, .. } => match store.team_duplicates(&a) {
+            Ok(pairs) if json => {
+                json_out(&pairs);
+                Outcome::Ok
+            }
+            Ok(pairs) => {
+                outln!("{} cặp hộ có thể trùng / likely duplicate pair(s)", pairs.len());
+                for p in pairs {
+                    outln!(
+                        "{} ↔ {}{}: {}",
+                        p.first.code,
+                        p.second.code,
+                        if p.same_device { " (cùng máy / same device)" } else { "" },
+                        p.reasons.describe().join("; ")
+                    );
+                    for h in [&p.first, &p.second] {
+                        outln!(
+                            "    {} {} — {} ({} record(s))",
+                            h.code,
+                            h.head_name,
+                            h.village,
+                            h.record_ids.len()
+                        );
+                    }
+                }
+                Outcome::Ok
+            }
+            Err(e) => store_fail(e),
+        },
+        ReviewCommand::Merge { keep, merge, reason, .. } => {
+            match sync::merge_households(&store, &a, &keep, &merge, &reason) {
+                Ok(id) => {
+                    outln!("{id}");
+                    outln!(
+                        "hộ {merge} gộp vào {keep} / household {merge} merged into {keep}; \
+                         it is uploaded at the next sync"
+                    );
+                    Outcome::Ok
+                }
+                Err(e) => sync_fail(e),
+            }
+        }
         ReviewCommand::Decisions { record, json, .. } => match store.decisions_for(&a, &record) {
             Ok(d) if json => {
                 json_out(&d);
@@ -285,6 +351,9 @@ fn print_decisions(decisions: &[DecisionView]) {
     outln!("{} decision(s)", decisions.len());
     for d in decisions {
         outln!("  {} {} by device {} ({})", d.id, d.kind, d.device_id, d.state);
+        if let Some(m) = &d.merge {
+            outln!("    household {} merged into {}", m.household, m.into);
+        }
         if let Some(c) = &d.content {
             if !c.note.is_empty() {
                 outln!("    {}", c.note);

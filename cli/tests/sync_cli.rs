@@ -202,6 +202,8 @@ impl Device {
                 "Thôn Khuôn Tát",
                 "--head",
                 "Ma Văn Hùng",
+                // Each visit of this fixture is of its own household, whatever the name.
+                "--not-duplicate",
             ],
         );
         let household = out.split_whitespace().next().unwrap().to_string();

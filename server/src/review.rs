@@ -12,8 +12,8 @@ use rusqlite::{Connection, OptionalExtension, params};
 use safehome_core::evidence::envelope;
 use safehome_core::sync::protocol::{
     DECISION_CONTENT_TYPE, DECISION_RECEIPT_SCHEMA, DecisionBody, DecisionKind, DecisionReceipt,
-    FEED_PAGE_BYTES, FeedItem, FeedPage, IndexItem, IndexPage, MAX_DECISION_BODY, MAX_PAGE,
-    ProtocolError, RecordStanding, StandingVerdict,
+    FEED_PAGE_BYTES, FeedItem, FeedPage, HouseholdMerge, IndexItem, IndexPage, MAX_DECISION_BODY,
+    MAX_PAGE, ProtocolError, RecordStanding, StandingVerdict,
 };
 
 use crate::auth::{self, Device};
@@ -231,6 +231,7 @@ pub async fn put_decision(
     if (h.kind == DecisionKind::Act) != h.action_at_ms.is_some() {
         return Err(bad("decision.action_at_ms", "is given for an action (act), and only then"));
     }
+    // (A merge names its two households, and only a merge: checked by `DecisionBody::decode`.)
     let now = state.now_ms();
     let outcome = state.db.call(move |c| store_decision(c, &decision, &bytes, now)).await?;
     match outcome {
@@ -315,6 +316,11 @@ fn store_decision(
                 .with("standing", to_json(&standing)?),
         ));
     }
+    if let Some(m) = &h.merge {
+        if let Some(refused) = merge_refused(&tx, &h.team, &h.record_id, m)? {
+            return Ok(Put::Refused(refused));
+        }
+    }
     if h.kind.is_verdict() {
         let current = standing.verdict.as_ref().map(|v| v.decision_id.as_str());
         if current != h.base.as_deref() {
@@ -330,8 +336,9 @@ fn store_decision(
     }
     tx.execute(
         "INSERT INTO decisions (decision_id, record_id, team, origin_device, device_id, kind, base,
-                                decided_at_ms, envelope_sha256, received_at_ms, body)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+                                decided_at_ms, envelope_sha256, received_at_ms, body,
+                                merge_household, merge_into)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
         params![
             h.decision_id,
             h.record_id,
@@ -343,7 +350,9 @@ fn store_decision(
             h.decided_at_ms,
             h.envelope_sha256,
             now,
-            bytes
+            bytes,
+            h.merge.as_ref().map(|m| &m.household),
+            h.merge.as_ref().map(|m| &m.into)
         ],
     )?;
     let seq = tx.last_insert_rowid();
@@ -354,9 +363,18 @@ fn store_decision(
             params![h.record_id, h.decision_id],
         )?;
     }
+    if let Some(m) = &h.merge {
+        // The console counts the merged household as the kept one, once.
+        tx.execute(
+            "INSERT OR IGNORE INTO screened_households (commune, household_code)
+             SELECT commune, ?2 FROM screened_households WHERE household_code = ?1",
+            params![m.household, m.into],
+        )?;
+        tx.execute("DELETE FROM screened_households WHERE household_code = ?1", [&m.household])?;
+    }
     // The console's case clock (schema_v2.sql): an action taken, or a referral to the district,
     // with its time, never its text. An approval or a return is a review, not an action on the
-    // case, and does not stop the clock of an urgent case.
+    // case, and does not stop the clock of an urgent case; a merge is about the household.
     if matches!(h.kind, DecisionKind::Act | DecisionKind::Escalate) {
         let action_at = h.action_at_ms.unwrap_or(h.decided_at_ms);
         crate::console::data::record_case_action(
@@ -370,6 +388,69 @@ fn store_decision(
     }
     tx.commit()?;
     Ok(Put::Created(receipt(h, seq, now, now)))
+}
+
+/// Why a merge cannot stand, if it cannot: the record must be the merged household's, the kept
+/// household must be the team's, and neither may already be merged (the first merge of a
+/// household stands; merges never chain, so each household's count moves once).
+fn merge_refused(
+    c: &Connection,
+    team: &str,
+    record_id: &str,
+    m: &HouseholdMerge,
+) -> Result<Option<ApiError>, ApiError> {
+    let household: Option<String> = c
+        .query_row(
+            "SELECT household_code FROM submission_routing WHERE record_id = ?1",
+            [record_id],
+            |r| r.get(0),
+        )
+        .optional()?
+        .flatten();
+    if household.as_deref() != Some(m.household.as_str()) {
+        return Ok(Some(ApiError::bad_request(
+            "decision.merge.household",
+            "is not the decided record's household",
+        )));
+    }
+    let kept: i64 = c.query_row(
+        "SELECT count(*) FROM submission_routing WHERE team = ?1 AND household_code = ?2",
+        params![team, m.into],
+        |r| r.get(0),
+    )?;
+    if kept == 0 {
+        return Ok(Some(ApiError::not_found("the server holds no record of the kept household")));
+    }
+    let merged_into = |code: &str| -> Result<Option<String>, ApiError> {
+        Ok(c.query_row(
+            "SELECT merge_into FROM decisions WHERE team = ?1 AND kind = 'merge'
+               AND merge_household = ?2",
+            params![team, code],
+            |r| r.get(0),
+        )
+        .optional()?)
+    };
+    for code in [&m.household, &m.into] {
+        if let Some(into) = merged_into(code)? {
+            return Ok(Some(
+                ApiError::new(409, "household_merged", "this household is already merged")
+                    .with("household", code.clone())
+                    .with("merged_into", into),
+            ));
+        }
+    }
+    let into_merged: i64 = c.query_row(
+        "SELECT count(*) FROM decisions WHERE team = ?1 AND kind = 'merge' AND merge_into = ?2",
+        params![team, m.household],
+        |r| r.get(0),
+    )?;
+    if into_merged > 0 {
+        return Ok(Some(
+            ApiError::new(409, "household_merged", "other households were merged into this one")
+                .with("household", m.household.clone()),
+        ));
+    }
+    Ok(None)
 }
 
 fn to_json(standing: &RecordStanding) -> Result<serde_json::Value, ApiError> {

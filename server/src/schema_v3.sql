@@ -22,14 +22,23 @@ CREATE TABLE decisions (
     team            TEXT NOT NULL,
     origin_device   TEXT NOT NULL,
     device_id       TEXT NOT NULL REFERENCES devices (device_id),
-    kind            TEXT NOT NULL CHECK (kind IN ('approve', 'return', 'escalate', 'act')),
+    kind            TEXT NOT NULL CHECK (kind IN ('approve', 'return', 'escalate', 'act', 'merge')),
     base            TEXT,
     decided_at_ms   INTEGER NOT NULL,
     envelope_sha256 TEXT NOT NULL,
     received_at_ms  INTEGER NOT NULL,
-    body            BLOB NOT NULL
+    body            BLOB NOT NULL,
+    -- A merge (kind 'merge'): the household code merged away (the decided record's) and the
+    -- code kept, from the signed header. Codes are routing metadata, as on every submission.
+    merge_household TEXT,
+    merge_into      TEXT,
+    CHECK ((kind = 'merge') = (merge_household IS NOT NULL AND merge_into IS NOT NULL))
 ) STRICT;
 CREATE INDEX decisions_by_team ON decisions (team, seq);
+-- The first merge of a household stands.
+CREATE UNIQUE INDEX decisions_merged_once ON decisions (team, merge_household)
+    WHERE kind = 'merge';
+CREATE INDEX decisions_merged_into ON decisions (team, merge_into) WHERE kind = 'merge';
 CREATE INDEX decisions_by_origin ON decisions (origin_device, seq);
 
 -- Each record's current verdict (approve, return or escalate): the first stands; a later one

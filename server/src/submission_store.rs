@@ -86,9 +86,12 @@ pub fn insert(
             ],
         )?;
         if let (Some(household), "visit") = (&routing.household_code, routing.kind.as_str()) {
+            // A household merged into another (a supervisor's `merge`) counts as the kept one.
             tx.execute(
-                "INSERT OR IGNORE INTO screened_households (commune, household_code) VALUES (?1, ?2)",
-                params![commune, household],
+                "INSERT OR IGNORE INTO screened_households (commune, household_code)
+                 VALUES (?1, coalesce((SELECT merge_into FROM decisions WHERE team = ?3
+                                         AND kind = 'merge' AND merge_household = ?2), ?2))",
+                params![commune, household, routing.team],
             )?;
         }
     }

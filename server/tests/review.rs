@@ -10,7 +10,7 @@ use safehome_core::evidence::keys::Identity;
 use safehome_core::sync::base64;
 use safehome_core::sync::protocol::{
     DECISION_CONTENT_TYPE, DECISION_SCHEMA, DecisionBody, DecisionHeader, DecisionKind,
-    DecisionReceipt, FeedPage, IndexPage, sha256_hex,
+    DecisionReceipt, FeedPage, HouseholdMerge, IndexPage, sha256_hex,
 };
 use safehome_server::Role;
 
@@ -59,6 +59,7 @@ impl Decide<'_> {
             base: self.base.map(str::to_string),
             decided_at_ms: now_ms(),
             action_at_ms: (self.kind == DecisionKind::Act).then(|| now_ms() - 3_600_000),
+            merge: None,
             envelope_sha256: String::new(),
             envelope_len: 0,
         };
@@ -302,4 +303,106 @@ fn the_feed_carries_decisions_to_the_records_device_and_to_the_team_supervisors(
     assert_eq!(feed(&sup, 0).items.len(), 2);
     let res = vol.send("GET", "/v1/decisions?after=-1", b"", &[]);
     assert_eq!(res.status, 400);
+}
+
+/// A merge of household `household` (the record's) into `into`, signed by `by`.
+fn merge_body(
+    by: &Phone,
+    id: &str,
+    record_id: &str,
+    record_sha: &str,
+    merge: Option<(&str, &str)>,
+) -> Vec<u8> {
+    let header = DecisionHeader {
+        schema: DECISION_SCHEMA.into(),
+        decision_id: id.into(),
+        record_id: record_id.into(),
+        record_envelope_sha256: record_sha.into(),
+        team: TEAM.into(),
+        device_id: by.device_id.clone(),
+        kind: DecisionKind::Merge,
+        base: None,
+        decided_at_ms: now_ms(),
+        action_at_ms: None,
+        merge: merge.map(|(household, into)| HouseholdMerge {
+            household: household.into(),
+            into: into.into(),
+        }),
+        envelope_sha256: String::new(),
+        envelope_len: 0,
+    };
+    let envelope = evidence(&by.key, id, b"{\"note\":\"one family\"}");
+    DecisionBody::build(header, envelope, &by.key).unwrap().encode()
+}
+
+#[test]
+fn a_household_is_merged_once_into_a_household_of_the_team_and_counted_once() {
+    let server = TestServer::start();
+    let sup = supervisor(&server, 70);
+    let vol = server.volunteer(71);
+    let other = server.volunteer(72);
+    let submit_for = |phone: &Phone, n: u64, household: &str| {
+        let id = record_id(n);
+        let mut r = routing(phone, &id, &[]);
+        r.household_code = Some(household.into());
+        let res = phone.put_submission(&id, &submission(phone, r, b"x"));
+        assert_eq!(res.status, 201, "{}", res.text());
+        let sha = server
+            .admin()
+            .connection()
+            .query_row("SELECT envelope_sha256 FROM submissions WHERE record_id = ?1", [&id], |r| {
+                r.get::<_, String>(0)
+            })
+            .unwrap();
+        (id, sha)
+    };
+    let (ra, sha_a) = submit_for(&vol, 1, "19001-aaaa-0001");
+    let (rb, sha_b) = submit_for(&other, 2, "19001-bbbb-0001");
+    let (rc, sha_c) = submit_for(&other, 3, "19001-bbbb-0002");
+    let screened = || -> i64 {
+        server
+            .admin()
+            .connection()
+            .query_row("SELECT count(*) FROM screened_households", [], |r| r.get(0))
+            .unwrap()
+    };
+    assert_eq!(screened(), 3);
+    let put = |id: &str, record: &str, sha: &str, merge| {
+        put_body(&sup, id, &merge_body(&sup, id, record, sha, merge))
+    };
+    // A merge names its households, and the household must be the decided record's.
+    let res = put("m-0", &rb, &sha_b, None);
+    assert_eq!((res.status, res.code().as_str()), (400, "bad_request"), "{}", res.text());
+    let res = put("m-1", &ra, &sha_a, Some(("19001-bbbb-0001", "19001-aaaa-0001")));
+    assert_eq!(res.status, 400, "{}", res.text());
+    // Into a household the team's server has never seen: 404.
+    let res = put("m-2", &rb, &sha_b, Some(("19001-bbbb-0001", "19001-zzzz-0009")));
+    assert_eq!(res.status, 404, "{}", res.text());
+    // A volunteer's device cannot merge, however well signed.
+    let body = merge_body(&vol, "m-v", &rb, &sha_b, Some(("19001-bbbb-0001", "19001-aaaa-0001")));
+    assert_eq!(put_body(&vol, "m-v", &body).status, 403);
+
+    let res = put("m-3", &rb, &sha_b, Some(("19001-bbbb-0001", "19001-aaaa-0001")));
+    assert_eq!(res.status, 201, "{}", res.text());
+    assert_eq!(screened(), 2, "B counts as A");
+    // The first merge of a household stands; merges never chain either way.
+    let res = put("m-4", &rb, &sha_b, Some(("19001-bbbb-0001", "19001-bbbb-0002")));
+    assert_eq!((res.status, res.code().as_str()), (409, "household_merged"), "{}", res.text());
+    assert_eq!(res.json()["merged_into"], "19001-aaaa-0001");
+    let res = put("m-5", &rc, &sha_c, Some(("19001-bbbb-0002", "19001-bbbb-0001")));
+    assert_eq!((res.status, res.code().as_str()), (409, "household_merged"), "{}", res.text());
+    let res = put("m-6", &ra, &sha_a, Some(("19001-aaaa-0001", "19001-bbbb-0002")));
+    assert_eq!((res.status, res.code().as_str()), (409, "household_merged"), "{}", res.text());
+    assert_eq!(screened(), 2);
+    // The merge reaches the merged household's device, not the kept one's.
+    let ids = |p: &Phone| -> Vec<i64> { feed(p, 0).items.iter().map(|i| i.seq).collect() };
+    assert_eq!(ids(&other).len(), 1);
+    assert!(ids(&vol).is_empty());
+    // The merge is no case action.
+    let actions: i64 = server
+        .admin()
+        .connection()
+        .query_row("SELECT count(*) FROM case_actions", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(actions, 0);
 }

@@ -261,6 +261,7 @@ fn decisions_forged_on_a_breached_server_are_rejected_by_every_phone() {
             base: None,
             decided_at_ms: SystemClock::default().now_ms(),
             action_at_ms: None,
+            merge: None,
             envelope_sha256: String::new(),
             envelope_len: 0,
         };

@@ -23,6 +23,9 @@ pub enum DecisionKind {
     Escalate,
     /// The action taken on an urgent case, and when (Decree 56/2017: within 12 hours).
     Act,
+    /// The record's household is the same as another of the team's: merged into it
+    /// (`mergeHouseholds`).
+    Merge,
 }
 
 /// Where a decision is.
@@ -84,6 +87,9 @@ pub struct DecisionView {
     pub decided_at_ms: i64,
     /// For an action: when it was taken.
     pub action_at_ms: Option<i64>,
+    /// For a merge: the household code merged away, and the code kept.
+    pub merged_household: Option<String>,
+    pub merged_into: Option<String>,
     pub state: DecisionState,
     /// The comment, reason or action (`null` when this device cannot read it).
     pub note: Option<String>,
@@ -98,7 +104,13 @@ impl From<d::DecisionView> for DecisionView {
             Some(c) => (Some(c.note), c.comments.into_iter().map(Into::into).collect()),
             None => (None, Vec::new()),
         };
+        let (merged_household, merged_into) = match x.merge {
+            Some(m) => (Some(m.household), Some(m.into)),
+            None => (None, None),
+        };
         DecisionView {
+            merged_household,
+            merged_into,
             id: x.id,
             record_id: x.record_id,
             kind: x.kind,

@@ -8,6 +8,7 @@
 //! of drifting.
 
 use safehome_core::form::risk::Level;
+use safehome_core::store::duplicates as dup;
 use safehome_core::store::households as h;
 use safehome_core::store::outbox as o;
 use safehome_core::store::profiles as p;
@@ -15,6 +16,7 @@ use safehome_core::store::records as r;
 use safehome_core::store::team as t;
 use safehome_core::store::{self as core, Attachment};
 
+pub use safehome_core::store::duplicates::DuplicateBasis;
 pub use safehome_core::store::outbox::{OutboxItemKind, OutboxState};
 pub use safehome_core::store::profiles::Role;
 pub use safehome_core::store::records::{RecordKind, RecordState};
@@ -130,6 +132,65 @@ impl From<NewHousehold> for h::NewHousehold {
     }
 }
 
+/// On what grounds two households look like one.
+#[uniffi::remote(Enum)]
+pub enum DuplicateBasis {
+    /// Both located, within the radius of each other, names alike.
+    Nearby,
+    /// At least one has no location: the same village of the same commune, names alike.
+    SameVillageNoLocation,
+}
+
+/// Why two households are likely one.
+#[derive(Debug, Clone, PartialEq, uniffi::Record)]
+pub struct DuplicateReasons {
+    pub basis: DuplicateBasis,
+    /// Metres between the registered locations (`null` when one has none).
+    pub distance_m: Option<f64>,
+    /// Folded name similarity in [0, 1] (1: the same name once diacritics are folded).
+    pub name_similarity: f64,
+    pub same_village: bool,
+    pub same_commune: bool,
+    /// The reasons in words, Vietnamese first ("cách 2 m / 2 m apart").
+    pub described: Vec<String>,
+}
+
+impl From<dup::DuplicateReasons> for DuplicateReasons {
+    fn from(r: dup::DuplicateReasons) -> Self {
+        DuplicateReasons {
+            described: r.describe(),
+            basis: r.basis,
+            distance_m: r.distance_m,
+            name_similarity: r.name_similarity,
+            same_village: r.same_village,
+            same_commune: r.same_commune,
+        }
+    }
+}
+
+/// A household on this phone that a new registration may repeat: the volunteer chooses to
+/// visit it instead, or to register the new one anyway.
+#[derive(Debug, Clone, PartialEq, uniffi::Record)]
+pub struct LikelyDuplicate {
+    pub household_id: String,
+    pub code: String,
+    pub head_name: String,
+    pub village: String,
+    pub reasons: DuplicateReasons,
+}
+
+impl From<dup::LikelyDuplicate> for LikelyDuplicate {
+    fn from(d: dup::LikelyDuplicate) -> Self {
+        LikelyDuplicate {
+            household_id: d.household_id,
+            code: d.code,
+            head_name: d.head_name,
+            village: d.village,
+            reasons: d.reasons.into(),
+        }
+    }
+}
+
 /// A registered household with its risk history.
 #[derive(Debug, Clone, PartialEq, uniffi::Record)]
 pub struct Household {
@@ -144,6 +205,9 @@ pub struct Household {
     pub location: Option<HouseholdLocation>,
     pub volunteer_id: String,
     pub created_at_ms: i64,
+    /// The household code a supervisor merged this one into (the same family registered
+    /// twice), if any.
+    pub merged_into: Option<String>,
     /// Finalized assessments, oldest first.
     pub risk_history: Vec<RiskPoint>,
 }
@@ -161,6 +225,7 @@ impl From<h::Household> for Household {
             location: x.location.map(Into::into),
             volunteer_id: x.volunteer_id,
             created_at_ms: x.created_at_ms,
+            merged_into: x.merged_into,
             risk_history: x
                 .risk_history
                 .into_iter()

@@ -52,6 +52,9 @@ pub enum Action {
     /// The pinned server key replaced by its successor, on the strength of a rotation signed
     /// by the pinned key.
     Repinned,
+    /// A household merged into another by a supervisor's decision (its visits re-linked to the
+    /// kept household when this device holds it).
+    Merged,
 }
 
 impl Action {
@@ -82,6 +85,7 @@ impl Action {
             Action::DecisionRefused => "decision_refused",
             Action::DecisionApplied => "decision_applied",
             Action::Repinned => "repinned",
+            Action::Merged => "merged",
         }
     }
 }

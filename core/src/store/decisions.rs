@@ -34,15 +34,55 @@ stored_enum! {
         Escalate = "escalate",
         /// The action taken on an urgent case, and when (Decree 56/2017's 12 hours).
         Act = "act",
+        /// The record's household is the same as another household of the team: merged into
+        /// it (the codes in [`HouseholdMerge`], in the signed header).
+        Merge = "merge",
     }
 }
 
 impl DecisionKind {
     /// A verdict settles where the record stands (approve, return, escalate): a record has one
     /// current verdict, and a new one must name it as its base (the first decision stands). An
-    /// action note (`act`) is added beside the verdict and conflicts with nothing.
+    /// action note (`act`) is added beside the verdict and conflicts with nothing; a merge is
+    /// about the household, not the record's standing (the first merge of a household stands,
+    /// checked by the server on its own).
     pub fn is_verdict(self) -> bool {
-        !matches!(self, DecisionKind::Act)
+        !matches!(self, DecisionKind::Act | DecisionKind::Merge)
+    }
+}
+
+/// Which household a merge folds into which, by code: routing metadata the server already sees
+/// on every submission (names and locations stay sealed).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HouseholdMerge {
+    /// The household merged away: the code the decided record names.
+    pub household: String,
+    /// The household kept.
+    pub into: String,
+}
+
+impl HouseholdMerge {
+    /// Two different household codes, each 1 to 64 letters, digits or '-'.
+    pub fn check(&self) -> Result<(), StoreError> {
+        for (field, code) in [("merge.household", &self.household), ("merge.into", &self.into)] {
+            let ok = !code.is_empty()
+                && code.len() <= 64
+                && code.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-');
+            if !ok {
+                return Err(StoreError::Invalid {
+                    field,
+                    message: "a household code: 1 to 64 letters, digits or '-'".into(),
+                });
+            }
+        }
+        if self.household == self.into {
+            return Err(StoreError::Invalid {
+                field: "merge.into",
+                message: "a household cannot be merged into itself".into(),
+            });
+        }
+        Ok(())
     }
 }
 
@@ -128,6 +168,8 @@ pub struct DecisionView {
     pub device_id: String,
     pub decided_at_ms: i64,
     pub action_at_ms: Option<i64>,
+    /// For a merge: which household into which.
+    pub merge: Option<HouseholdMerge>,
     pub state: DecisionState,
     /// The server's order (`None` until it has stored the decision).
     pub server_seq: Option<i64>,
@@ -149,6 +191,8 @@ pub struct NewDecision {
     pub base: Option<String>,
     pub decided_at_ms: i64,
     pub action_at_ms: Option<i64>,
+    /// For a merge (and only a merge): which household into which.
+    pub merge: Option<HouseholdMerge>,
     pub content: Option<DecisionContent>,
     pub body: Vec<u8>,
     pub server_seq: Option<i64>,
@@ -166,6 +210,10 @@ pub enum Applied {
     /// A return that arrived while the volunteer already had a draft revision open: the draft is
     /// kept as it is, and the comments are shown beside it.
     CommentsOnOpenDraft { draft_id: String },
+    /// A merge of one of this device's households: its visits re-linked to the kept household
+    /// when this device holds it (`relinked` of them), otherwise it is marked merged into the
+    /// kept code.
+    Merged { household_id: String, relinked: usize },
     /// Already applied (the feed repeated it).
     Duplicate,
 }
@@ -205,8 +253,9 @@ impl Store {
             .transpose()?;
         tx.execute(
             "INSERT INTO decisions (id, record_id, kind, device_id, base, decided_at, action_at,
-                                    content_enc, body, state, server_seq, detail, created_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
+                                    content_enc, body, state, server_seq, detail, created_at,
+                                    merge_household, merge_into)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)",
             params![
                 d.id,
                 d.record_id,
@@ -220,7 +269,9 @@ impl Store {
                 state,
                 d.server_seq,
                 detail,
-                now
+                now,
+                d.merge.as_ref().map(|m| &m.household),
+                d.merge.as_ref().map(|m| &m.into)
             ],
         )?;
         Ok(())
@@ -335,7 +386,10 @@ impl Store {
                     let draft_id = s.reopen_as_revision(tx, None, plan, note, now)?;
                     Applied::Reopened { draft_id }
                 }
-                None => Applied::Kept,
+                None => match (&d.merge, d.kind) {
+                    (Some(m), DecisionKind::Merge) => s.apply_merge(tx, m)?,
+                    _ => Applied::Kept,
+                },
             };
             s.audit(tx, None, Action::DecisionApplied, DECISION_ENTITY, &d.id)?;
             Ok(applied)
@@ -384,7 +438,7 @@ impl Store {
         let conn = self.reader()?;
         let mut stmt = conn.prepare_cached(
             "SELECT id, record_id, kind, device_id, decided_at, action_at, state, server_seq,
-                    content_enc, detail
+                    content_enc, detail, merge_household, merge_into
              FROM decisions_v WHERE record_id = ?1
              ORDER BY server_seq IS NULL, server_seq, created_at, id",
         )?;
@@ -397,6 +451,11 @@ impl Store {
                     device_id: r.get(3)?,
                     decided_at_ms: r.get(4)?,
                     action_at_ms: r.get(5)?,
+                    merge: match (r.get::<_, Option<String>>(10)?, r.get::<_, Option<String>>(11)?)
+                    {
+                        (Some(household), Some(into)) => Some(HouseholdMerge { household, into }),
+                        _ => None,
+                    },
                     state: r.get(6)?,
                     server_seq: r.get(7)?,
                     content: None,
@@ -427,7 +486,8 @@ impl Store {
             .reader()?
             .query_row(
                 "SELECT id, kind FROM decisions_v
-                 WHERE record_id = ?1 AND kind <> 'act' AND state IN ('sent', 'received')
+                 WHERE record_id = ?1 AND kind IN ('approve', 'return', 'escalate')
+                   AND state IN ('sent', 'received')
                  ORDER BY server_seq DESC LIMIT 1",
                 [record_id],
                 |r| Ok((r.get(0)?, r.get(1)?)),

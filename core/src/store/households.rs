@@ -60,6 +60,9 @@ pub struct Household {
     pub location: Option<Location>,
     pub volunteer_id: String,
     pub created_at_ms: i64,
+    /// The household code a supervisor merged this one into (the same family registered
+    /// twice), if any: from the merge decision, never a column.
+    pub merged_into: Option<String>,
     /// Finalized assessments, oldest first: (record id, finalized at, level).
     pub risk_history: Vec<RiskPoint>,
 }
@@ -169,6 +172,7 @@ impl Store {
             location: h.location,
             volunteer_id: volunteer,
             created_at_ms: now,
+            merged_into: None,
             risk_history: Vec::new(),
         })
     }
@@ -199,6 +203,7 @@ impl Store {
             members: members.unwrap_or_default(),
             location,
             created_at_ms: r.get(9)?,
+            merged_into: None,
             risk_history: Vec::new(),
             id,
         })
@@ -211,6 +216,8 @@ impl Store {
     /// One household, with its risk history. A volunteer sees only the households assigned to
     /// them; a supervisor sees the team's.
     pub fn household(&self, by: &Actor, id: &str) -> Result<Household, StoreError> {
+        // Read before taking the reader below: it is one connection behind one lock.
+        let merges = self.household_merges()?;
         let conn = self.reader()?;
         let sql = format!("SELECT {} FROM households WHERE id = ?1", Self::HOUSEHOLD_COLUMNS);
         let mut stmt = conn.prepare(&sql)?;
@@ -218,6 +225,7 @@ impl Store {
         let not_found = || StoreError::NotFound { entity: "household", id: id.into() };
         let row = rows.next()?.ok_or_else(not_found)?;
         let mut h = self.decode_household(row)?;
+        h.merged_into = merges.get(&h.code).cloned();
         if !(by.can(Permission::ReadAllHouseholds) || h.volunteer_id == by.profile_id()) {
             // Not "forbidden": a volunteer must not learn that the id exists.
             return Err(not_found());
@@ -244,6 +252,7 @@ impl Store {
                 action: "list households",
             });
         }
+        let merges = self.household_merges()?;
         let conn = self.reader()?;
         let all = by.can(Permission::ReadAllHouseholds);
         let sql = format!(
@@ -254,7 +263,9 @@ impl Store {
         let mut rows = stmt.query(params![all, by.profile_id()])?;
         let mut out = Vec::new();
         while let Some(r) = rows.next()? {
-            out.push(self.decode_household(r)?);
+            let mut h = self.decode_household(r)?;
+            h.merged_into = merges.get(&h.code).cloned();
+            out.push(h);
         }
         Ok(out)
     }

@@ -342,7 +342,8 @@ impl Store {
             "SELECT r.record_id, r.device_id, r.kind, r.household_code, r.risk_level, r.due_at,
                     r.finalized_at, r.revision, r.submission_enc,
                     (SELECT d.kind FROM decisions_v d WHERE d.record_id = r.record_id
-                       AND d.kind <> 'act' AND d.state IN ('sent', 'received')
+                       AND d.kind IN ('approve', 'return', 'escalate')
+                       AND d.state IN ('sent', 'received')
                      ORDER BY d.server_seq DESC LIMIT 1),
                     EXISTS (SELECT 1 FROM decisions_v d WHERE d.record_id = r.record_id
                        AND d.kind = 'act' AND d.state IN ('pending', 'sent', 'received'))

@@ -112,7 +112,7 @@ const DECISIONS: Sealed = Sealed {
     key: "id",
     columns: "{r}.record_id, {r}.kind, {r}.device_id, {r}.base, {r}.decided_at, {r}.action_at, \
         sh_digest({r}.content_enc), sh_digest({r}.body), {r}.state, {r}.server_seq, {r}.detail, \
-        {r}.created_at",
+        {r}.created_at, {r}.merge_household, {r}.merge_into",
 };
 
 /// Where each download left off: moved forward without the key, records or decisions would be

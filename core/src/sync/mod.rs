@@ -17,7 +17,7 @@ pub use enroll::{enroll, normalize_base_url};
 pub use report::{
     ItemOutcome, NoProgress, Progress, SyncError, SyncProgress, SyncReport, SyncSummary,
 };
-pub use review::{Decision, ReviewReport, decide};
+pub use review::{Decision, ReviewReport, decide, merge_households};
 pub use transport::{CHUNK_LEN, HttpRequest, HttpResponse, Transport, TransportError};
 
 use crate::store::Store;

@@ -25,7 +25,7 @@ use super::transport::HttpResponse;
 use crate::evidence::envelope::{self, Randomness, open_bytes, seal_bytes};
 use crate::evidence::keys::{DevicePublicKey, ServerPublicKey};
 use crate::evidence::meta::EvidenceInfo;
-use crate::store::decisions::{DecisionContent, DecisionKind, NewDecision};
+use crate::store::decisions::{DecisionContent, DecisionKind, HouseholdMerge, NewDecision};
 use crate::store::profiles::Actor;
 use crate::store::received::{
     EvidenceFetch, EvidenceRef, FEED_CURSOR, Listed, PullItem, ReceivedState, Verified,
@@ -462,6 +462,7 @@ impl ReviewSync {
             base: h.base.clone(),
             decided_at_ms: h.decided_at_ms,
             action_at_ms: h.action_at_ms,
+            merge: h.merge.clone(),
             content: None,
             body: bytes.clone(),
             server_seq: Some(seq),
@@ -548,6 +549,75 @@ pub fn decide(
             message: "an action (act) says when it was taken, and only an action does".into(),
         });
     }
+    if decision.kind == DecisionKind::Merge {
+        return Err(SyncError::Invalid {
+            field: "kind",
+            message: "a merge names two households: merge_households".into(),
+        });
+    }
+    sign_decision(store, by, record_id, decision, None)
+}
+
+/// Merge household `merge_code` into `keep_code` (the same family registered twice, found by
+/// `Store::team_duplicates`): a `merge` decision on the merged household's current record,
+/// signed by this device, sealed to that record's device and the team's recipients with the
+/// reason, kept `pending` and uploaded at the next sync. The volunteer's phone that holds the
+/// merged household applies it from the feed; the server stops counting it twice. Returns the
+/// decision's id.
+pub fn merge_households(
+    store: &Store,
+    by: &Actor,
+    keep_code: &str,
+    merge_code: &str,
+    reason: &str,
+) -> Result<String, SyncError> {
+    let merge = HouseholdMerge { household: merge_code.into(), into: keep_code.into() };
+    merge.check()?;
+    if reason.trim().is_empty() {
+        return Err(SyncError::Invalid { field: "reason", message: "say why they are one".into() });
+    }
+    let merges = store.household_merges()?;
+    let already = |code: &str, field: &'static str| -> Result<(), SyncError> {
+        match merges.get(code) {
+            Some(into) => Err(SyncError::Invalid {
+                field,
+                message: format!("household {code} is already merged into {into}"),
+            }),
+            None => Ok(()),
+        }
+    };
+    already(merge_code, "merge")?;
+    already(keep_code, "keep")?;
+    if merges.values().any(|into| into == merge_code) {
+        return Err(SyncError::Invalid {
+            field: "merge",
+            message: format!("other households were merged into {merge_code}: keep it instead"),
+        });
+    }
+    let not_held = |code: &str| {
+        SyncError::Store(StoreError::NotFound { entity: "household", id: code.into() })
+    };
+    if store.current_record_of_household(keep_code)?.is_none() {
+        return Err(not_held(keep_code));
+    }
+    let record_id =
+        store.current_record_of_household(merge_code)?.ok_or_else(|| not_held(merge_code))?;
+    let decision = Decision {
+        kind: DecisionKind::Merge,
+        content: DecisionContent { note: reason.to_string(), comments: Vec::new() },
+        action_at_ms: None,
+    };
+    sign_decision(store, by, &record_id, &decision, Some(merge))
+}
+
+/// Sign, seal and keep a decision (see [`decide`]).
+fn sign_decision(
+    store: &Store,
+    by: &Actor,
+    record_id: &str,
+    decision: &Decision,
+    merge: Option<HouseholdMerge>,
+) -> Result<String, SyncError> {
     let view = store.received_record(by, record_id)?;
     let invalid = |state: String| {
         SyncError::Store(StoreError::InvalidState {
@@ -611,6 +681,7 @@ pub fn decide(
         base: base.clone(),
         decided_at_ms: server_now,
         action_at_ms: decision.action_at_ms.map(|t| t.saturating_add(state.clock_offset_ms)),
+        merge: merge.clone(),
         envelope_sha256: String::new(),
         envelope_len: 0,
     };
@@ -626,6 +697,7 @@ pub fn decide(
             base,
             decided_at_ms: server_now,
             action_at_ms: body.header.action_at_ms,
+            merge,
             content: Some(decision.content.clone()),
             body: body.encode(),
             server_seq: None,

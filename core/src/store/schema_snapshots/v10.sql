@@ -220,7 +220,7 @@ CREATE TABLE evidence_wanted (
 CREATE TABLE decisions (
     id          TEXT PRIMARY KEY,
     record_id   TEXT NOT NULL,
-    kind        TEXT NOT NULL CHECK (kind IN ('approve', 'return', 'escalate', 'act')),
+    kind        TEXT NOT NULL CHECK (kind IN ('approve', 'return', 'escalate', 'act', 'merge')),
     device_id   TEXT NOT NULL,
     base        TEXT,
     decided_at  INTEGER NOT NULL,
@@ -231,12 +231,18 @@ CREATE TABLE decisions (
     server_seq  INTEGER,
     detail      TEXT,
     created_at  INTEGER NOT NULL,
-    row_mac     BLOB
+    row_mac     BLOB,
+    -- A merge (kind 'merge'): the household code merged away and the code kept. A household's
+    -- merge is not a column of `households`: it is the merge decision naming its code.
+    merge_household TEXT,
+    merge_into      TEXT
 ) STRICT;
 
 CREATE INDEX decisions_record ON decisions (record_id, server_seq);
 
 CREATE INDEX decisions_pending ON decisions (state) WHERE state = 'pending';
+
+CREATE INDEX decisions_merges ON decisions (merge_household) WHERE kind = 'merge';
 
 CREATE TABLE sync_cursors (
     name    TEXT PRIMARY KEY,

@@ -31,7 +31,7 @@ const DECISION_RECEIPT_LABEL: &[u8] = b"safehome-decision-receipt-v1\n";
 const DECISION_MAGIC: &[u8; 6] = b"SHDEC\x01";
 
 /// What a supervisor decides about a record (defined once, with the store's column).
-pub use crate::store::decisions::{DecisionContent, DecisionKind, QuestionComment};
+pub use crate::store::decisions::{DecisionContent, DecisionKind, HouseholdMerge, QuestionComment};
 
 /// All the server learns about a decision.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -55,6 +55,11 @@ pub struct DecisionHeader {
     /// because the district's console audits the 12-hour rule from it; what was done stays
     /// in the envelope.
     pub action_at_ms: Option<i64>,
+    /// For a merge, and only a merge: the household codes (the decided record's household, and
+    /// the one it is merged into). Absent from every other decision, so their bytes are as
+    /// before.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub merge: Option<HouseholdMerge>,
     pub envelope_sha256: String,
     pub envelope_len: i64,
 }
@@ -104,6 +109,22 @@ impl DecisionBody {
         let parsed: DecisionHeader = canonical_header(header, "decision")?;
         if parsed.schema != DECISION_SCHEMA {
             return Err(malformed("decision.schema", format!("expected {DECISION_SCHEMA}")));
+        }
+        // A merge names its two households, and nothing else does: a merge without them could
+        // not be applied, and codes on another kind would be applied as nothing.
+        match (&parsed.merge, parsed.kind) {
+            (None, DecisionKind::Merge) => {
+                return Err(malformed("decision.merge", "a merge names its two households"));
+            }
+            (Some(_), k) if k != DecisionKind::Merge => {
+                return Err(malformed("decision.merge", "only a merge names households"));
+            }
+            (Some(m), _) => {
+                if let Err(e) = m.check() {
+                    return Err(malformed("decision.merge", e.to_string()));
+                }
+            }
+            (None, _) => {}
         }
         Ok(DecisionBody {
             header_bytes: header.to_vec(),
@@ -245,6 +266,7 @@ mod tests {
             base: None,
             decided_at_ms: 1_700_000_000_000,
             action_at_ms: None,
+            merge: None,
             envelope_sha256: String::new(),
             envelope_len: 0,
         }
@@ -285,10 +307,11 @@ mod tests {
         assert!(DecisionKind::Return.is_verdict());
         assert!(DecisionKind::Escalate.is_verdict());
         assert!(!DecisionKind::Act.is_verdict());
+        assert!(!DecisionKind::Merge.is_verdict());
         for &k in <DecisionKind as crate::store::StoredEnum>::ALL {
             assert_eq!(k.as_str().parse::<DecisionKind>(), Ok(k));
             assert_eq!(serde_json::to_value(k).unwrap(), k.as_str());
         }
-        assert!("merge".parse::<DecisionKind>().is_err());
+        assert!("Merge".parse::<DecisionKind>().is_err());
     }
 }
