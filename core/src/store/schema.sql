@@ -225,6 +225,8 @@ CREATE TABLE received (
 ) STRICT;
 CREATE INDEX received_pull ON received (state, risk_level, finalized_at);
 CREATE INDEX received_household ON received (household_code);
+-- A record replaced by a pulled revision leaves the queue: found by the revision's link.
+CREATE INDEX received_revision ON received (revision_of) WHERE revision_of IS NOT NULL;
 
 -- Evidence files of received records, fetched on demand: sealed envelopes (ciphertext to the
 -- team's recipients), by their SHA-256, checked on arrival.

@@ -204,6 +204,8 @@ CREATE INDEX received_pull ON received (state, risk_level, finalized_at);
 
 CREATE INDEX received_household ON received (household_code);
 
+CREATE INDEX received_revision ON received (revision_of) WHERE revision_of IS NOT NULL;
+
 CREATE TABLE received_evidence (
     sha256     TEXT PRIMARY KEY,
     record_id  TEXT NOT NULL,
