@@ -7,36 +7,19 @@
 mod common;
 
 use std::path::Path;
-use std::sync::Arc;
 
 use safehome_cli::transport::HttpTransport;
-use safehome_core::clock::{Clock, SystemClock, SystemEntropy};
-use safehome_core::crypto::DataKey;
-use safehome_core::store::profiles::{Actor, Role};
-use safehome_core::store::{Store, StoreConfig};
+use safehome_core::clock::{Clock, SystemClock};
+use safehome_core::store::Store;
+use safehome_core::store::profiles::Actor;
 use safehome_core::sync::{self, NoProgress, SyncError};
 use safehome_server::{BackgroundServer, Role as ServerRole, ServerConfig};
 
-use common::{TEAM, TeamServer};
+use common::{TEAM, TeamServer, enrolled_phone};
 
 fn phone(root: &Path, name: &str, srv: &TeamServer, key: u8) -> (Store, Actor) {
-    let store = Store::open(
-        &root.join(format!("{name}.db")),
-        &DataKey::from_bytes([key; 32]),
-        Arc::new(SystemClock { offset_minutes: 420 }),
-        Arc::new(SystemEntropy::default()),
-        StoreConfig { pin_iterations: 1_000, ..StoreConfig::default() },
-    )
-    .unwrap();
-    let lead = store.create_profile(None, "Đỗ Thị Hằng", Role::Supervisor, "1111").unwrap();
-    let lead = store.unlock(&lead.id, "1111").unwrap();
-    let v = store.create_profile(Some(&lead), "Ma Văn Hùng", Role::Volunteer, "2222").unwrap();
-    let vol = store.unlock(&v.id, "2222").unwrap();
-    let url = srv.server.url();
-    let t = HttpTransport::new(&url).unwrap();
-    sync::enroll(&store, &lead, &t, &url, &srv.code(TEAM, ServerRole::Volunteer), None, None)
-        .unwrap();
-    (store, vol)
+    let p = enrolled_phone(root, name, srv, TEAM, ServerRole::Volunteer, key);
+    (p.store, p.user)
 }
 
 fn pinned(store: &Store) -> String {

@@ -21,7 +21,7 @@ use safehome_core::evidence::envelope::{Randomness, seal_bytes};
 use safehome_core::evidence::keys::DeviceSigningKey;
 use safehome_core::evidence::meta::EvidenceInfo;
 use safehome_core::store::decisions::{DecisionContent, DecisionKind, DecisionState};
-use safehome_core::store::profiles::{Actor, Role};
+use safehome_core::store::profiles::Actor;
 use safehome_core::store::received::ReceivedState;
 use safehome_core::store::{Store, StoreConfig};
 use safehome_core::sync::protocol::{DECISION_SCHEMA, DecisionBody, DecisionHeader};
@@ -30,7 +30,7 @@ use safehome_core::sync::{
 };
 use safehome_server::Role as ServerRole;
 
-use common::{TEAM, TeamServer};
+use common::{TEAM, TeamServer, enrolled_phone};
 
 struct Phone {
     db: PathBuf,
@@ -61,22 +61,9 @@ impl Phone {
         role: ServerRole,
         key: u8,
     ) -> Phone {
-        let db = root.join(format!("{name}.db"));
-        let store = open(&db, [key; 32]);
-        let admin = store.create_profile(None, "Đỗ Thị Hằng", Role::Supervisor, "1111").unwrap();
-        let admin = store.unlock(&admin.id, "1111").unwrap();
-        let (user, pin) = if role == ServerRole::Supervisor {
-            (admin.clone(), "1111")
-        } else {
-            let v =
-                store.create_profile(Some(&admin), "Ma Văn Hùng", Role::Volunteer, "2222").unwrap();
-            (store.unlock(&v.id, "2222").unwrap(), "2222")
-        };
-        let url = srv.server.url();
-        let t = HttpTransport::new(&url).unwrap();
-        sync::enroll(&store, &admin, &t, &url, &srv.code(team, role), None, None).unwrap();
-        let user_id = user.profile_id().to_string();
-        Phone { db, key: [key; 32], store, user, user_id, pin }
+        let p = enrolled_phone(root, name, srv, team, role, key);
+        let user_id = p.user.profile_id().to_string();
+        Phone { db: p.db, key: p.key, store: p.store, user: p.user, user_id, pin: p.pin }
     }
 
     fn transport(&self) -> HttpTransport {

@@ -9,22 +9,20 @@
 mod common;
 
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 
 use safehome_cli::transport::HttpTransport;
-use safehome_core::clock::{Clock, SystemClock, SystemEntropy};
-use safehome_core::crypto::DataKey;
+use safehome_core::clock::{Clock, SystemClock};
+use safehome_core::store::Store;
 use safehome_core::store::decisions::{
     DecisionContent, DecisionKind, DecisionState, QuestionComment,
 };
-use safehome_core::store::profiles::{Actor, Role};
+use safehome_core::store::profiles::Actor;
 use safehome_core::store::records::RecordState;
-use safehome_core::store::{Store, StoreConfig};
 use safehome_core::sync::{self, Decision, NoProgress, SyncReport};
 use safehome_server::Role as ServerRole;
 use serde_json::json;
 
-use common::{TEAM, TeamServer};
+use common::{TEAM, TeamServer, enrolled_phone};
 
 /// A phone enrolled with the server, and its user (a volunteer or a supervisor).
 struct Phone {
@@ -35,28 +33,9 @@ struct Phone {
 
 impl Phone {
     fn new(root: &Path, name: &str, server: &TeamServer, role: ServerRole, key: u8) -> Phone {
-        let store = Store::open(
-            &root.join(format!("{name}.db")),
-            &DataKey::from_bytes([key; 32]),
-            Arc::new(SystemClock { offset_minutes: 420 }),
-            Arc::new(SystemEntropy::default()),
-            StoreConfig { pin_iterations: 1_000, ..StoreConfig::default() },
-        )
-        .unwrap();
-        let admin = store.create_profile(None, "Đỗ Thị Hằng", Role::Supervisor, "1111").unwrap();
-        let admin = store.unlock(&admin.id, "1111").unwrap();
-        let user = if role == ServerRole::Supervisor {
-            admin.clone()
-        } else {
-            let v =
-                store.create_profile(Some(&admin), "Ma Văn Hùng", Role::Volunteer, "2222").unwrap();
-            store.unlock(&v.id, "2222").unwrap()
-        };
-        let url = server.server.url();
-        let transport = HttpTransport::new(&url).unwrap();
-        sync::enroll(&store, &admin, &transport, &url, &server.code(TEAM, role), None, None)
-            .unwrap();
-        Phone { store, user, transport }
+        let p = enrolled_phone(root, name, server, TEAM, role, key);
+        let transport = HttpTransport::new(&server.server.url()).unwrap();
+        Phone { store: p.store, user: p.user, transport }
     }
 
     fn sync(&self) -> SyncReport {

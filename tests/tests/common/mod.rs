@@ -50,3 +50,51 @@ impl TeamServer {
             .unwrap()
     }
 }
+
+/// A phone's store enrolled with the team's server: a supervisor profile (PIN 1111, who
+/// enrolls it) and, unless the code is a supervisor's, a volunteer (PIN 2222) as its user.
+pub struct EnrolledPhone {
+    pub db: PathBuf,
+    pub key: [u8; 32],
+    pub store: safehome_core::store::Store,
+    pub admin: safehome_core::store::profiles::Actor,
+    pub user: safehome_core::store::profiles::Actor,
+    pub pin: &'static str,
+}
+
+pub fn enrolled_phone(
+    root: &std::path::Path,
+    name: &str,
+    srv: &TeamServer,
+    team: &str,
+    role: Role,
+    key: u8,
+) -> EnrolledPhone {
+    use safehome_core::store::profiles::Role as Profile;
+    let db = root.join(format!("{name}.db"));
+    let store = safehome_core::store::Store::open(
+        &db,
+        &safehome_core::crypto::DataKey::from_bytes([key; 32]),
+        std::sync::Arc::new(SystemClock { offset_minutes: 420 }),
+        std::sync::Arc::new(SystemEntropy::default()),
+        safehome_core::store::StoreConfig {
+            pin_iterations: 1_000,
+            ..safehome_core::store::StoreConfig::default()
+        },
+    )
+    .unwrap();
+    let admin = store.create_profile(None, "Đỗ Thị Hằng", Profile::Supervisor, "1111").unwrap();
+    let admin = store.unlock(&admin.id, "1111").unwrap();
+    let (user, pin) = if role == Role::Supervisor {
+        (admin.clone(), "1111")
+    } else {
+        let v =
+            store.create_profile(Some(&admin), "Ma Văn Hùng", Profile::Volunteer, "2222").unwrap();
+        (store.unlock(&v.id, "2222").unwrap(), "2222")
+    };
+    let url = srv.server.url();
+    let t = safehome_cli::transport::HttpTransport::new(&url).unwrap();
+    safehome_core::sync::enroll(&store, &admin, &t, &url, &srv.code(team, role), None, None)
+        .unwrap();
+    EnrolledPhone { db, key: [key; 32], store, admin, user, pin }
+}
