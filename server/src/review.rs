@@ -183,7 +183,34 @@ pub async fn get_blob(
         .await?;
     let path = state.data.blob_path(&sha256);
     let bytes = tokio::fs::read(&path).await.map_err(|e| ApiError::io("reading evidence", &e))?;
-    Ok(binary(bytes))
+    // One range (`bytes=START-END`), so that a phone whose HTTP stack caps an answer's size
+    // fetches a large file in pieces; anything else gets the whole file.
+    let total = bytes.len();
+    let range = headers
+        .get(header::RANGE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("bytes="))
+        .and_then(|v| v.split_once('-'))
+        .and_then(|(a, b)| {
+            Some((a.trim().parse::<usize>().ok()?, b.trim().parse::<usize>().ok()?))
+        });
+    match range {
+        Some((start, end)) if start <= end && start < total => {
+            let end = end.min(total - 1);
+            let mut res = binary(bytes[start..=end].to_vec());
+            *res.status_mut() = StatusCode::PARTIAL_CONTENT;
+            let content_range = format!("bytes {start}-{end}/{total}");
+            res.headers_mut().insert(
+                header::CONTENT_RANGE,
+                HeaderValue::from_str(&content_range)
+                    .map_err(|_| ApiError::internal("a content range"))?,
+            );
+            Ok(res)
+        }
+        Some(_) => Err(ApiError::new(416, "bad_request", "the range is outside the file")
+            .with("len", total as i64)),
+        None => Ok(binary(bytes)),
+    }
 }
 
 /// The outcome of a decision `PUT` under the database transaction.

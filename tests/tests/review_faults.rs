@@ -447,3 +447,111 @@ fn submissions_forged_on_a_breached_server_are_quarantined_never_shown_as_valid(
         Err(safehome_core::store::StoreError::Tampered { table: "received", .. })
     ));
 }
+
+/// Forwards to the server and remembers the largest answer body.
+struct Measuring {
+    inner: HttpTransport,
+    largest: std::sync::atomic::AtomicUsize,
+}
+
+impl Transport for Measuring {
+    fn send(&self, request: &HttpRequest) -> Result<HttpResponse, TransportError> {
+        let answer = self.inner.send(request)?;
+        self.largest.fetch_max(answer.body.len(), Ordering::SeqCst);
+        Ok(answer)
+    }
+}
+
+#[test]
+fn a_large_photo_comes_in_ranges_under_the_apps_answer_limit() {
+    use safehome_core::sync::protocol::{
+        ROUTING_SCHEMA, RoutingEvidence, RoutingForm, RoutingHeader, SubmissionBody, sha256_hex,
+    };
+    let srv = TeamServer::start(&[]);
+    let root = tempfile::tempdir().unwrap();
+    let sup = Phone::new(root.path(), "sup", &srv, TEAM, ServerRole::Supervisor, 1);
+    let vol = Phone::new(root.path(), "vol", &srv, TEAM, ServerRole::Volunteer, 2);
+    // A 2.5 MB evidence file (an 8 MP photo kept at full size, say), sealed by the volunteer's
+    // device to the supervisor, and its submission, as the server holds them.
+    let sup_inbox = sup.store.inbox_key().unwrap();
+    let now = SystemClock::default().now_ms();
+    let big: Vec<u8> = (0..2_500_000u32).map(|i| (i % 251) as u8).collect();
+    let info = EvidenceInfo { evidence_id: "ev-big".into(), ..EvidenceInfo::default() };
+    let key = vol.store.device_key();
+    let (photo, _) = seal_bytes(&big, info, &[sup_inbox], key, now, Randomness::System).unwrap();
+    let record = "big-photo-record";
+    let doc =
+        serde_json::json!({"record_id": record, "device_id": vol.store.device_id(), "data": {}});
+    let info = EvidenceInfo { evidence_id: record.into(), ..EvidenceInfo::default() };
+    let (env, _) =
+        seal_bytes(doc.to_string().as_bytes(), info, &[sup_inbox], key, now, Randomness::System)
+            .unwrap();
+    let routing = RoutingHeader {
+        schema: ROUTING_SCHEMA.into(),
+        record_id: record.into(),
+        kind: "visit".into(),
+        form: RoutingForm { id: "household_screening".into(), version: "2024.1".into() },
+        team: TEAM.into(),
+        commune: Some("05569".into()),
+        household_code: None,
+        risk_level: Some("high".into()),
+        due_at_ms: None,
+        finalized_at_ms: now,
+        clock_offset_ms: 0,
+        device_id: vol.store.device_id().into(),
+        revision: 1,
+        revision_of: None,
+        envelope_sha256: String::new(),
+        envelope_len: 0,
+        evidence: vec![RoutingEvidence {
+            id: "ev-big".into(),
+            sha256: sha256_hex(&photo),
+            len: photo.len() as i64,
+        }],
+    };
+    let body = SubmissionBody::build(routing, env, key).unwrap();
+    let sha = sha256_hex(&photo);
+    let blob = srv.data.join("blobs").join(&sha[..2]);
+    std::fs::create_dir_all(&blob).unwrap();
+    std::fs::write(blob.join(&sha), &photo).unwrap();
+    let db = rusqlite::Connection::open(srv.data.join("server.db")).unwrap();
+    db.execute(
+        "INSERT INTO submissions (record_id, device_id, team, envelope_sha256, received_at_ms,
+                                  routing, body) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+        rusqlite::params![
+            record,
+            vol.store.device_id(),
+            TEAM,
+            body.routing.envelope_sha256,
+            now,
+            String::from_utf8(body.routing_bytes.clone()).unwrap(),
+            body.encode()
+        ],
+    )
+    .unwrap();
+    db.execute(
+        "INSERT INTO submission_routing (record_id, team, device_id, commune, kind, risk_level,
+                                         finalized_at_ms, received_at_ms)
+         VALUES (?1, ?2, ?3, '05569', 'visit', 'high', ?4, ?4)",
+        rusqlite::params![record, TEAM, vol.store.device_id(), now],
+    )
+    .unwrap();
+    db.execute(
+        "INSERT INTO submission_evidence (record_id, position, evidence_id, sha256, len)
+         VALUES (?1, 0, 'ev-big', ?2, ?3)",
+        rusqlite::params![record, sha, photo.len() as i64],
+    )
+    .unwrap();
+    db.execute(
+        "INSERT INTO blobs (sha256, len, device_id, stored_at_ms) VALUES (?1, ?2, ?3, ?4)",
+        rusqlite::params![sha, photo.len() as i64, vol.store.device_id(), now],
+    )
+    .unwrap();
+    let measuring = Measuring { inner: sup.transport(), largest: Default::default() };
+    let report = sync::run(&sup.store, &sup.user, &measuring, &NoProgress).unwrap();
+    assert_eq!(report.review.evidence_fetched, 1, "{:?}", report.review);
+    let largest = measuring.largest.load(Ordering::SeqCst);
+    assert!(largest <= sync::review::EVIDENCE_RANGE, "an answer of {largest} bytes");
+    let (plain, _) = sup.store.open_received_evidence(&sup.user, record, "ev-big").unwrap();
+    assert_eq!(plain, big, "every range in its place");
+}

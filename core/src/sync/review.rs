@@ -64,9 +64,15 @@ enum Waiting {
     Decision(String),
     Index(i64),
     Body(String),
-    Evidence(EvidenceFetch),
+    /// An evidence file and what has arrived of it (it comes in ranges of
+    /// [`EVIDENCE_RANGE`] bytes).
+    Evidence(EvidenceFetch, Vec<u8>),
     Feed(i64),
 }
+
+/// The largest range of an evidence file one request asks for: under the apps' transports'
+/// 1 MiB answer limit, so that a file of any size (up to the protocol's 64 MiB) comes through.
+pub const EVIDENCE_RANGE: usize = 512 << 10;
 
 /// The review half's state, driven by the engine.
 pub(crate) struct ReviewSync {
@@ -77,6 +83,8 @@ pub(crate) struct ReviewSync {
     index_after: Option<i64>,
     pulls: Option<VecDeque<PullItem>>,
     fetches: Option<VecDeque<EvidenceFetch>>,
+    /// A file partly fetched in this sync, to go on with.
+    partial: Option<(EvidenceFetch, Vec<u8>)>,
     feed_after: Option<i64>,
     waiting: Option<Waiting>,
     evidence_budget: i64,
@@ -105,6 +113,7 @@ impl ReviewSync {
             supervisor,
             pulls: None,
             fetches: None,
+            partial: None,
             waiting: None,
             evidence_budget,
             report: ReviewReport::default(),
@@ -133,11 +142,14 @@ impl ReviewSync {
         } else if let Some(after) = self.feed_after {
             let path = format!("/v1/decisions?after={after}&limit={MAX_PAGE}");
             (Waiting::Feed(after), ("GET", path, Vec::new(), Vec::new()))
-        } else if let Some(fetch) = self.next_fetch(store)? {
+        } else if let Some((fetch, got)) = self.next_evidence(store)? {
             // Evidence last: the largest downloads, and the first to fail on a poor network,
             // never hold back the decisions.
             let path = format!("/v1/blobs/{}", fetch.sha256);
-            (Waiting::Evidence(fetch), ("GET", path, Vec::new(), Vec::new()))
+            let start = got.len();
+            let end = (start + EVIDENCE_RANGE).min(usize::try_from(fetch.len).unwrap_or(0)) - 1;
+            let range = vec![("Range".to_string(), format!("bytes={start}-{end}"))];
+            (Waiting::Evidence(fetch, got), ("GET", path, range, Vec::new()))
         } else {
             return Ok(None);
         };
@@ -163,6 +175,23 @@ impl ReviewSync {
             self.fetches = Some(store.evidence_to_fetch(self.evidence_budget)?.into());
         }
         Ok(self.fetches.as_mut().and_then(VecDeque::pop_front))
+    }
+
+    /// The file to fetch next and what arrived of it: the one in progress, else the next.
+    fn next_evidence(
+        &mut self,
+        store: &Store,
+    ) -> Result<Option<(EvidenceFetch, Vec<u8>)>, SyncError> {
+        if let Some(partial) = self.partial.take() {
+            return Ok(Some(partial));
+        }
+        while let Some(fetch) = self.next_fetch(store)? {
+            if fetch.len > 0 && fetch.len as u64 <= MAX_EVIDENCE_LEN {
+                return Ok(Some((fetch, Vec::new())));
+            }
+            tracing::warn!("evidence {} has an impossible length; not fetched", fetch.sha256);
+        }
+        Ok(None)
     }
 
     /// The request in flight got no answer: stop here (the rest waits for the next sync; every
@@ -277,17 +306,34 @@ impl ReviewSync {
                     code()
                 )),
             },
-            Waiting::Evidence(fetch) if ok => {
+            Waiting::Evidence(fetch, mut got) if ok => {
                 let body = &response.body;
-                let fits = body.len() as u64 <= MAX_EVIDENCE_LEN && body.len() as i64 == fetch.len;
+                let whole = usize::try_from(fetch.len).unwrap_or(0);
+                if response.status == 206 {
+                    // The range asked for, exactly, at the offset reached.
+                    let want = EVIDENCE_RANGE.min(whole - got.len());
+                    let at = content_range_start(response);
+                    if at != Some(got.len()) || body.len() != want {
+                        tracing::warn!("evidence {}: an unexpected range; dropped", fetch.sha256);
+                        return Ok(());
+                    }
+                    got.extend_from_slice(body);
+                } else {
+                    // A server that ignores ranges answers the whole file.
+                    got = body.clone();
+                }
+                if got.len() < whole {
+                    self.partial = Some((fetch, got));
+                    return Ok(());
+                }
                 let key = self.device_key(&fetch.device_id, None);
-                let checked = fits
-                    && sha256_hex(body) == fetch.sha256
-                    && key.is_some_and(|k| envelope::verify(&body[..], Some(&k)).is_ok());
+                let checked = got.len() == whole
+                    && sha256_hex(&got) == fetch.sha256
+                    && key.is_some_and(|k| envelope::verify(&got[..], Some(&k)).is_ok());
                 if checked {
-                    store.keep_evidence(&fetch.record_id, &fetch.sha256, body)?;
+                    store.keep_evidence(&fetch.record_id, &fetch.sha256, &got)?;
                     self.report.evidence_fetched += 1;
-                    self.report.evidence_bytes += body.len() as i64;
+                    self.report.evidence_bytes += got.len() as i64;
                 } else {
                     tracing::warn!(
                         "evidence {} of {} does not verify; not kept",
@@ -296,7 +342,7 @@ impl ReviewSync {
                     );
                 }
             }
-            Waiting::Evidence(fetch) => {
+            Waiting::Evidence(fetch, _) => {
                 if !matches!(response.status, 403 | 404) {
                     self.stop(format!(
                         "evidence {}: the server answered {} {}",
@@ -509,6 +555,13 @@ impl ReviewSync {
         }
         Ok(())
     }
+}
+
+/// The first byte of a `206` answer's `Content-Range: bytes START-END/TOTAL`.
+fn content_range_start(response: &HttpResponse) -> Option<usize> {
+    let v = response.header("Content-Range")?.trim();
+    let rest = v.strip_prefix("bytes ")?;
+    rest.split('-').next()?.trim().parse().ok()
 }
 
 fn error_code(response: &HttpResponse) -> String {
