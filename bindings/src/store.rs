@@ -26,10 +26,10 @@ use crate::location::AssignedAreas;
 use crate::logging::{self, LogLevel, call};
 use crate::progress::{self, ProgressListener};
 use crate::records::{
-    AttachmentInfo, AuditReport, DecisionKind, DecisionView, Enrollment, Household, HouseholdRef,
-    LikelyDuplicate, NewHousehold, OutboxEntry, ProfileInfo, QuestionComment, ReceivedItem,
-    ReceivedRecord, RecipientInfo, RecipientKind, RecordSummary, RecordView, Role, StorageStatus,
-    count,
+    AttachmentInfo, AuditReport, DecisionKind, DecisionView, DuplicatePair, Enrollment, Household,
+    HouseholdRef, LikelyDuplicate, NewHousehold, OutboxEntry, ProfileInfo, QuestionComment,
+    ReceivedItem, ReceivedRecord, RecipientInfo, RecipientKind, RecordSummary, RecordView, Role,
+    StorageStatus, count,
 };
 use crate::sync::{Quarantined, ServerEnrollment, SyncReport, SyncStatus};
 use crate::transport::HttpTransport;
@@ -665,6 +665,14 @@ impl ProfileSession {
                 action_at_ms,
             };
             Ok(safehome_core::sync::decide(&*self.store()?, &self.actor, &record_id, &decision)?)
+        })
+    }
+
+    /// Supervisors: households of the team that are likely one (two volunteers, one family),
+    /// among the records pulled to this phone, with the reasons to show.
+    pub fn team_duplicates(&self) -> Result<Vec<DuplicatePair>, ApiError> {
+        call("profile.team_duplicates", || {
+            Ok(self.store()?.team_duplicates(&self.actor)?.into_iter().map(Into::into).collect())
         })
     }
 

@@ -179,6 +179,54 @@ pub struct LikelyDuplicate {
     pub reasons: DuplicateReasons,
 }
 
+/// A household of the team, as the supervisor's phone knows it from the records it pulled.
+#[derive(Debug, Clone, PartialEq, uniffi::Record)]
+pub struct TeamHousehold {
+    pub code: String,
+    /// The volunteer's device that registered it.
+    pub device_id: String,
+    pub commune: Option<String>,
+    pub village: String,
+    pub head_name: String,
+    /// Its records pulled here, oldest first.
+    pub record_ids: Vec<String>,
+}
+
+/// Two households of the team that are likely one (two volunteers, one family), with why.
+#[derive(Debug, Clone, PartialEq, uniffi::Record)]
+pub struct DuplicatePair {
+    /// Registered first: the natural one to keep (`mergeHouseholds(first.code, second.code, …)`).
+    pub first: TeamHousehold,
+    pub second: TeamHousehold,
+    pub reasons: DuplicateReasons,
+    /// Both registered on the same phone.
+    pub same_device: bool,
+}
+
+impl From<dup::TeamHousehold> for TeamHousehold {
+    fn from(h: dup::TeamHousehold) -> Self {
+        TeamHousehold {
+            code: h.code,
+            device_id: h.device_id,
+            commune: h.commune,
+            village: h.village,
+            head_name: h.head_name,
+            record_ids: h.record_ids,
+        }
+    }
+}
+
+impl From<dup::DuplicatePair> for DuplicatePair {
+    fn from(p: dup::DuplicatePair) -> Self {
+        DuplicatePair {
+            first: p.first.into(),
+            second: p.second.into(),
+            reasons: p.reasons.into(),
+            same_device: p.same_device,
+        }
+    }
+}
+
 impl From<dup::LikelyDuplicate> for LikelyDuplicate {
     fn from(d: dup::LikelyDuplicate) -> Self {
         LikelyDuplicate {

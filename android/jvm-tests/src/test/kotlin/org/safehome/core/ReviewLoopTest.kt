@@ -128,4 +128,40 @@ class ReviewLoopTest {
             assertNull(audit.problem, audit.problem)
         }
     }
+
+    @Test
+    fun twoVolunteersRegisterOneFamilyAndTheSupervisorMergesThem() {
+        val sup = Team(supervisorPhone.store)
+        sup.supervisor.enrollWithServer(transport, server.url, server.enrollmentCode(team, "supervisor"), null, null)
+        TempStore().use { otherPhone ->
+            val phones = listOf(volunteerPhone, otherPhone).map { phone ->
+                val t = Team(phone.store)
+                t.supervisor.enrollWithServer(transport, server.url, server.enrollmentCode(team, "volunteer"), null, null)
+                // The same family, registered on each phone, a visit from each.
+                val household = t.registerHousehold()
+                val draft = t.volunteer.startVisit(household.id, "household_screening")
+                Family.fill(draft) { prompt -> draft.answerFix(prompt.path, freshFix(), confirmed = false) }
+                draft.finalize(null)
+                assertEquals(1, t.volunteer.sync(transport, null).acknowledged.size)
+                Triple(phone, t, household)
+            }
+            assertEquals(2L, sup.supervisor.sync(transport, null).review.pulled)
+            val pair = sup.supervisor.teamDuplicates().single()
+            assertEquals(1.0, pair.reasons.nameSimilarity, 0.0)
+            assertTrue(pair.reasons.described.toString(), pair.reasons.described.isNotEmpty())
+            assertTrue(!pair.sameDevice)
+
+            sup.supervisor.mergeHouseholds(pair.first.code, pair.second.code, "Cùng một hộ / one family")
+            assertEquals(1L, sup.supervisor.sync(transport, null).review.decisionsSent)
+            assertEquals(emptyList<DuplicatePair>(), sup.supervisor.teamDuplicates())
+
+            // The phone that registered the merged household learns it at its next sync.
+            val (_, merged, household) = phones.single { (phone, _, _) -> phone.store.deviceId() == pair.second.deviceId }
+            merged.volunteer.sync(transport, null)
+            assertEquals(pair.first.code, merged.volunteer.household(household.id).mergedInto)
+            val (_, kept, keptHousehold) = phones.single { (phone, _, _) -> phone.store.deviceId() == pair.first.deviceId }
+            kept.volunteer.sync(transport, null)
+            assertNull(kept.volunteer.household(keptHousehold.id).mergedInto)
+        }
+    }
 }
