@@ -11,14 +11,14 @@
 use std::collections::BTreeMap;
 use std::fs;
 use std::io::Read;
-use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+use std::os::unix::fs::DirBuilderExt;
 use std::path::Path;
 
 use ring::digest;
 use rusqlite::{Connection, OpenFlags};
 use serde::{Deserialize, Serialize};
 
-use crate::datadir::{DataDir, sync_dir};
+use crate::datadir::{DataDir, sync_dir, write_private};
 use crate::error::ServerError;
 
 /// What a backup holds: the digest of every submission body and evidence file.
@@ -86,14 +86,13 @@ fn copy_checked(from: &Path, to: &Path, sha256: &str) -> Result<(), ServerError>
             from.display()
         )));
     }
-    let mut out = fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(to)
-        .map_err(io(format!("creating {}", to.display())))?;
-    std::io::Write::write_all(&mut out, &bytes).map_err(io(format!("writing {}", to.display())))?;
-    out.sync_all().map_err(io(format!("syncing {}", to.display())))
+    write_private(to, &bytes)
+}
+
+/// Copy `from` to a new private file `to`.
+fn copy_file(from: &Path, to: &Path) -> Result<(), ServerError> {
+    let bytes = fs::read(from).map_err(io(format!("reading {}", from.display())))?;
+    write_private(to, &bytes)
 }
 
 fn make_dir(path: &Path) -> Result<(), ServerError> {
@@ -128,22 +127,11 @@ pub fn backup(data: &Path, out: &Path, now_ms: i64) -> Result<Manifest, ServerEr
     conn.execute("VACUUM INTO ?1", [target_text])?;
     drop(conn);
     // The key: the server's identity, which every phone pinned.
-    let key =
-        fs::read(src.key_path()).map_err(io(format!("reading {}", src.key_path().display())))?;
-    let mut f = fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(dst.key_path())
-        .map_err(io("writing the key".into()))?;
-    std::io::Write::write_all(&mut f, &key).map_err(io("writing the key".into()))?;
-    f.sync_all().map_err(io("syncing the key".into()))?;
+    copy_file(&src.key_path(), &dst.key_path())?;
     // The key's rotations: a phone still pinned to an earlier key re-pins by them.
     let rotations = data.join("key_rotations.json");
     if rotations.exists() {
-        let bytes = fs::read(&rotations).map_err(io("reading key_rotations.json".into()))?;
-        fs::write(out.join("key_rotations.json"), bytes)
-            .map_err(io("writing key_rotations.json".into()))?;
+        copy_file(&rotations, &out.join("key_rotations.json"))?;
     }
     // The evidence the snapshot lists (files are immutable once stored, and stored before the
     // commit that lists them, so each is there).
@@ -158,7 +146,7 @@ pub fn backup(data: &Path, out: &Path, now_ms: i64) -> Result<Manifest, ServerEr
     make_dir(&dst.uploads_dir())?;
     let text = serde_json::to_vec_pretty(&manifest)
         .map_err(|e| ServerError::Invalid(format!("manifest: {e}")))?;
-    fs::write(out.join("MANIFEST.json"), text).map_err(io("writing the manifest".into()))?;
+    write_private(&out.join("MANIFEST.json"), &text)?;
     sync_dir(out).map_err(io(format!("syncing {}", out.display())))?;
     Ok(manifest)
 }
@@ -183,22 +171,10 @@ pub fn restore(backup: &Path, data: &Path) -> Result<Manifest, ServerError> {
     let _ = fs::remove_dir_all(&staging);
     make_dir(&staging)?;
     let dst = DataDir::new(&staging);
-    let copy = |from: &Path, to: &Path| -> Result<(), ServerError> {
-        let bytes = fs::read(from).map_err(io(format!("reading {}", from.display())))?;
-        let mut f = fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .mode(0o600)
-            .open(to)
-            .map_err(io(format!("creating {}", to.display())))?;
-        std::io::Write::write_all(&mut f, &bytes)
-            .map_err(io(format!("writing {}", to.display())))?;
-        f.sync_all().map_err(io(format!("syncing {}", to.display())))
-    };
-    copy(&src.db_path(), &dst.db_path())?;
-    copy(&src.key_path(), &dst.key_path())?;
+    copy_file(&src.db_path(), &dst.db_path())?;
+    copy_file(&src.key_path(), &dst.key_path())?;
     if backup.join("key_rotations.json").exists() {
-        copy(&backup.join("key_rotations.json"), &staging.join("key_rotations.json"))?;
+        copy_file(&backup.join("key_rotations.json"), &staging.join("key_rotations.json"))?;
     }
     for sha in manifest.evidence.keys() {
         let to = dst.blob_path(sha);

@@ -132,6 +132,20 @@ pub fn init(root: &Path) -> Result<ServerPublicKey, ServerError> {
     Ok(server_public(&key))
 }
 
+/// Write `bytes` to a new file (never over an existing one) that only the server's user can
+/// read, fsynced before it returns: keys, backups, restored files.
+pub fn write_private(path: &Path, bytes: &[u8]) -> Result<(), ServerError> {
+    let mut f = OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+        .map_err(ServerError::io(format!("creating {}", path.display())))?;
+    f.write_all(bytes)
+        .and_then(|()| f.sync_all())
+        .map_err(ServerError::io(format!("writing {}", path.display())))
+}
+
 /// fsync a directory, so that a file created or renamed in it survives a crash.
 pub fn sync_dir(dir: &Path) -> std::io::Result<()> {
     File::open(dir)?.sync_all()

@@ -8,9 +8,7 @@
 //! `server.key.<ms>`. A server that starts between the last two steps finishes the rename itself
 //! (`load`), so a statement is never served for a key the server does not hold.
 
-use std::fs::{self, OpenOptions};
-use std::io::Write;
-use std::os::unix::fs::OpenOptionsExt;
+use std::fs;
 use std::path::{Path, PathBuf};
 
 use safehome_core::clock::SystemEntropy;
@@ -18,7 +16,7 @@ use safehome_core::evidence::keys::{DeviceSigningKey, ServerPublicKey};
 use safehome_core::sync::protocol::{KeyRotation, MAX_ROTATIONS, ROTATION_SCHEMA, server_public};
 use serde_json::Value as Json;
 
-use crate::datadir::{DataDir, sync_dir};
+use crate::datadir::{DataDir, sync_dir, write_private};
 use crate::error::ServerError;
 
 fn rotations_path(data: &DataDir) -> PathBuf {
@@ -27,18 +25,6 @@ fn rotations_path(data: &DataDir) -> PathBuf {
 
 fn next_key_path(data: &DataDir) -> PathBuf {
     data.root().join("server.key.next")
-}
-
-fn write_new(path: &Path, bytes: &[u8]) -> Result<(), ServerError> {
-    let mut f = OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(path)
-        .map_err(ServerError::io(format!("creating {}", path.display())))?;
-    f.write_all(bytes)
-        .and_then(|()| f.sync_all())
-        .map_err(ServerError::io(format!("writing {}", path.display())))
 }
 
 fn read_rotations(data: &DataDir) -> Result<Vec<Json>, ServerError> {
@@ -84,11 +70,11 @@ pub fn rotate(root: &Path, now_ms: i64) -> Result<ServerPublicKey, ServerError> 
     .sign(&old)
     .map_err(|e| ServerError::Invalid(format!("signing the rotation: {e}")))?;
     // 1. The old key, kept; 2. the new key, not in use yet.
-    write_new(
+    write_private(
         &root.join(format!("server.key.{now_ms}")),
         format!("{}\n", &*old.to_text()).as_bytes(),
     )?;
-    write_new(&next_path, format!("{}\n", &*new.to_text()).as_bytes())?;
+    write_private(&next_path, format!("{}\n", &*new.to_text()).as_bytes())?;
     sync_dir(root).map_err(ServerError::io("syncing the data directory"))?;
     // 3. The statement.
     rotations.push(statement);
@@ -96,7 +82,7 @@ pub fn rotate(root: &Path, now_ms: i64) -> Result<ServerPublicKey, ServerError> 
         .map_err(|e| ServerError::Invalid(format!("rotations: {e}")))?;
     let tmp = root.join("key_rotations.json.tmp");
     let _ = fs::remove_file(&tmp);
-    write_new(&tmp, &text)?;
+    write_private(&tmp, &text)?;
     fs::rename(&tmp, rotations_path(&data))
         .map_err(ServerError::io("putting key_rotations.json in place"))?;
     sync_dir(root).map_err(ServerError::io("syncing the data directory"))?;
@@ -188,13 +174,13 @@ mod tests {
         let mut rotations = read_rotations(&data).unwrap();
         rotations.push(statement);
         fs::write(rotations_path(&data), serde_json::to_vec(&rotations).unwrap()).unwrap();
-        write_new(&next_key_path(&data), next.to_text().as_bytes()).unwrap();
+        write_private(&next_key_path(&data), next.to_text().as_bytes()).unwrap();
         let (key, _) = load(&data).unwrap();
         assert_eq!(server_public(&key), server_public(&next), "finished");
         assert!(!next_key_path(&data).exists());
         // Interrupted before the statement: the unused key is dropped, the current one stays.
         let stray = DeviceSigningKey::generate(&SystemEntropy::default()).unwrap();
-        write_new(&next_key_path(&data), stray.to_text().as_bytes()).unwrap();
+        write_private(&next_key_path(&data), stray.to_text().as_bytes()).unwrap();
         let (key, _) = load(&data).unwrap();
         assert_eq!(server_public(&key), server_public(&next));
         // A statement naming a key the server does not hold: refused, never served.
