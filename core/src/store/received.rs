@@ -698,9 +698,7 @@ impl Store {
             state: "not fetched".into(),
             action: "open",
         })?;
-        if crate::hex::encode(ring::digest::digest(&ring::digest::SHA256, &envelope).as_ref())
-            != e.sha256
-        {
+        if crate::hex::encode(&crate::evidence::photo::sha256(&envelope)) != e.sha256 {
             return Err(StoreError::Tampered { table: "received_evidence", row: e.sha256.clone() });
         }
         let device = self.team_device_key(&view.device_id)?;
