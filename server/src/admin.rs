@@ -2,10 +2,10 @@
 //! records. The CLI calls these, and so can a demo that runs a server in-process. Each opens its
 //! own connection, so they work while the server is serving (WAL, busy timeout).
 
-use std::path::Path;
 use std::str::FromStr;
 
-use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
+use crate::params;
+use crate::sql::{Conn, OptionalExtension};
 use safehome_core::clock::SystemEntropy;
 use safehome_core::evidence::keys::RecipientKey;
 use safehome_core::location::areas::ImportOptions;
@@ -88,7 +88,7 @@ pub struct RecordRow {
 
 /// The operator's handle on a data directory.
 pub struct Admin {
-    conn: Connection,
+    conn: Conn,
 }
 
 fn check_name(what: &str, value: &str) -> Result<(), ServerError> {
@@ -106,7 +106,7 @@ fn check_name(what: &str, value: &str) -> Result<(), ServerError> {
 
 /// Store a new one-time code for `team` and `role` (within the caller's transaction).
 pub(crate) fn insert_code(
-    conn: &Connection,
+    conn: &Conn,
     team: &str,
     role: Role,
     ttl_ms: i64,
@@ -134,7 +134,7 @@ pub(crate) fn insert_code(
 
 /// Mark a device revoked (the first revocation's time is kept).
 pub(crate) fn revoke_device(
-    conn: &Connection,
+    conn: &Conn,
     device_id: &str,
     now_ms: i64,
 ) -> Result<(), ServerError> {
@@ -146,8 +146,8 @@ pub(crate) fn revoke_device(
 }
 
 impl Admin {
-    pub fn open(data_dir: &Path) -> Result<Admin, ServerError> {
-        Ok(Admin { conn: DataDir::new(data_dir).open_db()? })
+    pub fn open(data_dir: impl Into<DataDir>) -> Result<Admin, ServerError> {
+        Ok(Admin { conn: data_dir.into().open_db()? })
     }
 
     /// Add a team with its communes and the archive's recipient key.
@@ -168,7 +168,7 @@ impl Admin {
         }
         let communes_json = serde_json::to_string(communes)
             .map_err(|e| ServerError::Invalid(format!("communes: {e}")))?;
-        let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let tx = self.conn.transaction()?;
         let exists: Option<i64> =
             tx.query_row("SELECT 1 FROM teams WHERE team = ?1", [team], |r| r.get(0)).optional()?;
         if exists.is_some() {
@@ -195,7 +195,7 @@ impl Admin {
         ttl_ms: i64,
         now_ms: i64,
     ) -> Result<EnrollmentCode, ServerError> {
-        let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let tx = self.conn.transaction()?;
         let code = insert_code(&tx, team, role, ttl_ms, now_ms)?;
         tx.commit()?;
         Ok(code)
@@ -239,7 +239,7 @@ impl Admin {
         geojson: &str,
         opts: &ImportOptions,
     ) -> Result<usize, ServerError> {
-        areas::import(&mut self.conn, geojson, opts)
+        areas::import(&self.conn, geojson, opts)
     }
 
     /// Set a commune's name and/or registered households.
@@ -273,7 +273,7 @@ impl Admin {
     }
 
     /// The connection (for the console's benchmark, which renders pages from it).
-    pub fn connection(&self) -> &Connection {
+    pub fn connection(&self) -> &Conn {
         &self.conn
     }
 

@@ -2,7 +2,8 @@
 //! device, the body's hash, the signature, the clock window and the nonce, in that order.
 
 use axum::http::{HeaderMap, Method, Uri};
-use rusqlite::{OptionalExtension, params};
+use crate::params;
+use crate::sql::OptionalExtension;
 use safehome_core::evidence::keys::DevicePublicKey;
 use safehome_core::hex;
 use safehome_core::sync::protocol::{

@@ -6,7 +6,7 @@ use axum::Json;
 use axum::body::Body;
 use axum::extract::State;
 use axum::http::{HeaderMap, Method, Uri};
-use rusqlite::params;
+use crate::params;
 use safehome_core::sync::protocol::{CheckinRequest, CheckinResponse};
 
 use crate::auth;

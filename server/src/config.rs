@@ -18,6 +18,8 @@ pub struct TlsFiles {
 pub struct ServerConfig {
     /// The data directory made by [`crate::init`].
     pub data_dir: PathBuf,
+    /// The database, over the data directory's own (`--database`); `None`: the directory's.
+    pub database: Option<String>,
     /// Serve HTTPS with these files; plain HTTP without (behind a TLS proxy, or on loopback).
     pub tls: Option<TlsFiles>,
     /// A client must send a request's headers (and finish a TLS handshake) within this time.
@@ -44,6 +46,7 @@ impl ServerConfig {
     pub fn new(data_dir: impl Into<PathBuf>) -> ServerConfig {
         ServerConfig {
             data_dir: data_dir.into(),
+            database: None,
             tls: None,
             header_timeout: Duration::from_secs(30),
             body_timeout: Duration::from_secs(60),

@@ -4,6 +4,7 @@
 //! DATA/               0700
 //!   server.key        0600  the server's Ed25519 signing key (text), created once
 //!   server.db               SQLite (WAL): teams, devices, codes, submissions, uploads
+//!   database.url      0600  instead of server.db: the PostgreSQL database (`init --database`)
 //!   blobs/ab/<sha256>       complete evidence envelopes, content-addressed
 //!   uploads/<id>.part       evidence uploads in progress (tus)
 //! ```
@@ -24,11 +25,35 @@ use crate::error::ServerError;
 #[derive(Debug, Clone)]
 pub struct DataDir {
     root: PathBuf,
+    /// A database given on the command line (`--database`), over the directory's own.
+    database: Option<String>,
+}
+
+impl From<&Path> for DataDir {
+    fn from(root: &Path) -> DataDir {
+        DataDir::new(root)
+    }
+}
+
+impl From<&PathBuf> for DataDir {
+    fn from(root: &PathBuf) -> DataDir {
+        DataDir::new(root)
+    }
+}
+
+impl From<&DataDir> for DataDir {
+    fn from(data: &DataDir) -> DataDir {
+        data.clone()
+    }
 }
 
 impl DataDir {
     pub fn new(root: impl Into<PathBuf>) -> DataDir {
-        DataDir { root: root.into() }
+        DataDir { root: root.into(), database: None }
+    }
+    /// The directory at `root` with its database given (`None`: the directory's own).
+    pub fn with_database(root: impl Into<PathBuf>, database: Option<String>) -> DataDir {
+        DataDir { root: root.into(), database }
     }
     pub fn root(&self) -> &Path {
         &self.root
@@ -38,6 +63,26 @@ impl DataDir {
     }
     pub fn db_path(&self) -> PathBuf {
         self.root.join("server.db")
+    }
+    /// The file naming a PostgreSQL database, when the server uses one.
+    pub fn database_url_path(&self) -> PathBuf {
+        self.root.join("database.url")
+    }
+
+    /// The server's database: the one given, else the one `init` recorded in `database.url`,
+    /// else the SQLite file `server.db`.
+    pub fn database(&self) -> Result<db::Database, ServerError> {
+        if let Some(given) = &self.database {
+            return db::Database::parse(given);
+        }
+        let url_path = self.database_url_path();
+        match read_secret(&url_path) {
+            Ok(text) => db::Database::parse(&text),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                Ok(db::Database::Sqlite(self.db_path()))
+            }
+            Err(e) => Err(ServerError::Io { context: format!("reading {}", url_path.display()), source: e }),
+        }
     }
     pub fn blobs_dir(&self) -> PathBuf {
         self.root.join("blobs")
@@ -57,8 +102,8 @@ impl DataDir {
     }
 
     /// Open the database of an initialised directory.
-    pub fn open_db(&self) -> Result<rusqlite::Connection, ServerError> {
-        db::open(&self.db_path(), false)
+    pub fn open_db(&self) -> Result<crate::sql::Conn, ServerError> {
+        self.database()?.open(false)
     }
 
     /// Load the server's signing key.
@@ -80,9 +125,28 @@ fn read_secret(path: &Path) -> std::io::Result<zeroize::Zeroizing<String>> {
 }
 
 /// Create a server's data directory: the directory (0700), the signing key (0600, never
-/// overwritten), the database and the blob folders. Returns the key to pin.
+/// overwritten), the SQLite database and the blob folders. Returns the key to pin.
 pub fn init(root: &Path) -> Result<ServerPublicKey, ServerError> {
+    init_with(root, None)
+}
+
+/// As [`init`], with the database given: a PostgreSQL URL has its schema created (refused if
+/// one is already there: a second server process over the same database uses a copy of the
+/// first one's data directory, key included) and is recorded in `database.url`.
+pub fn init_with(root: &Path, database: Option<&str>) -> Result<ServerPublicKey, ServerError> {
     let data = DataDir::new(root);
+    let database = match database {
+        Some(given) => db::Database::parse(given)?,
+        None => db::Database::Sqlite(data.db_path()),
+    };
+    if let db::Database::Postgres { .. } = &database {
+        if database.open(false).is_ok() {
+            return Err(ServerError::Exists(format!(
+                "{} already holds a SafeHome schema; refusing to initialise over it",
+                database.describe()
+            )));
+        }
+    }
     DirBuilder::new()
         .recursive(true)
         .mode(0o700)
@@ -90,7 +154,7 @@ pub fn init(root: &Path) -> Result<ServerPublicKey, ServerError> {
         .map_err(ServerError::io(format!("creating {}", root.display())))?;
     fs::set_permissions(root, fs::Permissions::from_mode(0o700))
         .map_err(ServerError::io(format!("setting the mode of {}", root.display())))?;
-    if data.db_path().exists() {
+    if data.db_path().exists() || data.database_url_path().exists() {
         return Err(ServerError::Exists(format!(
             "{} already holds a server database; refusing to initialise over it",
             root.display()
@@ -127,7 +191,10 @@ pub fn init(root: &Path) -> Result<ServerPublicKey, ServerError> {
             .create(&dir)
             .map_err(ServerError::io(format!("creating {}", dir.display())))?;
     }
-    drop(db::open(&data.db_path(), true)?);
+    drop(database.open(true)?);
+    if let db::Database::Postgres { url, .. } = &database {
+        write_private(&data.database_url_path(), url.as_bytes())?;
+    }
     sync_dir(root).map_err(ServerError::io(format!("syncing {}", root.display())))?;
     Ok(server_public(&key))
 }

@@ -1,23 +1,29 @@
-//! The SQLite database: opening (WAL, `synchronous=FULL`, busy timeout), the schema's migration
-//! by `PRAGMA user_version`, and [`Db`], the server's one connection used off the async runtime.
+//! The server's database: which engine ([`Database`]: the embedded SQLite file by default, or
+//! PostgreSQL), opening it with the server's settings, the schema's migration, and [`Db`], the
+//! server's connections used off the async runtime (one writer, a pool of readers).
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use std::sync::{Condvar, Mutex};
 use std::time::Duration;
 
-use rusqlite::{Connection, TransactionBehavior};
-
 use crate::error::{ApiError, ServerError};
+use crate::sql::{Conn, Engine, PgSettings};
 
-/// The schema version this code writes.
-pub const SCHEMA_VERSION: i64 = 3;
-/// The schema, one step per version: a fresh database runs every step, an older one the steps
-/// past its version, all in one IMMEDIATE transaction. A step is never edited once released;
-/// a change is a new step.
+/// The schema version this code writes, on either engine.
+pub const SCHEMA_VERSION: i64 = 4;
+/// The SQLite schema, one step per version: a fresh database runs every step, an older one the
+/// steps past its version, all in one IMMEDIATE transaction. A step is never edited once
+/// released; a change is a new step (on both engines).
 const STEPS: &[(i64, &str)] = &[
     (1, include_str!("schema.sql")),
     (2, include_str!("schema_v2.sql")),
     (3, include_str!("schema_v3.sql")),
+    (4, include_str!("schema_v4.sql")),
 ];
+/// The PostgreSQL schema, versioned the same way. PostgreSQL arrived at version 4: its first
+/// step is the whole schema of that version, written in PostgreSQL's types; later versions add
+/// a step to each list.
+const PG_STEPS: &[(i64, &str)] = &[(4, include_str!("pg/schema_v4.sql"))];
 /// After step 2's tables exist: the routing columns of the submissions stored before it.
 const FILL_V2: &str = "
     INSERT INTO submission_routing (record_id, team, device_id, commune, household_code, kind,
@@ -36,16 +42,117 @@ const FILL_V2: &str = "
     WHERE kind = 'visit' AND commune IS NOT NULL AND household_code IS NOT NULL";
 /// How long a statement waits for another connection's write (the CLI's, the server's).
 const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
+/// The advisory lock a PostgreSQL migration holds, so that two processes starting at once
+/// migrate once.
+const MIGRATE_LOCK: i64 = 0x53_48_4d_49_47;
 
-/// Open (creating if `create`) the database with the server's settings and migrate it.
-pub fn open(path: &Path, create: bool) -> Result<Connection, ServerError> {
+/// Where the server's database is.
+#[derive(Clone)]
+pub enum Database {
+    /// The embedded default: one file in the data directory.
+    Sqlite(PathBuf),
+    /// A PostgreSQL database, shared by any number of server processes.
+    Postgres { url: String, settings: PgSettings, pool: usize },
+}
+
+impl std::fmt::Debug for Database {
+    // Never the URL itself: it may hold a password.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.describe())
+    }
+}
+
+impl Database {
+    /// `postgres://…` or `postgresql://…` is PostgreSQL; anything else is a SQLite file's path
+    /// (`sqlite://` before it is allowed).
+    pub fn parse(given: &str) -> Result<Database, ServerError> {
+        let given = given.trim();
+        if given.starts_with("postgres://") || given.starts_with("postgresql://") {
+            given.parse::<postgres::Config>().map_err(|e| {
+                ServerError::Invalid(format!("the PostgreSQL URL is not valid: {e}"))
+            })?;
+            return Ok(Database::Postgres {
+                url: given.to_string(),
+                settings: PgSettings::default(),
+                pool: crate::sql::DEFAULT_POOL,
+            });
+        }
+        let path = given.strip_prefix("sqlite://").unwrap_or(given);
+        if path.is_empty() {
+            return Err(ServerError::Invalid("an empty database location".into()));
+        }
+        Ok(Database::Sqlite(PathBuf::from(path)))
+    }
+
+    pub fn engine(&self) -> Engine {
+        match self {
+            Database::Sqlite(_) => Engine::Sqlite,
+            Database::Postgres { .. } => Engine::Postgres,
+        }
+    }
+
+    /// Where it is, for logs and messages: a path, or PostgreSQL's host, port and database
+    /// (never the user's password).
+    pub fn describe(&self) -> String {
+        match self {
+            Database::Sqlite(p) => format!("SQLite {}", p.display()),
+            Database::Postgres { url, .. } => match url.parse::<postgres::Config>() {
+                Ok(c) => {
+                    let hosts: Vec<String> = c
+                        .get_hosts()
+                        .iter()
+                        .map(|h| match h {
+                            postgres::config::Host::Tcp(t) => t.clone(),
+                            postgres::config::Host::Unix(p) => p.display().to_string(),
+                        })
+                        .collect();
+                    format!(
+                        "PostgreSQL {}:{:?}/{}",
+                        hosts.join(","),
+                        c.get_ports(),
+                        c.get_dbname().unwrap_or("")
+                    )
+                }
+                Err(_) => "PostgreSQL (an invalid URL)".into(),
+            },
+        }
+    }
+
+    /// Open a connection with the server's settings, migrating the schema (creating it when
+    /// `create`; otherwise a database without it is refused).
+    pub fn open(&self, create: bool) -> Result<Conn, ServerError> {
+        match self {
+            Database::Sqlite(path) => open_sqlite(path, create),
+            Database::Postgres { url, settings, .. } => {
+                let conn = Conn::postgres(url, settings)?;
+                migrate_pg(&conn, create)?;
+                Ok(conn)
+            }
+        }
+    }
+
+    /// A further connection, without migrating (the schema is known to be current).
+    fn connect(&self) -> Result<Conn, ServerError> {
+        match self {
+            Database::Sqlite(path) => open_sqlite(path, false),
+            Database::Postgres { url, settings, .. } => Ok(Conn::postgres(url, settings)?),
+        }
+    }
+}
+
+/// Open (creating if `create`) a SQLite database with the server's settings and migrate it.
+pub fn open(path: &Path, create: bool) -> Result<Conn, ServerError> {
+    open_sqlite(path, create)
+}
+
+fn open_sqlite(path: &Path, create: bool) -> Result<Conn, ServerError> {
     if !create && !path.exists() {
         return Err(ServerError::NotFound(format!(
             "no database at {} (run `safehome-server init` first)",
             path.display()
         )));
     }
-    let conn = Connection::open(path)?;
+    let conn = rusqlite::Connection::open(path)?;
     conn.busy_timeout(BUSY_TIMEOUT)?;
     let mode: String = conn.query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))?;
     if !mode.eq_ignore_ascii_case("wal") {
@@ -54,11 +161,11 @@ pub fn open(path: &Path, create: bool) -> Result<Connection, ServerError> {
     // FULL: a commit is fsynced before it returns, so an acknowledged write survives a crash.
     conn.pragma_update(None, "synchronous", "FULL")?;
     conn.pragma_update(None, "foreign_keys", "ON")?;
-    migrate(conn)
+    migrate_sqlite(conn)
 }
 
-fn migrate(mut conn: Connection) -> Result<Connection, ServerError> {
-    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+fn migrate_sqlite(mut conn: rusqlite::Connection) -> Result<Conn, ServerError> {
+    let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
     let version: i64 = tx.query_row("PRAGMA user_version", [], |r| r.get(0))?;
     if version > SCHEMA_VERSION {
         return Err(ServerError::NewerDatabase { found: version, supported: SCHEMA_VERSION });
@@ -75,31 +182,105 @@ fn migrate(mut conn: Connection) -> Result<Connection, ServerError> {
         tx.pragma_update(None, "user_version", SCHEMA_VERSION)?;
     }
     tx.commit()?;
-    Ok(conn)
+    Ok(Conn::sqlite(conn))
 }
 
-/// The server's connection, owned by one writer thread that commits in groups.
+/// PostgreSQL keeps the version in `safehome_schema` (one row); two processes starting at once
+/// take turns on [`MIGRATE_LOCK`].
+fn migrate_pg(conn: &Conn, create: bool) -> Result<(), ServerError> {
+    conn.execute_batch("BEGIN")?;
+    let result = (|| -> Result<(), ServerError> {
+        conn.query_row("SELECT pg_advisory_xact_lock(?1)", [MIGRATE_LOCK], |_| Ok(()))?;
+        let exists: bool = conn.query_row(
+            "SELECT to_regclass('safehome_schema') IS NOT NULL",
+            [],
+            |r| r.get(0),
+        )?;
+        let version: i64 = if exists {
+            conn.query_row("SELECT version FROM safehome_schema", [], |r| r.get(0))?
+        } else if create {
+            0
+        } else {
+            return Err(ServerError::NotFound(
+                "this PostgreSQL database holds no SafeHome schema (run `safehome-server init \
+                 --database ...` first)"
+                    .into(),
+            ));
+        };
+        if version > SCHEMA_VERSION {
+            return Err(ServerError::NewerDatabase { found: version, supported: SCHEMA_VERSION });
+        }
+        for (step, sql) in PG_STEPS {
+            if *step > version {
+                conn.execute_batch(sql)?;
+            }
+        }
+        if !exists {
+            conn.execute_batch("CREATE TABLE safehome_schema (version BIGINT NOT NULL)")?;
+            conn.execute("INSERT INTO safehome_schema (version) VALUES (?1)", [SCHEMA_VERSION])?;
+        } else if version < SCHEMA_VERSION {
+            conn.execute("UPDATE safehome_schema SET version = ?1", [SCHEMA_VERSION])?;
+        }
+        Ok(())
+    })();
+    match result {
+        Ok(()) => Ok(conn.execute_batch("COMMIT")?),
+        Err(e) => {
+            let _ = conn.execute_batch("ROLLBACK");
+            Err(e)
+        }
+    }
+}
+
+/// Create the PostgreSQL database `name` on the server at `admin_url` (a database the user may
+/// connect to, such as `postgres`), for `init` against a new deployment and for the tests.
+pub fn create_pg_database(admin_url: &str, name: &str) -> Result<(), ServerError> {
+    if name.is_empty() || !name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') {
+        return Err(ServerError::Invalid(format!("not a plain database name: {name:?}")));
+    }
+    let conn = Conn::postgres(admin_url, &PgSettings::default())?;
+    conn.execute_batch(&format!("CREATE DATABASE {name}"))?;
+    Ok(())
+}
+
+/// Drop the PostgreSQL database `name` (closing its connections), if it exists.
+pub fn drop_pg_database(admin_url: &str, name: &str) -> Result<(), ServerError> {
+    if name.is_empty() || !name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') {
+        return Err(ServerError::Invalid(format!("not a plain database name: {name:?}")));
+    }
+    let conn = Conn::postgres(admin_url, &PgSettings::default())?;
+    conn.execute_batch(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))?;
+    Ok(())
+}
+
+/// The server's connections: one writer thread that commits in groups, and a pool of readers.
 ///
-/// Every request's database work is a job sent to that thread. The thread takes every job
-/// waiting (up to [`MAX_BATCH`]), runs each inside its own savepoint of one `BEGIN IMMEDIATE`
-/// transaction (a job that fails rolls back to its savepoint and leaves the others intact),
-/// commits once — one fsync for the whole group, `synchronous=FULL` — and only then answers
-/// each job. So no answer is sent before its write is on disk, and concurrent uploads share
-/// fsyncs instead of queueing for one each (group commit, as PostgreSQL does). A commit that
-/// fails (disk full) fails every job of its group, none of which had been answered.
+/// Every request's write is a job sent to the writer thread. The thread takes every job
+/// waiting (up to [`MAX_BATCH`]), runs each inside its own savepoint of one write transaction
+/// (a job that fails rolls back to its savepoint and leaves the others intact), commits once —
+/// one fsync for the whole group — and only then answers each job. So no answer is sent before
+/// its write is on disk, and concurrent uploads share fsyncs instead of queueing for one each
+/// (group commit). A commit that fails (disk full) fails every job of its group, none of which
+/// had been answered.
 ///
-/// The async runtime's threads never wait on SQLite or on an fsync: they await the answer.
+/// On PostgreSQL the write transaction first takes the server-wide write lock
+/// ([`crate::sql::WRITE_LOCK`]), so the groups of several processes over one database follow
+/// each other as one process's do, and what a job reads before it writes still holds when it
+/// commits.
+///
+/// The async runtime's threads never wait on the database or on an fsync: they await the answer.
 #[derive(Clone)]
 pub struct Db {
     writer: std::sync::Arc<Writer>,
     /// Reads that need no write lock (a device's key, an upload's row) go to their own
-    /// connection on the blocking pool: they neither wait for a group commit nor delay one.
-    reader: std::sync::Arc<std::sync::Mutex<Connection>>,
+    /// connections on the blocking pool: they neither wait for a group commit nor delay one.
+    readers: std::sync::Arc<Pool>,
+    engine: Engine,
 }
 
 /// The writer thread and the way to it. When the last [`Db`] goes, the queue closes and the
-/// thread is joined: the database is closed (its WAL checkpointed) before the server's stop
-/// returns.
+/// thread is joined: the database is closed (SQLite's WAL checkpointed) before the server's
+/// stop returns.
 struct Writer {
     jobs: Option<std::sync::mpsc::Sender<Job>>,
     thread: Option<std::thread::JoinHandle<()>>,
@@ -114,6 +295,52 @@ impl Drop for Writer {
     }
 }
 
+/// Reader connections: made on demand up to `max`, kept while healthy. SQLite has one (WAL
+/// readers do not block the writer; one is enough for a commune's server); PostgreSQL as many
+/// as the pool size.
+struct Pool {
+    database: Database,
+    idle: Mutex<(Vec<Conn>, usize)>,
+    freed: Condvar,
+    max: usize,
+}
+
+impl Pool {
+    fn take(&self) -> Result<Conn, ApiError> {
+        let poisoned = || ApiError::internal("reader pool poisoned");
+        let mut guard = self.idle.lock().map_err(|_| poisoned())?;
+        loop {
+            if let Some(conn) = guard.0.pop() {
+                return Ok(conn);
+            }
+            if guard.1 < self.max {
+                guard.1 += 1;
+                drop(guard);
+                return self.database.connect().map_err(|e| {
+                    if let Ok(mut g) = self.idle.lock() {
+                        g.1 -= 1;
+                    }
+                    tracing::error!(error = %e, "opening a database connection failed");
+                    ApiError::new(503, "unavailable", "the database does not answer")
+                });
+            }
+            guard = self.freed.wait(guard).map_err(|_| poisoned())?;
+        }
+    }
+
+    /// Give a connection back; a broken one is closed instead, and the next `take` makes a new.
+    fn give(&self, conn: Conn, healthy: bool) {
+        if let Ok(mut g) = self.idle.lock() {
+            if healthy && !conn.in_transaction() {
+                g.0.push(conn);
+            } else {
+                g.1 -= 1;
+            }
+        }
+        self.freed.notify_one();
+    }
+}
+
 /// The most jobs one commit covers.
 pub const MAX_BATCH: usize = 64;
 
@@ -121,8 +348,7 @@ pub const MAX_BATCH: usize = 64;
 type Deliver = Box<dyn FnOnce(Result<(), ApiError>) + Send>;
 /// A job: run against the connection (or, when its group could not begin, given the reason),
 /// say whether it succeeded, and how to answer.
-type Run =
-    Box<dyn FnOnce(Result<&mut Connection, ApiError>) -> (Result<(), ApiError>, Deliver) + Send>;
+type Run = Box<dyn FnOnce(Result<&Conn, ApiError>) -> (Result<(), ApiError>, Deliver) + Send>;
 
 /// A job and whether its answer must wait for an fsync.
 struct Job {
@@ -131,45 +357,77 @@ struct Job {
 }
 
 impl Db {
-    /// Start the writer thread over `conn`; `reader` serves [`Db::read`].
-    pub fn new(conn: Connection, reader: Connection) -> Result<Db, ServerError> {
+    /// Open `database` (migrated, current) with a writer thread and a reader pool, and on
+    /// SQLite a quota of `max_pages` pages (past it, writes fail as on a full disk).
+    pub fn open(database: &Database, max_pages: Option<u32>) -> Result<Db, ServerError> {
+        let conn = database.open(false)?;
+        if let Some(pages) = max_pages {
+            let Some(c) = conn.as_sqlite() else {
+                return Err(ServerError::Invalid(
+                    "a page quota applies to SQLite; give PostgreSQL its quota on its own disk"
+                        .into(),
+                ));
+            };
+            c.pragma_update(None, "max_page_count", pages)?;
+        }
+        let max = match database {
+            Database::Sqlite(_) => 1,
+            Database::Postgres { pool, .. } => (*pool).max(1),
+        };
+        let engine = database.engine();
         let (jobs, queue) = std::sync::mpsc::channel::<Job>();
+        let reconnect = database.clone();
         let thread = std::thread::Builder::new()
             .name("safehome-db-writer".into())
-            .spawn(move || writer(conn, queue))
+            .spawn(move || writer(conn, &reconnect, queue))
             .map_err(|e| ServerError::Io {
                 context: "starting the database thread".into(),
                 source: e,
             })?;
         Ok(Db {
             writer: std::sync::Arc::new(Writer { jobs: Some(jobs), thread: Some(thread) }),
-            reader: std::sync::Arc::new(std::sync::Mutex::new(reader)),
+            readers: std::sync::Arc::new(Pool {
+                database: database.clone(),
+                idle: Mutex::new((Vec::new(), 0)),
+                freed: Condvar::new(),
+                max,
+            }),
+            engine,
         })
     }
 
-    /// Run a read-only `f` on the reader connection (WAL: it sees every committed group and
-    /// never blocks the writer).
+    pub fn engine(&self) -> Engine {
+        self.engine
+    }
+
+    /// Run a read-only `f` on a reader connection (it sees every committed group and never
+    /// blocks the writer). Also for a single-statement write that needs no other check, such
+    /// as a request's nonce: it commits on its own.
     pub async fn read<T, F>(&self, f: F) -> Result<T, ApiError>
     where
         T: Send + 'static,
-        F: FnOnce(&Connection) -> Result<T, ApiError> + Send + 'static,
+        F: FnOnce(&Conn) -> Result<T, ApiError> + Send + 'static,
     {
-        let reader = std::sync::Arc::clone(&self.reader);
+        let readers = std::sync::Arc::clone(&self.readers);
         tokio::task::spawn_blocking(move || {
-            let conn = reader.lock().map_err(|_| ApiError::internal("reader lock poisoned"))?;
-            f(&conn)
+            let conn = readers.take()?;
+            let result = f(&conn);
+            // An internal error may be a broken connection: do not keep it.
+            let healthy = !matches!(&result, Err(e) if e.status.as_u16() >= 500);
+            readers.give(conn, healthy);
+            result
         })
         .await
         .map_err(|_| ApiError::internal("database read task failed"))?
     }
 
     /// Run `f` with the connection on the writer thread, inside the current group's
-    /// transaction (use `savepoint()` for a unit that must roll back as one, never
-    /// `transaction()`); its result arrives once the group has committed and been fsynced.
+    /// transaction (use `savepoint()` for a unit that must roll back as one); its result
+    /// arrives once the group has committed and been fsynced.
     pub async fn call<T, F>(&self, f: F) -> Result<T, ApiError>
     where
         T: Send + 'static,
-        F: FnOnce(&mut Connection) -> Result<T, ApiError> + Send + 'static,
+        F: FnOnce(&Conn) -> Result<T, ApiError> + Send + 'static,
     {
         self.submit(f, true).await
     }
@@ -182,7 +440,7 @@ impl Db {
     pub async fn call_lazy<T, F>(&self, f: F) -> Result<T, ApiError>
     where
         T: Send + 'static,
-        F: FnOnce(&mut Connection) -> Result<T, ApiError> + Send + 'static,
+        F: FnOnce(&Conn) -> Result<T, ApiError> + Send + 'static,
     {
         self.submit(f, false).await
     }
@@ -190,7 +448,7 @@ impl Db {
     async fn submit<T, F>(&self, f: F, durable: bool) -> Result<T, ApiError>
     where
         T: Send + 'static,
-        F: FnOnce(&mut Connection) -> Result<T, ApiError> + Send + 'static,
+        F: FnOnce(&Conn) -> Result<T, ApiError> + Send + 'static,
     {
         let (tx, rx) = tokio::sync::oneshot::channel::<Result<T, ApiError>>();
         let run: Run = Box::new(move |conn| {
@@ -209,7 +467,7 @@ impl Db {
     }
 }
 
-fn writer(mut conn: Connection, queue: std::sync::mpsc::Receiver<Job>) {
+fn writer(mut conn: Conn, database: &Database, queue: std::sync::mpsc::Receiver<Job>) {
     // Ends when every `Db` (every sender) is gone: the server stopped.
     while let Ok(first) = queue.recv() {
         let mut batch = vec![first];
@@ -219,16 +477,26 @@ fn writer(mut conn: Connection, queue: std::sync::mpsc::Receiver<Job>) {
                 Err(_) => break,
             }
         }
-        run_batch(&mut conn, batch);
+        if conn.is_broken() {
+            // PostgreSQL went away (a restart, a failover): connect again for this group; if
+            // that fails too, the group fails with the reason and the next one tries again.
+            match database.connect() {
+                Ok(fresh) => conn = fresh,
+                Err(e) => tracing::error!(error = %e, "reconnecting the writer failed"),
+            }
+        }
+        run_batch(&conn, batch);
     }
 }
 
-fn run_batch(conn: &mut Connection, batch: Vec<Job>) {
-    // FULL (an fsync at commit) unless every job of the group is lazy.
-    let durable = batch.iter().any(|j| j.durable);
-    let sync = if durable { "PRAGMA synchronous = FULL" } else { "PRAGMA synchronous = NORMAL" };
-    if let Err(e) = conn.execute_batch(sync) {
-        tracing::error!(error = %e, "setting the group's durability failed");
+fn run_batch(conn: &Conn, batch: Vec<Job>) {
+    // Durable (an fsync at commit) unless every job of the group is lazy.
+    let lazy = batch.iter().all(|j| !j.durable);
+    if let Some(c) = conn.as_sqlite() {
+        let sync = if lazy { "PRAGMA synchronous = NORMAL" } else { "PRAGMA synchronous = FULL" };
+        if let Err(e) = c.execute_batch(sync) {
+            tracing::error!(error = %e, "setting the group's durability failed");
+        }
     }
     let mut jobs = batch.into_iter();
     // Jobs run in the open transaction, waiting for its commit.
@@ -236,8 +504,11 @@ fn run_batch(conn: &mut Connection, batch: Vec<Job>) {
     let mut open = false;
     while let Some(job) = jobs.next() {
         if !open {
-            if let Err(e) = conn.execute_batch("BEGIN IMMEDIATE") {
+            if let Err(e) = conn.begin_write(lazy) {
                 // Not run: this job and the rest answer with the reason nothing could begin.
+                if conn.in_transaction() {
+                    let _ = conn.rollback();
+                }
                 let err = ApiError::from(e);
                 for job in std::iter::once(job).chain(jobs.by_ref()) {
                     let (_, deliver) = (job.run)(Err(err.clone()));
@@ -249,16 +520,17 @@ fn run_batch(conn: &mut Connection, batch: Vec<Job>) {
         }
         let mark = conn.execute_batch("SAVEPOINT job");
         let (result, deliver) = (job.run)(Ok(conn));
-        if conn.is_autocommit() {
-            // SQLite rolled the whole transaction back (a full disk, an I/O error): what the
-            // jobs before this one wrote is gone, so they fail with this job's error; this job
-            // answers with its own. The jobs after it start a new transaction.
+        if !conn.in_transaction() || conn.is_broken() {
+            // The engine rolled the whole transaction back (a full disk, an I/O error, a lost
+            // connection): what the jobs before this one wrote is gone, so they fail with this
+            // job's error; this job answers with its own. The jobs after it start anew.
             let err = result.err().unwrap_or_else(|| ApiError::internal("transaction lost"));
             tracing::error!(jobs = delivers.len() + 1, code = %err.body.code, "a group was rolled back");
             for d in delivers.drain(..) {
                 d(Err(err.clone()));
             }
             deliver(Ok(()));
+            conn.forget_transaction();
             open = false;
             continue;
         }
@@ -271,10 +543,10 @@ fn run_batch(conn: &mut Connection, batch: Vec<Job>) {
         delivers.push(deliver);
     }
     if open {
-        let commit = conn.execute_batch("COMMIT").map_err(|e| {
+        let commit = conn.commit().map_err(|e| {
             tracing::error!(error = %e, jobs = delivers.len(), "a group commit failed");
-            if !conn.is_autocommit() {
-                let _ = conn.execute_batch("ROLLBACK");
+            if conn.in_transaction() {
+                let _ = conn.rollback();
             }
             ApiError::from(e)
         });

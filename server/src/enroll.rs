@@ -5,7 +5,8 @@ use axum::Json;
 use axum::body::Body;
 use axum::extract::State;
 use axum::http::{HeaderMap, Method, Uri};
-use rusqlite::{Connection, OptionalExtension, params};
+use crate::params;
+use crate::sql::{Conn, OptionalExtension};
 use safehome_core::evidence::keys::{DevicePublicKey, RecipientKey};
 use safehome_core::sync::protocol::{
     CONFIG_SCHEMA, ConfigDevice, ConfigRecipient, EnrollRequest, TeamConfig,
@@ -75,7 +76,7 @@ fn code_unknown() -> ApiError {
 
 /// Bind the device to the code's team and role, under one transaction.
 fn bind(
-    c: &mut Connection,
+    c: &Conn,
     code_sha256: &str,
     request: &EnrollRequest,
     key: &DevicePublicKey,
@@ -155,8 +156,8 @@ fn bind(
     if let Some(recipient) = recipient.filter(|_| is_supervisor) {
         let short = request.device_id.get(..8).unwrap_or(&request.device_id);
         tx.execute(
-            "INSERT OR IGNORE INTO recipients (team, public_key, kind, label, device_id, added_at_ms)
-             VALUES (?1, ?2, 'supervisor', ?3, ?4, ?5)",
+            "INSERT INTO recipients (team, public_key, kind, label, device_id, added_at_ms)
+             VALUES (?1, ?2, 'supervisor', ?3, ?4, ?5) ON CONFLICT DO NOTHING",
             params![team, recipient.to_string(), format!("Supervisor {short}"), request.device_id, now],
         )?;
     }
@@ -167,7 +168,7 @@ fn bind(
 
 /// The current configuration of a device's team: the archive's key first, then each
 /// supervisor's whose device is not revoked, in the order they enrolled.
-pub fn team_config(c: &Connection, device_id: &str, now: i64) -> Result<TeamConfig, ApiError> {
+pub fn team_config(c: &Conn, device_id: &str, now: i64) -> Result<TeamConfig, ApiError> {
     let (team, role, communes): (String, String, String) = c.query_row(
         "SELECT d.team, d.role, t.communes FROM devices d JOIN teams t ON t.team = d.team
          WHERE d.device_id = ?1",

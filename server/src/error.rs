@@ -74,21 +74,29 @@ impl ApiError {
     }
 
     /// A database failure: `507 storage_full` when SQLite reports a full disk, `500` otherwise.
-    pub fn db(err: &rusqlite::Error) -> ApiError {
-        if let rusqlite::Error::SqliteFailure(e, _) = err {
-            if e.code == rusqlite::ErrorCode::DiskFull {
-                tracing::error!("database: disk full");
-                return ApiError::storage_full();
-            }
+    pub fn db(err: &crate::sql::Error) -> ApiError {
+        if err.is_storage_full() {
+            tracing::error!("database: disk full");
+            return ApiError::storage_full();
+        }
+        if err.is_timeout() {
+            tracing::error!(error = %err, "database: timed out");
+            return ApiError::new(503, "unavailable", "the database is busy; try again later");
         }
         tracing::error!(error = %err, "database error");
         ApiError::new(500, "internal", "internal server error")
     }
 }
 
+impl From<crate::sql::Error> for ApiError {
+    fn from(err: crate::sql::Error) -> ApiError {
+        ApiError::db(&err)
+    }
+}
+
 impl From<rusqlite::Error> for ApiError {
     fn from(err: rusqlite::Error) -> ApiError {
-        ApiError::db(&err)
+        ApiError::db(&crate::sql::Error::from(err))
     }
 }
 
@@ -116,7 +124,7 @@ pub enum ServerError {
         source: io::Error,
     },
     #[error("database: {0}")]
-    Db(#[from] rusqlite::Error),
+    Db(#[from] crate::sql::Error),
     #[error("the database has schema version {found}, newer than this server's {supported}")]
     NewerDatabase { found: i64, supported: i64 },
     #[error("{0}")]
@@ -127,6 +135,12 @@ pub enum ServerError {
     Exists(String),
     #[error("TLS: {0}")]
     Tls(String),
+}
+
+impl From<rusqlite::Error> for ServerError {
+    fn from(err: rusqlite::Error) -> ServerError {
+        ServerError::Db(crate::sql::Error::from(err))
+    }
 }
 
 impl ServerError {

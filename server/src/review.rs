@@ -8,7 +8,8 @@ use axum::body::Body;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
-use rusqlite::{Connection, OptionalExtension, params};
+use crate::params;
+use crate::sql::{Conn, OptionalExtension};
 use safehome_core::evidence::envelope;
 use safehome_core::sync::protocol::{
     DECISION_CONTENT_TYPE, DECISION_RECEIPT_SCHEMA, DecisionBody, DecisionKind, DecisionReceipt,
@@ -293,7 +294,7 @@ fn signed(
 /// Decide under one transaction: idempotent by decision id and envelope hash; the record must
 /// be the team's, as the supervisor saw it, not superseded; a verdict must name the current one.
 fn store_decision(
-    c: &mut Connection,
+    c: &Conn,
     decision: &DecisionBody,
     bytes: &[u8],
     now: i64,
@@ -361,11 +362,12 @@ fn store_decision(
             ));
         }
     }
-    tx.execute(
+    let seq: i64 = tx.query_row(
         "INSERT INTO decisions (decision_id, record_id, team, origin_device, device_id, kind, base,
                                 decided_at_ms, envelope_sha256, received_at_ms, body,
                                 merge_household, merge_into)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)
+         RETURNING seq",
         params![
             h.decision_id,
             h.record_id,
@@ -381,8 +383,8 @@ fn store_decision(
             h.merge.as_ref().map(|m| &m.household),
             h.merge.as_ref().map(|m| &m.into)
         ],
+        |r| r.get(0),
     )?;
-    let seq = tx.last_insert_rowid();
     if h.kind.is_verdict() {
         tx.execute(
             "INSERT INTO verdicts (record_id, decision_id) VALUES (?1, ?2)
@@ -393,8 +395,9 @@ fn store_decision(
     if let Some(m) = &h.merge {
         // The console counts the merged household as the kept one, once.
         tx.execute(
-            "INSERT OR IGNORE INTO screened_households (commune, household_code)
-             SELECT commune, ?2 FROM screened_households WHERE household_code = ?1",
+            "INSERT INTO screened_households (commune, household_code)
+             SELECT commune, ?2 FROM screened_households WHERE household_code = ?1
+             ON CONFLICT DO NOTHING",
             params![m.household, m.into],
         )?;
         tx.execute("DELETE FROM screened_households WHERE household_code = ?1", [&m.household])?;
@@ -421,7 +424,7 @@ fn store_decision(
 /// household must be the team's, and neither may already be merged (the first merge of a
 /// household stands; merges never chain, so each household's count moves once).
 fn merge_refused(
-    c: &Connection,
+    c: &Conn,
     team: &str,
     record_id: &str,
     m: &HouseholdMerge,
@@ -502,7 +505,7 @@ fn receipt(
 }
 
 /// Where a record stands: its current verdict and the revision that replaced it.
-fn standing(c: &Connection, record_id: &str) -> Result<RecordStanding, ApiError> {
+fn standing(c: &Conn, record_id: &str) -> Result<RecordStanding, ApiError> {
     let superseded_by: Option<String> = c
         .query_row(
             "SELECT superseded_by FROM submission_routing WHERE record_id = ?1",

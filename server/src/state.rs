@@ -57,12 +57,11 @@ impl Deref for AppState {
 impl AppState {
     /// Open an initialised data directory: its key and its database.
     pub fn open(config: &ServerConfig) -> Result<AppState, ServerError> {
-        let data = DataDir::new(&config.data_dir);
+        let data = DataDir::with_database(&config.data_dir, config.database.clone());
         let (key, rotations) = crate::rotation::load(&data)?;
-        let conn = data.open_db()?;
-        if let Some(pages) = config.max_db_pages {
-            conn.pragma_update(None, "max_page_count", pages)?;
-        }
+        let database = data.database()?;
+        tracing::info!(database = %database.describe(), "opening the database");
+        let db = Db::open(&database, config.max_db_pages)?;
         for dir in [data.blobs_dir(), data.uploads_dir()] {
             std::fs::create_dir_all(&dir)
                 .map_err(ServerError::io(format!("creating {}", dir.display())))?;
@@ -70,7 +69,7 @@ impl AppState {
         let public = server_public(&key);
         Ok(AppState {
             inner: Arc::new(Shared {
-                db: Db::new(conn, data.open_db()?)?,
+                db,
                 nonces: crate::nonces::NonceBook::new(config.clock.now_ms()),
                 data,
                 key,

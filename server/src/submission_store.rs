@@ -1,6 +1,7 @@
 //! Submissions in the database: storing one, finding one, and the receipt it gets.
 
-use rusqlite::{Connection, OptionalExtension, params};
+use crate::params;
+use crate::sql::{Conn, OptionalExtension};
 use safehome_core::sync::protocol::{RECEIPT_SCHEMA, Receipt, RoutingHeader};
 
 /// What the server keeps about a stored submission (besides its body).
@@ -13,7 +14,7 @@ pub struct Stored {
     pub received_at_ms: i64,
 }
 
-pub fn find(conn: &Connection, record_id: &str) -> rusqlite::Result<Option<Stored>> {
+pub fn find(conn: &Conn, record_id: &str) -> crate::sql::Result<Option<Stored>> {
     conn.query_row(
         "SELECT seq, record_id, device_id, envelope_sha256, received_at_ms
          FROM submissions WHERE record_id = ?1",
@@ -33,17 +34,18 @@ pub fn find(conn: &Connection, record_id: &str) -> rusqlite::Result<Option<Store
 
 /// Store a verified submission; returns it with its sequence number.
 pub fn insert(
-    tx: &Connection,
+    tx: &Conn,
     routing: &RoutingHeader,
     routing_bytes: &[u8],
     body: &[u8],
     received_at_ms: i64,
-) -> rusqlite::Result<Stored> {
+) -> crate::sql::Result<Stored> {
     let routing_text = String::from_utf8_lossy(routing_bytes);
-    tx.execute(
+    let seq: i64 = tx.query_row(
         "INSERT INTO submissions
              (record_id, device_id, team, envelope_sha256, received_at_ms, routing, body)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
+         RETURNING seq",
         params![
             routing.record_id,
             routing.device_id,
@@ -53,8 +55,8 @@ pub fn insert(
             routing_text,
             body
         ],
+        |r| r.get(0),
     )?;
-    let seq = tx.last_insert_rowid();
     tx.execute(
         "INSERT INTO submission_routing (record_id, team, device_id, commune, household_code,
                                          kind, risk_level, due_at_ms, finalized_at_ms,
@@ -77,20 +79,22 @@ pub fn insert(
     if let Some(commune) = &routing.commune {
         tx.execute(
             "INSERT INTO routing_monthly (commune, month, risk_level, submissions)
-             VALUES (?1, strftime('%Y-%m', ?2 / 1000 + 25200, 'unixepoch'), ?3, 1)
-             ON CONFLICT DO UPDATE SET submissions = submissions + 1",
+             VALUES (?1, ?2, ?3, 1)
+             ON CONFLICT (commune, month, risk_level)
+             DO UPDATE SET submissions = routing_monthly.submissions + 1",
             params![
                 commune,
-                routing.finalized_at_ms,
+                crate::console::timefmt::month_of(routing.finalized_at_ms),
                 routing.risk_level.as_deref().unwrap_or("none")
             ],
         )?;
         if let (Some(household), "visit") = (&routing.household_code, routing.kind.as_str()) {
             // A household merged into another (a supervisor's `merge`) counts as the kept one.
             tx.execute(
-                "INSERT OR IGNORE INTO screened_households (commune, household_code)
+                "INSERT INTO screened_households (commune, household_code)
                  VALUES (?1, coalesce((SELECT merge_into FROM decisions WHERE team = ?3
-                                         AND kind = 'merge' AND merge_household = ?2), ?2))",
+                                         AND kind = 'merge' AND merge_household = ?2), ?2))
+                 ON CONFLICT DO NOTHING",
                 params![commune, household, routing.team],
             )?;
         }
@@ -127,7 +131,7 @@ pub fn insert(
 
 /// The hex SHA-256 of each evidence file `record_id` lists that has not arrived, in the order
 /// listed, each once.
-pub fn missing_evidence(conn: &Connection, record_id: &str) -> rusqlite::Result<Vec<String>> {
+pub fn missing_evidence(conn: &Conn, record_id: &str) -> crate::sql::Result<Vec<String>> {
     let mut stmt = conn.prepare_cached(
         "SELECT e.sha256 FROM submission_evidence e
          WHERE e.record_id = ?1
@@ -139,7 +143,7 @@ pub fn missing_evidence(conn: &Connection, record_id: &str) -> rusqlite::Result<
 }
 
 /// The current receipt of a stored submission.
-pub fn receipt(conn: &Connection, stored: &Stored, now_ms: i64) -> rusqlite::Result<Receipt> {
+pub fn receipt(conn: &Conn, stored: &Stored, now_ms: i64) -> crate::sql::Result<Receipt> {
     let missing = missing_evidence(conn, &stored.record_id)?;
     Ok(Receipt {
         schema: RECEIPT_SCHEMA.into(),

@@ -27,7 +27,8 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD as B64;
 use http_body_util::BodyExt;
 use ring::digest;
-use rusqlite::{Connection, OptionalExtension, params};
+use crate::params;
+use crate::sql::{Conn, OptionalExtension};
 use safehome_core::clock::{Entropy, SystemEntropy};
 use safehome_core::hex;
 use safehome_core::sync::protocol::MAX_EVIDENCE_LEN;
@@ -63,7 +64,7 @@ struct Upload {
     expires_at_ms: i64,
 }
 
-fn load(c: &Connection, upload_id: &str) -> rusqlite::Result<Option<Upload>> {
+fn load(c: &Conn, upload_id: &str) -> crate::sql::Result<Option<Upload>> {
     c.query_row(
         "SELECT upload_id, device_id, sha256, upload_length, upload_offset, state, expires_at_ms
          FROM uploads WHERE upload_id = ?1",
@@ -592,8 +593,8 @@ async fn finish(state: &AppState, upload: &Upload, device: &Device) -> Result<()
                     [&id],
                 )?;
                 tx.execute(
-                    "INSERT OR IGNORE INTO blobs (sha256, len, device_id, stored_at_ms)
-                     VALUES (?1, ?2, ?3, ?4)",
+                    "INSERT INTO blobs (sha256, len, device_id, stored_at_ms)
+                     VALUES (?1, ?2, ?3, ?4) ON CONFLICT DO NOTHING",
                     params![sha, len, device_id, now],
                 )?;
                 tx.execute("UPDATE uploads SET state = 'complete' WHERE upload_id = ?1", [&id])?;

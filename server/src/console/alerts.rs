@@ -5,7 +5,7 @@
 
 use std::time::Duration;
 
-use rusqlite::params;
+use crate::params;
 use serde::Serialize;
 
 use super::data;

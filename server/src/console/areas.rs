@@ -3,7 +3,8 @@
 //! coverage is measured against (`safehome-server commune set`).
 
 use geo::Simplify;
-use rusqlite::{Connection, params};
+use crate::params;
+use crate::sql::Conn;
 use safehome_core::location::areas::{AreaSet, ImportOptions};
 
 use super::data::Polygons;
@@ -17,7 +18,7 @@ pub const SIMPLIFY_DEG: f64 = 0.0002;
 /// and store each commune's name and simplified boundary, keeping registered counts. Returns
 /// how many communes were stored.
 pub fn import(
-    conn: &mut Connection,
+    conn: &Conn,
     geojson: &str,
     opts: &ImportOptions,
 ) -> Result<usize, ServerError> {
@@ -54,7 +55,7 @@ fn round6(v: f64) -> f64 {
 
 /// Set a commune's name and/or its registered households (the coverage denominator).
 pub fn set_commune(
-    conn: &Connection,
+    conn: &Conn,
     commune: &str,
     name: Option<&str>,
     registered: Option<i64>,

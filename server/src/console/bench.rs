@@ -6,7 +6,7 @@
 
 use std::time::Instant;
 
-use rusqlite::params;
+use crate::params;
 use serde::Serialize;
 
 use super::data::{self, User};

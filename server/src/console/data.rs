@@ -2,7 +2,8 @@
 //! audit log. Plain functions over a connection, so the pages, the tests and the benchmark call
 //! the same code. Every query about submissions, devices or codes is filtered by the scope.
 
-use rusqlite::{Connection, OptionalExtension, params};
+use crate::params;
+use crate::sql::{Conn, OptionalExtension};
 
 use super::users::ConsoleRole;
 use crate::error::ApiError;
@@ -37,7 +38,7 @@ pub struct User {
 }
 
 /// Every commune the server knows: the teams', the areas', the submissions'.
-pub fn all_communes(c: &Connection) -> Result<Vec<String>, ApiError> {
+pub fn all_communes(c: &Conn) -> Result<Vec<String>, ApiError> {
     let mut stmt = c.prepare_cached(
         "SELECT j.value FROM teams t, json_each(t.communes) j
          UNION SELECT commune FROM communes
@@ -49,7 +50,7 @@ pub fn all_communes(c: &Connection) -> Result<Vec<String>, ApiError> {
 
 /// The user's scope: their communes, or every commune for an admin.
 pub fn scope_of(
-    c: &Connection,
+    c: &Conn,
     role: ConsoleRole,
     communes: Vec<String>,
 ) -> Result<Scope, ApiError> {
@@ -61,7 +62,7 @@ pub fn scope_of(
 
 /// Append to the audit log.
 pub fn audit(
-    c: &Connection,
+    c: &Conn,
     at_ms: i64,
     actor: &str,
     action: &str,
@@ -132,7 +133,7 @@ pub fn month_starts(now_ms: i64, n: usize) -> Vec<(i64, String)> {
 /// Submissions by month and risk level over `communes` (each of them in the scope), from the
 /// counts kept with each insert (`routing_monthly`).
 pub fn series(
-    c: &Connection,
+    c: &Conn,
     communes_json: &str,
     now_ms: i64,
     months: usize,
@@ -163,12 +164,12 @@ pub fn series(
 
 /// Run `sql`, whose rows start with a commune code, and hand each row to `set` with that
 /// commune's line (rows of communes without a line are passed over).
-fn fill<P: rusqlite::Params>(
-    c: &Connection,
+fn fill<P: crate::sql::Params>(
+    c: &Conn,
     out: &mut [CommuneSummary],
     sql: &str,
     params: P,
-    set: impl Fn(&mut CommuneSummary, &rusqlite::Row<'_>) -> rusqlite::Result<()>,
+    set: impl Fn(&mut CommuneSummary, &crate::sql::Row) -> crate::sql::Result<()>,
 ) -> Result<(), ApiError> {
     let mut stmt = c.prepare_cached(sql)?;
     let mut rows = stmt.query(params)?;
@@ -183,7 +184,7 @@ fn fill<P: rusqlite::Params>(
 
 /// One line per commune of the scope (those with no data too), in code order.
 pub fn summaries(
-    c: &Connection,
+    c: &Conn,
     scope: &Scope,
     now_ms: i64,
 ) -> Result<Vec<CommuneSummary>, ApiError> {
@@ -237,7 +238,7 @@ pub fn summaries(
         &mut out,
         "SELECT r.commune, count(*), count(CASE WHEN r.due_at_ms < ?2 THEN 1 END)
          FROM submission_routing r
-         WHERE r.risk_level = 'urgent' AND +r.commune IN (SELECT value FROM json_each(?1))
+         WHERE r.risk_level = 'urgent' AND r.commune || '' IN (SELECT value FROM json_each(?1))
            AND NOT EXISTS (SELECT 1 FROM case_actions a WHERE a.record_id = r.record_id)
          GROUP BY r.commune",
         params![json, now_ms],
@@ -254,7 +255,7 @@ pub fn summaries(
 pub type Polygons = Vec<Vec<Vec<[f64; 2]>>>;
 
 /// The boundaries of the scope's communes that have one.
-pub fn geometries(c: &Connection, scope: &Scope) -> Result<Vec<(String, Polygons)>, ApiError> {
+pub fn geometries(c: &Conn, scope: &Scope) -> Result<Vec<(String, Polygons)>, ApiError> {
     let mut stmt = c.prepare_cached(
         "SELECT commune, geometry FROM communes
          WHERE geometry IS NOT NULL AND commune IN (SELECT value FROM json_each(?1))
@@ -287,14 +288,15 @@ pub struct UrgentCase {
     pub action: Option<(String, i64)>,
 }
 
-// The urgent queries write `+r.commune`: the unary plus keeps SQLite from choosing the commune
-// index (every submission of the scope) over the partial index of urgent cases.
+// The urgent queries write `r.commune || ''`: an expression rather than the column keeps SQLite
+// from choosing the commune index (every submission of the scope) over the partial index of
+// urgent cases. (SQLite's own idiom, `+r.commune`, is not PostgreSQL's.)
 
 /// The columns of an urgent case, from `submission_routing r` left-joined with its action `a`.
 const URGENT_COLUMNS: &str = "r.record_id, r.commune, r.household_code, r.team, r.device_id,
      r.finalized_at_ms, r.received_at_ms, r.due_at_ms, a.action, a.action_at_ms";
 
-fn urgent_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<UrgentCase> {
+fn urgent_row(r: &crate::sql::Row) -> crate::sql::Result<UrgentCase> {
     let action: Option<String> = r.get(8)?;
     let action_at: Option<i64> = r.get(9)?;
     Ok(UrgentCase {
@@ -315,7 +317,7 @@ fn urgent_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<UrgentCase> {
 /// with one, latest deadline first. Each part walks the partial index of urgent cases by
 /// deadline and stops at the page's end: no sort of every urgent case.
 pub fn urgent_cases(
-    c: &Connection,
+    c: &Conn,
     scope: &Scope,
     limit: i64,
     offset: i64,
@@ -325,7 +327,7 @@ pub fn urgent_cases(
                     (SELECT 1 FROM case_actions a WHERE a.record_id = r.record_id)),
                 count(*)
          FROM submission_routing r
-         WHERE r.risk_level = 'urgent' AND +r.commune IN (SELECT value FROM json_each(?1))",
+         WHERE r.risk_level = 'urgent' AND r.commune || '' IN (SELECT value FROM json_each(?1))",
         [&scope.json],
         |r| Ok((r.get(0)?, r.get(1)?)),
     )?;
@@ -334,7 +336,7 @@ pub fn urgent_cases(
         let mut stmt = c.prepare_cached(&format!(
             "SELECT {URGENT_COLUMNS} FROM submission_routing r
              LEFT JOIN case_actions a ON a.record_id = r.record_id
-             WHERE r.risk_level = 'urgent' AND +r.commune IN (SELECT value FROM json_each(?1))
+             WHERE r.risk_level = 'urgent' AND r.commune || '' IN (SELECT value FROM json_each(?1))
                AND a.record_id IS NULL
              ORDER BY r.due_at_ms LIMIT ?2 OFFSET ?3"
         ))?;
@@ -346,7 +348,7 @@ pub fn urgent_cases(
         let mut stmt = c.prepare_cached(&format!(
             "SELECT {URGENT_COLUMNS} FROM submission_routing r
              JOIN case_actions a ON a.record_id = r.record_id
-             WHERE r.risk_level = 'urgent' AND +r.commune IN (SELECT value FROM json_each(?1))
+             WHERE r.risk_level = 'urgent' AND r.commune || '' IN (SELECT value FROM json_each(?1))
              ORDER BY r.due_at_ms DESC LIMIT ?2 OFFSET ?3"
         ))?;
         let rows = stmt.query_map(params![scope.json, room, (offset - open).max(0)], urgent_row)?;
@@ -361,7 +363,7 @@ const TEAM_IN_SCOPE: &str = "NOT EXISTS (SELECT 1 FROM json_each(t.communes) j
                                    WHERE j.value NOT IN (SELECT value FROM json_each(?1)))";
 
 /// The teams in the scope.
-pub fn teams(c: &Connection, scope: &Scope) -> Result<Vec<String>, ApiError> {
+pub fn teams(c: &Conn, scope: &Scope) -> Result<Vec<String>, ApiError> {
     let mut stmt = c.prepare_cached(&format!(
         "SELECT t.team FROM teams t WHERE {TEAM_IN_SCOPE} ORDER BY t.team"
     ))?;
@@ -369,7 +371,7 @@ pub fn teams(c: &Connection, scope: &Scope) -> Result<Vec<String>, ApiError> {
     Ok(rows.collect::<Result<_, _>>()?)
 }
 
-pub fn team_in_scope(c: &Connection, scope: &Scope, team: &str) -> Result<bool, ApiError> {
+pub fn team_in_scope(c: &Conn, scope: &Scope, team: &str) -> Result<bool, ApiError> {
     Ok(c.query_row(
         &format!("SELECT 1 FROM teams t WHERE t.team = ?2 AND {TEAM_IN_SCOPE}"),
         params![scope.json, team],
@@ -395,7 +397,7 @@ pub struct DeviceLine {
     pub regression: bool,
 }
 
-pub fn devices(c: &Connection, scope: &Scope) -> Result<Vec<DeviceLine>, ApiError> {
+pub fn devices(c: &Conn, scope: &Scope) -> Result<Vec<DeviceLine>, ApiError> {
     let mut stmt = c.prepare_cached(&format!(
         "SELECT d.device_id, d.team, d.role, d.enrolled_at_ms, d.revoked_at_ms, d.last_checkin_ms,
                 d.pending, d.parked, d.last_clock_skew_ms, d.app_version, d.regression_at_ms
@@ -423,7 +425,7 @@ pub fn devices(c: &Connection, scope: &Scope) -> Result<Vec<DeviceLine>, ApiErro
 
 /// A device's team, if the device exists and its team is in the scope.
 pub fn device_in_scope(
-    c: &Connection,
+    c: &Conn,
     scope: &Scope,
     device_id: &str,
 ) -> Result<Option<String>, ApiError> {
@@ -451,7 +453,7 @@ pub struct CodeLine {
 }
 
 /// The scope's codes, newest first (at most `limit`).
-pub fn codes(c: &Connection, scope: &Scope, limit: i64) -> Result<Vec<CodeLine>, ApiError> {
+pub fn codes(c: &Conn, scope: &Scope, limit: i64) -> Result<Vec<CodeLine>, ApiError> {
     let mut stmt = c.prepare_cached(&format!(
         "SELECT e.code_sha256, e.team, e.role, e.created_at_ms, e.expires_at_ms, e.used_by_device,
                 e.used_at_ms
@@ -475,14 +477,14 @@ pub fn codes(c: &Connection, scope: &Scope, limit: i64) -> Result<Vec<CodeLine>,
 
 /// Expire an unused code of the scope now; whether there was one.
 pub fn expire_code(
-    c: &Connection,
+    c: &Conn,
     scope: &Scope,
     code_sha256: &str,
     now_ms: i64,
 ) -> Result<bool, ApiError> {
     let n = c.execute(
         &format!(
-            "UPDATE enrollment_codes SET expires_at_ms = min(expires_at_ms, ?3)
+            "UPDATE enrollment_codes SET expires_at_ms = CASE WHEN expires_at_ms < ?3 THEN expires_at_ms ELSE ?3 END
              WHERE code_sha256 = ?2 AND used_by_device IS NULL
                AND team IN (SELECT t.team FROM teams t WHERE {TEAM_IN_SCOPE})"
         ),
@@ -505,7 +507,7 @@ pub struct AuditLine {
 
 /// The audit log, newest first: every entry for an admin, a user's own otherwise.
 pub fn audit_log(
-    c: &Connection,
+    c: &Conn,
     user: &User,
     limit: i64,
     offset: i64,
@@ -538,7 +540,7 @@ pub fn audit_log(
 /// Record a supervisor's action on a case (the interface issue #18's decisions will use; the
 /// console reads it). Routing only: which record, what kind of action, when, from which device.
 pub fn record_case_action(
-    c: &Connection,
+    c: &Conn,
     record_id: &str,
     action: &str,
     action_at_ms: i64,

@@ -10,7 +10,7 @@ mod i18n;
 mod pages;
 mod session;
 mod svg;
-mod timefmt;
+pub(crate) mod timefmt;
 pub mod users;
 
 use std::collections::HashMap;
@@ -23,7 +23,8 @@ use axum::middleware::{self, Next};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use maud::Markup;
-use rusqlite::{OptionalExtension, params};
+use crate::params;
+use crate::sql::OptionalExtension;
 
 use self::data::User;
 use self::i18n::Lang;
@@ -486,7 +487,7 @@ async fn set_lang(
 /// Render a page from the reader connection for a signed-in user.
 async fn show<F>(state: &AppState, ctx: &Ctx, f: F) -> Response
 where
-    F: FnOnce(&rusqlite::Connection, &Frame<'_>, i64) -> Result<Markup, ApiError> + Send + 'static,
+    F: FnOnce(&crate::sql::Conn, &Frame<'_>, i64) -> Result<Markup, ApiError> + Send + 'static,
 {
     let now = state.now_ms();
     let (user, csrf, lang, path) = (ctx.user.clone(), ctx.csrf.clone(), ctx.lang, ctx.path.clone());
@@ -595,7 +596,7 @@ async fn act<T, F>(
 ) -> Result<T, Response>
 where
     T: Send + 'static,
-    F: FnOnce(&rusqlite::Connection, &data::Scope, i64) -> Result<Option<Done<T>>, ApiError>
+    F: FnOnce(&crate::sql::Conn, &data::Scope, i64) -> Result<Option<Done<T>>, ApiError>
         + Send
         + 'static,
 {

@@ -4,7 +4,7 @@
 //! times exactly what a request costs the server.
 
 use maud::{DOCTYPE, Markup, html};
-use rusqlite::Connection;
+use crate::sql::Conn;
 
 use super::data::{self, CodeLine, User};
 use super::i18n::Lang;
@@ -142,7 +142,7 @@ fn coverage(screened: i64, registered: Option<i64>) -> String {
 }
 
 /// The overview: every commune of the scope, the chart over all of them, the map.
-pub fn overview(c: &Connection, f: &Frame<'_>, now_ms: i64) -> Result<Markup, ApiError> {
+pub fn overview(c: &Conn, f: &Frame<'_>, now_ms: i64) -> Result<Markup, ApiError> {
     let t = f.lang.t();
     let summaries = data::summaries(c, &f.user.scope, now_ms)?;
     let series = data::series(c, &f.user.scope.json, now_ms, 12)?;
@@ -197,7 +197,7 @@ pub fn overview(c: &Connection, f: &Frame<'_>, now_ms: i64) -> Result<Markup, Ap
 }
 
 /// One commune: its numbers and its chart. The caller has checked the scope.
-pub fn commune(c: &Connection, f: &Frame<'_>, code: &str, now_ms: i64) -> Result<Markup, ApiError> {
+pub fn commune(c: &Conn, f: &Frame<'_>, code: &str, now_ms: i64) -> Result<Markup, ApiError> {
     let t = f.lang.t();
     let one = data::Scope::new(vec![code.to_string()]);
     let summary = data::summaries(c, &one, now_ms)?.into_iter().next().unwrap_or_default();
@@ -244,7 +244,7 @@ fn short(id: &str) -> &str {
 }
 
 /// The urgent clock.
-pub fn urgent(c: &Connection, f: &Frame<'_>, page: i64, now_ms: i64) -> Result<Markup, ApiError> {
+pub fn urgent(c: &Conn, f: &Frame<'_>, page: i64, now_ms: i64) -> Result<Markup, ApiError> {
     let t = f.lang.t();
     let (cases, total) = data::urgent_cases(c, &f.user.scope, PAGE_ROWS, (page - 1) * PAGE_ROWS)?;
     Ok(layout(
@@ -300,7 +300,7 @@ pub fn urgent(c: &Connection, f: &Frame<'_>, page: i64, now_ms: i64) -> Result<M
 
 /// The devices of the teams in scope.
 pub fn devices(
-    c: &Connection,
+    c: &Conn,
     f: &Frame<'_>,
     now_ms: i64,
     notice: Option<&str>,
@@ -393,7 +393,7 @@ fn code_status(code: &CodeLine, now_ms: i64, lang: Lang) -> (String, bool) {
 
 /// Enrollment codes: the form, the new code (once) and the list.
 pub fn enrollment(
-    c: &Connection,
+    c: &Conn,
     f: &Frame<'_>,
     now_ms: i64,
     new_code: Option<(&str, &str, &str, i64)>,
@@ -473,7 +473,7 @@ pub fn enrollment(
 }
 
 /// The audit log.
-pub fn audit(c: &Connection, f: &Frame<'_>, page: i64) -> Result<Markup, ApiError> {
+pub fn audit(c: &Conn, f: &Frame<'_>, page: i64) -> Result<Markup, ApiError> {
     let t = f.lang.t();
     let (lines, total) = data::audit_log(c, f.user, PAGE_ROWS, (page - 1) * PAGE_ROWS)?;
     let admin = f.user.role == super::users::ConsoleRole::Admin;

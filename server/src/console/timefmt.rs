@@ -22,6 +22,13 @@ pub fn civil(ms: i64) -> (i64, i64, i64) {
     (i64::from(y), i64::from(m), i64::from(d))
 }
 
+/// The month (`2026-03`) holding the instant `ms` in Vietnam's time: the console's counts are
+/// kept by it (`routing_monthly`).
+pub fn month_of(ms: i64) -> String {
+    let (y, m, _) = civil(ms + VN_OFFSET_MS);
+    format!("{y:04}-{m:02}")
+}
+
 /// `05/12/2026 15:40` in Vietnam's time.
 pub fn date_time(ms: i64) -> String {
     let local = ms + VN_OFFSET_MS;

@@ -5,7 +5,8 @@ use std::str::FromStr;
 
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use argon2::{Algorithm, Argon2, Params, Version};
-use rusqlite::{Connection, OptionalExtension, params};
+use crate::params;
+use crate::sql::{Conn, OptionalExtension};
 use safehome_core::clock::{Entropy, SystemEntropy};
 use serde::Serialize;
 
@@ -125,7 +126,7 @@ pub fn check_communes(role: ConsoleRole, communes: &[String]) -> Result<(), Serv
 
 /// Add a console user.
 pub fn add_user(
-    conn: &Connection,
+    conn: &Conn,
     username: &str,
     role: ConsoleRole,
     communes: &[String],
@@ -156,7 +157,7 @@ pub fn add_user(
 }
 
 /// Lift a lockout (and reset the failed-login count).
-pub fn unlock_user(conn: &Connection, username: &str) -> Result<(), ServerError> {
+pub fn unlock_user(conn: &Conn, username: &str) -> Result<(), ServerError> {
     let n = conn.execute(
         "UPDATE console_users SET failed_logins = 0, locked_until_ms = NULL WHERE username = ?1",
         [username],
@@ -165,7 +166,7 @@ pub fn unlock_user(conn: &Connection, username: &str) -> Result<(), ServerError>
 }
 
 /// Disable a user and end their sessions.
-pub fn disable_user(conn: &Connection, username: &str, now_ms: i64) -> Result<(), ServerError> {
+pub fn disable_user(conn: &Conn, username: &str, now_ms: i64) -> Result<(), ServerError> {
     let n = conn.execute(
         "UPDATE console_users SET disabled_at_ms = COALESCE(disabled_at_ms, ?2) WHERE username = ?1",
         params![username, now_ms],
@@ -175,7 +176,7 @@ pub fn disable_user(conn: &Connection, username: &str, now_ms: i64) -> Result<()
     Ok(())
 }
 
-pub fn list_users(conn: &Connection) -> Result<Vec<UserRow>, ServerError> {
+pub fn list_users(conn: &Conn) -> Result<Vec<UserRow>, ServerError> {
     let mut stmt = conn.prepare(
         "SELECT username, role, communes, created_at_ms, locked_until_ms, disabled_at_ms
          FROM console_users ORDER BY username",
