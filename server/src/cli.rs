@@ -26,6 +26,17 @@ pub struct Data {
     /// The server's data directory.
     #[arg(long, env = "SAFEHOME_SERVER_DATA")]
     pub data: PathBuf,
+    /// The database: a PostgreSQL URL (`postgres://user@host:port/db`) or a SQLite file. At
+    /// `init`, PostgreSQL's URL is recorded in the data directory (`database.url`), so later
+    /// commands need not repeat it; given later, it overrides the directory's.
+    #[arg(long, env = "SAFEHOME_DATABASE", hide_env_values = true)]
+    pub database: Option<String>,
+}
+
+impl Data {
+    pub fn dir(&self) -> crate::datadir::DataDir {
+        crate::datadir::DataDir::with_database(&self.data, self.database.clone())
+    }
 }
 
 #[derive(Debug, Subcommand)]
@@ -329,7 +340,7 @@ fn opt<T: ToString>(v: Option<T>) -> String {
 pub fn run_admin(command: Command) -> Result<(), ServerError> {
     match command {
         Command::Init(data) => {
-            let key = crate::init(&data.data)?;
+            let key = crate::init_with(&data.data, data.database.as_deref())?;
             println!("initialised {}", data.data.display());
             println!("server public key (pin it on the devices): {key}");
         }
@@ -338,12 +349,12 @@ pub fn run_admin(command: Command) -> Result<(), ServerError> {
                 .parse()
                 .map_err(|e| ServerError::Invalid(format!("--archive-key: {e}")))?;
             let communes: Vec<String> = communes.iter().map(|c| c.trim().to_string()).collect();
-            Admin::open(&data.data)?.add_team(&team, &communes, &key, &label, now_ms())?;
+            Admin::open(data.dir())?.add_team(&team, &communes, &key, &label, now_ms())?;
             println!("team {team} added ({} communes)", communes.len());
         }
         Command::Enroll { data, team, role, expires_hours, json } => {
             let ttl_ms = i64::from(expires_hours) * 3_600_000;
-            let code = Admin::open(&data.data)?.create_enrollment_code(
+            let code = Admin::open(data.dir())?.create_enrollment_code(
                 &team,
                 role.into(),
                 ttl_ms,
@@ -362,11 +373,11 @@ pub fn run_admin(command: Command) -> Result<(), ServerError> {
             }
         }
         Command::Revoke { data, device_id } => {
-            Admin::open(&data.data)?.revoke(&device_id, now_ms())?;
+            Admin::open(data.dir())?.revoke(&device_id, now_ms())?;
             println!("device {device_id} revoked");
         }
         Command::Devices { data, json } => {
-            let devices = Admin::open(&data.data)?.devices()?;
+            let devices = Admin::open(data.dir())?.devices()?;
             if json {
                 return json_out(&devices);
             }
@@ -426,7 +437,7 @@ pub fn run_admin(command: Command) -> Result<(), ServerError> {
             println!("restart the server; phones re-pin at their next sync (the old key is kept)");
         }
         Command::Records { data, json } => {
-            let records = Admin::open(&data.data)?.records()?;
+            let records = Admin::open(data.dir())?.records()?;
             if json {
                 return json_out(&records);
             }
@@ -467,7 +478,7 @@ pub fn run_admin(command: Command) -> Result<(), ServerError> {
             let password = read_password(password_file.as_deref())?;
             let communes: Vec<String> =
                 communes.iter().map(|c| c.trim().to_string()).filter(|c| !c.is_empty()).collect();
-            Admin::open(&data.data)?.add_console_user(
+            Admin::open(data.dir())?.add_console_user(
                 &username,
                 role.into(),
                 &communes,
@@ -477,7 +488,7 @@ pub fn run_admin(command: Command) -> Result<(), ServerError> {
             println!("console user {username} added ({})", ConsoleRole::from(role).as_str());
         }
         Command::User(UserCommand::List { data, json }) => {
-            let users = Admin::open(&data.data)?.console_users()?;
+            let users = Admin::open(data.dir())?.console_users()?;
             if json {
                 return json_out(&users);
             }
@@ -497,21 +508,21 @@ pub fn run_admin(command: Command) -> Result<(), ServerError> {
             }
         }
         Command::User(UserCommand::Unlock { data, username }) => {
-            Admin::open(&data.data)?.unlock_console_user(&username)?;
+            Admin::open(data.dir())?.unlock_console_user(&username)?;
             println!("console user {username} unlocked");
         }
         Command::User(UserCommand::Disable { data, username }) => {
-            Admin::open(&data.data)?.disable_console_user(&username, now_ms())?;
+            Admin::open(data.dir())?.disable_console_user(&username, now_ms())?;
             println!("console user {username} disabled");
         }
         Command::Areas(AreasCommand::Import { data, file, code_property, name_property }) => {
             let text = read_text(&file)?;
             let opts = ImportOptions { code_property, name_property, ..ImportOptions::default() };
-            let n = Admin::open(&data.data)?.import_areas(&text, &opts)?;
+            let n = Admin::open(data.dir())?.import_areas(&text, &opts)?;
             println!("{n} communes imported");
         }
         Command::Commune(CommuneCommand::Set { data, commune, name, registered }) => {
-            Admin::open(&data.data)?.set_commune(&commune, name.as_deref(), registered)?;
+            Admin::open(data.dir())?.set_commune(&commune, name.as_deref(), registered)?;
             println!("commune {commune} updated");
         }
         Command::Bench(BenchCommand::Console { submissions, iterations }) => {
@@ -543,6 +554,7 @@ pub fn serve_config(command: &Command) -> Option<(ServerConfig, String)> {
         return None;
     };
     let mut config = ServerConfig::new(&data.data);
+    config.database.clone_from(&data.database);
     if let (Some(cert), Some(key)) = (tls_cert, tls_key) {
         config.tls = Some(TlsFiles { cert: cert.clone(), key: key.clone() });
     }

@@ -560,22 +560,144 @@ fn run_batch(conn: &Conn, batch: Vec<Job>) {
 mod tests {
     #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
     use super::*;
+    use safehome_testdata::pg_scratch::ScratchDb;
+
+    /// A fresh database on each engine this run has: SQLite always, PostgreSQL when the suite
+    /// is pointed at one. The temporary directory and the scratch database live as long as the
+    /// returned values.
+    fn engines() -> Vec<(Database, tempfile::TempDir, Option<ScratchDb>)> {
+        let dir = tempfile::tempdir().unwrap();
+        let mut out = vec![(Database::Sqlite(dir.path().join("server.db")), dir, None)];
+        if let Some(pg) = ScratchDb::create() {
+            let db = Database::parse(pg.url()).unwrap();
+            out.push((db, tempfile::tempdir().unwrap(), Some(pg)));
+        }
+        out
+    }
+
+    fn version_of(conn: &Conn) -> i64 {
+        match conn.engine() {
+            Engine::Sqlite => conn.query_row("PRAGMA user_version", [], |r| r.get(0)).unwrap(),
+            Engine::Postgres => {
+                conn.query_row("SELECT version FROM safehome_schema", [], |r| r.get(0)).unwrap()
+            }
+        }
+    }
 
     #[test]
     fn a_fresh_database_is_at_the_current_version_and_reopens() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("server.db");
-        let conn = open(&path, true).unwrap();
-        let v: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0)).unwrap();
-        assert_eq!(v, SCHEMA_VERSION);
-        let sync: i64 = conn.query_row("PRAGMA synchronous", [], |r| r.get(0)).unwrap();
-        assert_eq!(sync, 2, "synchronous=FULL");
-        drop(conn);
-        open(&path, false).unwrap();
+        for (db, _dir, _pg) in engines() {
+            let conn = db.open(true).unwrap();
+            assert_eq!(version_of(&conn), SCHEMA_VERSION, "{db:?}");
+            if let Some(c) = conn.as_sqlite() {
+                let sync: i64 = c.query_row("PRAGMA synchronous", [], |r| r.get(0)).unwrap();
+                assert_eq!(sync, 2, "synchronous=FULL");
+            }
+            drop(conn);
+            db.open(false).unwrap();
+        }
+    }
+
+    /// Each table's columns (name, declared type folded to the portable kind, nullable) and
+    /// the names of its indexes, as the engine reports them.
+    fn shape_of(conn: &Conn) -> Vec<(String, Vec<(String, &'static str, bool)>, Vec<String>)> {
+        let kind = |t: &str| -> &'static str {
+            match t.to_ascii_lowercase().as_str() {
+                "integer" | "bigint" => "int",
+                "text" => "text",
+                "blob" | "bytea" => "bytes",
+                _ => "other",
+            }
+        };
+        let tables: Vec<String> = match conn.engine() {
+            Engine::Sqlite => conn
+                .prepare("SELECT name FROM sqlite_master WHERE type = 'table'
+                          AND name NOT LIKE 'sqlite_%' ORDER BY name")
+                .unwrap()
+                .query_map([], |r| r.get(0))
+                .unwrap()
+                .map(Result::unwrap)
+                .collect(),
+            Engine::Postgres => conn
+                .prepare("SELECT table_name::text FROM information_schema.tables
+                          WHERE table_schema = current_schema() AND table_name <> 'safehome_schema'
+                          ORDER BY 1")
+                .unwrap()
+                .query_map([], |r| r.get(0))
+                .unwrap()
+                .map(Result::unwrap)
+                .collect(),
+        };
+        tables
+            .into_iter()
+            .map(|t| {
+                let (cols_sql, idx_sql) = match conn.engine() {
+                    Engine::Sqlite => (
+                        "SELECT name, type, \"notnull\" = 0 AND pk = 0 FROM pragma_table_info(?1)
+                         ORDER BY name",
+                        "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = ?1
+                         AND sql IS NOT NULL ORDER BY name",
+                    ),
+                    Engine::Postgres => (
+                        "SELECT column_name::text, data_type::text, is_nullable = 'YES'
+                         FROM information_schema.columns
+                         WHERE table_schema = current_schema() AND table_name = ?1 ORDER BY 1",
+                        "SELECT indexname::text FROM pg_indexes WHERE schemaname = current_schema()
+                         AND tablename = ?1 AND indexname NOT LIKE '%_pkey'
+                         AND indexname NOT LIKE '%_key' ORDER BY 1",
+                    ),
+                };
+                let cols = conn
+                    .prepare(cols_sql)
+                    .unwrap()
+                    .query_map([&t], |r| {
+                        let ty: String = r.get(1)?;
+                        Ok((r.get::<_, String>(0)?, kind(&ty), r.get::<_, bool>(2)?))
+                    })
+                    .unwrap()
+                    .map(Result::unwrap)
+                    .collect();
+                let idx = conn
+                    .prepare(idx_sql)
+                    .unwrap()
+                    .query_map([&t], |r| r.get(0))
+                    .unwrap()
+                    .map(Result::unwrap)
+                    .collect();
+                (t, cols, idx)
+            })
+            .collect()
+    }
+
+    #[test]
+    fn postgresql_and_sqlite_hold_the_same_schema() {
+        let all = engines();
+        if all.len() < 2 {
+            eprintln!("SAFEHOME_TEST_POSTGRES is not set: the PostgreSQL schema is not compared");
+            return;
+        }
+        let shapes: Vec<_> = all.iter().map(|(db, _, _)| shape_of(&db.open(true).unwrap())).collect();
+        assert!(shapes[0].len() >= 20, "{:?}", shapes[0]);
+        assert_eq!(shapes[0], shapes[1]);
+    }
+
+    #[test]
+    fn two_processes_starting_at_once_migrate_once() {
+        for (db, _dir, _pg) in engines() {
+            let threads: Vec<_> = (0..4)
+                .map(|_| {
+                    let db = db.clone();
+                    std::thread::spawn(move || db.open(true).map(|c| version_of(&c)))
+                })
+                .collect();
+            for t in threads {
+                assert_eq!(t.join().unwrap().unwrap(), SCHEMA_VERSION, "{db:?}");
+            }
+        }
     }
 
     /// The schema as SQLite holds it: every table, index and trigger's SQL, by name.
-    fn schema_of(conn: &Connection) -> Vec<(String, String)> {
+    fn schema_of(conn: &rusqlite::Connection) -> Vec<(String, String)> {
         let mut stmt = conn
             .prepare("SELECT name, sql FROM sqlite_master WHERE sql IS NOT NULL ORDER BY name")
             .unwrap();
@@ -587,7 +709,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let old = dir.path().join("old.db");
         {
-            let conn = Connection::open(&old).unwrap();
+            let conn = rusqlite::Connection::open(&old).unwrap();
             conn.execute_batch(STEPS[0].1).unwrap();
             conn.pragma_update(None, "user_version", 1).unwrap();
             conn.execute_batch(
@@ -604,9 +726,9 @@ mod tests {
         }
         let migrated = open(&old, false).unwrap();
         let fresh = open(&dir.path().join("fresh.db"), true).unwrap();
-        assert_eq!(schema_of(&migrated), schema_of(&fresh));
-        let v: i64 = migrated.query_row("PRAGMA user_version", [], |r| r.get(0)).unwrap();
-        assert_eq!(v, SCHEMA_VERSION);
+        let (m, f) = (migrated.as_sqlite().unwrap(), fresh.as_sqlite().unwrap());
+        assert_eq!(schema_of(m), schema_of(f));
+        assert_eq!(version_of(&migrated), SCHEMA_VERSION);
         let row: (String, String, String, String, i64, i64, i64) = migrated
             .query_row(
                 "SELECT commune, household_code, kind, risk_level, due_at_ms, finalized_at_ms,
@@ -640,77 +762,115 @@ mod tests {
 
     #[test]
     fn a_newer_database_is_refused() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("server.db");
-        let conn = open(&path, true).unwrap();
-        conn.pragma_update(None, "user_version", SCHEMA_VERSION + 1).unwrap();
-        drop(conn);
-        assert!(matches!(open(&path, false), Err(ServerError::NewerDatabase { .. })));
+        for (db, _dir, _pg) in engines() {
+            let conn = db.open(true).unwrap();
+            match conn.as_sqlite() {
+                Some(c) => c.pragma_update(None, "user_version", SCHEMA_VERSION + 1).unwrap(),
+                None => {
+                    conn.execute("UPDATE safehome_schema SET version = ?1", [SCHEMA_VERSION + 1])
+                        .unwrap();
+                }
+            }
+            drop(conn);
+            assert!(matches!(db.open(false), Err(ServerError::NewerDatabase { .. })), "{db:?}");
+        }
     }
 
     #[test]
     fn a_failed_job_rolls_back_alone_and_answers_come_after_the_commit() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("server.db");
-        let conn = open(&path, true).unwrap();
-        conn.execute_batch("CREATE TABLE t (x INTEGER NOT NULL)").unwrap();
-        let db = Db::new(conn, open(&path, false).unwrap()).unwrap();
-        let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).build().unwrap();
-        let results: Vec<Result<i64, ApiError>> = rt.block_on(async {
-            let calls = (0..60i64).map(|i| {
-                let db = db.clone();
-                let path = path.clone();
-                tokio::spawn(async move {
-                    let r = db
-                        .call(move |c| {
-                            c.execute("INSERT INTO t (x) VALUES (?1)", [i])?;
-                            if i % 5 == 0 {
-                                return Err(ApiError::internal("refused after writing"));
-                            }
-                            Ok(i)
-                        })
-                        .await;
-                    // Answered only once committed: another connection already sees the row.
-                    if let Ok(i) = r {
-                        let other = Connection::open(&path).unwrap();
-                        let n: i64 = other
-                            .query_row("SELECT count(*) FROM t WHERE x = ?1", [i], |r| r.get(0))
+        for (database, _dir, _pg) in engines() {
+            let conn = database.open(true).unwrap();
+            conn.execute_batch("CREATE TABLE t (x BIGINT NOT NULL)").unwrap();
+            let db = Db::open(&database, None).unwrap();
+            let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).build().unwrap();
+            let results: Vec<Result<i64, ApiError>> = rt.block_on(async {
+                let calls = (0..60i64).map(|i| {
+                    let db = db.clone();
+                    let database = database.clone();
+                    tokio::spawn(async move {
+                        let r = db
+                            .call(move |c| {
+                                c.execute("INSERT INTO t (x) VALUES (?1)", [i])?;
+                                if i % 5 == 0 {
+                                    return Err(ApiError::internal("refused after writing"));
+                                }
+                                Ok(i)
+                            })
+                            .await;
+                        // Answered only once committed: another connection already sees it.
+                        if let Ok(i) = r {
+                            let n: i64 = tokio::task::spawn_blocking(move || {
+                                database
+                                    .open(false)
+                                    .unwrap()
+                                    .query_row("SELECT count(*) FROM t WHERE x = ?1", [i], |r| {
+                                        r.get(0)
+                                    })
+                                    .unwrap()
+                            })
+                            .await
                             .unwrap();
-                        assert_eq!(n, 1, "row {i} answered before it was committed");
-                    }
-                    r
-                })
+                            assert_eq!(n, 1, "row {i} answered before it was committed");
+                        }
+                        r
+                    })
+                });
+                let mut out = Vec::new();
+                for c in calls.collect::<Vec<_>>() {
+                    out.push(c.await.unwrap());
+                }
+                out
             });
-            let mut out = Vec::new();
-            for c in calls.collect::<Vec<_>>() {
-                out.push(c.await.unwrap());
-            }
-            out
-        });
-        assert_eq!(results.iter().filter(|r| r.is_err()).count(), 12);
-        drop(db); // joins the writer
-        let conn = open(&path, false).unwrap();
-        let rows: i64 = conn.query_row("SELECT count(*) FROM t", [], |r| r.get(0)).unwrap();
-        let failed: i64 =
-            conn.query_row("SELECT count(*) FROM t WHERE x % 5 = 0", [], |r| r.get(0)).unwrap();
-        assert_eq!((rows, failed), (48, 0));
+            assert_eq!(results.iter().filter(|r| r.is_err()).count(), 12);
+            drop(db); // joins the writer
+            let rows: i64 = conn.query_row("SELECT count(*) FROM t", [], |r| r.get(0)).unwrap();
+            let failed: i64 =
+                conn.query_row("SELECT count(*) FROM t WHERE x % 5 = 0", [], |r| r.get(0)).unwrap();
+            assert_eq!((rows, failed), (48, 0), "{database:?}");
+        }
     }
 
     #[test]
     fn a_group_of_lazy_jobs_skips_the_fsync_and_any_durable_job_restores_it() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("server.db");
-        let db = Db::new(open(&path, true).unwrap(), open(&path, false).unwrap()).unwrap();
-        let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
-        let sync = |c: &mut Connection| Ok(c.query_row("PRAGMA synchronous", [], |r| r.get(0))?);
-        let (lazy, durable): (i64, i64) = rt
-            .block_on(async { (db.call_lazy(sync).await.unwrap(), db.call(sync).await.unwrap()) });
-        assert_eq!((lazy, durable), (1, 2), "NORMAL for a lazy group, FULL otherwise");
+        for (database, _dir, _pg) in engines() {
+            drop(database.open(true).unwrap());
+            let db = Db::open(&database, None).unwrap();
+            let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
+            let sync = |c: &Conn| -> Result<String, ApiError> {
+                Ok(match c.as_sqlite() {
+                    Some(s) => s.query_row("PRAGMA synchronous", [], |r| r.get::<_, i64>(0))?.to_string(),
+                    None => c.query_row("SELECT current_setting('synchronous_commit')", [], |r| r.get(0))?,
+                })
+            };
+            let (lazy, durable) = rt.block_on(async {
+                (db.call_lazy(sync).await.unwrap(), db.call(sync).await.unwrap())
+            });
+            let expected = match database.engine() {
+                Engine::Sqlite => ("1", "2"), // NORMAL for a lazy group, FULL otherwise
+                Engine::Postgres => ("off", "on"),
+            };
+            assert_eq!((lazy.as_str(), durable.as_str()), expected);
+        }
     }
 
     #[test]
     fn a_missing_database_is_not_created_unless_asked() {
         let dir = tempfile::tempdir().unwrap();
         assert!(matches!(open(&dir.path().join("x.db"), false), Err(ServerError::NotFound(_))));
+        if let Some(pg) = ScratchDb::create() {
+            let db = Database::parse(pg.url()).unwrap();
+            assert!(matches!(db.open(false), Err(ServerError::NotFound(_))));
+        }
+    }
+
+    #[test]
+    fn a_database_location_is_postgresql_only_by_its_scheme_and_never_shows_a_password() {
+        let pg = Database::parse("postgres://u:secret@127.0.0.1:5433/safehome").unwrap();
+        assert_eq!(pg.engine(), Engine::Postgres);
+        let shown = format!("{} {pg:?}", pg.describe());
+        assert!(!shown.contains("secret") && shown.contains("safehome"), "{shown}");
+        assert!(matches!(Database::parse("postgres://u@h:notaport/x"), Err(ServerError::Invalid(_))));
+        let file = Database::parse("sqlite:///var/lib/s/server.db").unwrap();
+        assert!(matches!(file, Database::Sqlite(p) if p == Path::new("/var/lib/s/server.db")));
     }
 }

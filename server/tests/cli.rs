@@ -9,6 +9,7 @@ use std::process::{Command, Output, Stdio};
 
 use common::*;
 use safehome_server::{BackgroundServer, ServerConfig};
+use safehome_testdata::pg_scratch::ScratchDb;
 use serde_json::Value;
 
 fn run(args: &[&str]) -> Output {
@@ -21,6 +22,17 @@ fn ok(args: &[&str]) -> String {
     String::from_utf8(out.stdout).unwrap()
 }
 
+/// `init --data d`, on the suite's PostgreSQL database when it runs on one (kept alive by the
+/// returned value).
+fn init(d: &str) -> (String, Option<ScratchDb>) {
+    let pg = ScratchDb::create();
+    let mut args = vec!["init", "--data", d];
+    if let Some(db) = &pg {
+        args.extend(["--database", db.url()]);
+    }
+    (ok(&args), pg)
+}
+
 fn json(args: &[&str]) -> Value {
     serde_json::from_str(&ok(args)).unwrap()
 }
@@ -30,7 +42,7 @@ fn an_operator_sets_up_a_server_and_lists_what_arrived_while_it_serves() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
     let d = data.to_str().unwrap();
-    let out = ok(&["init", "--data", d]);
+    let (out, _pg) = init(d);
     assert!(out.contains("shserver1"), "{out}");
     // A second init refuses and leaves the key alone.
     let key = std::fs::read(data.join("server.key")).unwrap();
@@ -126,7 +138,7 @@ fn serve_answers_and_stops_on_sigterm() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
     let d = data.to_str().unwrap();
-    ok(&["init", "--data", d]);
+    let (_, _pg) = init(d);
     let mut child = Command::new(env!("CARGO_BIN_EXE_safehome-server"))
         .args(["serve", "--data", d, "--listen", "127.0.0.1:0"])
         .env("RUST_LOG", "info")
@@ -156,7 +168,7 @@ fn console_users_areas_and_communes_are_set_up_from_the_command_line() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
     let d = data.to_str().unwrap();
-    ok(&["init", "--data", d]);
+    let (_, _pg) = init(d);
     // The password from a file, from standard input; a short one and a wrong role shape refused.
     let pw = dir.path().join("pw.txt");
     std::fs::write(&pw, "một mật khẩu đủ dài\n").unwrap();
@@ -239,7 +251,7 @@ fn console_users_areas_and_communes_are_set_up_from_the_command_line() {
             .status
             .success()
     );
-    let conn = rusqlite::Connection::open(data.join("server.db")).unwrap();
+    let conn = safehome_server::DataDir::new(&data).open_db().unwrap();
     let (name, registered, geometry): (String, i64, bool) = conn
         .query_row(
             "SELECT name, registered_households, geometry IS NOT NULL FROM communes WHERE commune = '19001'",

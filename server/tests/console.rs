@@ -280,7 +280,7 @@ fn devices_are_listed_and_a_revoked_one_is_refused_at_its_next_sync() {
     );
     assert!(!list.contains("Hơn 7 ngày chưa đồng bộ"), "synced just now");
     // A phone silent for eight days is marked.
-    let db = rusqlite::Connection::open(server.data().join("server.db")).unwrap();
+    let db = safehome_server::DataDir::new(server.data()).open_db().unwrap();
     db.execute("UPDATE devices SET last_checkin_ms = ?1", [now_ms() - 8 * 86_400_000]).unwrap();
     assert!(c.get("/console/devices").text().contains("Hơn 7 ngày chưa đồng bộ"));
     let path = format!("/console/devices/{}/revoke", phone.device_id);

@@ -12,6 +12,7 @@
 use std::path::{Path, PathBuf};
 
 pub mod layers;
+pub mod pg_scratch;
 
 /// The folder of photo fixtures (`testdata/photos`).
 pub fn photos_dir() -> PathBuf {

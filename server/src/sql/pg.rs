@@ -262,6 +262,7 @@ impl<'a> FromSql<'a> for PgCell {
             }
             Type::JSONB => Value::Text(String::from_utf8(raw.get(1..).unwrap_or(&[]).to_vec())?),
             Type::BYTEA => Value::Bytes(raw.to_vec()),
+            Type::VOID => Value::Null,
             _ => return Err(Box::new(Error::PgType(ty.to_string()))),
         }))
     }

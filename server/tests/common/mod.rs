@@ -15,6 +15,7 @@ use safehome_core::sync::protocol::{
     RoutingHeader, SUBMISSION_CONTENT_TYPE, SubmissionBody, TeamConfig,
 };
 use safehome_server::{Admin, BackgroundServer, Role, ServerConfig};
+use safehome_testdata::pg_scratch::ScratchDb;
 use serde_json::Value;
 
 pub mod console;
@@ -35,6 +36,22 @@ pub struct TestServer {
     pub dir: tempfile::TempDir,
     pub server: Option<BackgroundServer>,
     pub public: ServerPublicKey,
+    /// The PostgreSQL database, when the suite runs against PostgreSQL (dropped last).
+    pub pg: Option<ScratchDb>,
+}
+
+/// A new data directory at `data`, on PostgreSQL when the suite runs against it
+/// (`SAFEHOME_TEST_POSTGRES`), else on SQLite: every test that starts a server goes through
+/// here, so the whole suite runs on either engine.
+pub fn init_data(data: &Path) -> (ServerPublicKey, Option<ScratchDb>) {
+    let pg = ScratchDb::create();
+    let public = safehome_server::init_with(data, pg.as_ref().map(ScratchDb::url)).unwrap();
+    (public, pg)
+}
+
+/// Whether this run is on PostgreSQL.
+pub fn on_postgres() -> bool {
+    std::env::var(safehome_testdata::pg_scratch::ENV).is_ok_and(|v| !v.trim().is_empty())
 }
 
 impl TestServer {
@@ -45,7 +62,7 @@ impl TestServer {
     pub fn start_with(tune: impl FnOnce(&mut ServerConfig)) -> TestServer {
         let dir = tempfile::tempdir().unwrap();
         let data = dir.path().join("data");
-        let public = safehome_server::init(&data).unwrap();
+        let (public, pg) = init_data(&data);
         Admin::open(&data)
             .unwrap()
             .add_team(
@@ -59,7 +76,7 @@ impl TestServer {
         let mut config = ServerConfig::new(&data);
         tune(&mut config);
         let server = BackgroundServer::start(config, "127.0.0.1:0").unwrap();
-        TestServer { dir, server: Some(server), public }
+        TestServer { dir, server: Some(server), public, pg }
     }
 
     pub fn data(&self) -> PathBuf {
