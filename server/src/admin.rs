@@ -133,11 +133,7 @@ pub(crate) fn insert_code(
 }
 
 /// Mark a device revoked (the first revocation's time is kept).
-pub(crate) fn revoke_device(
-    conn: &Conn,
-    device_id: &str,
-    now_ms: i64,
-) -> Result<(), ServerError> {
+pub(crate) fn revoke_device(conn: &Conn, device_id: &str, now_ms: i64) -> Result<(), ServerError> {
     let changed = conn.execute(
         "UPDATE devices SET revoked_at_ms = COALESCE(revoked_at_ms, ?2) WHERE device_id = ?1",
         params![device_id, now_ms],

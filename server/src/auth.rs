@@ -1,9 +1,9 @@
 //! Request authentication (docs/protocol.md, "Request signing"): the signature headers, the
 //! device, the body's hash, the signature, the clock window and the nonce, in that order.
 
-use axum::http::{HeaderMap, Method, Uri};
 use crate::params;
 use crate::sql::OptionalExtension;
+use axum::http::{HeaderMap, Method, Uri};
 use safehome_core::evidence::keys::DevicePublicKey;
 use safehome_core::hex;
 use safehome_core::sync::protocol::{

@@ -2,11 +2,11 @@
 //! and head and flags a regression (a shorter chain, or the same length with another head: what
 //! restoring an old copy of the phone's database looks like).
 
+use crate::params;
 use axum::Json;
 use axum::body::Body;
 use axum::extract::State;
 use axum::http::{HeaderMap, Method, Uri};
-use crate::params;
 use safehome_core::sync::protocol::{CheckinRequest, CheckinResponse};
 
 use crate::auth;
@@ -58,7 +58,7 @@ pub async fn checkin(
             tx.execute(
                 "UPDATE devices SET last_checkin_ms = ?2, audit_length = ?3, audit_head = ?4,
                         app_version = ?5, pending = ?6, parked = ?7, last_clock_skew_ms = ?8,
-                        regression_at_ms = CASE WHEN ?9 THEN COALESCE(regression_at_ms, ?2)
+                        regression_at_ms = CASE WHEN ?9 = 1 THEN COALESCE(regression_at_ms, ?2)
                                                 ELSE regression_at_ms END
                  WHERE device_id = ?1",
                 params![

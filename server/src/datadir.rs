@@ -81,7 +81,10 @@ impl DataDir {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                 Ok(db::Database::Sqlite(self.db_path()))
             }
-            Err(e) => Err(ServerError::Io { context: format!("reading {}", url_path.display()), source: e }),
+            Err(e) => Err(ServerError::Io {
+                context: format!("reading {}", url_path.display()),
+                source: e,
+            }),
         }
     }
     pub fn blobs_dir(&self) -> PathBuf {

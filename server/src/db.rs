@@ -191,11 +191,8 @@ fn migrate_pg(conn: &Conn, create: bool) -> Result<(), ServerError> {
     conn.execute_batch("BEGIN")?;
     let result = (|| -> Result<(), ServerError> {
         conn.query_row("SELECT pg_advisory_xact_lock(?1)", [MIGRATE_LOCK], |_| Ok(()))?;
-        let exists: bool = conn.query_row(
-            "SELECT to_regclass('safehome_schema') IS NOT NULL",
-            [],
-            |r| r.get(0),
-        )?;
+        let exists: bool =
+            conn.query_row("SELECT to_regclass('safehome_schema') IS NOT NULL", [], |r| r.get(0))?;
         let version: i64 = if exists {
             conn.query_row("SELECT version FROM safehome_schema", [], |r| r.get(0))?
         } else if create {
@@ -338,6 +335,26 @@ impl Pool {
             }
         }
         self.freed.notify_one();
+    }
+}
+
+impl Drop for Pool {
+    // A PostgreSQL client closes itself by blocking on its own runtime, which may not happen on
+    // an async thread (where the last `Db` may well be dropped): close them on a thread of
+    // their own.
+    fn drop(&mut self) {
+        let idle = match self.idle.get_mut() {
+            Ok(g) => std::mem::take(&mut g.0),
+            Err(_) => return,
+        };
+        if idle.is_empty() || self.database.engine() == Engine::Sqlite {
+            return;
+        }
+        if let Ok(t) =
+            std::thread::Builder::new().name("safehome-db-close".into()).spawn(move || drop(idle))
+        {
+            let _ = t.join();
+        }
     }
 }
 
@@ -611,17 +628,21 @@ mod tests {
         };
         let tables: Vec<String> = match conn.engine() {
             Engine::Sqlite => conn
-                .prepare("SELECT name FROM sqlite_master WHERE type = 'table'
-                          AND name NOT LIKE 'sqlite_%' ORDER BY name")
+                .prepare(
+                    "SELECT name FROM sqlite_master WHERE type = 'table'
+                          AND name NOT LIKE 'sqlite_%' ORDER BY name",
+                )
                 .unwrap()
                 .query_map([], |r| r.get(0))
                 .unwrap()
                 .map(Result::unwrap)
                 .collect(),
             Engine::Postgres => conn
-                .prepare("SELECT table_name::text FROM information_schema.tables
+                .prepare(
+                    "SELECT table_name::text FROM information_schema.tables
                           WHERE table_schema = current_schema() AND table_name <> 'safehome_schema'
-                          ORDER BY 1")
+                          ORDER BY 1",
+                )
                 .unwrap()
                 .query_map([], |r| r.get(0))
                 .unwrap()
@@ -676,7 +697,8 @@ mod tests {
             eprintln!("SAFEHOME_TEST_POSTGRES is not set: the PostgreSQL schema is not compared");
             return;
         }
-        let shapes: Vec<_> = all.iter().map(|(db, _, _)| shape_of(&db.open(true).unwrap())).collect();
+        let shapes: Vec<_> =
+            all.iter().map(|(db, _, _)| shape_of(&db.open(true).unwrap())).collect();
         assert!(shapes[0].len() >= 20, "{:?}", shapes[0]);
         assert_eq!(shapes[0], shapes[1]);
     }
@@ -838,8 +860,14 @@ mod tests {
             let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
             let sync = |c: &Conn| -> Result<String, ApiError> {
                 Ok(match c.as_sqlite() {
-                    Some(s) => s.query_row("PRAGMA synchronous", [], |r| r.get::<_, i64>(0))?.to_string(),
-                    None => c.query_row("SELECT current_setting('synchronous_commit')", [], |r| r.get(0))?,
+                    Some(s) => {
+                        s.query_row("PRAGMA synchronous", [], |r| r.get::<_, i64>(0))?.to_string()
+                    }
+                    None => {
+                        c.query_row("SELECT current_setting('synchronous_commit')", [], |r| {
+                            r.get(0)
+                        })?
+                    }
                 })
             };
             let (lazy, durable) = rt.block_on(async {
@@ -869,7 +897,10 @@ mod tests {
         assert_eq!(pg.engine(), Engine::Postgres);
         let shown = format!("{} {pg:?}", pg.describe());
         assert!(!shown.contains("secret") && shown.contains("safehome"), "{shown}");
-        assert!(matches!(Database::parse("postgres://u@h:notaport/x"), Err(ServerError::Invalid(_))));
+        assert!(matches!(
+            Database::parse("postgres://u@h:notaport/x"),
+            Err(ServerError::Invalid(_))
+        ));
         let file = Database::parse("sqlite:///var/lib/s/server.db").unwrap();
         assert!(matches!(file, Database::Sqlite(p) if p == Path::new("/var/lib/s/server.db")));
     }

@@ -1,12 +1,12 @@
 //! `POST /v1/enroll` and `GET /v1/config`: binding a device to a team with a one-time code, and
 //! the signed team configuration.
 
+use crate::params;
+use crate::sql::{Conn, OptionalExtension};
 use axum::Json;
 use axum::body::Body;
 use axum::extract::State;
 use axum::http::{HeaderMap, Method, Uri};
-use crate::params;
-use crate::sql::{Conn, OptionalExtension};
 use safehome_core::evidence::keys::{DevicePublicKey, RecipientKey};
 use safehome_core::sync::protocol::{
     CONFIG_SCHEMA, ConfigDevice, ConfigRecipient, EnrollRequest, TeamConfig,
@@ -158,7 +158,13 @@ fn bind(
         tx.execute(
             "INSERT INTO recipients (team, public_key, kind, label, device_id, added_at_ms)
              VALUES (?1, ?2, 'supervisor', ?3, ?4, ?5) ON CONFLICT DO NOTHING",
-            params![team, recipient.to_string(), format!("Supervisor {short}"), request.device_id, now],
+            params![
+                team,
+                recipient.to_string(),
+                format!("Supervisor {short}"),
+                request.device_id,
+                now
+            ],
         )?;
     }
     let config = team_config(&tx, &request.device_id, now)?;

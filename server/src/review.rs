@@ -3,13 +3,13 @@
 //! (`PUT /v1/decisions/{id}`: first verdict stands, a superseded record refuses them) and the
 //! decision feed each device syncs down.
 
+use crate::params;
+use crate::sql::{Conn, OptionalExtension};
 use axum::Json;
 use axum::body::Body;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
-use crate::params;
-use crate::sql::{Conn, OptionalExtension};
 use safehome_core::evidence::envelope;
 use safehome_core::sync::protocol::{
     DECISION_CONTENT_TYPE, DECISION_RECEIPT_SCHEMA, DecisionBody, DecisionKind, DecisionReceipt,
@@ -553,7 +553,7 @@ pub async fn feed(
             let supervisor = device.role == "supervisor";
             let mut stmt = c.prepare_cached(
                 "SELECT seq, received_at_ms, body FROM decisions
-                 WHERE seq > ?1 AND ((?2 AND team = ?3) OR origin_device = ?4)
+                 WHERE seq > ?1 AND ((?2 = 1 AND team = ?3) OR origin_device = ?4)
                  ORDER BY seq LIMIT ?5",
             )?;
             let mut rows = stmt.query(params![

@@ -33,7 +33,11 @@ pub async fn serve(
     listener: TcpListener,
     shutdown: impl Future<Output = ()> + Send,
 ) -> Result<(), ServerError> {
-    let state = AppState::open(&config)?;
+    // Opening connects to the database with blocking clients: off the async threads.
+    let opening = config.clone();
+    let state = tokio::task::spawn_blocking(move || AppState::open(&opening))
+        .await
+        .map_err(|_| ServerError::Invalid("opening the server's state failed".into()))??;
     let tls = config.tls.as_ref().map(tls_acceptor).transpose()?;
     let app = app::router(state.clone());
     let mut http = http1::Builder::new();

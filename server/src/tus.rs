@@ -19,6 +19,8 @@
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use crate::params;
+use crate::sql::{Conn, OptionalExtension};
 use axum::body::Body;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri};
@@ -27,8 +29,6 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD as B64;
 use http_body_util::BodyExt;
 use ring::digest;
-use crate::params;
-use crate::sql::{Conn, OptionalExtension};
 use safehome_core::clock::{Entropy, SystemEntropy};
 use safehome_core::hex;
 use safehome_core::sync::protocol::MAX_EVIDENCE_LEN;

@@ -2,9 +2,9 @@
 //! (`safehome-server areas import`), names, and the registered households each commune's
 //! coverage is measured against (`safehome-server commune set`).
 
-use geo::Simplify;
 use crate::params;
 use crate::sql::Conn;
+use geo::Simplify;
 use safehome_core::location::areas::{AreaSet, ImportOptions};
 
 use super::data::Polygons;
@@ -17,11 +17,7 @@ pub const SIMPLIFY_DEG: f64 = 0.0002;
 /// Read a GeoJSON FeatureCollection of communes (validated as the phones' assigned areas are)
 /// and store each commune's name and simplified boundary, keeping registered counts. Returns
 /// how many communes were stored.
-pub fn import(
-    conn: &Conn,
-    geojson: &str,
-    opts: &ImportOptions,
-) -> Result<usize, ServerError> {
+pub fn import(conn: &Conn, geojson: &str, opts: &ImportOptions) -> Result<usize, ServerError> {
     let set = AreaSet::from_geojson(geojson, opts)
         .map_err(|e| ServerError::Invalid(format!("areas: {e}")))?;
     let tx = conn.transaction()?;
@@ -66,8 +62,8 @@ pub fn set_commune(
     }
     conn.execute(
         "INSERT INTO communes (commune, name, registered_households) VALUES (?1, COALESCE(?2, ?1), ?3)
-         ON CONFLICT (commune) DO UPDATE SET name = COALESCE(?2, name),
-             registered_households = COALESCE(?3, registered_households)",
+         ON CONFLICT (commune) DO UPDATE SET name = COALESCE(?2, communes.name),
+             registered_households = COALESCE(?3, communes.registered_households)",
         params![commune, name, registered],
     )?;
     Ok(())

@@ -49,11 +49,7 @@ pub fn all_communes(c: &Conn) -> Result<Vec<String>, ApiError> {
 }
 
 /// The user's scope: their communes, or every commune for an admin.
-pub fn scope_of(
-    c: &Conn,
-    role: ConsoleRole,
-    communes: Vec<String>,
-) -> Result<Scope, ApiError> {
+pub fn scope_of(c: &Conn, role: ConsoleRole, communes: Vec<String>) -> Result<Scope, ApiError> {
     Ok(match role {
         ConsoleRole::Admin => Scope::new(all_communes(c)?),
         _ => Scope::new(communes),
@@ -183,11 +179,7 @@ fn fill<P: crate::sql::Params>(
 }
 
 /// One line per commune of the scope (those with no data too), in code order.
-pub fn summaries(
-    c: &Conn,
-    scope: &Scope,
-    now_ms: i64,
-) -> Result<Vec<CommuneSummary>, ApiError> {
+pub fn summaries(c: &Conn, scope: &Scope, now_ms: i64) -> Result<Vec<CommuneSummary>, ApiError> {
     let mut out: Vec<CommuneSummary> = scope
         .communes
         .iter()
@@ -515,7 +507,7 @@ pub fn audit_log(
     let admin = user.role == ConsoleRole::Admin;
     let mut stmt = c.prepare_cached(
         "SELECT seq, at_ms, actor, action, target, outcome, detail FROM console_audit
-         WHERE ?1 OR actor = ?2 ORDER BY seq DESC LIMIT ?3 OFFSET ?4",
+         WHERE ?1 = 1 OR actor = ?2 ORDER BY seq DESC LIMIT ?3 OFFSET ?4",
     )?;
     let rows = stmt.query_map(params![admin, user.username, limit, offset], |r| {
         Ok(AuditLine {
@@ -530,7 +522,7 @@ pub fn audit_log(
     })?;
     let lines = rows.collect::<Result<Vec<_>, _>>()?;
     let total: i64 = c.query_row(
-        "SELECT count(*) FROM console_audit WHERE ?1 OR actor = ?2",
+        "SELECT count(*) FROM console_audit WHERE ?1 = 1 OR actor = ?2",
         params![admin, user.username],
         |r| r.get(0),
     )?;

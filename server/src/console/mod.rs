@@ -16,6 +16,8 @@ pub mod users;
 use std::collections::HashMap;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 
+use crate::params;
+use crate::sql::OptionalExtension;
 use axum::Router;
 use axum::extract::{Form, Path, Query, Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
@@ -23,8 +25,6 @@ use axum::middleware::{self, Next};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use maud::Markup;
-use crate::params;
-use crate::sql::OptionalExtension;
 
 use self::data::User;
 use self::i18n::Lang;

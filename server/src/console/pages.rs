@@ -3,8 +3,8 @@
 //! reads what it shows from a connection and returns the whole document, so the benchmark
 //! times exactly what a request costs the server.
 
-use maud::{DOCTYPE, Markup, html};
 use crate::sql::Conn;
+use maud::{DOCTYPE, Markup, html};
 
 use super::data::{self, CodeLine, User};
 use super::i18n::Lang;

@@ -3,10 +3,10 @@
 
 use std::str::FromStr;
 
-use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
-use argon2::{Algorithm, Argon2, Params, Version};
 use crate::params;
 use crate::sql::{Conn, OptionalExtension};
+use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use argon2::{Algorithm, Argon2, Params, Version};
 use safehome_core::clock::{Entropy, SystemEntropy};
 use serde::Serialize;
 

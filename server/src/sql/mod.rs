@@ -33,7 +33,7 @@ pub enum Engine {
 pub enum Error {
     #[error(transparent)]
     Sqlite(#[from] rusqlite::Error),
-    #[error("PostgreSQL: {0}")]
+    #[error("PostgreSQL: {}", pg_message(.0))]
     Postgres(#[from] postgres::Error),
     #[error("the query returned no row")]
     NoRows,
@@ -45,6 +45,15 @@ pub enum Error {
     Column { index: usize, count: usize },
     #[error("PostgreSQL sent a value of type {0} this server does not read")]
     PgType(String),
+}
+
+/// PostgreSQL's own message and code when it sent one (the client's `Display` says only "db
+/// error").
+fn pg_message(e: &postgres::Error) -> String {
+    match e.as_db_error() {
+        Some(db) => format!("{} ({})", db.message(), db.code().code()),
+        None => e.to_string(),
+    }
 }
 
 impl Error {
@@ -125,10 +134,7 @@ impl Row {
     /// Column `index` as `T` (`row.get::<_, i64>(0)`, as in rusqlite).
     pub fn get<I: ColumnIndex, T: FromValue>(&self, index: I) -> Result<T> {
         let index = index.index();
-        let cell = self
-            .cells
-            .get(index)
-            .ok_or(Error::Column { index, count: self.cells.len() })?;
+        let cell = self.cells.get(index).ok_or(Error::Column { index, count: self.cells.len() })?;
         T::from_value(cell, index)
     }
 
@@ -370,7 +376,11 @@ impl Stmt<'_> {
     }
 
     /// Every row through `f`, collected (as rusqlite's `query_map` followed by `collect`).
-    pub fn query_map<T, P, F>(&mut self, params: P, mut f: F) -> Result<std::vec::IntoIter<Result<T>>>
+    pub fn query_map<T, P, F>(
+        &mut self,
+        params: P,
+        mut f: F,
+    ) -> Result<std::vec::IntoIter<Result<T>>>
     where
         P: Params,
         F: FnMut(&Row) -> Result<T>,

@@ -74,7 +74,13 @@ impl PgConn {
         if let Some(s) = self.statements.get(&sql) {
             return Ok(s.clone());
         }
-        let prepared = self.client.prepare(&sql)?;
+        let prepared = match self.client.prepare(&sql) {
+            Ok(p) => p,
+            Err(e) => {
+                tracing::debug!(sql = %sql, "PostgreSQL refused to prepare a statement");
+                return Err(e.into());
+            }
+        };
         if self.statements.len() >= STATEMENT_CACHE {
             self.statements.clear();
         }
@@ -321,10 +327,12 @@ mod tests {
 
     #[test]
     fn parameters_become_numbered_and_typed_and_quoted_text_is_kept() {
-        let values =
-            [Value::Int(1), Value::Text("a".into()), Value::Null, Value::Bytes(vec![1])];
+        let values = [Value::Int(1), Value::Text("a".into()), Value::Null, Value::Bytes(vec![1])];
         assert_eq!(
-            translate("SELECT '?1', x FROM t WHERE a = ?1 AND b = ?2 AND c IS ?3 AND d = ?4", &values),
+            translate(
+                "SELECT '?1', x FROM t WHERE a = ?1 AND b = ?2 AND c IS ?3 AND d = ?4",
+                &values
+            ),
             "SELECT '?1', x FROM t WHERE a = $1::int8 AND b = $2::text AND c IS $3 AND d = $4::bytea"
         );
         assert_eq!(translate("VALUES (?, ?)", &values[..2]), "VALUES ($1::int8, $2::text)");
@@ -357,7 +365,10 @@ mod tests {
     #[test]
     fn numerics_read_as_integers_when_they_are_and_reals_otherwise() {
         // 123456789 = 1·10000² + 2345·10000 + 6789
-        assert_eq!(numeric(&encode(3, 2, 0, 0, &[1, 2345, 6789])).unwrap(), Value::Int(123_456_789));
+        assert_eq!(
+            numeric(&encode(3, 2, 0, 0, &[1, 2345, 6789])).unwrap(),
+            Value::Int(123_456_789)
+        );
         // -20000: one digit of weight 1
         assert_eq!(numeric(&encode(1, 1, 0x4000, 0, &[2])).unwrap(), Value::Int(-20_000));
         assert_eq!(numeric(&encode(0, 0, 0, 0, &[])).unwrap(), Value::Int(0));

@@ -12,16 +12,15 @@ use crate::params;
 fn connections() -> Vec<(Conn, Option<ScratchDb>)> {
     let mut out = vec![(Conn::sqlite(rusqlite::Connection::open_in_memory().unwrap()), None)];
     if let Some(pg) = ScratchDb::create() {
-        let settings = PgSettings {
-            statement_timeout: Duration::from_millis(300),
-            ..PgSettings::default()
-        };
+        let settings =
+            PgSettings { statement_timeout: Duration::from_millis(300), ..PgSettings::default() };
         out.push((Conn::postgres(pg.url(), &settings).unwrap(), Some(pg)));
     }
     out
 }
 
-const TABLE: &str = "CREATE TABLE t (id BIGINT PRIMARY KEY, name TEXT, data BYTEA, score DOUBLE PRECISION)";
+const TABLE: &str =
+    "CREATE TABLE t (id BIGINT PRIMARY KEY, name TEXT, data BYTEA, score DOUBLE PRECISION)";
 
 fn create(c: &Conn) {
     // SQLite reads BYTEA and DOUBLE PRECISION as its BLOB and REAL affinities.
@@ -40,11 +39,18 @@ fn values_round_trip_with_their_kinds_on_either_engine() {
         .unwrap();
         c.execute("INSERT INTO t (id, name) VALUES (?1, ?2)", params![2i64, none]).unwrap();
         let row: (i64, String, Vec<u8>, f64) = c
-            .query_row("SELECT id, name, data, score FROM t WHERE id = ?1", [1_700_000_000_000i64], |r| {
-                Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
-            })
+            .query_row(
+                "SELECT id, name, data, score FROM t WHERE id = ?1",
+                [1_700_000_000_000i64],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+            )
             .unwrap();
-        assert_eq!(row, (1_700_000_000_000, "Nguyễn".into(), vec![0, 255], 2.5), "{:?}", c.engine());
+        assert_eq!(
+            row,
+            (1_700_000_000_000, "Nguyễn".into(), vec![0, 255], 2.5),
+            "{:?}",
+            c.engine()
+        );
         let name: Option<String> =
             c.query_row("SELECT name FROM t WHERE id = 2", [], |r| r.get(0)).unwrap();
         assert_eq!(name, None);
@@ -166,10 +172,10 @@ fn two_writers_in_two_connections_take_turns_on_the_write_lock() {
         return;
     };
     let a = Conn::postgres(pg.url(), &PgSettings::default()).unwrap();
-    let b = Conn::postgres(pg.url(), &PgSettings {
-        lock_timeout: Duration::from_millis(300),
-        ..PgSettings::default()
-    })
+    let b = Conn::postgres(
+        pg.url(),
+        &PgSettings { lock_timeout: Duration::from_millis(300), ..PgSettings::default() },
+    )
     .unwrap();
     a.execute_batch("CREATE TABLE t (id BIGINT PRIMARY KEY)").unwrap();
     a.begin_write(false).unwrap();
