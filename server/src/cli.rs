@@ -411,7 +411,7 @@ pub fn run_admin(command: Command) -> Result<(), ServerError> {
             }
         }
         Command::Backup { data, out } => {
-            let m = crate::backup::backup(&data.data, &out, now_ms())?;
+            let m = crate::backup::backup(data.dir(), &out, now_ms())?;
             println!(
                 "backed up {} submissions, {} evidence files, {} decisions, {} devices to {}",
                 m.submissions.len(),
@@ -423,7 +423,7 @@ pub fn run_admin(command: Command) -> Result<(), ServerError> {
             println!("the backup holds the server's key: keep it as safe as the server");
         }
         Command::Restore { backup, data } => {
-            let m = crate::backup::restore(&backup, &data.data)?;
+            let m = crate::backup::restore(&backup, &data.data, data.database.as_deref())?;
             println!(
                 "restored {} submissions and {} evidence files into {}, each checked against the manifest",
                 m.submissions.len(),

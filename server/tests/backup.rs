@@ -10,8 +10,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use common::*;
 use safehome_core::sync::protocol::{Receipt, sha256_hex};
-use safehome_server::backup::{backup, manifest_of, restore};
-use safehome_server::{BackgroundServer, ServerConfig};
+use safehome_server::backup::{backup, manifest_of_data, restore};
+use safehome_server::{BackgroundServer, DataDir, ServerConfig};
+use safehome_testdata::pg_scratch::ScratchDb;
 
 /// Upload record `n` of `phone` with one evidence file; returns the record id.
 fn upload(phone: &Phone, n: u64) -> String {
@@ -54,7 +55,8 @@ fn a_backup_made_while_serving_restores_every_record_byte_for_byte() {
     assert!(m.submissions.len() >= 20, "{}", m.submissions.len());
     // A photo may have arrived before its submission when the snapshot was taken: never fewer.
     assert!(m.evidence.len() >= m.submissions.len(), "each record's photo is in the backup");
-    let live = manifest_of(&server.data().join("server.db"), m.made_at_ms).unwrap();
+    let live = manifest_of_data(&DataDir::new(server.data()), m.made_at_ms).unwrap();
+    assert_eq!(m.database, if on_postgres() { "postgres" } else { "sqlite" });
     assert_eq!(live.submissions.len(), 20 + more as usize);
     // Every record of the backup is the live server's, byte for byte.
     for (id, sha) in &m.submissions {
@@ -64,9 +66,17 @@ fn a_backup_made_while_serving_restores_every_record_byte_for_byte() {
 
     // Restored into a fresh directory and served: the same key, every record and photo.
     let restored = server.dir.path().join("restored");
-    let r = restore(&out, &restored).unwrap();
+    // A PostgreSQL backup goes into an empty database of its own (never the live one).
+    let target = ScratchDb::create();
+    if let Some(live) = &server.pg {
+        let e = restore(&out, &restored, Some(live.url())).unwrap_err();
+        assert!(e.to_string().contains("already holds"), "{e}");
+        assert!(!restored.exists());
+        assert!(restore(&out, &restored, None).is_err(), "PostgreSQL's backup needs a database");
+    }
+    let r = restore(&out, &restored, target.as_ref().map(ScratchDb::url)).unwrap();
     assert_eq!(r, m);
-    assert_eq!(manifest_of(&restored.join("server.db"), m.made_at_ms).unwrap(), m);
+    assert_eq!(manifest_of_data(&DataDir::new(&restored), m.made_at_ms).unwrap(), m);
     let again = BackgroundServer::start(ServerConfig::new(&restored), "127.0.0.1:0").unwrap();
     let phone = Phone { base: again.url(), ..Arc::try_unwrap(phone).ok().unwrap() };
     for id in m.submissions.keys() {
@@ -104,9 +114,10 @@ fn a_damaged_backup_is_refused_whole_and_leaves_no_data_directory() {
     bytes[last] ^= 1;
     std::fs::write(&path, bytes).unwrap();
     let restored = server.dir.path().join("restored");
-    let e = restore(&out, &restored).unwrap_err();
+    let target = ScratchDb::create();
+    let e = restore(&out, &restored, target.as_ref().map(ScratchDb::url)).unwrap_err();
     assert!(e.to_string().contains("damaged"), "{e}");
     assert!(!restored.exists(), "no half-restored data directory");
     // A restore never writes over a data directory.
-    assert!(restore(&out, &server.data()).is_err());
+    assert!(restore(&out, &server.data(), None).is_err());
 }

@@ -22,6 +22,9 @@ pub struct PgSettings {
     pub statement_timeout: Duration,
     /// Waiting for a lock longer fails (`lock_timeout`), the write lock included.
     pub lock_timeout: Duration,
+    /// A transaction left idle longer is ended by PostgreSQL (a request that died mid-way
+    /// releases its locks). Zero: no limit.
+    pub idle_in_transaction: Duration,
     pub connect_timeout: Duration,
 }
 
@@ -30,6 +33,7 @@ impl Default for PgSettings {
         PgSettings {
             statement_timeout: Duration::from_secs(30),
             lock_timeout: Duration::from_secs(30),
+            idle_in_transaction: Duration::from_secs(120),
             connect_timeout: Duration::from_secs(10),
         }
     }
@@ -56,8 +60,7 @@ impl PgConn {
         for (name, value) in [
             ("statement_timeout", settings.statement_timeout),
             ("lock_timeout", settings.lock_timeout),
-            // A transaction left open (a crashed request) is ended by the server.
-            ("idle_in_transaction_session_timeout", Duration::from_secs(120)),
+            ("idle_in_transaction_session_timeout", settings.idle_in_transaction),
         ] {
             if !given.contains(name) {
                 options.push_str(&format!(" -c {name}={}", value.as_millis()));

@@ -1,8 +1,10 @@
 //! Backups while serving, restores into a fresh data directory, and the check that a restored
 //! server holds every record byte for byte (docs/operations.md).
 //!
-//! A backup is a folder: `server.db` (a consistent snapshot made with `VACUUM INTO` on its own
-//! read connection, so the server keeps serving and committing), `server.key` (0600: the server's
+//! A backup is a folder: the database's consistent snapshot, taken while the server keeps
+//! serving and committing — `server.db` for SQLite (`VACUUM INTO` on its own read connection),
+//! `server.pgdump` for PostgreSQL (`pg_dump`'s custom format, of the very snapshot the manifest
+//! is read from: see [`pg`]) — `server.key` (0600: the server's
 //! identity, which phones pinned; protect the backup accordingly), the evidence files the
 //! snapshot lists (copied and each checked against its SHA-256), and `MANIFEST.json` (what it
 //! holds, and the digest of every submission body and evidence file). Uploads in progress are
@@ -15,11 +17,18 @@ use std::os::unix::fs::DirBuilderExt;
 use std::path::Path;
 
 use ring::digest;
-use rusqlite::{Connection, OpenFlags};
+use rusqlite::OpenFlags;
 use serde::{Deserialize, Serialize};
 
 use crate::datadir::{DataDir, sync_dir, write_private};
+use crate::db::Database;
 use crate::error::ServerError;
+use crate::sql::Conn;
+
+mod pg;
+
+/// The PostgreSQL snapshot's file in a backup folder.
+const PG_DUMP: &str = "server.pgdump";
 
 /// What a backup holds: the digest of every submission body and evidence file.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -32,6 +41,14 @@ pub struct Manifest {
     pub evidence: BTreeMap<String, i64>,
     pub decisions: i64,
     pub devices: i64,
+    /// The engine the backup's database came from: `sqlite` (`server.db`) or `postgres`
+    /// (`server.pgdump`). Backups made before PostgreSQL have none: SQLite.
+    #[serde(default = "sqlite")]
+    pub database: String,
+}
+
+fn sqlite() -> String {
+    "sqlite".into()
 }
 
 const MANIFEST_SCHEMA: &str = "safehome.backup.v1";
@@ -44,25 +61,31 @@ fn io(context: String) -> impl FnOnce(std::io::Error) -> ServerError {
     ServerError::io(context)
 }
 
-/// What a data directory's database holds, read through its own read-only connection.
+/// What a SQLite database file holds, read through its own read-only connection.
 pub fn manifest_of(db: &Path, made_at_ms: i64) -> Result<Manifest, ServerError> {
-    let conn = Connection::open_with_flags(db, OpenFlags::SQLITE_OPEN_READ_ONLY)?;
+    let conn = rusqlite::Connection::open_with_flags(db, OpenFlags::SQLITE_OPEN_READ_ONLY)?;
+    manifest_from(&Conn::sqlite(conn), made_at_ms)
+}
+
+/// What a data directory's database holds, on either engine.
+pub fn manifest_of_data(data: &DataDir, made_at_ms: i64) -> Result<Manifest, ServerError> {
+    manifest_from(&data.open_db()?, made_at_ms)
+}
+
+/// What the database behind `conn` holds (in its current transaction, if one is open). Bodies
+/// are streamed: one at a time in memory.
+fn manifest_from(conn: &Conn, made_at_ms: i64) -> Result<Manifest, ServerError> {
     let mut submissions = BTreeMap::new();
-    let mut stmt = conn.prepare("SELECT record_id, body FROM submissions ORDER BY seq")?;
-    let mut rows = stmt.query([])?;
-    while let Some(r) = rows.next()? {
+    conn.for_each("SELECT record_id, body FROM submissions ORDER BY seq", [], |r| {
         let body: Vec<u8> = r.get(1)?;
         submissions.insert(r.get::<_, String>(0)?, hex_sha256(&body));
-    }
-    drop(rows);
-    drop(stmt);
+        Ok(())
+    })?;
     let mut evidence = BTreeMap::new();
-    let mut stmt = conn.prepare("SELECT sha256, len FROM blobs ORDER BY sha256")?;
-    let rows = stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)))?;
-    for row in rows {
-        let (sha, len) = row?;
-        evidence.insert(sha, len);
-    }
+    conn.for_each("SELECT sha256, len FROM blobs ORDER BY sha256", [], |r| {
+        evidence.insert(r.get::<_, String>(0)?, r.get::<_, i64>(1)?);
+        Ok(())
+    })?;
     let decisions = conn.query_row("SELECT count(*) FROM decisions", [], |r| r.get(0))?;
     let devices = conn.query_row("SELECT count(*) FROM devices", [], |r| r.get(0))?;
     Ok(Manifest {
@@ -72,6 +95,10 @@ pub fn manifest_of(db: &Path, made_at_ms: i64) -> Result<Manifest, ServerError> 
         evidence,
         decisions,
         devices,
+        database: match conn.engine() {
+            crate::sql::Engine::Sqlite => "sqlite".into(),
+            crate::sql::Engine::Postgres => "postgres".into(),
+        },
     })
 }
 
@@ -104,10 +131,18 @@ fn make_dir(path: &Path) -> Result<(), ServerError> {
 }
 
 /// Back up a data directory (served or not) into `out`, which must not exist.
-pub fn backup(data: &Path, out: &Path, now_ms: i64) -> Result<Manifest, ServerError> {
-    let src = DataDir::new(data);
-    if !src.db_path().exists() {
-        return Err(ServerError::NotFound(format!("no server database in {}", data.display())));
+pub fn backup(
+    data: impl Into<DataDir>,
+    out: &Path,
+    now_ms: i64,
+) -> Result<Manifest, ServerError> {
+    let src: DataDir = data.into();
+    let data = src.root().to_path_buf();
+    let database = src.database()?;
+    if let Database::Sqlite(path) = &database {
+        if !path.exists() {
+            return Err(ServerError::NotFound(format!("no server database in {}", data.display())));
+        }
     }
     if out.exists() {
         return Err(ServerError::Invalid(format!(
@@ -117,15 +152,24 @@ pub fn backup(data: &Path, out: &Path, now_ms: i64) -> Result<Manifest, ServerEr
     }
     let dst = DataDir::new(out);
     make_dir(out)?;
-    // The snapshot: one read transaction on its own connection, while the server commits.
-    let conn = Connection::open_with_flags(src.db_path(), OpenFlags::SQLITE_OPEN_READ_ONLY)?;
-    conn.busy_timeout(std::time::Duration::from_secs(30))?;
-    let target = dst.db_path();
-    let target_text = target
-        .to_str()
-        .ok_or_else(|| ServerError::Invalid("the backup folder's path is not UTF-8".into()))?;
-    conn.execute("VACUUM INTO ?1", [target_text])?;
-    drop(conn);
+    // The snapshot and what it holds, while the server commits.
+    let manifest = match &database {
+        Database::Sqlite(path) => {
+            // One read transaction on its own connection.
+            let conn = rusqlite::Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_ONLY)?;
+            conn.busy_timeout(std::time::Duration::from_secs(30))?;
+            let target = dst.db_path();
+            let target_text = target.to_str().ok_or_else(|| {
+                ServerError::Invalid("the backup folder's path is not UTF-8".into())
+            })?;
+            conn.execute("VACUUM INTO ?1", [target_text])?;
+            drop(conn);
+            manifest_of(&target, now_ms)?
+        }
+        Database::Postgres { url, settings, .. } => {
+            pg::dump(url, settings, &out.join(PG_DUMP), |conn| manifest_from(conn, now_ms))?
+        }
+    };
     // The key: the server's identity, which every phone pinned.
     copy_file(&src.key_path(), &dst.key_path())?;
     // The key's rotations: a phone still pinned to an earlier key re-pins by them.
@@ -135,7 +179,6 @@ pub fn backup(data: &Path, out: &Path, now_ms: i64) -> Result<Manifest, ServerEr
     }
     // The evidence the snapshot lists (files are immutable once stored, and stored before the
     // commit that lists them, so each is there).
-    let manifest = manifest_of(&target, now_ms)?;
     for sha in manifest.evidence.keys() {
         let to = dst.blob_path(sha);
         if let Some(parent) = to.parent() {
@@ -154,7 +197,16 @@ pub fn backup(data: &Path, out: &Path, now_ms: i64) -> Result<Manifest, ServerEr
 /// Restore a backup into `data`, which must not exist: the files are copied and every
 /// submission and evidence file checked against the backup's manifest before the directory is
 /// put in place. Returns the manifest.
-pub fn restore(backup: &Path, data: &Path) -> Result<Manifest, ServerError> {
+///
+/// A PostgreSQL backup is restored into `database` (a PostgreSQL URL, required), which must
+/// hold no SafeHome schema yet; the new data directory records it. A restore that fails after
+/// loading the database leaves that database to be dropped by the operator (it is named in
+/// the error), and no data directory.
+pub fn restore(
+    backup: &Path,
+    data: &Path,
+    database: Option<&str>,
+) -> Result<Manifest, ServerError> {
     if data.exists() {
         return Err(ServerError::Invalid(format!(
             "{} exists: restore into a new data directory",
@@ -171,7 +223,28 @@ pub fn restore(backup: &Path, data: &Path) -> Result<Manifest, ServerError> {
     let _ = fs::remove_dir_all(&staging);
     make_dir(&staging)?;
     let dst = DataDir::new(&staging);
-    copy_file(&src.db_path(), &dst.db_path())?;
+    let from_pg = manifest.database == "postgres";
+    let target = match (from_pg, database) {
+        (true, Some(url)) => Some(Database::parse(url)?),
+        (true, None) => {
+            return Err(ServerError::Invalid(
+                "this backup is of a PostgreSQL database: give the empty database to restore it \
+                 into (--database postgres://...)"
+                    .into(),
+            ));
+        }
+        (false, Some(_)) => {
+            return Err(ServerError::Invalid(
+                "this backup is of a SQLite database; it is restored into the data directory \
+                 (no --database)"
+                    .into(),
+            ));
+        }
+        (false, None) => None,
+    };
+    if !from_pg {
+        copy_file(&src.db_path(), &dst.db_path())?;
+    }
     copy_file(&src.key_path(), &dst.key_path())?;
     if backup.join("key_rotations.json").exists() {
         copy_file(&backup.join("key_rotations.json"), &staging.join("key_rotations.json"))?;
@@ -185,13 +258,29 @@ pub fn restore(backup: &Path, data: &Path) -> Result<Manifest, ServerError> {
     }
     make_dir(&dst.uploads_dir())?;
     // The database must be sound and hold exactly what the manifest says.
-    let conn = Connection::open(dst.db_path())?;
-    let check: String = conn.query_row("PRAGMA integrity_check", [], |r| r.get(0))?;
-    if check != "ok" {
-        return Err(ServerError::Invalid(format!("the backup's database is damaged: {check}")));
-    }
-    drop(conn);
-    let found = manifest_of(&dst.db_path(), manifest.made_at_ms)?;
+    let found = match &target {
+        None => {
+            let conn = rusqlite::Connection::open(dst.db_path())?;
+            let check: String = conn.query_row("PRAGMA integrity_check", [], |r| r.get(0))?;
+            if check != "ok" {
+                return Err(ServerError::Invalid(format!(
+                    "the backup's database is damaged: {check}"
+                )));
+            }
+            drop(conn);
+            manifest_of(&dst.db_path(), manifest.made_at_ms)?
+        }
+        Some(db @ Database::Postgres { url, settings, .. }) => {
+            pg::load(url, settings, &backup.join(PG_DUMP), &db.describe())?;
+            write_private(&dst.database_url_path(), url.as_bytes())?;
+            manifest_from(&db.open(false)?, manifest.made_at_ms)?
+        }
+        Some(Database::Sqlite(_)) => {
+            return Err(ServerError::Invalid(
+                "a PostgreSQL backup is restored into PostgreSQL (postgres://...)".into(),
+            ));
+        }
+    };
     if found != manifest {
         return Err(ServerError::Invalid(
             "the backup's database does not hold what its manifest lists".into(),
