@@ -151,9 +151,15 @@ pub async fn check_clock(state: &AppState, auth: &RequestAuth) -> Result<(), Api
         .with("server_time_ms", now))
 }
 
-/// Step 5: the nonce (`401 replayed`), in the server's memory (`nonces`).
+/// Step 5: the nonce (`401 replayed`), in the server's memory (`nonces`) and, when several
+/// processes may share the database (PostgreSQL), in the database too.
 pub async fn record_nonce(state: &AppState, auth: &RequestAuth) -> Result<(), ApiError> {
-    state.nonces.record(&auth.device_id, &auth.nonce, auth.time_ms, state.now_ms())
+    let now = state.now_ms();
+    state.nonces.record(&auth.device_id, &auth.nonce, auth.time_ms, now)?;
+    if state.db.engine() == crate::sql::Engine::Postgres {
+        crate::nonces::record_shared(&state.db, &auth.device_id, &auth.nonce, now).await?;
+    }
+    Ok(())
 }
 
 /// Read a signed request's whole body (at most `limit` bytes, within the body time limit) and

@@ -13,8 +13,11 @@
 //! the clock window ([`NONCE_TTL_MS`]) and are forgotten oldest first as new ones arrive, so the
 //! book holds at most the requests of the last ten minutes.
 //!
-//! One process only: several server processes over one database (the PostgreSQL deployment)
-//! must share their nonces, in the database.
+//! Several server processes over one database (the PostgreSQL deployment) also share their
+//! nonces in the database ([`record_shared`], table `request_nonces`): a request replayed to
+//! the other process is refused there. Those inserts skip the commit's fsync — a nonce lost
+//! in a database crash only reopens the replay window that the idempotence above covers —
+//! and the housekeeping forgets rows past their window ([`forget_shared`]).
 
 use std::collections::{HashSet, VecDeque};
 use std::sync::Mutex;
@@ -74,6 +77,52 @@ impl NonceBook {
     pub fn len(&self) -> usize {
         self.inner.lock().map(|b| b.seen.len()).unwrap_or(0)
     }
+}
+
+/// Record `nonce` of `device` in the database (PostgreSQL's deployment, several processes):
+/// refused if any process recorded it before.
+pub async fn record_shared(
+    db: &crate::db::Db,
+    device: &str,
+    nonce: &str,
+    now_ms: i64,
+) -> Result<(), ApiError> {
+    let (device, nonce) = (device.to_string(), nonce.to_ascii_lowercase());
+    let forget_at = now_ms.saturating_add(NONCE_TTL_MS);
+    // A reader connection, in a transaction of its own: no wait for the writer's group, and no
+    // fsync for a row whose loss costs nothing.
+    let inserted = db
+        .read(move |c| {
+            c.execute_batch("BEGIN; SET LOCAL synchronous_commit = off")?;
+            let n = c.execute(
+                "INSERT INTO request_nonces (device_id, nonce, forget_at_ms) VALUES (?1, ?2, ?3)
+                 ON CONFLICT DO NOTHING",
+                crate::params![device, nonce, forget_at],
+            );
+            match n {
+                Ok(n) => {
+                    c.execute_batch("COMMIT")?;
+                    Ok(n)
+                }
+                Err(e) => {
+                    let _ = c.execute_batch("ROLLBACK");
+                    Err(e.into())
+                }
+            }
+        })
+        .await?;
+    if inserted == 0 {
+        return Err(replayed("this nonce was already used"));
+    }
+    Ok(())
+}
+
+/// Forget the shared nonces past their window; returns how many.
+pub async fn forget_shared(db: &crate::db::Db, now_ms: i64) -> Result<usize, ApiError> {
+    db.call_lazy(move |c| {
+        Ok(c.execute("DELETE FROM request_nonces WHERE forget_at_ms < ?1", [now_ms])?)
+    })
+    .await
 }
 
 fn replayed(message: &str) -> ApiError {

@@ -123,6 +123,11 @@ async fn housekeeping(state: AppState) {
         if let Ok(uploads) = tus::expire_uploads(&state).await {
             tracing::debug!(nonces = state.nonces.len(), uploads, "housekeeping");
         }
+        if state.db.engine() == crate::sql::Engine::Postgres {
+            if let Err(e) = crate::nonces::forget_shared(&state.db, state.now_ms()).await {
+                tracing::error!(code = %e.body.code, "forgetting old nonces failed");
+            }
+        }
     }
 }
 

@@ -131,11 +131,7 @@ fn make_dir(path: &Path) -> Result<(), ServerError> {
 }
 
 /// Back up a data directory (served or not) into `out`, which must not exist.
-pub fn backup(
-    data: impl Into<DataDir>,
-    out: &Path,
-    now_ms: i64,
-) -> Result<Manifest, ServerError> {
+pub fn backup(data: impl Into<DataDir>, out: &Path, now_ms: i64) -> Result<Manifest, ServerError> {
     let src: DataDir = data.into();
     let data = src.root().to_path_buf();
     let database = src.database()?;
@@ -156,7 +152,8 @@ pub fn backup(
     let manifest = match &database {
         Database::Sqlite(path) => {
             // One read transaction on its own connection.
-            let conn = rusqlite::Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_ONLY)?;
+            let conn =
+                rusqlite::Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_ONLY)?;
             conn.busy_timeout(std::time::Duration::from_secs(30))?;
             let target = dst.db_path();
             let target_text = target.to_str().ok_or_else(|| {
