@@ -2,7 +2,9 @@
 # A throwaway PostgreSQL cluster for the tests, on loopback only.
 #
 #   scripts/postgres.sh start   install PostgreSQL from Debian's packages if it is missing,
-#                               create a cluster in build/pg (trust on 127.0.0.1 only, no other
+#                               create a cluster in /tmp/safehome-pg-PORT (outside the checkout,
+#                               which the `postgres` user may not be able to enter when run as
+#                               root; trust on 127.0.0.1 only, no other
 #                               listener), start it on port $SAFEHOME_PG_PORT (54329), and
 #                               print the URL the tests take (SAFEHOME_TEST_POSTGRES)
 #   scripts/postgres.sh stop    stop it and delete the cluster
@@ -13,7 +15,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 PORT="${SAFEHOME_PG_PORT:-54329}"
-ROOT="$PWD/build/pg"
+ROOT="${SAFEHOME_PG_DIR:-/tmp/safehome-pg-$PORT}"
 DATA="$ROOT/data"
 LOG="$ROOT/server.log"
 

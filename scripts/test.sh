@@ -44,8 +44,20 @@ SAFEHOME_SCREENSHOTS="$PWD/build/screenshots"
 export SAFEHOME_SCREENSHOTS
 rm -rf "$SAFEHOME_SCREENSHOTS"
 
-echo "== cargo test"
+echo "== cargo test (SQLite, the embedded default)"
 cargo test --workspace --all-targets --locked
+
+echo "== the server's whole suite again on PostgreSQL (a throwaway cluster on loopback, or yours)"
+# SAFEHOME_TEST_POSTGRES already set: a developer's own PostgreSQL (a database the tests may
+# connect to and create databases from). Otherwise scripts/postgres.sh installs PostgreSQL from
+# Debian's packages if needed, starts a cluster on 127.0.0.1 in build/pg, and it is stopped and
+# deleted when this script ends, whatever the outcome.
+if [ -z "${SAFEHOME_TEST_POSTGRES:-}" ]; then
+  SAFEHOME_TEST_POSTGRES="$(bash scripts/postgres.sh start)"
+  trap 'bash scripts/postgres.sh stop' EXIT
+fi
+export SAFEHOME_TEST_POSTGRES
+SAFEHOME_TEST_POSTGRES="$SAFEHOME_TEST_POSTGRES" cargo test -p safehome-server --all-targets --locked
 
 echo "   console screenshots: $(find "$SAFEHOME_SCREENSHOTS" -name '*.png' | wc -l) in build/screenshots/"
 
