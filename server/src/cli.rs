@@ -146,6 +146,14 @@ pub enum Command {
         /// Hours before an urgent case's deadline its alert goes out.
         #[arg(long, default_value_t = 4)]
         alert_hours_before: u32,
+        /// PostgreSQL: the most connections this process opens for reads (its writer has one
+        /// more). Size it so that every process's pool fits PostgreSQL's `max_connections`.
+        #[arg(long, default_value_t = crate::sql::DEFAULT_POOL)]
+        db_pool: usize,
+        /// PostgreSQL: seconds a statement may run before it is cancelled (the request then
+        /// gets `503`), unless the URL's own `options` set `statement_timeout`.
+        #[arg(long, default_value_t = 30)]
+        db_statement_timeout_secs: u64,
     },
 }
 
@@ -549,6 +557,8 @@ pub fn serve_config(command: &Command) -> Option<(ServerConfig, String)> {
         behind_tls_proxy,
         alert_webhook,
         alert_hours_before,
+        db_pool,
+        db_statement_timeout_secs,
     } = command
     else {
         return None;
@@ -563,6 +573,8 @@ pub fn serve_config(command: &Command) -> Option<(ServerConfig, String)> {
     config.shutdown_grace = Duration::from_secs(*shutdown_grace_secs);
     config.behind_tls_proxy = *behind_tls_proxy;
     config.alerts = alert_webhook.as_ref().map(|url| AlertConfig::new(url, *alert_hours_before));
+    config.db_pool = *db_pool;
+    config.db_statement_timeout = Duration::from_secs(*db_statement_timeout_secs);
     Some((config, listen.clone()))
 }
 

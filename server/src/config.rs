@@ -20,6 +20,10 @@ pub struct ServerConfig {
     pub data_dir: PathBuf,
     /// The database, over the data directory's own (`--database`); `None`: the directory's.
     pub database: Option<String>,
+    /// PostgreSQL: the most reader connections of this process.
+    pub db_pool: usize,
+    /// PostgreSQL: a statement running longer is cancelled.
+    pub db_statement_timeout: Duration,
     /// Serve HTTPS with these files; plain HTTP without (behind a TLS proxy, or on loopback).
     pub tls: Option<TlsFiles>,
     /// A client must send a request's headers (and finish a TLS handshake) within this time.
@@ -47,6 +51,8 @@ impl ServerConfig {
         ServerConfig {
             data_dir: data_dir.into(),
             database: None,
+            db_pool: crate::sql::DEFAULT_POOL,
+            db_statement_timeout: Duration::from_secs(30),
             tls: None,
             header_timeout: Duration::from_secs(30),
             body_timeout: Duration::from_secs(60),

@@ -59,7 +59,11 @@ impl AppState {
     pub fn open(config: &ServerConfig) -> Result<AppState, ServerError> {
         let data = DataDir::with_database(&config.data_dir, config.database.clone());
         let (key, rotations) = crate::rotation::load(&data)?;
-        let database = data.database()?;
+        let mut database = data.database()?;
+        if let crate::db::Database::Postgres { settings, pool, .. } = &mut database {
+            *pool = config.db_pool.max(1);
+            settings.statement_timeout = config.db_statement_timeout;
+        }
         tracing::info!(database = %database.describe(), "opening the database");
         let db = Db::open(&database, config.max_db_pages)?;
         for dir in [data.blobs_dir(), data.uploads_dir()] {
