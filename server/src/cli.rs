@@ -110,6 +110,16 @@ pub enum Command {
         #[command(flatten)]
         data: Data,
     },
+    /// Move a stopped server from its SQLite file to an empty PostgreSQL database: every row
+    /// copied in one transaction and compared, then the data directory switched to it (the
+    /// SQLite file is kept, renamed).
+    MoveDatabase {
+        #[command(flatten)]
+        data: Data,
+        /// The empty PostgreSQL database (`postgres://user@host:port/db`).
+        #[arg(long)]
+        to: String,
+    },
     /// Replace the server's key with a new one signed over by the old: enrolled phones re-pin
     /// at their next sync. Takes effect when the server (re)starts.
     RotateKey(Data),
@@ -437,6 +447,18 @@ pub fn run_admin(command: Command) -> Result<(), ServerError> {
                 m.submissions.len(),
                 m.evidence.len(),
                 data.data.display()
+            );
+        }
+        Command::MoveDatabase { data, to } => {
+            let moved = crate::move_db::move_to_postgres(&data.dir(), &to, now_ms())?;
+            for (table, rows) in &moved.rows {
+                println!("{table:>22}  {rows} rows");
+            }
+            println!(
+                "moved: {} submissions and {} evidence files, each checked; the SQLite file is kept as {}",
+                moved.manifest.submissions.len(),
+                moved.manifest.evidence.len(),
+                moved.kept_as.display()
             );
         }
         Command::RotateKey(data) => {

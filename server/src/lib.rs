@@ -37,6 +37,7 @@ pub mod datadir;
 pub mod db;
 mod enroll;
 pub mod error;
+pub mod move_db;
 mod nonces;
 mod review;
 pub mod rotation;

@@ -64,17 +64,17 @@ fn io(context: String) -> impl FnOnce(std::io::Error) -> ServerError {
 /// What a SQLite database file holds, read through its own read-only connection.
 pub fn manifest_of(db: &Path, made_at_ms: i64) -> Result<Manifest, ServerError> {
     let conn = rusqlite::Connection::open_with_flags(db, OpenFlags::SQLITE_OPEN_READ_ONLY)?;
-    manifest_from(&Conn::sqlite(conn), made_at_ms)
+    manifest_of_conn(&Conn::sqlite(conn), made_at_ms)
 }
 
 /// What a data directory's database holds, on either engine.
 pub fn manifest_of_data(data: &DataDir, made_at_ms: i64) -> Result<Manifest, ServerError> {
-    manifest_from(&data.open_db()?, made_at_ms)
+    manifest_of_conn(&data.open_db()?, made_at_ms)
 }
 
 /// What the database behind `conn` holds (in its current transaction, if one is open). Bodies
 /// are streamed: one at a time in memory.
-fn manifest_from(conn: &Conn, made_at_ms: i64) -> Result<Manifest, ServerError> {
+pub fn manifest_of_conn(conn: &Conn, made_at_ms: i64) -> Result<Manifest, ServerError> {
     let mut submissions = BTreeMap::new();
     conn.for_each("SELECT record_id, body FROM submissions ORDER BY seq", [], |r| {
         let body: Vec<u8> = r.get(1)?;
@@ -164,7 +164,7 @@ pub fn backup(data: impl Into<DataDir>, out: &Path, now_ms: i64) -> Result<Manif
             manifest_of(&target, now_ms)?
         }
         Database::Postgres { url, settings, .. } => {
-            pg::dump(url, settings, &out.join(PG_DUMP), |conn| manifest_from(conn, now_ms))?
+            pg::dump(url, settings, &out.join(PG_DUMP), |conn| manifest_of_conn(conn, now_ms))?
         }
     };
     // The key: the server's identity, which every phone pinned.
@@ -270,7 +270,7 @@ pub fn restore(
         Some(db @ Database::Postgres { url, settings, .. }) => {
             pg::load(url, settings, &backup.join(PG_DUMP), &db.describe())?;
             write_private(&dst.database_url_path(), url.as_bytes())?;
-            manifest_from(&db.open(false)?, manifest.made_at_ms)?
+            manifest_of_conn(&db.open(false)?, manifest.made_at_ms)?
         }
         Some(Database::Sqlite(_)) => {
             return Err(ServerError::Invalid(
