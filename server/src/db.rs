@@ -617,7 +617,10 @@ mod tests {
 
     /// Each table's columns (name, declared type folded to the portable kind, nullable) and
     /// the names of its indexes, as the engine reports them.
-    fn shape_of(conn: &Conn) -> Vec<(String, Vec<(String, &'static str, bool)>, Vec<String>)> {
+    /// A table: its name, its columns (name, kind, nullable) and its index names.
+    type Shape = (String, Vec<(String, &'static str, bool)>, Vec<String>);
+
+    fn shape_of(conn: &Conn) -> Vec<Shape> {
         let kind = |t: &str| -> &'static str {
             match t.to_ascii_lowercase().as_str() {
                 "integer" | "bigint" => "int",

@@ -149,10 +149,7 @@ fn copy_table(from: &Conn, to: &Conn, table: &str) -> Result<i64, ServerError> {
         n += 1;
         Ok(())
     })
-    .or_else(|e| match failed.take() {
-        Some(cause) => Err(cause),
-        None => Err(e),
-    })?;
+    .map_err(|e| failed.take().unwrap_or(e))?;
     Ok(n)
 }
 

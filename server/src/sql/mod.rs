@@ -168,7 +168,8 @@ fn to_sqlite(v: Value) -> rusqlite::types::Value {
 
 enum Inner {
     Sqlite(rusqlite::Connection),
-    Pg(std::cell::RefCell<pg::PgConn>),
+    // Boxed: a PostgreSQL client (with its statement cache) is three times SQLite's handle.
+    Pg(Box<std::cell::RefCell<pg::PgConn>>),
 }
 
 /// A connection to either engine. Used by one thread at a time (it is `Send`, not `Sync`).
@@ -189,7 +190,7 @@ impl Conn {
     pub fn postgres(url: &str, settings: &PgSettings) -> Result<Conn> {
         let conn = pg::PgConn::connect(url, settings)?;
         Ok(Conn {
-            inner: Inner::Pg(std::cell::RefCell::new(conn)),
+            inner: Inner::Pg(Box::new(std::cell::RefCell::new(conn))),
             pg_in_tx: Cell::new(false),
             depth: Cell::new(0),
         })
