@@ -38,6 +38,7 @@ mod db;
 mod enroll;
 pub mod error;
 mod nonces;
+pub mod objects;
 mod review;
 pub mod rotation;
 mod serve;
