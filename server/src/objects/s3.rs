@@ -189,6 +189,8 @@ pub struct S3 {
     creds: Credentials,
     agent: ureq::Agent,
     max_answer: u64,
+    /// `max-keys` of a listing's pages (the store's default, 1000, when `None`).
+    page_size: Option<u32>,
 }
 
 impl std::fmt::Debug for S3 {
@@ -231,12 +233,18 @@ impl S3 {
                 TlsConfig::builder().root_certs(RootCerts::new_with_certs(&roots)).build(),
             );
         }
-        Ok(S3 { config, host, creds, agent: agent.build().into(), max_answer: MAX_ANSWER })
+        Ok(S3 { config, host, creds, agent: agent.build().into(), max_answer: MAX_ANSWER, page_size: None })
     }
 
     /// Refuse answers larger than `limit` bytes (default [`MAX_ANSWER`]).
     pub fn with_max_answer(mut self, limit: u64) -> S3 {
         self.max_answer = limit;
+        self
+    }
+
+    /// List in pages of `n` keys (tests use small pages to exercise the continuation).
+    pub fn with_page_size(mut self, n: u32) -> S3 {
+        self.page_size = Some(n);
         self
     }
 
@@ -369,7 +377,11 @@ impl S3 {
         token: Option<&str>,
     ) -> Result<(Vec<Listed>, Option<String>), ObjectError> {
         let path = format!("/{}", self.config.bucket);
+        let page_size = self.page_size.map(|n| n.to_string());
         let mut query = vec![("list-type", "2"), ("prefix", prefix)];
+        if let Some(n) = &page_size {
+            query.push(("max-keys", n));
+        }
         if let Some(t) = token {
             query.push(("continuation-token", t));
         }
