@@ -12,6 +12,7 @@ use crate::config::{ServerConfig, TlsFiles};
 use crate::console::alerts::AlertConfig;
 use crate::console::users::ConsoleRole;
 use crate::error::ServerError;
+use crate::objects::ObjectsConfig;
 use safehome_core::location::areas::ImportOptions;
 
 #[derive(Debug, Parser)]
@@ -26,6 +27,26 @@ pub struct Data {
     /// The server's data directory.
     #[arg(long, env = "SAFEHOME_SERVER_DATA")]
     pub data: PathBuf,
+}
+
+/// Where the evidence files are (docs/operations.md, "Evidence in object storage").
+#[derive(Debug, clap::Args)]
+pub struct Objects {
+    /// The evidence store: file:///path, or s3://bucket?endpoint=https://host:port&region=r
+    /// (credentials from AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY). Default: the data
+    /// directory.
+    #[arg(long, env = "SAFEHOME_OBJECTS", value_parser = parse_objects)]
+    pub objects: Option<ObjectsConfig>,
+}
+
+fn parse_objects(s: &str) -> Result<ObjectsConfig, String> {
+    s.parse::<ObjectsConfig>().map_err(|e| e.to_string())
+}
+
+impl Objects {
+    fn config(&self) -> ObjectsConfig {
+        self.objects.clone().unwrap_or_default()
+    }
 }
 
 #[derive(Debug, Subcommand)]
@@ -88,6 +109,8 @@ pub enum Command {
         /// A new folder for the backup.
         #[arg(long)]
         out: PathBuf,
+        #[command(flatten)]
+        objects: Objects,
     },
     /// Restore a backup into a new data directory, checking every record and evidence file
     /// against the backup's manifest before putting it in place.
@@ -98,6 +121,9 @@ pub enum Command {
         /// The new data directory (must not exist).
         #[command(flatten)]
         data: Data,
+        /// Put the evidence into this store instead of the new data directory.
+        #[command(flatten)]
+        objects: Objects,
     },
     /// Replace the server's key with a new one signed over by the old: enrolled phones re-pin
     /// at their next sync. Takes effect when the server (re)starts.
@@ -135,6 +161,8 @@ pub enum Command {
         /// Hours before an urgent case's deadline its alert goes out.
         #[arg(long, default_value_t = 4)]
         alert_hours_before: u32,
+        #[command(flatten)]
+        objects: Objects,
     },
 }
 
@@ -399,8 +427,9 @@ pub fn run_admin(command: Command) -> Result<(), ServerError> {
                 );
             }
         }
-        Command::Backup { data, out } => {
-            let m = crate::backup::backup(&data.data, &out, now_ms())?;
+        Command::Backup { data, out, objects } => {
+            let store = objects.config().open(&crate::datadir::DataDir::new(&data.data))?;
+            let m = crate::backup::backup_from(&data.data, &*store, &out, now_ms())?;
             println!(
                 "backed up {} submissions, {} evidence files, {} decisions, {} devices to {}",
                 m.submissions.len(),
@@ -411,8 +440,14 @@ pub fn run_admin(command: Command) -> Result<(), ServerError> {
             );
             println!("the backup holds the server's key: keep it as safe as the server");
         }
-        Command::Restore { backup, data } => {
-            let m = crate::backup::restore(&backup, &data.data)?;
+        Command::Restore { backup, data, objects } => {
+            let m = match objects.config() {
+                ObjectsConfig::DataDir => crate::backup::restore(&backup, &data.data)?,
+                other => {
+                    let store = other.open(&crate::datadir::DataDir::new(&data.data))?;
+                    crate::backup::restore_into(&backup, &data.data, Some(&*store))?
+                }
+            };
             println!(
                 "restored {} submissions and {} evidence files into {}, each checked against the manifest",
                 m.submissions.len(),
@@ -538,6 +573,7 @@ pub fn serve_config(command: &Command) -> Option<(ServerConfig, String)> {
         behind_tls_proxy,
         alert_webhook,
         alert_hours_before,
+        objects,
     } = command
     else {
         return None;
@@ -551,6 +587,7 @@ pub fn serve_config(command: &Command) -> Option<(ServerConfig, String)> {
     config.shutdown_grace = Duration::from_secs(*shutdown_grace_secs);
     config.behind_tls_proxy = *behind_tls_proxy;
     config.alerts = alert_webhook.as_ref().map(|url| AlertConfig::new(url, *alert_hours_before));
+    config.objects = objects.config();
     Some((config, listen.clone()))
 }
 

@@ -39,6 +39,7 @@ mod enroll;
 pub mod error;
 mod nonces;
 pub mod objects;
+mod parts;
 mod review;
 pub mod rotation;
 mod serve;

@@ -233,7 +233,14 @@ impl S3 {
                 TlsConfig::builder().root_certs(RootCerts::new_with_certs(&roots)).build(),
             );
         }
-        Ok(S3 { config, host, creds, agent: agent.build().into(), max_answer: MAX_ANSWER, page_size: None })
+        Ok(S3 {
+            config,
+            host,
+            creds,
+            agent: agent.build().into(),
+            max_answer: MAX_ANSWER,
+            page_size: None,
+        })
     }
 
     /// Refuse answers larger than `limit` bytes (default [`MAX_ANSWER`]).
