@@ -11,9 +11,15 @@ use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use std::sync::Arc;
+
+use common::*;
+use safehome_core::sync::protocol::{Receipt, sha256_hex};
 use safehome_server::objects::{
-    Credentials, Local, ObjectError, ObjectStore, ObjectsConfig, S3, S3Config, conformance,
+    Credentials, Local, ObjectError, ObjectStore, ObjectsConfig, Opened, S3, S3Config, blob_key,
+    conformance,
 };
+use safehome_server::{BackgroundServer, ServerConfig};
 
 /// A moto server, killed when dropped (a failing test too).
 struct Moto {
@@ -130,4 +136,82 @@ fn an_s3_compatible_server_passes_the_round_trips() {
     drop(moto);
     let gone = s3(&format!("http://127.0.0.1:{}", free_port()), "evidence");
     assert!(matches!(gone.get("a"), Err(ObjectError::Transport { .. })));
+}
+
+fn skip_s3() -> bool {
+    let skip = std::env::var("SAFEHOME_SKIP_S3").as_deref() == Ok("1");
+    if skip {
+        eprintln!("SAFEHOME_SKIP_S3=1: the S3 test is skipped");
+    }
+    skip
+}
+
+/// Two server processes (two servers over one database and one bucket, as behind a
+/// round-robin): an upload begun on one is resumed and completed on the other, the evidence
+/// lands in the bucket (nothing in the data directory), its pieces are gone, and either server
+/// serves it back, whole or in ranges.
+#[test]
+fn an_upload_begun_on_one_server_completes_on_another_over_one_bucket() {
+    if skip_s3() {
+        return;
+    }
+    let moto = start_moto();
+    let bucket = s3(&moto.endpoint, "shared");
+    bucket.create_bucket().unwrap();
+    let store: Arc<dyn ObjectStore> = Arc::new(bucket);
+    let objects = ObjectsConfig::Opened(Opened(Arc::clone(&store)));
+    let a = TestServer::start_with(|c| c.objects = objects.clone());
+    let mut config = ServerConfig::new(a.data());
+    config.objects = objects;
+    let b = BackgroundServer::start(config, "127.0.0.1:0").unwrap();
+
+    let mut phone = a.volunteer(1);
+    let id = record_id(1);
+    let plain: Vec<u8> = (0..2_500_000u32).map(|i| (i * 13 % 241) as u8).collect();
+    let file = evidence(&phone.key, "ev-1", &plain);
+    let sha = sha256_hex(&file);
+    let body = submission(&phone, routing(&phone, &id, &[("ev-1", &file)]), b"answers");
+    assert_eq!(phone.put_submission(&id, &body).status, 201);
+    let res = phone.create_upload(&id, "ev-1", &file);
+    assert_eq!(res.status, 201, "{}", res.text());
+    let loc = res.header("Location").unwrap().to_string();
+    let upload_id = loc.rsplit('/').next().unwrap().to_string();
+
+    // 1.5 MB on server A: stored as pieces of up to 1 MiB.
+    let first = 1_500_000;
+    assert_eq!(phone.patch(&loc, 0, &file[..first]).status, 204);
+    let pieces = store.list(&format!("uploads/{upload_id}/")).unwrap();
+    assert_eq!(pieces.iter().map(|p| p.size).sum::<u64>(), first as u64);
+    assert!(pieces.len() >= 2, "{pieces:?}");
+
+    // Server B knows where to resume, and completes the upload.
+    phone.base = b.url();
+    let res = phone.tus("HEAD", &loc, b"", &[]);
+    assert_eq!(res.header("Upload-Offset"), Some(first.to_string().as_str()), "{}", res.text());
+    let res = phone.patch(&loc, first, &file[first..]);
+    assert_eq!(res.status, 204, "{}", res.text());
+
+    assert_eq!(store.get(&blob_key(&sha)).unwrap().as_deref(), Some(file.as_slice()));
+    assert_eq!(store.list("uploads/").unwrap(), Vec::new());
+    assert!(files_under(&a.data().join("blobs")).is_empty());
+    assert!(files_under(&a.data().join("uploads")).is_empty());
+
+    // The receipt (from A) counts it; either server serves it, in ranges too.
+    phone.base = a.url();
+    let res = phone.send("GET", &format!("/v1/submissions/{id}/receipt"), b"", &[]);
+    assert!(Receipt::verify(&res.json(), &a.public).unwrap().complete);
+    for base in [a.url(), b.url()] {
+        phone.base = base;
+        let blob_path = format!("/v1/blobs/{sha}");
+        let res = phone.send("GET", &blob_path, b"", &[]);
+        assert_eq!((res.status, res.body.len()), (200, file.len()));
+        assert!(res.body == file);
+        let res = phone.send("GET", &blob_path, b"", &[("Range", "bytes=1000000-1000009")]);
+        assert_eq!(res.status, 206);
+        assert_eq!(res.body, file[1_000_000..1_000_010]);
+        let tail = format!("bytes={}-99999999", file.len() - 5);
+        let res = phone.send("GET", &blob_path, b"", &[("Range", &tail)]);
+        assert_eq!((res.status, res.body.as_slice()), (206, &file[file.len() - 5..]));
+    }
+    b.stop().unwrap();
 }

@@ -144,6 +144,26 @@ pub enum ObjectsConfig {
     /// An S3-compatible bucket (`s3://bucket?endpoint=…&region=…`); credentials from the
     /// environment when opened.
     S3(S3Config),
+    /// A store opened already (tests, and programs that embed the server).
+    Opened(Opened),
+}
+
+/// A store opened already, compared by identity.
+#[derive(Clone)]
+pub struct Opened(pub Arc<dyn ObjectStore>);
+
+impl PartialEq for Opened {
+    fn eq(&self, other: &Opened) -> bool {
+        Arc::ptr_eq(&self.0, &other.0)
+    }
+}
+
+impl Eq for Opened {}
+
+impl std::fmt::Debug for Opened {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Opened({})", self.0.describe())
+    }
 }
 
 impl FromStr for ObjectsConfig {
@@ -180,6 +200,7 @@ impl std::fmt::Display for ObjectsConfig {
             ObjectsConfig::DataDir => write!(f, "the data directory"),
             ObjectsConfig::Folder(p) => write!(f, "file://{}", p.display()),
             ObjectsConfig::S3(c) => write!(f, "s3://{} at {}", c.bucket, c.endpoint),
+            ObjectsConfig::Opened(o) => write!(f, "{}", o.0.describe()),
         }
     }
 }
@@ -194,6 +215,7 @@ impl ObjectsConfig {
             ObjectsConfig::S3(config) => {
                 Arc::new(S3::new(config.clone(), Credentials::from_env()?)?)
             }
+            ObjectsConfig::Opened(o) => Arc::clone(&o.0),
         })
     }
 }
