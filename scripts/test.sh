@@ -24,7 +24,7 @@ echo "== cargo deny: licences and bans (deny.toml; advisories need a network thi
 command -v cargo-deny >/dev/null 2>&1 || cargo install cargo-deny --locked --version "~0.20"
 cargo deny --locked check --hide-inclusion-graph licenses bans
 
-echo "== Python peers of the interoperability tests (tuspy, pyxform, Selenium; in build/pyenv)"
+echo "== Python peers of the interoperability tests (tuspy, pyxform, Selenium, moto[server] for S3; in build/pyenv)"
 SAFEHOME_PYTHON="$(bash scripts/python-env.sh)"
 export SAFEHOME_PYTHON
 

@@ -1,17 +1,15 @@
-//! The evidence store: complete evidence envelopes, content-addressed by their SHA-256 under
-//! `blobs/<first two hex>/<sha256>`, and the check a finished upload passes before it gets there.
+//! The evidence store's rule: complete evidence envelopes, content-addressed by their SHA-256
+//! under the object key `blobs/<first two hex>/<sha256>` ([`crate::objects::blob_key`]), and
+//! the check a finished upload passes before it gets there ([`crate::parts::assemble`]).
 
-use std::fs::{self, DirBuilder, File};
 use std::io::{self, BufReader, Read};
-use std::os::unix::fs::DirBuilderExt;
-use std::path::Path;
 
 use ring::digest;
 use safehome_core::evidence::envelope;
 use safehome_core::evidence::keys::DevicePublicKey;
 use safehome_core::hex;
 
-use crate::datadir::{DataDir, sync_dir};
+use crate::objects::ObjectError;
 
 /// Why a finished upload was refused.
 #[derive(Debug, thiserror::Error)]
@@ -22,6 +20,8 @@ pub enum Refused {
     Envelope(String),
     #[error("reading the upload: {0}")]
     Io(#[from] io::Error),
+    #[error("{0}")]
+    Store(ObjectError),
 }
 
 /// Passes everything read through SHA-256.
@@ -38,11 +38,15 @@ impl<R: Read> Read for Hashing<R> {
     }
 }
 
-/// Check a finished upload in one pass: the envelope's keyless verification with the uploading
-/// device's key, and the whole file's SHA-256 against the declared one.
-pub fn verify_upload(path: &Path, sha256: &str, device: &DevicePublicKey) -> Result<(), Refused> {
+/// Check a finished upload, read once from `upload`: the envelope's keyless verification with
+/// the uploading device's key, and the whole file's SHA-256 against the declared one.
+pub fn verify_upload(
+    upload: impl Read,
+    sha256: &str,
+    device: &DevicePublicKey,
+) -> Result<(), Refused> {
     let mut reader = Hashing {
-        inner: BufReader::with_capacity(1 << 16, File::open(path)?),
+        inner: BufReader::with_capacity(1 << 16, upload),
         digest: digest::Context::new(&digest::SHA256),
     };
     let verified = envelope::verify(&mut reader, Some(device));
@@ -53,27 +57,4 @@ pub fn verify_upload(path: &Path, sha256: &str, device: &DevicePublicKey) -> Res
         return Err(Refused::Checksum);
     }
     verified.map(|_| ()).map_err(|e| Refused::Envelope(e.to_string()))
-}
-
-/// Move a verified upload into the store under its SHA-256 (a file already there has the same
-/// bytes: the upload is then simply removed). Durable when it returns.
-pub fn store(data: &DataDir, part: &Path, sha256: &str) -> io::Result<()> {
-    let target = data.blob_path(sha256);
-    let dir = target.parent().unwrap_or(Path::new("."));
-    let new_dir = !dir.exists();
-    DirBuilder::new().recursive(true).mode(0o700).create(dir)?;
-    if target.exists() {
-        fs::remove_file(part)?;
-        return Ok(());
-    }
-    fs::rename(part, &target)?;
-    // The rename is durable once the directory that gained the file is synced (with the
-    // blobs folder when that directory is new). The `.part` name's removal from `uploads/` is
-    // not synced: on a journaling file system it is in the same journal transaction, and if it
-    // ever came back after a crash it would be a stray file of a complete upload, not data.
-    sync_dir(dir)?;
-    if new_dir {
-        sync_dir(&data.blobs_dir())?;
-    }
-    Ok(())
 }

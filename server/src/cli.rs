@@ -12,6 +12,7 @@ use crate::config::{ServerConfig, TlsFiles};
 use crate::console::alerts::AlertConfig;
 use crate::console::users::ConsoleRole;
 use crate::error::ServerError;
+use crate::objects::ObjectsConfig;
 use safehome_core::location::areas::ImportOptions;
 
 #[derive(Debug, Parser)]
@@ -36,6 +37,26 @@ pub struct Data {
 impl Data {
     pub fn dir(&self) -> crate::datadir::DataDir {
         crate::datadir::DataDir::with_database(&self.data, self.database.clone())
+    }
+}
+
+/// Where the evidence files are (docs/operations.md, "Evidence in object storage").
+#[derive(Debug, clap::Args)]
+pub struct Objects {
+    /// The evidence store: file:///path, or s3://bucket?endpoint=https://host:port&region=r
+    /// (credentials from AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY). Default: the data
+    /// directory.
+    #[arg(long, env = "SAFEHOME_OBJECTS", value_parser = parse_objects)]
+    pub objects: Option<ObjectsConfig>,
+}
+
+fn parse_objects(s: &str) -> Result<ObjectsConfig, String> {
+    s.parse::<ObjectsConfig>().map_err(|e| e.to_string())
+}
+
+impl Objects {
+    fn config(&self) -> ObjectsConfig {
+        self.objects.clone().unwrap_or_default()
     }
 }
 
@@ -99,6 +120,8 @@ pub enum Command {
         /// A new folder for the backup.
         #[arg(long)]
         out: PathBuf,
+        #[command(flatten)]
+        objects: Objects,
     },
     /// Restore a backup into a new data directory, checking every record and evidence file
     /// against the backup's manifest before putting it in place.
@@ -109,6 +132,9 @@ pub enum Command {
         /// The new data directory (must not exist).
         #[command(flatten)]
         data: Data,
+        /// Put the evidence into this store instead of the new data directory.
+        #[command(flatten)]
+        objects: Objects,
     },
     /// Move a stopped server from its SQLite file to an empty PostgreSQL database: every row
     /// copied in one transaction and compared, then the data directory switched to it (the
@@ -164,6 +190,8 @@ pub enum Command {
         /// gets `503`), unless the URL's own `options` set `statement_timeout`.
         #[arg(long, default_value_t = 30)]
         db_statement_timeout_secs: u64,
+        #[command(flatten)]
+        objects: Objects,
     },
 }
 
@@ -428,8 +456,9 @@ pub fn run_admin(command: Command) -> Result<(), ServerError> {
                 );
             }
         }
-        Command::Backup { data, out } => {
-            let m = crate::backup::backup(data.dir(), &out, now_ms())?;
+        Command::Backup { data, out, objects } => {
+            let store = objects.config().open(&data.dir())?;
+            let m = crate::backup::backup_from(data.dir(), &*store, &out, now_ms())?;
             println!(
                 "backed up {} submissions, {} evidence files, {} decisions, {} devices to {}",
                 m.submissions.len(),
@@ -440,8 +469,15 @@ pub fn run_admin(command: Command) -> Result<(), ServerError> {
             );
             println!("the backup holds the server's key: keep it as safe as the server");
         }
-        Command::Restore { backup, data } => {
-            let m = crate::backup::restore(&backup, &data.data, data.database.as_deref())?;
+        Command::Restore { backup, data, objects } => {
+            let database = data.database.as_deref();
+            let m = match objects.config() {
+                ObjectsConfig::DataDir => crate::backup::restore(&backup, &data.data, database)?,
+                other => {
+                    let store = other.open(&crate::datadir::DataDir::new(&data.data))?;
+                    crate::backup::restore_into(&backup, &data.data, database, Some(&*store))?
+                }
+            };
             println!(
                 "restored {} submissions and {} evidence files into {}, each checked against the manifest",
                 m.submissions.len(),
@@ -581,6 +617,7 @@ pub fn serve_config(command: &Command) -> Option<(ServerConfig, String)> {
         alert_hours_before,
         db_pool,
         db_statement_timeout_secs,
+        objects,
     } = command
     else {
         return None;
@@ -597,6 +634,7 @@ pub fn serve_config(command: &Command) -> Option<(ServerConfig, String)> {
     config.alerts = alert_webhook.as_ref().map(|url| AlertConfig::new(url, *alert_hours_before));
     config.db_pool = *db_pool;
     config.db_statement_timeout = Duration::from_secs(*db_statement_timeout_secs);
+    config.objects = objects.config();
     Some((config, listen.clone()))
 }
 

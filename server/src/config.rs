@@ -43,6 +43,9 @@ pub struct ServerConfig {
     pub behind_tls_proxy: bool,
     /// Urgent-case alerts to a webhook (docs/console.md); none without.
     pub alerts: Option<crate::console::alerts::AlertConfig>,
+    /// Where evidence files and uploads in progress live (docs/operations.md, "Evidence in
+    /// object storage"): the data directory by default.
+    pub objects: crate::objects::ObjectsConfig,
 }
 
 impl ServerConfig {
@@ -62,6 +65,7 @@ impl ServerConfig {
             max_db_pages: None,
             behind_tls_proxy: false,
             alerts: None,
+            objects: crate::objects::ObjectsConfig::DataDir,
         }
     }
 }
@@ -78,6 +82,7 @@ impl std::fmt::Debug for ServerConfig {
             .field("max_db_pages", &self.max_db_pages)
             .field("behind_tls_proxy", &self.behind_tls_proxy)
             .field("alerts", &self.alerts)
+            .field("objects", &self.objects)
             .finish_non_exhaustive()
     }
 }

@@ -6,8 +6,12 @@
 //!   server.db               SQLite (WAL): teams, devices, codes, submissions, uploads
 //!   database.url      0600  instead of server.db: the PostgreSQL database (`init --database`)
 //!   blobs/ab/<sha256>       complete evidence envelopes, content-addressed
-//!   uploads/<id>.part       evidence uploads in progress (tus)
+//!   uploads/<id>/<offset>   the pieces of evidence uploads in progress (tus)
 //! ```
+//!
+//! `blobs/` and `uploads/` are the default evidence store ([`crate::objects::Local`] over this
+//! directory); with `--objects` they live in another folder or an S3-compatible bucket under
+//! the same keys, and stay empty here.
 
 use std::fs::{self, DirBuilder, File, OpenOptions};
 use std::io::{Read, Write};
@@ -98,10 +102,6 @@ impl DataDir {
     pub fn blob_path(&self, sha256: &str) -> PathBuf {
         let prefix = sha256.get(..2).unwrap_or("00");
         self.blobs_dir().join(prefix).join(sha256)
-    }
-    /// The partial file of an upload (`upload_id` is the server's own hex id).
-    pub fn part_path(&self, upload_id: &str) -> PathBuf {
-        self.uploads_dir().join(format!("{upload_id}.part"))
     }
 
     /// Open the database of an initialised directory.

@@ -73,6 +73,18 @@ impl ApiError {
         ApiError::new(500, "internal", "internal server error")
     }
 
+    /// An object-store failure (docs/operations.md, "Evidence in object storage"): `507
+    /// storage_full` when the store's disk is full, `500 internal` otherwise; logged with what
+    /// and where (never a credential).
+    pub fn objects(context: &str, err: &crate::objects::ObjectError) -> ApiError {
+        if err.is_disk_full() {
+            tracing::error!(context, "object store: disk full");
+            return ApiError::storage_full();
+        }
+        tracing::error!(context, error = %err, "object store error");
+        ApiError::new(500, "internal", "internal server error")
+    }
+
     /// A database failure: `507 storage_full` when SQLite reports a full disk, `500` otherwise.
     pub fn db(err: &crate::sql::Error) -> ApiError {
         if err.is_storage_full() {
@@ -135,6 +147,8 @@ pub enum ServerError {
     Exists(String),
     #[error("TLS: {0}")]
     Tls(String),
+    #[error("{0}")]
+    Objects(#[from] crate::objects::ObjectError),
 }
 
 impl From<rusqlite::Error> for ServerError {

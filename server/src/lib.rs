@@ -39,6 +39,8 @@ mod enroll;
 pub mod error;
 pub mod move_db;
 mod nonces;
+pub mod objects;
+mod parts;
 mod review;
 pub mod rotation;
 mod serve;

@@ -182,11 +182,20 @@ pub async fn get_blob(
             }
         })
         .await?;
-    let path = state.data.blob_path(&sha256);
-    let bytes = tokio::fs::read(&path).await.map_err(|e| ApiError::io("reading evidence", &e))?;
+    // Read through the object store (docs/operations.md, "Evidence in object storage").
+    let (objects, key) = (std::sync::Arc::clone(&state.objects), crate::objects::blob_key(&sha256));
+    let stored = |e: &crate::objects::ObjectError| ApiError::objects("reading evidence", e);
+    let total = {
+        let (objects, key) = (std::sync::Arc::clone(&objects), key.clone());
+        tokio::task::spawn_blocking(move || objects.size(&key))
+            .await
+            .map_err(|_| ApiError::internal("reading evidence"))?
+            .map_err(|e| stored(&e))?
+            .ok_or_else(|| ApiError::internal("a listed evidence file is missing from the store"))?
+    };
+    let total = usize::try_from(total).map_err(|_| ApiError::internal("evidence size"))?;
     // One range (`bytes=START-END`), so that a phone whose HTTP stack caps an answer's size
     // fetches a large file in pieces; anything else gets the whole file.
-    let total = bytes.len();
     let range = headers
         .get(header::RANGE)
         .and_then(|v| v.to_str().ok())
@@ -195,10 +204,20 @@ pub async fn get_blob(
         .and_then(|(a, b)| {
             Some((a.trim().parse::<usize>().ok()?, b.trim().parse::<usize>().ok()?))
         });
+    let read = |span: Option<(usize, usize)>| async move {
+        tokio::task::spawn_blocking(move || match span {
+            Some((start, len)) => objects.get_range(&key, start as u64, len as u64),
+            None => objects.get(&key),
+        })
+        .await
+        .map_err(|_| ApiError::internal("reading evidence"))?
+        .map_err(|e| stored(&e))?
+        .ok_or_else(|| ApiError::internal("a listed evidence file is missing from the store"))
+    };
     match range {
         Some((start, end)) if start <= end && start < total => {
             let end = end.min(total - 1);
-            let mut res = binary(bytes[start..=end].to_vec());
+            let mut res = binary(read(Some((start, end - start + 1))).await?);
             *res.status_mut() = StatusCode::PARTIAL_CONTENT;
             let content_range = format!("bytes {start}-{end}/{total}");
             res.headers_mut().insert(
@@ -210,7 +229,7 @@ pub async fn get_blob(
         }
         Some(_) => Err(ApiError::new(416, "bad_request", "the range is outside the file")
             .with("len", total as i64)),
-        None => Ok(binary(bytes)),
+        None => Ok(binary(read(None).await?)),
     }
 }
 

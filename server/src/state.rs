@@ -13,6 +13,7 @@ use crate::config::ServerConfig;
 use crate::datadir::DataDir;
 use crate::db::Db;
 use crate::error::{ApiError, ServerError};
+use crate::objects::ObjectStore;
 
 /// The shared state of a running server (cheap to clone).
 #[derive(Clone)]
@@ -23,6 +24,8 @@ pub struct AppState {
 pub struct Shared {
     pub db: Db,
     pub data: DataDir,
+    /// Evidence files and uploads in progress (`blobs/…`, `uploads/…`).
+    pub objects: Arc<dyn ObjectStore>,
     /// The server's signing key: receipts and team configurations.
     pub key: DeviceSigningKey,
     pub public: ServerPublicKey,
@@ -70,12 +73,15 @@ impl AppState {
             std::fs::create_dir_all(&dir)
                 .map_err(ServerError::io(format!("creating {}", dir.display())))?;
         }
+        let objects = config.objects.open(&data)?;
+        tracing::info!(objects = %objects.describe(), "evidence store");
         let public = server_public(&key);
         Ok(AppState {
             inner: Arc::new(Shared {
                 db,
                 nonces: crate::nonces::NonceBook::new(config.clock.now_ms()),
                 data,
+                objects,
                 key,
                 public,
                 rotations,

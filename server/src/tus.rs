@@ -1,22 +1,21 @@
 //! Evidence uploads: tus 1.0.0 at `/v1/evidence/` with the `creation`, `checksum` (sha256),
 //! `termination` and `expiration` extensions (docs/protocol.md, "Evidence").
 //!
-//! An open upload's offset is the length of its `uploads/<id>.part` file. A chunk is appended
+//! An open upload's bytes are pieces in the object store, `uploads/<id>/<offset>` (`parts.rs`),
+//! and its offset is where the run of pieces from 0 ends, so any server process over the same
+//! store and database can take the next request. A chunk is stored in pieces of up to 1 MiB
 //! while it arrives; one that fails its checks (its hash against the request's
-//! `SafeHome-Content-SHA256`, its `Upload-Checksum`) is cut off again before the answer. A
-//! request cut mid-body keeps the bytes that arrived (its signature, checked before the body,
-//! covered the headers), so the client resumes from `HEAD`, as tus intends.
+//! `SafeHome-Content-SHA256`, its `Upload-Checksum`) has its pieces deleted again before the
+//! answer. A request cut mid-body keeps the bytes that arrived (its signature, checked before
+//! the body, covered the headers), so the client resumes from `HEAD`, as tus intends.
 //!
-//! Durability is where it counts: intermediate chunks are written, not fsynced (a server that
-//! is killed keeps them — they are in the kernel's page cache; a machine that loses power may
-//! lose the unsynced tail, and the file's length, which `HEAD` reports, then says where to
-//! resume). The last chunk is fsynced, the whole file checked against its declared SHA-256 and
-//! the envelope's keyless verification, moved into the evidence store and its directory
-//! fsynced, and only then is the upload committed `complete` — before any receipt can count it.
-//! A tail lost to a power cut can never be mistaken for evidence: the whole-file hash is
-//! checked at the end. One fsync and one database commit per evidence file, instead of one of
-//! each per chunk (docs/protocol.md, Performance).
+//! Every piece is durable when stored. When the last one is, the pieces are read back in
+//! order, checked against the declared SHA-256 and the envelope's keyless verification, stored
+//! as one evidence file, and only then is the upload committed `complete` — before any receipt
+//! can count it; its pieces are deleted after that commit. One database commit per evidence
+//! file, not one per chunk (docs/protocol.md, Performance).
 
+use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use crate::params;
@@ -34,10 +33,12 @@ use safehome_core::hex;
 use safehome_core::sync::protocol::MAX_EVIDENCE_LEN;
 
 use crate::auth::{self, Device};
-use crate::blobs::{self, Refused};
+use crate::blobs::Refused;
 use crate::body::{content_length, require_content_type};
 use crate::enroll::valid_id;
 use crate::error::ApiError;
+use crate::objects::ObjectError;
+use crate::parts;
 use crate::state::AppState;
 
 pub const TUS_VERSION: &str = "1.0.0";
@@ -162,9 +163,13 @@ async fn usable(state: &AppState, upload_id: &str, device: &Device) -> Result<Up
         return Err(ApiError::not_found("no such upload"));
     };
     if upload.state == "open" {
-        // The file's length is the offset (module comment); a missing file is an empty one.
-        let part = state.data.part_path(&upload.upload_id);
-        let len = tokio::fs::metadata(&part).await.map(|m| m.len()).unwrap_or(0);
+        // Where its pieces end is the offset (module comment).
+        let (objects, id) = (Arc::clone(&state.objects), upload.upload_id.clone());
+        let len = tokio::task::spawn_blocking(move || parts::scan(&*objects, &id))
+            .await
+            .map_err(|_| ApiError::internal("reading an upload's pieces"))?
+            .map_err(|e| ApiError::objects("reading an upload's pieces", &e))?
+            .1;
         upload.offset = i64::try_from(len).unwrap_or(i64::MAX).min(upload.length);
     }
     if upload.device_id != device.device_id {
@@ -197,11 +202,12 @@ async fn expire(state: &AppState, upload_id: &str) -> Result<(), ApiError> {
     Ok(())
 }
 
+/// Delete an upload's pieces.
 async fn remove_part(state: &AppState, upload_id: &str) {
-    if let Err(e) = tokio::fs::remove_file(state.data.part_path(upload_id)).await {
-        if e.kind() != std::io::ErrorKind::NotFound {
-            tracing::warn!(upload = upload_id, kind = %e.kind(), "removing a partial upload");
-        }
+    let (objects, id) = (Arc::clone(&state.objects), upload_id.to_string());
+    let removed = tokio::task::spawn_blocking(move || parts::delete_all(&*objects, &id)).await;
+    if let Ok(Err(e)) = removed {
+        tracing::warn!(upload = upload_id, error = %e, "removing a partial upload");
     }
 }
 
@@ -278,7 +284,6 @@ pub async fn create(
     let upload_id = hex::encode(&raw);
     let now = state.now_ms();
     let expires_at_ms = now.saturating_add(UPLOAD_TTL_MS);
-    let part = state.data.part_path(&upload_id);
     let (id, sha) = (upload_id.clone(), sha256.clone());
     let complete = state
         .db
@@ -288,6 +293,7 @@ pub async fn create(
             let stored: Option<i64> = tx
                 .query_row("SELECT len FROM blobs WHERE sha256 = ?1", [&sha], |r| r.get(0))
                 .optional()?;
+            // An open upload has no pieces yet: nothing to create in the store.
             if let Some(stored_len) = stored {
                 if stored_len != length {
                     return Err(ApiError::bad_request(
@@ -295,12 +301,6 @@ pub async fn create(
                         "does not match the stored file with this SHA-256",
                     ));
                 }
-            } else {
-                std::fs::OpenOptions::new()
-                    .write(true)
-                    .create_new(true)
-                    .open(&part)
-                    .map_err(|e| ApiError::io("creating an upload", &e))?;
             }
             let complete = stored.is_some();
             tx.execute(
@@ -423,12 +423,11 @@ pub async fn patch(
     }
     let limit = (room as u64).min(state.max_chunk as u64);
 
-    let part_path = state.data.part_path(&upload.upload_id);
-    let io = |e: std::io::Error| ApiError::io("writing an upload", &e);
+    let io = |e: ObjectError| ApiError::objects("writing an upload", &e);
     let start = upload.offset as u64;
-    // The body is gathered in pieces of up to WRITE_EVERY bytes and each piece written with one
+    // The body is gathered in pieces of up to WRITE_EVERY bytes and each piece stored with one
     // blocking call (not one per network frame): the chunk's hash runs as it arrives.
-    let mut part = PartWriter { path: part_path, start, written: 0 };
+    let mut part = parts::ChunkWriter::new(Arc::clone(&state.objects), &upload.upload_id, start);
     let mut pending: Vec<u8> = Vec::with_capacity((limit as usize).min(WRITE_EVERY));
     let mut hasher = digest::Context::new(&digest::SHA256);
     let deadline = tokio::time::Instant::now() + state.body_timeout;
@@ -448,7 +447,7 @@ pub async fn patch(
         hasher.update(&data);
         pending.extend_from_slice(&data);
         if pending.len() >= WRITE_EVERY {
-            if let Err(e) = part.append(std::mem::take(&mut pending), false).await {
+            if let Err(e) = part.append(std::mem::take(&mut pending)).await {
                 part.rollback().await;
                 return Err(io(e));
             }
@@ -469,10 +468,8 @@ pub async fn patch(
         }
     }
     let new_offset = upload.offset + arrived as i64;
-    let last = new_offset == upload.length && matches!(received, Received::Whole);
-    // The last chunk goes to disk before the file is checked and committed (in `finish`);
-    // earlier chunks stay in the page cache (module comment).
-    if let Err(e) = part.append(pending, last).await {
+    // What arrived is stored (a cut or timed-out chunk keeps it: module comment).
+    if let Err(e) = part.append(pending).await {
         part.rollback().await;
         return Err(io(e));
     }
@@ -495,56 +492,8 @@ pub async fn patch(
     Ok(offset_response(&upload, new_offset))
 }
 
-/// Bytes gathered before one write to the `.part` file.
+/// Bytes gathered before one piece is stored (at most one such buffer per `PATCH`).
 const WRITE_EVERY: usize = 1 << 20;
-
-/// Appends one chunk's bytes to an upload's `.part` file at the upload's offset, on the
-/// blocking pool, and can take them all back.
-struct PartWriter {
-    path: std::path::PathBuf,
-    start: u64,
-    written: u64,
-}
-
-impl PartWriter {
-    /// Write `bytes` after what this chunk already wrote; `sync`: fsync the file after.
-    async fn append(&mut self, bytes: Vec<u8>, sync: bool) -> std::io::Result<()> {
-        if bytes.is_empty() && !sync {
-            return Ok(());
-        }
-        let (path, at, len) = (self.path.clone(), self.start + self.written, bytes.len() as u64);
-        tokio::task::spawn_blocking(move || {
-            use std::io::{Seek, Write};
-            let mut f = std::fs::OpenOptions::new().write(true).open(&path)?;
-            if at == 0 || f.metadata()?.len() != at {
-                // Nothing past the offset belongs to the upload.
-                f.set_len(at)?;
-            }
-            f.seek(std::io::SeekFrom::Start(at))?;
-            f.write_all(&bytes)?;
-            if sync {
-                f.sync_all()?;
-            }
-            Ok::<(), std::io::Error>(())
-        })
-        .await
-        .map_err(|_| std::io::Error::other("the write task failed"))??;
-        self.written += len;
-        Ok(())
-    }
-
-    /// Cut the file back to where this chunk started.
-    async fn rollback(&self) {
-        let (path, start) = (self.path.clone(), self.start);
-        let cut = tokio::task::spawn_blocking(move || {
-            std::fs::OpenOptions::new().write(true).open(&path)?.set_len(start)
-        })
-        .await;
-        if let Ok(Err(e)) = cut {
-            tracing::warn!(kind = %e.kind(), "truncating a refused chunk");
-        }
-    }
-}
 
 fn offset_response(upload: &Upload, offset: i64) -> Response {
     let mut pairs = vec![(H_UPLOAD_OFFSET, offset.to_string())];
@@ -557,18 +506,16 @@ fn offset_response(upload: &Upload, offset: i64) -> Response {
 /// The upload reached its length: check the whole file and move it into the evidence store,
 /// or discard it.
 async fn finish(state: &AppState, upload: &Upload, device: &Device) -> Result<(), ApiError> {
-    let part = state.data.part_path(&upload.upload_id);
-    let data = state.data.clone();
-    let (sha, key) = (upload.sha256.clone(), device.public_key);
-    let checked = tokio::task::spawn_blocking(move || {
-        blobs::verify_upload(&part, &sha, &key)?;
-        blobs::store(&data, &part, &sha).map_err(Refused::Io)
-    })
-    .await
-    .map_err(|_| ApiError::internal("verifying an upload"))?;
+    let (objects, id) = (Arc::clone(&state.objects), upload.upload_id.clone());
+    let (sha, len, key) = (upload.sha256.clone(), upload.length as u64, device.public_key);
+    let checked =
+        tokio::task::spawn_blocking(move || parts::assemble(&*objects, &id, &sha, len, &key))
+            .await
+            .map_err(|_| ApiError::internal("verifying an upload"))?;
     let refusal = match checked {
         Ok(()) => None,
         Err(Refused::Io(e)) => return Err(ApiError::io("storing an upload", &e)),
+        Err(Refused::Store(e)) => return Err(ApiError::objects("storing an upload", &e)),
         Err(Refused::Checksum) => {
             Some(checksum_mismatch("the file does not match its declared SHA-256"))
         }
@@ -611,6 +558,7 @@ async fn finish(state: &AppState, upload: &Upload, device: &Device) -> Result<()
         }
         None => {
             tracing::info!(upload = %upload.upload_id, "evidence stored");
+            remove_part(state, &upload.upload_id).await;
             Ok(())
         }
     }

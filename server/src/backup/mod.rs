@@ -6,13 +6,13 @@
 //! `server.pgdump` for PostgreSQL (`pg_dump`'s custom format, of the very snapshot the manifest
 //! is read from: see [`pg`]) — `server.key` (0600: the server's
 //! identity, which phones pinned; protect the backup accordingly), the evidence files the
-//! snapshot lists (copied and each checked against its SHA-256), and `MANIFEST.json` (what it
-//! holds, and the digest of every submission body and evidence file). Uploads in progress are
-//! not kept: a phone resumes them by creating a new upload.
+//! snapshot lists (copied from the evidence store, a local folder or a bucket, and each checked
+//! against its SHA-256) under `blobs/`, and `MANIFEST.json` (what it holds, and the digest of
+//! every submission body and evidence file). Uploads in progress are not kept: a phone resumes
+//! them by creating a new upload.
 
 use std::collections::BTreeMap;
 use std::fs;
-use std::io::Read;
 use std::os::unix::fs::DirBuilderExt;
 use std::path::Path;
 
@@ -23,6 +23,7 @@ use serde::{Deserialize, Serialize};
 use crate::datadir::{DataDir, sync_dir, write_private};
 use crate::db::Database;
 use crate::error::ServerError;
+use crate::objects::{Local, ObjectStore, blob_key};
 use crate::sql::Conn;
 
 mod pg;
@@ -102,18 +103,25 @@ pub fn manifest_of_conn(conn: &Conn, made_at_ms: i64) -> Result<Manifest, Server
     })
 }
 
-/// Copy `from` to a new file `to` (0600), checking its SHA-256 on the way; fsynced.
-fn copy_checked(from: &Path, to: &Path, sha256: &str) -> Result<(), ServerError> {
-    let mut input = fs::File::open(from).map_err(io(format!("reading {}", from.display())))?;
-    let mut bytes = Vec::new();
-    input.read_to_end(&mut bytes).map_err(io(format!("reading {}", from.display())))?;
+/// An evidence file from a store, checked against its SHA-256.
+fn read_checked(from: &dyn ObjectStore, sha256: &str) -> Result<Vec<u8>, ServerError> {
+    let key = blob_key(sha256);
+    let bytes = from.get(&key)?.ok_or_else(|| {
+        ServerError::NotFound(format!("evidence {sha256} is missing from {}", from.describe()))
+    })?;
     if hex_sha256(&bytes) != sha256 {
         return Err(ServerError::Invalid(format!(
-            "evidence {sha256} does not match its hash: the file {} is damaged",
-            from.display()
+            "evidence {sha256} does not match its hash: {key} in {} is damaged",
+            from.describe()
         )));
     }
-    write_private(to, &bytes)
+    Ok(bytes)
+}
+
+/// Copy an evidence file from a store to a new file `to` (0600), checking its SHA-256 on the
+/// way; fsynced.
+fn copy_checked(from: &dyn ObjectStore, to: &Path, sha256: &str) -> Result<(), ServerError> {
+    write_private(to, &read_checked(from, sha256)?)
 }
 
 /// Copy `from` to a new private file `to`.
@@ -130,8 +138,22 @@ fn make_dir(path: &Path) -> Result<(), ServerError> {
         .map_err(io(format!("creating {}", path.display())))
 }
 
-/// Back up a data directory (served or not) into `out`, which must not exist.
+/// Back up a data directory (served or not) whose evidence is in the directory itself into
+/// `out`, which must not exist.
 pub fn backup(data: impl Into<DataDir>, out: &Path, now_ms: i64) -> Result<Manifest, ServerError> {
+    let src: DataDir = data.into();
+    let local = Local::new(src.root());
+    backup_from(src, &local, out, now_ms)
+}
+
+/// Back up a data directory (served or not) whose evidence is in `objects` into `out`, which
+/// must not exist. The evidence lands in `out/blobs/`, whatever the store.
+pub fn backup_from(
+    data: impl Into<DataDir>,
+    objects: &dyn ObjectStore,
+    out: &Path,
+    now_ms: i64,
+) -> Result<Manifest, ServerError> {
     let src: DataDir = data.into();
     let data = src.root().to_path_buf();
     let database = src.database()?;
@@ -181,7 +203,7 @@ pub fn backup(data: impl Into<DataDir>, out: &Path, now_ms: i64) -> Result<Manif
         if let Some(parent) = to.parent() {
             make_dir(parent)?;
         }
-        copy_checked(&src.blob_path(sha), &to, sha)?;
+        copy_checked(objects, &to, sha)?;
     }
     make_dir(&dst.uploads_dir())?;
     let text = serde_json::to_vec_pretty(&manifest)
@@ -204,6 +226,18 @@ pub fn restore(
     data: &Path,
     database: Option<&str>,
 ) -> Result<Manifest, ServerError> {
+    restore_into(backup, data, database, None)
+}
+
+/// [`restore`], with the evidence put into `objects` (a bucket the restored server will use)
+/// instead of the new data directory's `blobs/` when given. Each file is checked before it is
+/// stored; files already in the store are replaced by the same bytes.
+pub fn restore_into(
+    backup: &Path,
+    data: &Path,
+    database: Option<&str>,
+    objects: Option<&dyn ObjectStore>,
+) -> Result<Manifest, ServerError> {
     if data.exists() {
         return Err(ServerError::Invalid(format!(
             "{} exists: restore into a new data directory",
@@ -213,13 +247,6 @@ pub fn restore(
     let text = fs::read(backup.join("MANIFEST.json")).map_err(io("reading the manifest".into()))?;
     let manifest: Manifest = serde_json::from_slice(&text)
         .map_err(|e| ServerError::Invalid(format!("MANIFEST.json: {e}")))?;
-    let src = DataDir::new(backup);
-    // Into a sibling folder first, renamed at the end: a failed restore leaves no half data
-    // directory a server could start on.
-    let staging = data.with_extension("restoring");
-    let _ = fs::remove_dir_all(&staging);
-    make_dir(&staging)?;
-    let dst = DataDir::new(&staging);
     let from_pg = manifest.database == "postgres";
     let target = match (from_pg, database) {
         (true, Some(url)) => Some(Database::parse(url)?),
@@ -239,6 +266,13 @@ pub fn restore(
         }
         (false, None) => None,
     };
+    let src = DataDir::new(backup);
+    // Into a sibling folder first, renamed at the end: a failed restore leaves no half data
+    // directory a server could start on.
+    let staging = data.with_extension("restoring");
+    let _ = fs::remove_dir_all(&staging);
+    make_dir(&staging)?;
+    let dst = DataDir::new(&staging);
     if !from_pg {
         copy_file(&src.db_path(), &dst.db_path())?;
     }
@@ -246,12 +280,17 @@ pub fn restore(
     if backup.join("key_rotations.json").exists() {
         copy_file(&backup.join("key_rotations.json"), &staging.join("key_rotations.json"))?;
     }
+    let from = Local::new(backup);
     for sha in manifest.evidence.keys() {
+        if let Some(store) = objects {
+            store.put(&blob_key(sha), &read_checked(&from, sha)?)?;
+            continue;
+        }
         let to = dst.blob_path(sha);
         if let Some(parent) = to.parent() {
             make_dir(parent)?;
         }
-        copy_checked(&src.blob_path(sha), &to, sha)?;
+        copy_checked(&from, &to, sha)?;
     }
     make_dir(&dst.uploads_dir())?;
     // The database must be sound and hold exactly what the manifest says.
