@@ -44,7 +44,8 @@ impl TeamServer {
 
     /// One number from the server's database.
     pub fn count(&self, sql: &str) -> i64 {
-        rusqlite::Connection::open(self.data.join("server.db"))
+        safehome_server::DataDir::new(&self.data)
+            .open_db()
             .unwrap()
             .query_row(sql, [], |r| r.get(0))
             .unwrap()
