@@ -297,7 +297,7 @@ pub fn upload(
             step(if offset == bytes.len() { "last patch" } else { "patch" }, &mut t);
         }
         if read_back {
-            let a = send(agent, targets, d, "HEAD", &path, &[tus.clone()], &[])?;
+            let a = send(agent, targets, d, "HEAD", &path, std::slice::from_ref(&tus), &[])?;
             let expected = bytes.len().to_string();
             if a.status != 200 || a.upload_offset.as_deref() != Some(expected.as_str()) {
                 return Err(format!(
