@@ -176,10 +176,11 @@ fn run_case(
             eprintln!("bench upload: server logs kept in {}", scratch.logs().display());
             Ok(f)
         }
-        Err(e) => {
+        Err(e) if scratch.logs().exists() => {
             scratch.keep = true;
             Err(format!("{e} (server logs kept in {})", scratch.logs().display()))
         }
+        Err(e) => Err(e),
     }
 }
 
@@ -208,6 +209,7 @@ fn measure_case(
     let setup_started = Instant::now();
     let workers = std::thread::available_parallelism().map_or(2, |n| n.get() * 2).min(8);
     let codes = server.enrollment_codes(&data, case.devices, workers)?;
+    let codes_seconds = setup_started.elapsed().as_secs_f64();
     let servers = server.serve(&data, &logs, processes)?;
     let targets = Arc::new(Targets::new(servers.bases()));
     let devices = enroll_all(&targets, codes, case.clients)
@@ -270,6 +272,7 @@ fn measure_case(
         failures: load.failures,
         errors,
         setup_seconds,
+        codes_seconds,
         step_p50_ms: load
             .steps
             .into_iter()
