@@ -240,6 +240,24 @@ pub fn create_pg_database(admin_url: &str, name: &str) -> Result<(), ServerError
     Ok(())
 }
 
+/// `url` with the database `name` in place of its own (the path after the host; any query
+/// kept).
+pub fn pg_url_for(url: &str, name: &str) -> String {
+    let (head, query) = match url.split_once('?') {
+        Some((h, q)) => (h, Some(q)),
+        None => (url, None),
+    };
+    let after_scheme = head.find("://").map_or(0, |i| i + 3);
+    let base = match head[after_scheme..].find('/') {
+        Some(slash) => &head[..after_scheme + slash],
+        None => head,
+    };
+    match query {
+        Some(q) => format!("{base}/{name}?{q}"),
+        None => format!("{base}/{name}"),
+    }
+}
+
 /// Drop the PostgreSQL database `name` (closing its connections), if it exists.
 pub fn drop_pg_database(admin_url: &str, name: &str) -> Result<(), ServerError> {
     if name.is_empty() || !name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') {
@@ -892,6 +910,15 @@ mod tests {
             let db = Database::parse(pg.url()).unwrap();
             assert!(matches!(db.open(false), Err(ServerError::NotFound(_))));
         }
+    }
+
+    #[test]
+    fn a_url_names_another_database_and_keeps_its_options() {
+        assert_eq!(
+            pg_url_for("postgres://u@127.0.0.1:5/postgres?sslmode=disable", "x"),
+            "postgres://u@127.0.0.1:5/x?sslmode=disable"
+        );
+        assert_eq!(pg_url_for("postgres://u@h", "x"), "postgres://u@h/x");
     }
 
     #[test]

@@ -3,7 +3,6 @@
 //! PostgreSQL's by asking it.
 
 use std::path::Path;
-use std::process::{Command, Stdio};
 
 pub fn dir_size(dir: &Path) -> u64 {
     let mut total = 0;
@@ -65,23 +64,15 @@ pub fn database_bytes(data: &Path, database: Option<&str>) -> Result<Option<u64>
     }
 }
 
-/// `pg_database_size(current_database())` by `psql`; `None` if `psql` is not installed.
+/// `pg_database_size(current_database())`, through the server's own database layer.
 pub fn postgres_bytes(url: &str) -> Result<Option<u64>, String> {
-    let out = Command::new("psql")
-        // -X: no ~/.psqlrc, whose settings could change the output; -A -t: the bare number.
-        .args(["-X", "-At", "-c", "SELECT pg_database_size(current_database())", url])
-        .stdin(Stdio::null())
-        .output();
-    let out = match out {
-        Ok(out) => out,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        Err(e) => return Err(format!("psql: {e}")),
-    };
-    if !out.status.success() {
-        return Err(format!("psql: {}", String::from_utf8_lossy(&out.stderr).trim()));
-    }
-    let text = String::from_utf8_lossy(&out.stdout);
-    text.trim().parse::<u64>().map(Some).map_err(|_| format!("psql answered '{}'", text.trim()))
+    let conn =
+        safehome_server::sql::Conn::postgres(url, &safehome_server::sql::PgSettings::default())
+            .map_err(|e| e.to_string())?;
+    let size: i64 = conn
+        .query_row("SELECT pg_database_size(current_database())", [], |r| r.get(0))
+        .map_err(|e| e.to_string())?;
+    Ok(u64::try_from(size).ok())
 }
 
 /// A database URL as it may be printed: without its password.

@@ -51,7 +51,8 @@ pub struct UploadBenchArgs {
     json: bool,
     /// The database every server subcommand is given (`--database`), e.g.
     /// `postgres://bench@127.0.0.1:5432/safehome_bench`; absent: the SQLite file in the data
-    /// folder. A PostgreSQL database should be empty: the bench creates, never drops.
+    /// folder. For PostgreSQL, each run gets a fresh database created on that server (the URL
+    /// names one the user may connect to and create databases from) and dropped after it.
     #[arg(long)]
     database: Option<String>,
     /// Server processes over the one data folder and database, each on its own loopback port
@@ -135,8 +136,16 @@ pub fn run(args: &UploadBenchArgs) -> Result<(), String> {
         let mut figures = Vec::new();
         for setup in &setups {
             n += 1;
-            let server = ServerExe { exe: exe.clone(), database: setup.database.clone() };
-            let f = run_case(&server, case, setup.processes, n)?;
+            // PostgreSQL: a fresh database of its own on the server given, dropped afterwards.
+            let scratch_db = match &setup.database {
+                Some(url) if measure::is_postgres(url) => Some(ScratchPg::create(url, n)?),
+                _ => None,
+            };
+            let database = scratch_db.as_ref().map(|d| d.url.clone()).or(setup.database.clone());
+            let server = ServerExe { exe: exe.clone(), database };
+            let f = run_case(&server, case, setup.processes, n);
+            drop(scratch_db);
+            let f = f?;
             if args.json {
                 outln!("{}", serde_json::to_string(&f).map_err(|e| e.to_string())?);
             }
@@ -158,6 +167,33 @@ pub fn run(args: &UploadBenchArgs) -> Result<(), String> {
         }
     }
     if failed.is_empty() { Ok(()) } else { Err(failed.join("\n")) }
+}
+
+/// A PostgreSQL database made for one run on the server the bench was given, dropped when the
+/// run ends (so `--database` may name any database the user can create databases from, and a
+/// run never meets the last one's rows).
+struct ScratchPg {
+    admin_url: String,
+    name: String,
+    url: String,
+}
+
+impl ScratchPg {
+    fn create(admin_url: &str, n: usize) -> Result<ScratchPg, String> {
+        let name = format!("safehome_bench_{}_{n}", std::process::id());
+        safehome_server::db::create_pg_database(admin_url, &name)
+            .map_err(|e| format!("creating the bench's database {name}: {e}"))?;
+        let url = safehome_server::db::pg_url_for(admin_url, &name);
+        Ok(ScratchPg { admin_url: admin_url.to_string(), name, url })
+    }
+}
+
+impl Drop for ScratchPg {
+    fn drop(&mut self) {
+        if let Err(e) = safehome_server::db::drop_pg_database(&self.admin_url, &self.name) {
+            eprintln!("bench upload: dropping {}: {e}", self.name);
+        }
+    }
 }
 
 /// One case on one setup; its scratch folder is kept (and named in the error) if it fails.
