@@ -138,6 +138,17 @@ impl Database {
             Database::Postgres { url, settings, .. } => Ok(Conn::postgres(url, settings)?),
         }
     }
+
+    /// A reader's connection: as [`Database::connect`], with PostgreSQL's commits not waiting
+    /// for an fsync (a reader's only writes are request nonces).
+    fn connect_reader(&self) -> Result<Conn, ServerError> {
+        match self {
+            Database::Postgres { url, settings, .. } => {
+                Ok(Conn::postgres(url, &PgSettings { lazy_commits: true, ..settings.clone() })?)
+            }
+            Database::Sqlite(_) => self.connect(),
+        }
+    }
 }
 
 /// Open (creating if `create`) a SQLite database with the server's settings and migrate it.
@@ -331,7 +342,7 @@ impl Pool {
             if guard.1 < self.max {
                 guard.1 += 1;
                 drop(guard);
-                return self.database.connect().map_err(|e| {
+                return self.database.connect_reader().map_err(|e| {
                     if let Ok(mut g) = self.idle.lock() {
                         g.1 -= 1;
                     }

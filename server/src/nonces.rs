@@ -89,26 +89,15 @@ pub async fn record_shared(
 ) -> Result<(), ApiError> {
     let (device, nonce) = (device.to_string(), nonce.to_ascii_lowercase());
     let forget_at = now_ms.saturating_add(NONCE_TTL_MS);
-    // A reader connection, in a transaction of its own: no wait for the writer's group, and no
-    // fsync for a row whose loss costs nothing.
+    // A reader connection (its commits do not wait for an fsync: a row whose loss costs
+    // nothing), one statement committed on its own: no wait for the writer's group.
     let inserted = db
         .read(move |c| {
-            c.execute_batch("BEGIN; SET LOCAL synchronous_commit = off")?;
-            let n = c.execute(
+            Ok(c.execute(
                 "INSERT INTO request_nonces (device_id, nonce, forget_at_ms) VALUES (?1, ?2, ?3)
                  ON CONFLICT DO NOTHING",
                 crate::params![device, nonce, forget_at],
-            );
-            match n {
-                Ok(n) => {
-                    c.execute_batch("COMMIT")?;
-                    Ok(n)
-                }
-                Err(e) => {
-                    let _ = c.execute_batch("ROLLBACK");
-                    Err(e.into())
-                }
-            }
+            )?)
         })
         .await?;
     if inserted == 0 {

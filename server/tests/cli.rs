@@ -3,7 +3,6 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
 
@@ -139,19 +138,7 @@ fn serve_answers_and_stops_on_sigterm() {
     let data = dir.path().join("data");
     let d = data.to_str().unwrap();
     let (_, _pg) = init(d);
-    let mut child = Command::new(env!("CARGO_BIN_EXE_safehome-server"))
-        .args(["serve", "--data", d, "--listen", "127.0.0.1:0"])
-        .env("RUST_LOG", "info")
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
-    let addr = loop {
-        let line = lines.next().expect("the server exited").unwrap();
-        if let Some(rest) = line.split("addr=").nth(1) {
-            break rest.split_whitespace().next().unwrap().to_string();
-        }
-    };
+    let (mut child, addr, lines) = spawn_serve(&data);
     let res = raw(&agent(), &format!("http://{addr}"), "GET", "/healthz", &[], b"");
     assert_eq!((res.status, res.text().as_str()), (200, "ok"));
     let killed = Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();

@@ -31,6 +31,22 @@ pub fn process_cpu_ms(pid: u32) -> Result<f64, String> {
     Ok((ticks(11) + ticks(12)) * 10.0)
 }
 
+/// CPU of every PostgreSQL process on this machine (the postmaster, its backends and helpers),
+/// ms: what the database costs, on the bench's own loopback cluster. A backend that exits
+/// during the run takes its time with it; the servers' pooled connections live throughout.
+pub fn postgres_cpu_ms() -> f64 {
+    let Ok(entries) = std::fs::read_dir("/proc") else { return 0.0 };
+    entries
+        .filter_map(Result::ok)
+        .filter_map(|e| e.file_name().to_str().and_then(|n| n.parse::<u32>().ok()))
+        .filter(|pid| {
+            std::fs::read_to_string(format!("/proc/{pid}/comm"))
+                .is_ok_and(|c| c.trim() == "postgres")
+        })
+        .filter_map(|pid| process_cpu_ms(pid).ok())
+        .sum()
+}
+
 /// Peak resident memory of a process (VmHWM), MiB.
 pub fn peak_rss_mib(pid: u32) -> Result<f64, String> {
     let status =

@@ -260,12 +260,15 @@ fn measure_case(
     let targets = Arc::new(Targets::new(servers.bases()));
     let pids = servers.pids();
     let cpu_before = pids.iter().map(|p| measure::process_cpu_ms(*p)).sum::<Result<f64, _>>()?;
+    let on_postgres = server.database.as_deref().is_some_and(measure::is_postgres);
+    let pg_cpu_before = measure::postgres_cpu_ms();
 
     let started = Instant::now();
     let load = upload_all(&targets, Arc::new(devices), &archive, case)?;
     let seconds = started.elapsed().as_secs_f64();
     let cpu =
         pids.iter().map(|p| measure::process_cpu_ms(*p)).sum::<Result<f64, _>>()? - cpu_before;
+    let pg_cpu = measure::postgres_cpu_ms() - pg_cpu_before;
     let rss = pids.iter().map(|p| measure::peak_rss_mib(*p)).collect::<Result<Vec<_>, _>>()?;
     let log_tails = servers.log_tails();
     servers.stop()?;
@@ -295,9 +298,17 @@ fn measure_case(
         p50_ms: pct(0.50),
         p99_ms: pct(0.99),
         server_cpu_ms_per_submission: cpu / done,
+        database_cpu_ms_per_submission: on_postgres.then_some(pg_cpu / done),
         server_peak_rss_mib: rss.iter().sum(),
         process_peak_rss_mib: rss,
-        storage_bytes_per_submission: after.folder.saturating_sub(before.folder) as f64 / done,
+        // The folder, and a PostgreSQL database's own growth (SQLite's is in the folder).
+        storage_bytes_per_submission: (after.folder.saturating_sub(before.folder)
+            + if on_postgres {
+                after.database.unwrap_or(0).saturating_sub(before.database.unwrap_or(0))
+            } else {
+                0
+            }) as f64
+            / done,
         database_bytes_per_submission: before
             .database
             .zip(after.database)

@@ -23,11 +23,15 @@ pub struct Figures {
     pub p99_ms: f64,
     /// All processes' CPU over the timed phase, per submission.
     pub server_cpu_ms_per_submission: f64,
+    /// PostgreSQL's own CPU over the timed phase, per submission (PostgreSQL setups only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub database_cpu_ms_per_submission: Option<f64>,
     /// The processes' peak resident memories added up (one process: its peak).
     pub server_peak_rss_mib: f64,
     /// Each process's peak resident memory (VmHWM), in the order of `answers_per_process`.
     pub process_peak_rss_mib: Vec<f64>,
-    /// The data folder's growth over the timed phase (database, evidence, keys), per submission.
+    /// The data folder's growth over the timed phase (database, evidence, keys) and, on
+    /// PostgreSQL, the database's, per submission.
     pub storage_bytes_per_submission: f64,
     /// The database's growth over the timed phase, per submission; `null`: not measurable here
     /// (PostgreSQL without `psql`).
@@ -122,6 +126,13 @@ pub fn print_case(case: &Case, figures: &[Figures]) {
         each(&|f| format!("{:.2}", f.server_cpu_ms_per_submission)),
         "12.6–30.9 (node+pg)".into(),
     );
+    if figures.iter().any(|f| f.database_cpu_ms_per_submission.is_some()) {
+        row(
+            "PostgreSQL CPU per sub., ms",
+            each(&|f| f.database_cpu_ms_per_submission.map_or("-".into(), |c| format!("{c:.2}"))),
+            "-".into(),
+        );
+    }
     row(
         "server peak RSS, MiB",
         each(&|f| joined(&f.process_peak_rss_mib, |v| format!("{v:.1}"))),

@@ -26,6 +26,9 @@ pub struct PgSettings {
     /// releases its locks). Zero: no limit.
     pub idle_in_transaction: Duration,
     pub connect_timeout: Duration,
+    /// Commit without waiting for the WAL's fsync (`synchronous_commit = off`): for the reader
+    /// pool, whose only writes are request nonces, whose loss in a crash costs nothing.
+    pub lazy_commits: bool,
 }
 
 impl Default for PgSettings {
@@ -35,6 +38,7 @@ impl Default for PgSettings {
             lock_timeout: Duration::from_secs(30),
             idle_in_transaction: Duration::from_secs(120),
             connect_timeout: Duration::from_secs(10),
+            lazy_commits: false,
         }
     }
 }
@@ -65,6 +69,9 @@ impl PgConn {
             if !given.contains(name) {
                 options.push_str(&format!(" -c {name}={}", value.as_millis()));
             }
+        }
+        if settings.lazy_commits && !given.contains("synchronous_commit") {
+            options.push_str(" -c synchronous_commit=off");
         }
         config.options(options.trim());
         config.connect_timeout(settings.connect_timeout);

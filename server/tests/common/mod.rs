@@ -118,6 +118,28 @@ impl TestServer {
     }
 }
 
+/// A `safehome-server serve` process over `data` on a free loopback port: the child, its
+/// address, and the rest of its log (info level) after the line that named the address.
+pub fn spawn_serve(
+    data: &Path,
+) -> (std::process::Child, String, std::io::Lines<std::io::BufReader<std::process::ChildStderr>>) {
+    use std::io::BufRead;
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_safehome-server"))
+        .args(["serve", "--data", data.to_str().unwrap(), "--listen", "127.0.0.1:0"])
+        .env("RUST_LOG", "info")
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = std::io::BufReader::new(child.stderr.take().unwrap()).lines();
+    let addr = loop {
+        let line = lines.next().expect("the server exited").unwrap();
+        if let Some(rest) = line.split("addr=").nth(1) {
+            break rest.split_whitespace().next().unwrap().to_string();
+        }
+    };
+    (child, addr, lines)
+}
+
 /// A response, read whole.
 #[derive(Debug)]
 pub struct Resp {
