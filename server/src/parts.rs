@@ -150,7 +150,7 @@ impl ChunkWriter {
         let key = part_key(&self.upload_id, self.start + self.written);
         let len = bytes.len() as u64;
         let (store, k) = (Arc::clone(&self.store), key.clone());
-        tokio::task::spawn_blocking(move || store.put(&k, &bytes))
+        tokio::task::spawn_blocking(move || store.put_piece(&k, &bytes))
             .await
             .map_err(|_| ObjectError::Config("the write task failed".into()))??;
         self.keys.push(key);

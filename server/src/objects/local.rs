@@ -69,6 +69,18 @@ impl Local {
         key: &str,
         fill: &mut dyn FnMut(&mut File) -> Result<(), ObjectError>,
     ) -> Result<(), ObjectError> {
+        self.write(op, key, fill, true)
+    }
+
+    /// Write through a temporary file renamed into place: readers never see half an object.
+    /// `durable`: fsync the file before the rename and the folder after it.
+    fn write(
+        &self,
+        op: &'static str,
+        key: &str,
+        fill: &mut dyn FnMut(&mut File) -> Result<(), ObjectError>,
+        durable: bool,
+    ) -> Result<(), ObjectError> {
         let target = self.path(key)?;
         let dir = target.parent().unwrap_or(&self.root).to_path_buf();
         let name = target.file_name().and_then(|n| n.to_str()).unwrap_or("object");
@@ -88,19 +100,23 @@ impl Local {
             Err(e) => return Err(io_err(op, key)(e)),
         };
         let written = fill(&mut file)
-            .and_then(|()| file.sync_all().map_err(io_err(op, key)))
+            .and_then(|()| if durable { file.sync_all().map_err(io_err(op, key)) } else { Ok(()) })
             .and_then(|()| fs::rename(&temp, &target).map_err(io_err(op, key)));
         if written.is_err() {
             let _ = fs::remove_file(&temp);
             return written;
         }
-        sync_dir(&dir).map_err(io_err(op, key))
+        if durable { sync_dir(&dir).map_err(io_err(op, key)) } else { Ok(()) }
     }
 }
 
 impl ObjectStore for Local {
     fn put(&self, key: &str, bytes: &[u8]) -> Result<(), ObjectError> {
         self.write_durably("put", key, &mut |f| f.write_all(bytes).map_err(io_err("put", key)))
+    }
+
+    fn put_piece(&self, key: &str, bytes: &[u8]) -> Result<(), ObjectError> {
+        self.write("put", key, &mut |f| f.write_all(bytes).map_err(io_err("put", key)), false)
     }
 
     fn put_reader(

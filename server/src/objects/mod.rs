@@ -72,6 +72,15 @@ pub trait ObjectStore: Send + Sync + std::fmt::Debug {
     /// Store `bytes` under `key`, replacing any object there. Durable when it returns.
     fn put(&self, key: &str, bytes: &[u8]) -> Result<(), ObjectError>;
 
+    /// As [`ObjectStore::put`], for a piece of an upload in progress, which need not survive a
+    /// power cut: a piece lost or cut short only shortens the offset the phone resumes from (the
+    /// offset is the unbroken run of pieces' sizes), and the whole file's hash and signature are
+    /// checked before it becomes evidence, which is stored durably. A folder skips the fsyncs
+    /// here (they were most of a photo upload's cost); a bucket's writes are durable anyway.
+    fn put_piece(&self, key: &str, bytes: &[u8]) -> Result<(), ObjectError> {
+        self.put(key, bytes)
+    }
+
     /// Store `len` bytes read from `reader` under `key`, whose SHA-256 the caller knows
     /// (`sha256`: a mismatch is refused where the store can tell, and never stored by
     /// [`Local`]). Memory stays bounded whatever `len` is. Durable when it returns.
