@@ -265,13 +265,17 @@ impl Conn {
         P: Params,
         F: FnOnce(&Row) -> Result<T>,
     {
-        let mut first = None;
-        self.for_each(sql, params, |r| {
-            if first.is_none() {
-                first = Some(r.clone());
+        let values = params.into_values();
+        // Only the first row is read: the rest are never fetched.
+        let first = match &self.inner {
+            Inner::Sqlite(c) => {
+                let mut stmt = c.prepare_cached(sql)?;
+                let mut rows =
+                    stmt.query(rusqlite::params_from_iter(values.into_iter().map(to_sqlite)))?;
+                rows.next()?.map(Row::from_sqlite).transpose()?
             }
-            Ok(())
-        })?;
+            Inner::Pg(c) => c.borrow_mut().first(sql, &values)?,
+        };
         f(&first.ok_or(Error::NoRows)?)
     }
 

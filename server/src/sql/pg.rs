@@ -114,6 +114,17 @@ impl PgConn {
         Ok(self.client.batch_execute(sql)?)
     }
 
+    /// The first row of `sql`, if any; the rest are not fetched.
+    pub fn first(&mut self, sql: &str, values: &[Value]) -> Result<Option<Row>> {
+        let stmt = self.statement(sql, values)?;
+        let params: Vec<PgParam<'_>> = values.iter().map(PgParam).collect();
+        let mut rows = self.client.query_raw(&stmt, params.iter())?;
+        match rows.next()? {
+            Some(row) => Ok(Some(row_of(&row)?)),
+            None => Ok(None),
+        }
+    }
+
     pub fn for_each(
         &mut self,
         sql: &str,
@@ -124,14 +135,18 @@ impl PgConn {
         let params: Vec<PgParam<'_>> = values.iter().map(PgParam).collect();
         let mut rows = self.client.query_raw(&stmt, params.iter())?;
         while let Some(row) = rows.next()? {
-            let mut cells = Vec::with_capacity(row.len());
-            for i in 0..row.len() {
-                cells.push(row.try_get::<_, PgCell>(i)?.0);
-            }
-            f(&Row { cells })?;
+            f(&row_of(&row)?)?;
         }
         Ok(())
     }
+}
+
+fn row_of(row: &postgres::Row) -> Result<Row> {
+    let mut cells = Vec::with_capacity(row.len());
+    for i in 0..row.len() {
+        cells.push(row.try_get::<_, PgCell>(i)?.0);
+    }
+    Ok(Row { cells })
 }
 
 /// SQLite's spelling to PostgreSQL's: each `?N` (or bare `?`) becomes `$N`, cast to the type
