@@ -4,86 +4,59 @@
 //! merges them, and the volunteer's `household list` shows the merge after its sync.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use std::process::{Command, Output};
+use std::process::Output;
 
 use safehome_core::clock::{Clock, SystemClock, SystemEntropy};
 use safehome_core::evidence::keys::Identity;
 use safehome_server::{Admin, BackgroundServer, Role, ServerConfig};
 
 mod common;
-use common::{code, stderr, stdout};
+use common::{Device, code, stderr, stdout};
 
-struct Device {
-    dir: tempfile::TempDir,
+/// A volunteer's phone enrolled in the team, with its volunteer Toàn.
+fn volunteer(tag: &str, url: &str, code: &str) -> Device {
+    let d = Device::new(tag);
+    d.ok("", &["init"]);
+    d.ok("1111", &["user", "add", "--role", "supervisor", "--name", "Quản lý"]);
+    d.ok("2222", &["user", "add", "--role", "volunteer", "--name", "Toàn", "--user", "Quản lý"]);
+    d.ok("1111", &["enroll", "--user", "Quản lý", "--server", url, "--code", code]);
+    d
 }
 
-impl Device {
-    fn new() -> Device {
-        Device { dir: tempfile::tempdir().unwrap() }
-    }
+fn add(d: &Device, head: &str, lat: &str, extra: &[&str]) -> Output {
+    let mut args = vec![
+        "household",
+        "add",
+        "--user",
+        "Toàn",
+        "--commune",
+        "05569",
+        "--village",
+        "Thôn Khuôn Tát",
+        "--head",
+        head,
+        "--lat",
+        lat,
+        "--lon",
+        "105.648",
+    ];
+    args.extend_from_slice(extra);
+    d.run("2222", &args)
+}
 
-    fn run(&self, pin: &str, args: &[&str]) -> Output {
-        Command::new(env!("CARGO_BIN_EXE_safehome"))
-            .args(args)
-            .env("SAFEHOME_DB", self.dir.path().join("safehome.db"))
-            .env("SAFEHOME_KEY_FILE", self.dir.path().join("data.key"))
-            .env("SAFEHOME_PIN", pin)
-            .env("SAFEHOME_SUPERVISOR_PIN", "1111")
-            .env_remove("SAFEHOME_UTC_OFFSET")
-            .output()
-            .expect("runs")
-    }
-
-    fn ok(&self, pin: &str, args: &[&str]) -> String {
-        let o = self.run(pin, args);
-        assert_eq!(code(&o), 0, "{args:?}: {}{}", stdout(&o), stderr(&o));
-        stdout(&o)
-    }
-
-    /// A volunteer's phone enrolled in the team, with its volunteer Toàn.
-    fn volunteer(url: &str, code: &str) -> Device {
-        let d = Device::new();
-        d.ok("", &["init"]);
-        d.ok("1111", &["user", "add", "--role", "supervisor", "--name", "Quản lý"]);
-        d.ok(
-            "2222",
-            &["user", "add", "--role", "volunteer", "--name", "Toàn", "--user", "Quản lý"],
-        );
-        d.ok("1111", &["enroll", "--user", "Quản lý", "--server", url, "--code", code]);
-        d
-    }
-
-    fn add(&self, head: &str, lat: &str, extra: &[&str]) -> Output {
-        let mut args = vec![
-            "household",
-            "add",
-            "--user",
-            "Toàn",
-            "--commune",
-            "05569",
-            "--village",
-            "Thôn Khuôn Tát",
-            "--head",
-            head,
-            "--lat",
-            lat,
-            "--lon",
-            "105.648",
-        ];
-        args.extend_from_slice(extra);
-        self.run("2222", &args)
-    }
-
-    /// Register a household and finalize a visit of it; returns (household id, code).
-    fn household_with_visit(&self, head: &str, lat: &str) -> (String, String) {
-        let o = self.add(head, lat, &[]);
-        assert_eq!(code(&o), 0, "{}{}", stdout(&o), stderr(&o));
-        let out = stdout(&o);
-        let mut words = out.split_whitespace();
-        let (id, hh_code) = (words.next().unwrap().to_string(), words.next().unwrap().to_string());
-        let visit = self.ok("2222", &["visit", "start", "--user", "Toàn", "--household", &id]);
-        let visit = visit.trim();
-        let answers = common::temp("dup-cli", "answers.json", &serde_json::json!({
+/// Register a household and finalize a visit of it; returns (household id, code).
+fn household_with_visit(d: &Device, head: &str, lat: &str) -> (String, String) {
+    let o = add(d, head, lat, &[]);
+    assert_eq!(code(&o), 0, "{}{}", stdout(&o), stderr(&o));
+    let out = stdout(&o);
+    let mut words = out.split_whitespace();
+    let (id, hh_code) = (words.next().unwrap().to_string(), words.next().unwrap().to_string());
+    let visit = d.ok("2222", &["visit", "start", "--user", "Toàn", "--household", &id]);
+    let visit = visit.trim();
+    let answers = common::temp(
+        "dup-cli",
+        "answers.json",
+        &serde_json::json!({
             "consent": "yes", "num_children": 1,
             "children": [{"child_name": "Ma Thị Lan", "child_sex": "female", "child_age": 3,
                           "child_disability": "no", "child_lives_with": "both_parents"}],
@@ -91,27 +64,28 @@ impl Device {
             "kitchen_separate": "yes", "hot_items_safe": "yes", "wiring_safe": "yes",
             "stairs_railing": "na", "gate_fence": "yes", "helmet_use": "yes", "play_area": "yes",
             "child_injured_12m": "no", "special_groups": ["none"], "serious_harm": "no"
-        }).to_string());
-        self.ok("2222", &["visit", "fill", "--user", "Toàn", visit, &answers]);
-        self.ok("2222", &["visit", "finalize", "--user", "Toàn", visit]);
-        (id, hh_code)
-    }
+        })
+        .to_string(),
+    );
+    d.ok("2222", &["visit", "fill", "--user", "Toàn", visit, &answers]);
+    d.ok("2222", &["visit", "finalize", "--user", "Toàn", visit]);
+    (id, hh_code)
 }
 
 #[test]
 fn household_add_refuses_a_likely_duplicate_unless_told_it_is_another_family() {
-    let d = Device::new();
+    let d = Device::new("dup-refuse");
     d.ok("", &["init"]);
     d.ok("1111", &["user", "add", "--role", "supervisor", "--name", "Quản lý"]);
     d.ok("2222", &["user", "add", "--role", "volunteer", "--name", "Toàn", "--user", "Quản lý"]);
-    let first = d.add("Ma Văn Hùng", "21.905", &[]);
+    let first = add(&d, "Ma Văn Hùng", "21.905", &[]);
     assert_eq!(code(&first), 0, "{}", stderr(&first));
     let first = stdout(&first);
     let (id, hh_code) = first.split_once(' ').unwrap();
     let hh_code = hh_code.trim();
 
     // 2 m north, typed without diacritics: refused, the existing one listed with id and code.
-    let o = d.add("Ma Van Hung", "21.905018", &[]);
+    let o = add(&d, "Ma Van Hung", "21.905018", &[]);
     assert_eq!(code(&o), 1, "{}{}", stdout(&o), stderr(&o));
     let listed = stdout(&o);
     assert!(listed.starts_with(&format!("{id} {hh_code} Ma Văn Hùng")), "{listed}");
@@ -122,9 +96,9 @@ fn household_add_refuses_a_likely_duplicate_unless_told_it_is_another_family() {
     assert_eq!(list.lines().count(), 1, "nothing was added: {list}");
 
     // Another family next door, or the volunteer's word: added.
-    let o = d.add("Trần Thị Bình", "21.905018", &[]);
+    let o = add(&d, "Trần Thị Bình", "21.905018", &[]);
     assert_eq!(code(&o), 0, "{}", stderr(&o));
-    let o = d.add("Ma Van Hung", "21.905018", &["--not-duplicate"]);
+    let o = add(&d, "Ma Van Hung", "21.905018", &["--not-duplicate"]);
     assert_eq!(code(&o), 0, "{}", stderr(&o));
     let list = d.ok("2222", &["household", "list", "--user", "Toàn"]);
     assert_eq!(list.lines().count(), 3, "{list}");
@@ -148,14 +122,14 @@ fn the_supervisor_lists_two_volunteers_registrations_of_one_family_and_merges_th
     let server = BackgroundServer::start(ServerConfig::new(&data), "127.0.0.1:0").unwrap();
     let url = server.url();
 
-    let sup = Device::new();
+    let sup = Device::new("dup-sup");
     sup.ok("", &["init"]);
     sup.ok("1111", &["user", "add", "--role", "supervisor", "--name", "Hằng"]);
     sup.ok("1111", &["enroll", "--user", "Hằng", "--server", &url, "--code", &sup_code]);
-    let vol1 = Device::volunteer(&url, &vol1_code);
-    let vol2 = Device::volunteer(&url, &vol2_code);
-    let (_, kept) = vol1.household_with_visit("Ma Văn Hùng", "21.905");
-    let (merged_id, merged) = vol2.household_with_visit("Ma Van Hung", "21.905018");
+    let vol1 = volunteer("dup-vol1", &url, &vol1_code);
+    let vol2 = volunteer("dup-vol2", &url, &vol2_code);
+    let (_, kept) = household_with_visit(&vol1, "Ma Văn Hùng", "21.905");
+    let (merged_id, merged) = household_with_visit(&vol2, "Ma Van Hung", "21.905018");
     for v in [&vol1, &vol2] {
         assert!(v.ok("2222", &["sync", "--user", "Toàn"]).contains("1 acknowledged"));
     }

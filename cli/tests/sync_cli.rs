@@ -5,7 +5,6 @@
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
-use std::process::{Command, Output};
 use std::sync::{Arc, Mutex};
 
 use safehome_core::clock::SystemEntropy;
@@ -17,7 +16,7 @@ use safehome_core::sync::protocol::{
 use serde_json::json;
 
 mod common;
-use common::{code, stderr, stdout};
+use common::{Device, code, stderr, stdout};
 
 /// What the fake server remembers.
 #[derive(Default)]
@@ -156,87 +155,48 @@ fn serve(
     out.flush()
 }
 
-struct Device {
-    dir: std::path::PathBuf,
-}
-
-impl Device {
-    fn new(tag: &str) -> Device {
-        let dir =
-            std::env::temp_dir().join(format!("safehome-cli-sync-{tag}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        Device { dir }
-    }
-
-    fn run(&self, pin: &str, args: &[&str]) -> Output {
-        Command::new(env!("CARGO_BIN_EXE_safehome"))
-            .args(args)
-            .env("SAFEHOME_DB", self.dir.join("safehome.db"))
-            .env("SAFEHOME_KEY_FILE", self.dir.join("data.key"))
-            .env("SAFEHOME_PIN", pin)
-            .env("SAFEHOME_SUPERVISOR_PIN", "1111")
-            .env_remove("SAFEHOME_UTC_OFFSET")
-            .output()
-            .expect("runs")
-    }
-
-    fn ok(&self, pin: &str, args: &[&str]) -> String {
-        let o = self.run(pin, args);
-        assert_eq!(code(&o), 0, "{args:?}: {}{}", stdout(&o), stderr(&o));
-        stdout(&o)
-    }
-
-    /// A finalized visit by the volunteer.
-    fn visit(&self) -> String {
-        let out = self.ok(
-            "2222",
-            &[
-                "household",
-                "add",
-                "--user",
-                "Toàn",
-                "--commune",
-                "05569",
-                "--village",
-                "Thôn Khuôn Tát",
-                "--head",
-                "Ma Văn Hùng",
-                // Each visit of this fixture is of its own household, whatever the name.
-                "--not-duplicate",
-            ],
-        );
-        let household = out.split_whitespace().next().unwrap().to_string();
-        let visit =
-            self.ok("2222", &["visit", "start", "--user", "Toàn", "--household", &household]);
-        let visit = visit.trim().to_string();
-        let answers = self.dir.join("answers.json");
-        std::fs::write(
-            &answers,
-            json!({
-                "consent": "yes", "commune_code": "05569", "village": "Thôn Khuôn Tát", "head_name": "Ma Văn Hùng",
-                "household_gps": {"lat": 21.905, "lon": 105.648, "alt": 120, "accuracy": 6},
-                "num_children": 1,
-                "children": [{"child_name": "Ma Thị Lan", "child_sex": "female", "child_age": 3,
-                              "child_disability": "no", "child_lives_with": "both_parents"}],
-                "pond_fenced": "no", "well_covered": "yes", "poison_stored": "no", "window_bars": "yes",
-                "kitchen_separate": "yes", "hot_items_safe": "yes", "wiring_safe": "yes", "stairs_railing": "na",
-                "gate_fence": "yes", "helmet_use": "yes", "play_area": "yes", "child_injured_12m": "no",
-                "special_groups": ["none"], "serious_harm": "no"
-            })
-            .to_string(),
-        )
-        .unwrap();
-        self.ok("2222", &["visit", "fill", "--user", "Toàn", &visit, answers.to_str().unwrap()]);
-        self.ok("2222", &["visit", "finalize", "--user", "Toàn", &visit]);
-        visit
-    }
-}
-
-impl Drop for Device {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
+/// A finalized visit by the volunteer.
+fn finalized_visit(d: &Device) -> String {
+    let out = d.ok(
+        "2222",
+        &[
+            "household",
+            "add",
+            "--user",
+            "Toàn",
+            "--commune",
+            "05569",
+            "--village",
+            "Thôn Khuôn Tát",
+            "--head",
+            "Ma Văn Hùng",
+            // Each visit of this fixture is of its own household, whatever the name.
+            "--not-duplicate",
+        ],
+    );
+    let household = out.split_whitespace().next().unwrap().to_string();
+    let visit = d.ok("2222", &["visit", "start", "--user", "Toàn", "--household", &household]);
+    let visit = visit.trim().to_string();
+    let answers = d.dir.join("answers.json");
+    std::fs::write(
+        &answers,
+        json!({
+            "consent": "yes", "commune_code": "05569", "village": "Thôn Khuôn Tát", "head_name": "Ma Văn Hùng",
+            "household_gps": {"lat": 21.905, "lon": 105.648, "alt": 120, "accuracy": 6},
+            "num_children": 1,
+            "children": [{"child_name": "Ma Thị Lan", "child_sex": "female", "child_age": 3,
+                          "child_disability": "no", "child_lives_with": "both_parents"}],
+            "pond_fenced": "no", "well_covered": "yes", "poison_stored": "no", "window_bars": "yes",
+            "kitchen_separate": "yes", "hot_items_safe": "yes", "wiring_safe": "yes", "stairs_railing": "na",
+            "gate_fence": "yes", "helmet_use": "yes", "play_area": "yes", "child_injured_12m": "no",
+            "special_groups": ["none"], "serious_harm": "no"
+        })
+        .to_string(),
+    )
+    .unwrap();
+    d.ok("2222", &["visit", "fill", "--user", "Toàn", &visit, answers.to_str().unwrap()]);
+    d.ok("2222", &["visit", "finalize", "--user", "Toàn", &visit]);
+    visit
 }
 
 #[test]
@@ -287,7 +247,7 @@ fn enroll_sync_and_status_against_a_server() {
         ],
     );
     assert!(out.contains("team tn-05569"), "{out}");
-    let visit = d.visit();
+    let visit = finalized_visit(&d);
 
     let out = d.ok("2222", &["sync", "--user", "Toàn"]);
     assert!(out.contains("1 acknowledged"), "{out}");
@@ -299,7 +259,7 @@ fn enroll_sync_and_status_against_a_server() {
     assert!(status.contains("regression flag: no"), "{status}");
 
     // A refused record is parked: sync exits 1 and says why; status counts it.
-    let parked = d.visit();
+    let parked = finalized_visit(&d);
     srv.seen.lock().unwrap().refuse_puts = Some((409, "submission_conflict"));
     let o = d.run("2222", &["sync", "--user", "Toàn"]);
     assert_eq!(code(&o), 1, "{}{}", stdout(&o), stderr(&o));
