@@ -334,6 +334,39 @@ fn decisions_forged_on_a_breached_server_are_rejected_by_every_phone() {
     assert!(sup.store.current_verdict(&f.record_id).unwrap().is_none());
 }
 
+/// Put a submission straight into the server's database, as a breached server (or a test
+/// staging what no phone would send) could: its row and its routing columns.
+fn plant(
+    db: &rusqlite::Connection,
+    record: &str,
+    device: &str,
+    body: &safehome_core::sync::protocol::SubmissionBody,
+    risk: &str,
+    now: i64,
+) {
+    db.execute(
+        "INSERT INTO submissions (record_id, device_id, team, envelope_sha256, received_at_ms,
+                                  routing, body) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+        rusqlite::params![
+            record,
+            device,
+            TEAM,
+            body.routing.envelope_sha256,
+            now,
+            String::from_utf8(body.routing_bytes.clone()).unwrap(),
+            body.encode()
+        ],
+    )
+    .unwrap();
+    db.execute(
+        "INSERT INTO submission_routing (record_id, team, device_id, commune, kind, risk_level,
+                                         finalized_at_ms, received_at_ms)
+         VALUES (?1, ?2, ?3, '05569', 'visit', ?4, ?5, ?5)",
+        rusqlite::params![record, TEAM, device, risk, now],
+    )
+    .unwrap();
+}
+
 #[test]
 fn submissions_forged_on_a_breached_server_are_quarantined_never_shown_as_valid() {
     use safehome_core::sync::protocol::{
@@ -391,27 +424,7 @@ fn submissions_forged_on_a_breached_server_are_quarantined_never_shown_as_valid(
     db.execute_batch("PRAGMA foreign_keys = OFF").unwrap();
     for (id, body) in &forged {
         let now = SystemClock::default().now_ms();
-        db.execute(
-            "INSERT INTO submissions (record_id, device_id, team, envelope_sha256, received_at_ms,
-                                      routing, body) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-            rusqlite::params![
-                id,
-                body.routing.device_id,
-                TEAM,
-                body.routing.envelope_sha256,
-                now,
-                String::from_utf8(body.routing_bytes.clone()).unwrap(),
-                body.encode()
-            ],
-        )
-        .unwrap();
-        db.execute(
-            "INSERT INTO submission_routing (record_id, team, device_id, commune, kind, risk_level,
-                                             finalized_at_ms, received_at_ms)
-             VALUES (?1, ?2, ?3, '05569', 'visit', 'urgent', ?4, ?4)",
-            rusqlite::params![id, TEAM, body.routing.device_id, now],
-        )
-        .unwrap();
+        plant(&db, id, &body.routing.device_id, body, "urgent", now);
     }
     let report = sup.sync();
     assert_eq!(report.review.pulled, 1, "only the genuine record: {:?}", report.review);
@@ -515,27 +528,7 @@ fn a_large_photo_comes_in_ranges_under_the_apps_answer_limit() {
     std::fs::create_dir_all(&blob).unwrap();
     std::fs::write(blob.join(&sha), &photo).unwrap();
     let db = rusqlite::Connection::open(srv.data.join("server.db")).unwrap();
-    db.execute(
-        "INSERT INTO submissions (record_id, device_id, team, envelope_sha256, received_at_ms,
-                                  routing, body) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-        rusqlite::params![
-            record,
-            vol.store.device_id(),
-            TEAM,
-            body.routing.envelope_sha256,
-            now,
-            String::from_utf8(body.routing_bytes.clone()).unwrap(),
-            body.encode()
-        ],
-    )
-    .unwrap();
-    db.execute(
-        "INSERT INTO submission_routing (record_id, team, device_id, commune, kind, risk_level,
-                                         finalized_at_ms, received_at_ms)
-         VALUES (?1, ?2, ?3, '05569', 'visit', 'high', ?4, ?4)",
-        rusqlite::params![record, TEAM, vol.store.device_id(), now],
-    )
-    .unwrap();
+    plant(&db, record, vol.store.device_id(), &body, "high", now);
     db.execute(
         "INSERT INTO submission_evidence (record_id, position, evidence_id, sha256, len)
          VALUES (?1, 0, 'ev-big', ?2, ?3)",
