@@ -5,10 +5,12 @@
 
 use std::path::Path;
 
-use rusqlite::{Connection, OpenFlags, params};
 use safehome_core::evidence::keys::DevicePublicKey;
 
+use crate::db::Database;
 use crate::error::ServerError;
+use crate::params;
+use crate::sql::Conn;
 
 /// A submission as stored, with what is needed to verify and place it.
 #[derive(Debug, Clone)]
@@ -37,7 +39,7 @@ pub struct ArchivedDecision {
 
 /// Submissions read a page at a time.
 pub struct ArchiveReader {
-    conn: Connection,
+    conn: Conn,
     after: i64,
     page: std::collections::VecDeque<ArchivedSubmission>,
     done: bool,
@@ -46,14 +48,23 @@ pub struct ArchiveReader {
 const PAGE: i64 = 200;
 
 impl ArchiveReader {
-    /// Open `data/server.db` read-only (a running server may keep writing: WAL readers see a
-    /// consistent snapshot per page).
+    /// Open the data folder's database: its SQLite file read-only (a running server may keep
+    /// writing: WAL readers see a consistent snapshot per page), or the PostgreSQL database it
+    /// names.
     pub fn open(data: &Path) -> Result<ArchiveReader, ServerError> {
-        let path = crate::datadir::DataDir::new(data).db_path();
-        if !path.exists() {
-            return Err(ServerError::NotFound(format!("no server database at {}", path.display())));
-        }
-        let conn = Connection::open_with_flags(&path, OpenFlags::SQLITE_OPEN_READ_ONLY)?;
+        let conn = match crate::datadir::DataDir::new(data).database()? {
+            Database::Sqlite(path) => {
+                if !path.exists() {
+                    return Err(ServerError::NotFound(format!(
+                        "no server database at {}",
+                        path.display()
+                    )));
+                }
+                let flags = rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY;
+                Conn::sqlite(rusqlite::Connection::open_with_flags(&path, flags)?)
+            }
+            pg @ Database::Postgres { .. } => pg.open(false)?,
+        };
         Ok(ArchiveReader { conn, after: 0, page: Default::default(), done: false })
     }
 
